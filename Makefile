@@ -1,0 +1,38 @@
+# Two entry points do all set-up on a fresh machine: `make book` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+PROFILE ?= cpu
+FMNIST_SYSTEM := /usr/share/datasets/fashion-mnist
+
+.PHONY: install data book test clean-book
+
+$(INSTALLED): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+install: $(INSTALLED)
+
+# The default dataset: Debian's package where we can install it (root with apt-get), else the loader
+# downloads it from the dataset's official mirror. Either way the files are validated.
+data: $(INSTALLED)
+	@if [ ! -d $(FMNIST_SYSTEM) ] && [ ! -d data/fashion-mnist ] && [ -z "$$BANNB_DATA" ] \
+	    && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist) >/dev/null \
+	    || echo "apt-get could not install dataset-fashion-mnist; falling back to a download"; \
+	fi
+	$(PY) -m bannb data --dataset fashion-mnist
+
+# Experiments at the default profile (finished runs are reused), then the HTML book.
+book: data
+	$(PY) -m bannb.book --profile $(PROFILE)
+
+test: data
+	$(PY) -m pytest tests -q -p no:cacheprovider
+
+clean-book:
+	rm -rf _build

@@ -1,0 +1,7 @@
+"""bannb: Born Again Neural Networks (Furlanello et al., ICML 2018) on fastai Learners."""
+__version__ = "0.1.0"
+
+import warnings as _warnings
+
+# fastai's import touches torch.jit.script, which torch 2.14 deprecates; the warning is fastai's to fix, not ours.
+_warnings.filterwarnings("ignore", message=r".*torch\.jit\.script.*is deprecated", category=FutureWarning)

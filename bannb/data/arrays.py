@@ -1,0 +1,55 @@
+"""The in-memory form every dataset loader returns, and where datasets live on disk."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+_CHECKOUT = Path(__file__).resolve().parents[2]
+# In a checkout (an editable install) data lives in the project's data/ folder; elsewhere, under the working directory.
+PROJECT_ROOT = _CHECKOUT if (_CHECKOUT / "_toc.yml").exists() else Path.cwd()
+
+
+def data_roots(root: str | Path | None = None) -> list[Path]:
+    """Folders searched for dataset files, in order: an explicit root, `$BANNB_DATA`, the project's `data/`."""
+    roots = []
+    if root is not None:
+        roots.append(Path(root))
+    if os.environ.get("BANNB_DATA"):
+        roots.append(Path(os.environ["BANNB_DATA"]))
+    roots.append(PROJECT_ROOT / "data")
+    return roots
+
+
+def download_root(root: str | Path | None = None) -> Path:
+    """Where a download is written: the first of `data_roots`."""
+    return data_roots(root)[0]
+
+
+@dataclass
+class ImageArrays:
+    """A whole image-classification dataset as tensors: uint8 N×C×H×W images, int64 labels."""
+
+    name: str
+    train_images: torch.Tensor
+    train_labels: torch.Tensor
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+    classes: list[str]
+    source: str = ""  # the folder or files it was read from, for messages and run configs
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.train_images.shape[1:])
+
+    def __post_init__(self):
+        for split, images, labels in (("train", self.train_images, self.train_labels),
+                                      ("test", self.test_images, self.test_labels)):
+            assert images.dtype == torch.uint8 and images.ndim == 4, f"{self.name} {split} images must be uint8 N×C×H×W"
+            assert labels.dtype == torch.int64 and len(labels) == len(images), f"{self.name} {split} labels must be int64, one per image"

@@ -1,0 +1,62 @@
+"""Born-again sequences (Eq. 3) and their ensembles (Eq. 4).
+
+Teacher → BAN-1 → … → BAN-k: the same schedule each time, a new seed each generation, each student
+taught by the previous generation once it has converged.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from .errors import ConfigError
+from .runs import Run, RunConfig, train_run
+
+
+def generation_seed(seed: int, generation: int) -> int:
+    """Distinct seeds per generation and per base seed (for base seeds below 1000)."""
+    return seed + 1000 * generation
+
+
+def teacher_config(base: RunConfig) -> RunConfig:
+    return dataclasses.replace(base, loss="ce", loss_params={}, teacher=None, generation=0)
+
+
+def student_config(base: RunConfig, teacher: Run, generation: int, loss: str = "ban", loss_params: dict | None = None,
+                   arch: str | None = None) -> RunConfig:
+    return dataclasses.replace(base, arch=arch or base.arch, loss=loss, loss_params=dict(loss_params or {}),
+                               teacher=teacher.run_id, generation=generation,
+                               seed=generation_seed(base.seed, generation))
+
+
+def born_again(base: RunConfig, generations: int, loss: str = "ban", loss_params: dict | None = None,
+               student_arch: str | None = None, runs_dir: Path | None = None, device="cpu", progress=True,
+               log=print) -> list[Run]:
+    """Train (or load) the teacher and `generations` born-again students; returns [teacher, BAN-1, …, BAN-k]."""
+    if not isinstance(generations, int) or generations < 1:
+        raise ConfigError(f"generations must be a positive integer, got {generations!r}")
+    # Refuse a bad student loss or architecture before hours go into the teacher.
+    dataclasses.replace(base, arch=student_arch or base.arch, loss=loss, loss_params=dict(loss_params or {}))
+    runs = [train_run(teacher_config(base), runs_dir, device, progress, log)]
+    for generation in range(1, generations + 1):
+        config = student_config(base, runs[-1], generation, loss, loss_params, student_arch)
+        runs.append(train_run(config, runs_dir, device, progress, log))
+    return runs
+
+
+def test_probabilities(run: Run) -> torch.Tensor:
+    """The run's softmax outputs on the test set (stored when it finished)."""
+    return F.softmax(run.test_logits().float(), dim=1)
+
+
+def ensemble_accuracy(runs: list[Run]) -> float:
+    """BANE (Eq. 4): accuracy of the mean of the members' softmax outputs on the test set."""
+    if not runs:
+        raise ConfigError("an ensemble needs at least one run")
+    data = {(r.config.dataset, r.config.split_seed, r.config.test_size) for r in runs}
+    if len(data) > 1:
+        raise ConfigError(f"ensemble members were tested on different data: {sorted(map(str, data))}")
+    mean_probs = torch.stack([test_probabilities(run) for run in runs]).mean(dim=0)
+    return (mean_probs.argmax(dim=1) == runs[0].test_labels()).float().mean().item()

@@ -1,0 +1,136 @@
+"""Distillation on a fastai `Learner`: the teacher and the precision are callbacks; the training loop is fastai's."""
+from __future__ import annotations
+
+from functools import partial
+
+import torch
+from fastai.callback.core import Callback
+from fastai.callback.schedule import ParamScheduler
+from fastai.learner import Learner
+from fastai.metrics import accuracy
+from fastai.optimizer import SGD
+
+from .errors import ConfigError
+from .losses import BanObjective, CrossEntropy
+
+PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+
+
+def resolve_precision(precision: str, device: torch.device | str) -> str:
+    """'auto' means bf16 autocast where it pays: on CUDA, and on CPUs with native bf16 (AVX512-BF16 or AMX)."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"unknown precision {precision!r}; valid precisions are: {', '.join(PRECISIONS)}")
+    device = torch.device(device)
+    if precision == "fp16" and device.type != "cuda":
+        raise ConfigError("fp16 mixed precision needs a CUDA device; use --precision bf16 or fp32 on the CPU")
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    native_bf16 = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    return "bf16" if native_bf16 else "fp32"
+
+
+def multistep_schedule(lr: float, milestones=(0.3, 0.6, 0.8), gamma: float = 0.2):
+    """The Wide-ResNet recipe's step schedule (×0.2 at epochs 60/120/160 of 200) as a function of training progress."""
+    milestones = tuple(milestones)
+
+    def schedule(progress: float) -> float:
+        return lr * gamma ** sum(progress >= milestone for milestone in milestones)
+
+    return schedule
+
+
+class CPUAutocast(Callback):
+    """bf16 autocast on the CPU, where fastai's `MixedPrecision` (CUDA only) does not reach. bf16 keeps fp32's
+    exponent range, so no loss scaling is needed."""
+
+    order = 10  # as fastai's MixedPrecision: before the teacher runs, so the teacher is autocast too
+
+    def before_batch(self):
+        self.autocast = torch.autocast("cpu", dtype=torch.bfloat16)
+        self.autocast.__enter__()
+
+    def after_pred(self):
+        self.learn.pred = self.pred.float()
+
+    def after_loss(self):
+        self.autocast.__exit__(None, None, None)
+
+    after_cancel_batch = after_loss
+
+
+class ChannelsLastInputs(Callback):
+    """Hands convolutions NHWC batches, the layout oneDNN and cuDNN are fastest in (fastai's `ChannelsLast`
+    converts the model only)."""
+
+    order = 5
+
+    def before_fit(self):
+        self.learn.model.to(memory_format=torch.channels_last)
+
+    def before_batch(self):
+        self.learn.xb = tuple(x.contiguous(memory_format=torch.channels_last) for x in self.xb)
+
+
+class TeacherCallback(Callback):
+    """Runs the teacher on the student's own augmented batch and trains the student on the distillation objective.
+
+    The teacher is frozen: eval mode (its BatchNorm statistics stay put), inference mode (no graph, no
+    gradients). Validation keeps the Learner's label loss, so runs compare on the same footing.
+    """
+
+    order = 20  # after the autocast and channels-last callbacks
+
+    def __init__(self, teacher: torch.nn.Module, objective: BanObjective):
+        self.teacher, self.objective = teacher, objective
+
+    def before_fit(self):
+        device = next(self.learn.model.parameters()).device
+        memory_format = torch.channels_last if any(isinstance(cb, ChannelsLastInputs) for cb in self.learn.cbs) \
+            else torch.contiguous_format
+        self.teacher.to(device, memory_format=memory_format).eval()
+        for parameter in self.teacher.parameters():
+            parameter.requires_grad_(False)
+
+    def after_pred(self):
+        if not self.training:
+            return
+        with torch.inference_mode():
+            self.learn.teacher_logits = self.teacher(*self.xb).float()
+
+    def after_loss(self):
+        if not self.training:
+            return
+        self.learn.loss_grad = self.objective(self.pred, *self.yb, self.learn.teacher_logits)
+        self.learn.loss = self.loss_grad.clone()
+
+
+def precision_callbacks(precision: str, device) -> list[Callback]:
+    device = torch.device(device)
+    if precision == "fp32":
+        return []
+    if device.type == "cuda":
+        from fastai.callback.fp16 import AMPMode, MixedPrecision
+        return [MixedPrecision(amp_mode=AMPMode.BF16 if precision == "bf16" else AMPMode.FP16)]
+    return [CPUAutocast()]
+
+
+def make_learner(model: torch.nn.Module, dls, objective: BanObjective, teacher: torch.nn.Module | None = None,
+                 lr: float = 0.1, momentum: float = 0.9, weight_decay: float = 5e-4, milestones=(0.3, 0.6, 0.8),
+                 gamma: float = 0.2, precision: str = "auto", channels_last: bool = True, cbs=()) -> Learner:
+    """A fastai Learner with the Wide-ResNet recipe (SGD, L2 weight decay on every parameter, step schedule)."""
+    if objective.needs_teacher and teacher is None:
+        raise ConfigError(f"the {objective.name!r} loss needs a teacher")
+    device = dls.device
+    precision = resolve_precision(precision, device)
+    callbacks = [ParamScheduler({"lr": multistep_schedule(lr, milestones, gamma)})]
+    callbacks += precision_callbacks(precision, device)
+    if channels_last:
+        callbacks.append(ChannelsLastInputs())
+    if teacher is not None:
+        callbacks.append(TeacherCallback(teacher, objective))
+    loss_func = CrossEntropy() if teacher is not None else objective
+    opt_func = partial(SGD, mom=momentum, wd=weight_decay, decouple_wd=False)
+    return Learner(dls, model.to(device), loss_func=loss_func, opt_func=opt_func, lr=lr, metrics=accuracy,
+                   cbs=callbacks + list(cbs), wd_bn_bias=True, train_bn=True)

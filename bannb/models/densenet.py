@@ -1,0 +1,186 @@
+"""DenseNet-BC for CIFAR (Huang et al. 2017): the paper's DenseNet teachers (Tables 1, 2, 4, 5).
+
+The paper names its DenseNets depth-growth (112-33, 90-60, 80-80, 80-120) and does not give the
+compression or bottleneck width; the defaults here are standard DenseNet-BC (0.5 and 4·growth).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
+
+from bannb.errors import ConfigError
+from bannb.models.layers import NormActConv, StagedNet, check_fraction, check_int, conv1x1, conv3x3
+
+NUM_BLOCKS = 3
+
+
+def densenet_layers_per_block(depth: int) -> int:
+    """Bottleneck layers per dense block: n = (depth - 4) // 6, rounded down.
+
+    Two of the paper's depths, 90 and 80, are not 6n + 4. The authors' DenseNet reference code
+    (liuzhuang13/DenseNet, densenet.lua) computes N = (depth - 4) / 3 / 2 and loops `for i = 1, N`,
+    which rounds down; we do the same, so 90 → 14 and 80 → 12 layers per block (true depths 88 and 76).
+    """
+    check_int("depth", depth, minimum=10)
+    return (depth - 4) // 6
+
+
+def _compress(channels: int, compression: float) -> int:
+    compressed = math.floor(compression * channels)
+    if compressed < 1:
+        raise ConfigError(f"compression {compression} leaves no channels out of {channels}")
+    return compressed
+
+
+def densenet_stage_channels(depth: int, growth: int, compression: float = 0.5) -> list[int]:
+    """Channels after each block's transition conv (blocks 1, 2) and out of the last block (block 3)."""
+    layers = densenet_layers_per_block(depth)
+    check_int("growth", growth)
+    check_fraction("compression", compression, 0.0, 1.0, low_open=True, high_open=False)
+    channels = 2 * growth
+    stage_channels = []
+    for block in range(NUM_BLOCKS):
+        channels += layers * growth
+        if block < NUM_BLOCKS - 1:
+            channels = _compress(channels, compression)
+        stage_channels.append(channels)
+    return stage_channels
+
+
+def densenet_bc_param_count(depth: int, growth: int, compression: float = 0.5, in_channels: int = 3,
+                            num_classes: int = 10, bottleneck_width: int = 4) -> int:
+    """Parameters of `densenet_bc(...)` counted from the architecture's definition, without building it.
+
+    A dense layer whose input has c channels holds BN(c) + conv1x1(c→m) + BN(m) + conv3x3(m→g), with
+    m = bottleneck_width·g: (2 + m)·c + 2m + 9mg. Its input grows by g per layer, so a block of n
+    layers entering with c0 channels holds (2 + m)·(n·c0 + g·n(n-1)/2) + n·(2m + 9mg).
+    """
+    n = densenet_layers_per_block(depth)
+    g = growth
+    m = bottleneck_width * g
+    stage_channels = densenet_stage_channels(depth, growth, compression)
+    block_inputs = [2 * g] + stage_channels[:-1]
+
+    total = in_channels * 2 * g * 9  # stem conv3x3, no bias
+    for block, c0 in enumerate(block_inputs):
+        total += (2 + m) * (n * c0 + g * n * (n - 1) // 2) + n * (2 * m + 9 * m * g)
+        if block < NUM_BLOCKS - 1:
+            concatenated = c0 + n * g
+            total += 2 * concatenated + concatenated * stage_channels[block]  # transition BN + conv1x1
+    final = stage_channels[-1]
+    total += 2 * final + final * num_classes + num_classes  # head BN + Linear
+    return total
+
+
+class DenseLayer(nn.Module):
+    """BN-ReLU-conv1x1(bottleneck_width·growth)-BN-ReLU-conv3x3(growth) over the block's features so far."""
+
+    def __init__(self, in_channels: int, growth: int, bottleneck_width: int, drop_rate: float,
+                 memory_efficient: bool):
+        super().__init__()
+        self.norm1 = nn.BatchNorm2d(in_channels)
+        self.conv1 = conv1x1(in_channels, bottleneck_width * growth)
+        self.norm2 = nn.BatchNorm2d(bottleneck_width * growth)
+        self.conv2 = conv3x3(bottleneck_width * growth, growth)
+        # Dropout on each new feature map, as torchvision's DenseNet does.
+        self.dropout = nn.Dropout(drop_rate) if drop_rate > 0 else nn.Identity()
+        self.memory_efficient = memory_efficient
+
+    def _bottleneck(self, features: list[torch.Tensor], update_running_stats: bool) -> torch.Tensor:
+        x = torch.cat(features, 1)
+        if update_running_stats or not self.norm1.training:
+            x = self.norm1(x)
+        else:
+            # The checkpoint's recomputation: same batch statistics, same output, but momentum 0 leaves
+            # the running averages where the first pass put them. (Passing the buffers, not None, keeps
+            # the saved tensors identical to the first pass's, which the checkpoint verifies.)
+            x = F.batch_norm(x, self.norm1.running_mean, self.norm1.running_var, self.norm1.weight,
+                             self.norm1.bias, training=True, momentum=0.0, eps=self.norm1.eps)
+        return self.conv1(F.relu(x))
+
+    def _checkpointed_bottleneck(self, features: list[torch.Tensor]) -> torch.Tensor:
+        # The concatenation and its BN output are the big tensors (they grow with every layer); the
+        # checkpoint drops them after the forward pass and recomputes them during backward.
+        calls = 0
+
+        def bottleneck(*tensors: torch.Tensor) -> torch.Tensor:
+            nonlocal calls
+            calls += 1
+            return self._bottleneck(list(tensors), update_running_stats=calls == 1)
+
+        return checkpoint(bottleneck, *features, use_reentrant=False)
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        if self.memory_efficient and self.training and torch.is_grad_enabled():
+            out = self._checkpointed_bottleneck(features)
+        else:
+            out = self._bottleneck(features, update_running_stats=True)
+        out = self.conv2(F.relu(self.norm2(out)))
+        return self.dropout(out)
+
+
+class DenseBlock(nn.Module):
+    """Each layer reads the concatenation of the block input and all earlier layers' outputs.
+
+    The outputs are kept in a list and concatenated once per layer (and once at the end), rather
+    than growing one running tensor, which would copy the block's features again at every layer.
+    """
+
+    def __init__(self, num_layers: int, in_channels: int, growth: int, bottleneck_width: int,
+                 drop_rate: float, memory_efficient: bool):
+        super().__init__()
+        self.layers = nn.ModuleList(
+            DenseLayer(in_channels + i * growth, growth, bottleneck_width, drop_rate, memory_efficient)
+            for i in range(num_layers)
+        )
+        self.out_channels = in_channels + num_layers * growth
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = [x]
+        for layer in self.layers:
+            features.append(layer(features))
+        return torch.cat(features, 1)
+
+
+def densenet_bc(depth: int, growth: int, compression: float = 0.5, bottleneck_width: int = 4,
+                drop_rate: float = 0.0, memory_efficient: bool = False, in_channels: int = 3,
+                num_classes: int = 10) -> StagedNet:
+    """DenseNet-BC-depth-growth: conv3x3 to 2·growth, three dense blocks of (depth-4)//6 bottleneck
+    layers, transitions BN-ReLU-conv1x1(floor(compression·c))-AvgPool2d(2) after blocks 1 and 2,
+    then BN-ReLU-pool-Linear.
+
+    Stage i of the returned network is dense block i plus its transition conv; the average pooling
+    is the stage's down-sampling step, so `stage_outputs` gives the transition conv outputs.
+    `memory_efficient` recomputes each layer's concat+BN-ReLU-conv1x1 in backward instead of storing it.
+    """
+    layers = densenet_layers_per_block(depth)
+    stage_channels = densenet_stage_channels(depth, growth, compression)
+    check_int("bottleneck_width", bottleneck_width)
+    check_fraction("drop_rate", drop_rate, 0.0, 1.0, low_open=False, high_open=True)
+    if not isinstance(memory_efficient, bool):
+        raise ConfigError(f"memory_efficient must be True or False, got {memory_efficient!r}")
+    check_int("in_channels", in_channels)
+    check_int("num_classes", num_classes)
+
+    stages, downsamples = [], []
+    channels = 2 * growth
+    for block in range(NUM_BLOCKS):
+        dense = DenseBlock(layers, channels, growth, bottleneck_width, drop_rate, memory_efficient)
+        if block < NUM_BLOCKS - 1:
+            stages.append(nn.Sequential(dense, NormActConv(dense.out_channels, stage_channels[block])))
+            downsamples.append(nn.AvgPool2d(2))
+        else:
+            stages.append(nn.Sequential(dense))  # the head's BN-ReLU closes the last block
+            downsamples.append(nn.Identity())
+        channels = stage_channels[block]
+    return StagedNet(
+        stem=conv3x3(in_channels, 2 * growth),
+        stages=stages,
+        downsamples=downsamples,
+        num_features=channels,
+        num_classes=num_classes,
+    )

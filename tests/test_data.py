@@ -1,0 +1,166 @@
+"""Fashion-MNIST files and their validation, the split, and the batch-level data path."""
+import gzip
+import struct
+
+import numpy as np
+import pytest
+import torch
+
+from bannb.data import fashion_mnist, load_dataset, make_dataloaders, pad_crop_flip, split_indices
+from bannb.data.loaders import InMemoryLoader, channel_stats
+from bannb.errors import ConfigError, DataError
+
+
+def write_idx(path, array, magic, gz=True, truncate=0):
+    header = struct.pack(">I", magic) + struct.pack(f">{array.ndim}I", *array.shape)
+    payload = header + array.astype(np.uint8).tobytes()
+    payload = payload[:len(payload) - truncate]
+    if gz:
+        with gzip.open(path.with_name(path.name + ".gz"), "wb") as f:
+            f.write(payload)
+    else:
+        path.write_bytes(payload)
+
+
+def fake_fashion_mnist(folder, train=60_000, test=10_000, seed=0, gz=True):
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    arrays = {}
+    for split, count in (("train", train), ("test", test)):
+        images_name, labels_name, _ = fashion_mnist.FILES[split]
+        images = rng.integers(0, 256, (count, 28, 28), dtype=np.uint8)
+        labels = rng.integers(0, 10, count, dtype=np.uint8)
+        write_idx(folder / images_name, images, fashion_mnist.IMAGES_MAGIC, gz)
+        write_idx(folder / labels_name, labels, fashion_mnist.LABELS_MAGIC, gz)
+        arrays[split] = images, labels
+    return arrays
+
+
+@pytest.fixture
+def isolated(monkeypatch, tmp_path):
+    """No real dataset anywhere the loader looks; network access fails like this machine's."""
+    monkeypatch.setattr(fashion_mnist, "SYSTEM_FOLDER", tmp_path / "system")
+    monkeypatch.setattr("bannb.data.arrays.PROJECT_ROOT", tmp_path / "project")
+    monkeypatch.setenv("BANNB_DATA", str(tmp_path / "env"))
+
+    def offline(*args, **kwargs):
+        raise OSError("network is unreachable")
+    monkeypatch.setattr(fashion_mnist.urllib.request, "urlopen", offline)
+    return tmp_path
+
+
+def test_real_fashion_mnist(fashion_mnist_available):
+    dataset = load_dataset("fashion-mnist")
+    assert dataset.train_images.shape == (60_000, 1, 28, 28) and dataset.test_images.shape == (10_000, 1, 28, 28)
+    assert dataset.train_images.dtype == torch.uint8 and dataset.train_labels.dtype == torch.int64
+    assert torch.bincount(dataset.train_labels).tolist() == [6000] * 10  # the dataset is balanced
+    assert torch.bincount(dataset.test_labels).tolist() == [1000] * 10
+    assert dataset.classes[0] == "T-shirt/top" and dataset.num_classes == 10
+
+
+def test_idx_round_trip_and_lookup_order(isolated):
+    written = fake_fashion_mnist(isolated / "env" / "fashion-mnist", gz=False)
+    fake_fashion_mnist(isolated / "system", seed=1)  # found later in the order, so not used
+    dataset = fashion_mnist.load_fashion_mnist()
+    assert dataset.source == str(isolated / "env" / "fashion-mnist")
+    assert np.array_equal(dataset.train_images[:, 0].numpy(), written["train"][0])
+    assert np.array_equal(dataset.test_labels.numpy(), written["test"][1].astype(np.int64))
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("truncate", "truncated"),
+    ("magic", "magic number"),
+    ("count", "shape"),
+    ("gzip", "truncated or corrupt"),
+])
+def test_damaged_files_get_one_clear_error(isolated, damage, message):
+    folder = isolated / "env" / "fashion-mnist"
+    fake_fashion_mnist(folder)
+    labels_file = folder / "t10k-labels-idx1-ubyte.gz"
+    labels = np.zeros(10_000, dtype=np.uint8)
+    if damage == "truncate":
+        write_idx(folder / "t10k-labels-idx1-ubyte", labels, fashion_mnist.LABELS_MAGIC, truncate=10)
+    elif damage == "magic":
+        write_idx(folder / "t10k-labels-idx1-ubyte", labels, fashion_mnist.IMAGES_MAGIC)
+    elif damage == "count":
+        write_idx(folder / "t10k-labels-idx1-ubyte", labels[:9_999], fashion_mnist.LABELS_MAGIC)
+    else:
+        labels_file.write_bytes(labels_file.read_bytes()[:40])
+    with pytest.raises(DataError, match=message) as error:
+        fashion_mnist.load_fashion_mnist()
+    assert "t10k-labels-idx1-ubyte" in str(error.value)
+    assert "apt-get install dataset-fashion-mnist" in str(error.value)  # …and how to fix it
+
+
+def test_missing_dataset_offline_says_where_it_looked(isolated):
+    with pytest.raises(DataError) as error:
+        fashion_mnist.load_fashion_mnist()
+    text = str(error.value)
+    assert "network is unreachable" in text and str(isolated / "system") in text and "BANNB_DATA" in text
+    assert not list((isolated / "env" / "fashion-mnist").glob("*.gz")), "a failed download leaves no file behind"
+
+
+def test_split_is_seeded_disjoint_and_complete():
+    train, valid = split_indices(1000, 100, split_seed=3)
+    assert len(train) == 900 and len(valid) == 100
+    assert set(train.tolist()).isdisjoint(valid.tolist())
+    assert sorted(train.tolist() + valid.tolist()) == list(range(1000))
+    assert torch.equal(valid, split_indices(1000, 100, split_seed=3)[1])
+    assert not torch.equal(valid, split_indices(1000, 100, split_seed=4)[1])
+    with pytest.raises(ConfigError, match="valid_size"):
+        split_indices(1000, 1000)
+
+
+def test_pad_crop_flip_is_a_window_of_the_padded_image():
+    generator = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (64, 3, 8, 8), dtype=torch.uint8)
+    out = pad_crop_flip(images, 2, True, generator)
+    assert out.shape == images.shape and out.dtype == torch.uint8
+    padded = torch.nn.functional.pad(images, (2, 2, 2, 2))
+    flips = 0
+    for index in range(len(images)):
+        windows = [padded[index, :, y:y + 8, x:x + 8] for y in range(5) for x in range(5)]
+        plain = any(torch.equal(out[index], window) for window in windows)
+        mirrored = any(torch.equal(out[index], window.flip(-1)) for window in windows)
+        assert plain or mirrored
+        flips += mirrored and not plain
+    assert 16 < flips < 48  # about half the batch is flipped
+    assert torch.equal(pad_crop_flip(images, 0, False, generator), images)
+
+
+def test_loader_is_deterministic_per_epoch_and_normalised():
+    images = torch.randint(0, 256, (300, 1, 28, 28), dtype=torch.uint8)
+    labels = torch.arange(300) % 10
+    mean, std = channel_stats(images)
+    assert mean.item() == pytest.approx(images.double().mean().item(), rel=1e-5)
+
+    def epoch_batches(loader, epoch):
+        loader.epoch = epoch
+        return [(x.clone(), y.clone()) for x, y in loader]
+
+    loader = InMemoryLoader(images, labels, 64, mean, std, shuffle=True, augment=True, drop_last=True, seed=5)
+    assert len(loader) == 4
+    first, again, second = epoch_batches(loader, 0), epoch_batches(loader, 0), epoch_batches(loader, 1)
+    assert all(torch.equal(a[0], b[0]) and torch.equal(a[1], b[1]) for a, b in zip(first, again))
+    assert not torch.equal(first[0][1], second[0][1])
+    plain = InMemoryLoader(images, labels, 64, mean, std)
+    batches = list(plain)
+    assert [len(y) for _, y in batches] == [64, 64, 64, 64, 44]
+    everything = torch.cat([x for x, _ in batches])
+    assert everything.mean().item() == pytest.approx(0, abs=1e-4) and everything.std().item() == pytest.approx(1, abs=1e-3)
+    assert torch.equal(torch.cat([y for _, y in batches]), labels)
+
+
+def test_dataloaders_hold_out_validation_and_keep_test(fashion_mnist_available):
+    dataset = load_dataset("fashion-mnist")
+    dls = make_dataloaders(dataset, batch_size=128, valid_size=5000, split_seed=0)
+    assert (dls.train.n, dls.valid.n, dls.test.n) == (55_000, 5_000, 10_000)
+    assert torch.equal(dls.test.labels, dataset.test_labels)
+    assert dls.num_classes == 10 and dls.in_channels == 1
+    x, y = next(iter(dls.train))
+    assert x.shape == (128, 1, 28, 28) and x.dtype == torch.float32 and y.dtype == torch.int64
+
+
+def test_unknown_dataset_lists_the_valid_ones():
+    with pytest.raises(ConfigError, match="cifar10, cifar100, fashion-mnist"):
+        load_dataset("mnist")

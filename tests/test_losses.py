@@ -1,0 +1,143 @@
+"""The losses' gradients against the paper's analytical forms (§3.2, Eq. 5–11)."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from bannb.errors import ConfigError
+from bannb.losses import (LOSSES, ban_label_loss, ban_loss, cross_entropy, cwtm_loss, cwtm_weights, dkpp_loss,
+                          gradient_terms, hinton_kd_loss, make_loss, permute_non_argmax)
+
+BATCH, CLASSES = 16, 10
+
+
+@pytest.fixture
+def logits():
+    generator = torch.Generator().manual_seed(0)
+    student = torch.randn(BATCH, CLASSES, generator=generator, dtype=torch.float64) * 2
+    teacher = torch.randn(BATCH, CLASSES, generator=generator, dtype=torch.float64) * 3
+    labels = torch.randint(0, CLASSES, (BATCH,), generator=generator)
+    return student, teacher, labels
+
+
+def grad_of(loss_fn, student):
+    student = student.clone().requires_grad_(True)
+    loss_fn(student).backward()
+    return student.grad.float()  # the losses compute in float32 whatever the input dtype
+
+
+def test_ban_gradient_is_q_minus_p(logits):
+    student, teacher, _ = logits
+    grad = grad_of(lambda z: ban_loss(z, teacher), student)
+    expected = (F.softmax(student, 1) - F.softmax(teacher, 1)) / BATCH  # Eq. 5, averaged over the batch
+    torch.testing.assert_close(grad, expected.float(), rtol=1e-5, atol=1e-7)
+
+
+def test_ban_with_one_hot_teacher_is_cross_entropy(logits):
+    student, _, labels = logits
+    one_hot_logits = F.one_hot(labels, CLASSES).double() * 1e4  # softmax is exactly one-hot
+    grad = grad_of(lambda z: ban_loss(z, one_hot_logits), student)
+    expected = (F.softmax(student, 1) - F.one_hot(labels, CLASSES)) / BATCH  # Eq. 6
+    torch.testing.assert_close(grad, expected.float(), rtol=1e-5, atol=1e-7)
+    assert ban_loss(student, one_hot_logits).item() == pytest.approx(cross_entropy(student, labels).item(), rel=1e-5)
+
+
+def test_gradient_terms_split_the_autograd_gradient(logits):
+    student, teacher, labels = logits
+    grad = grad_of(lambda z: ban_loss(z, teacher), student) * BATCH  # per-sample gradient
+    ground_truth, dark_knowledge = gradient_terms(student, teacher, labels)
+    torch.testing.assert_close(ground_truth, grad.gather(1, labels[:, None]).squeeze(1), rtol=1e-5, atol=1e-6)
+    others = grad.sum(1) - grad.gather(1, labels[:, None]).squeeze(1)
+    torch.testing.assert_close(dark_knowledge, others, rtol=1e-5, atol=1e-6)
+    # both distributions sum to one, so the two terms cancel per sample (Eq. 7 sums to zero)
+    torch.testing.assert_close(ground_truth + dark_knowledge, torch.zeros(BATCH), atol=1e-6, rtol=0)
+    # the ground-truth term is q_* − p_*: the teacher's confidence on the true class weights the label (Eq. 8–9)
+    q_true = F.softmax(student, 1).gather(1, labels[:, None]).squeeze(1)
+    p_true = F.softmax(teacher, 1).gather(1, labels[:, None]).squeeze(1)
+    torch.testing.assert_close(ground_truth, (q_true - p_true).float())
+
+
+def test_cwtm_weights_and_gradient(logits):
+    student, teacher, labels = logits
+    weights = cwtm_weights(teacher)
+    teacher_max = F.softmax(teacher, 1).max(1).values
+    torch.testing.assert_close(weights, (teacher_max / teacher_max.sum()).float())
+    assert weights.sum().item() == pytest.approx(1.0)
+    grad = grad_of(lambda z: cwtm_loss(z, labels, teacher), student)
+    expected = weights.double()[:, None] * (F.softmax(student, 1) - F.one_hot(labels, CLASSES))  # Eq. 10
+    torch.testing.assert_close(grad, expected.float(), rtol=1e-5, atol=1e-7)
+
+
+def test_cwtm_with_equal_confidence_is_cross_entropy(logits):
+    student, _, labels = logits
+    uniform_confidence = torch.zeros(BATCH, CLASSES)
+    assert cwtm_loss(student, labels, uniform_confidence).item() == pytest.approx(cross_entropy(student, labels).item(), rel=1e-6)
+
+
+def test_dkpp_keeps_argmax_and_the_multiset_of_the_others(logits):
+    _, teacher, _ = logits
+    probs = F.softmax(teacher, 1)
+    permuted = permute_non_argmax(probs, torch.Generator().manual_seed(1))
+    argmax = probs.argmax(1)
+    assert torch.equal(permuted.argmax(1), argmax)
+    assert torch.equal(permuted.gather(1, argmax[:, None]), probs.gather(1, argmax[:, None]))
+    torch.testing.assert_close(permuted.sort(1).values, probs.sort(1).values, rtol=0, atol=0)
+    moved = (permuted != probs).any(1)
+    assert moved.sum() >= BATCH - 1, "almost every row should be permuted"
+    # drawn per sample: the rank pattern of the non-argmax entries differs between rows
+    patterns = {tuple(row.argsort().tolist()) for row in permuted}
+    assert len(patterns) > BATCH // 2
+
+
+def test_dkpp_gradient_is_q_minus_permuted_p(logits):
+    student, teacher, _ = logits
+    grad = grad_of(lambda z: dkpp_loss(z, teacher, torch.Generator().manual_seed(3)), student)
+    permuted = permute_non_argmax(F.softmax(teacher.float(), 1), torch.Generator().manual_seed(3))
+    torch.testing.assert_close(grad, (F.softmax(student, 1) - permuted.double()).float() / BATCH, rtol=1e-5, atol=1e-7)
+
+
+def test_dkpp_permutation_is_uniform_over_positions():
+    probs = torch.tensor([[0.5, 0.3, 0.1, 0.06, 0.04]]).repeat(4000, 1)
+    permuted = permute_non_argmax(probs, torch.Generator().manual_seed(0))
+    # 0.3 lands on each of the four non-argmax positions about equally often
+    counts = (permuted == 0.3).float().sum(0)
+    assert counts[0] == 0
+    assert torch.all((counts[1:] / 4000 - 0.25).abs() < 0.03)
+
+
+def test_hinton_kd_gradient_has_temperature_scaling(logits):
+    student, teacher, labels = logits
+    temperature, alpha = 4.0, 0.7
+    grad = grad_of(lambda z: hinton_kd_loss(z, labels, teacher, temperature, alpha), student)
+    soft = alpha * temperature * (F.softmax(student / temperature, 1) - F.softmax(teacher / temperature, 1))
+    hard = (1 - alpha) * (F.softmax(student, 1) - F.one_hot(labels, CLASSES))
+    torch.testing.assert_close(grad, ((soft + hard) / BATCH).float(), rtol=1e-5, atol=1e-7)
+
+
+def test_kd_uses_batchmean_not_class_mean(logits):
+    student, teacher, labels = logits
+    kl = F.kl_div(F.log_softmax(student, 1), F.log_softmax(teacher, 1), log_target=True, reduction="sum") / BATCH
+    assert hinton_kd_loss(student, labels, teacher, 1.0, 1.0).item() == pytest.approx(kl.item(), rel=1e-5)
+
+
+def test_ban_plus_labels_interpolates(logits):
+    student, teacher, labels = logits
+    assert ban_label_loss(student, labels, teacher, 0.0).item() == pytest.approx(ban_loss(student, teacher).item())
+    assert ban_label_loss(student, labels, teacher, 1.0).item() == pytest.approx(cross_entropy(student, labels).item())
+
+
+def test_fastai_objectives_by_name(logits):
+    student, teacher, labels = logits
+    assert set(LOSSES) == {"ce", "ban", "ban+l", "kd", "cwtm", "dkpp"}
+    assert make_loss("ban")(student, labels, teacher).item() == pytest.approx(ban_loss(student, teacher).item())
+    assert make_loss("ce")(student, labels).item() == pytest.approx(cross_entropy(student, labels).item())
+    probs = make_loss("ban").activation(student)
+    torch.testing.assert_close(probs.sum(1), torch.ones(BATCH, dtype=probs.dtype))
+    with pytest.raises(ConfigError, match="needs a teacher"):
+        make_loss("cwtm")(student, labels)
+
+
+def test_unknown_loss_lists_the_valid_ones():
+    with pytest.raises(ConfigError, match="ban, ban\\+l, ce, cwtm, dkpp, kd"):
+        make_loss("distill")
+    with pytest.raises(ConfigError, match="label_weight"):
+        make_loss("ban+l", label_weight=2)

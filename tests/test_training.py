@@ -1,0 +1,167 @@
+"""Training on real Fashion-MNIST: the teacher in the loop, run reuse, born-again sequences and ensembles."""
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+from fastai.callback.core import Callback
+
+from bannb import runs as runs_module
+from bannb.data import load_dataset, make_dataloaders
+from bannb.errors import ConfigError
+from bannb.generations import born_again, ensemble_accuracy, generation_seed
+from bannb.learner import make_learner
+from bannb.losses import make_loss
+from bannb.models import create_model
+from bannb.profiles import make_config
+from bannb.runs import DONE, RunConfig, finished_problem, train_run
+
+
+@pytest.fixture(scope="module")
+def smoke_dls(fashion_mnist_available):
+    return make_dataloaders(load_dataset("fashion-mnist"), batch_size=32, valid_size=64, train_size=128, test_size=64)
+
+
+class RecordInputs(Callback):
+    """Keeps what the student saw, and hooks the teacher to keep what it saw."""
+    order = 30
+
+    def __init__(self, teacher):
+        self.student_inputs, self.teacher_inputs = [], []
+        teacher.register_forward_hook(lambda module, args, output: self.teacher_inputs.append(args[0].clone()))
+
+    def after_pred(self):
+        if self.training:
+            self.student_inputs.append(self.xb[0].clone())
+
+
+def test_teacher_sees_the_students_augmented_batch_and_stays_frozen(smoke_dls):
+    torch.manual_seed(0)
+    student, teacher = create_model("wrn-16-1", 1, 10), create_model("wrn-16-1", 1, 10)
+    teacher_state = {k: v.clone() for k, v in teacher.state_dict().items()}
+    recorder = RecordInputs(teacher)
+    learn = make_learner(student, smoke_dls, make_loss("ban"), teacher, precision="fp32", cbs=[recorder])
+    learn.fit(1)
+    assert len(recorder.student_inputs) == len(smoke_dls.train) == len(recorder.teacher_inputs)
+    assert all(torch.equal(s, t) for s, t in zip(recorder.student_inputs, recorder.teacher_inputs))
+    # eval mode and no gradients: not a weight, not a BatchNorm running statistic moves
+    assert all(torch.equal(teacher_state[k], v) for k, v in teacher.state_dict().items())
+    assert not teacher.training
+
+
+def test_distillation_loss_is_the_one_optimised(smoke_dls):
+    """The loss fastai backpropagates is BAN against the teacher's logits, not the label loss."""
+    torch.manual_seed(0)
+    student, teacher = create_model("wrn-16-1", 1, 10), create_model("wrn-16-1", 1, 10)
+
+    class Check(Callback):
+        order = 40
+        seen = []
+
+        def after_loss(self):
+            if self.training:
+                expected = make_loss("ban")(self.pred, *self.yb, self.learn.teacher_logits)
+                self.seen.append((self.loss_grad.item(), expected.item()))
+
+    learn = make_learner(student, smoke_dls, make_loss("ban"), teacher, precision="fp32", cbs=[Check()])
+    learn.fit(1)
+    assert Check.seen and all(got == pytest.approx(want) for got, want in Check.seen)
+
+
+def test_cpu_autocast_computes_in_bf16(smoke_dls):
+    model = create_model("wrn-16-1", 1, 10)
+    dtypes = []
+    model.stem.register_forward_hook(lambda module, args, output: dtypes.append(output.dtype))
+    learn = make_learner(model, smoke_dls, make_loss("ce"), precision="bf16")
+    learn.fit(1)
+    assert set(dtypes) == {torch.bfloat16}
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # master weights stay fp32
+
+
+def smoke(runs_dir, **overrides):
+    return make_config("smoke", device="cpu", precision="fp32", **overrides)
+
+
+def test_config_hash_names_the_run():
+    config = smoke(None)
+    assert config.hash == make_config("smoke", precision="fp32").hash
+    assert config.hash != smoke(None, seed=1).hash != smoke(None, lr=0.05).hash
+    assert config.run_id.startswith("fashion-mnist-wrn-16-1-teacher-seed0-")
+    assert RunConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(arch="resnet-50"), "valid architectures"),
+    (dict(arch="wrn-13-1"), "depth must be 6n\\+4"),
+    (dict(epochs=0), "epochs must be a positive integer"),
+    (dict(batch_size=-1), "batch_size must be a positive integer"),
+    (dict(loss="distill"), "valid losss? are"),
+    (dict(dataset="svhn"), "valid datasets are"),
+])
+def test_bad_config_is_refused(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        smoke(None, **overrides)
+
+
+def test_unknown_profile_lists_the_valid_ones():
+    with pytest.raises(ConfigError, match="cpu, paper, smoke"):
+        make_config("laptop")
+
+
+def test_finished_runs_are_reused_and_broken_ones_retrained(tmp_path, fashion_mnist_available, monkeypatch):
+    config = smoke(tmp_path, train_size=256, epochs=1)
+    run = train_run(config, tmp_path, progress=False)
+    assert finished_problem(run.path) is None
+    assert len(run.metrics()) == 1 and 0 <= run.test_accuracy <= 1
+    weights_before = (run.path / "model.pt").read_bytes()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished run must not be retrained")
+    monkeypatch.setattr(runs_module, "make_learner", no_training)
+    again = train_run(config, tmp_path, progress=False)
+    assert again.path == run.path and again.final == run.final
+    monkeypatch.undo()
+
+    # a file that no longer matches its checksum: the run is not trusted, and is trained again
+    (run.path / "final.json").write_text('{"test_accuracy": 1.0}')
+    assert "checksum" in finished_problem(run.path)
+    retrained = train_run(config, tmp_path, progress=False)
+    assert finished_problem(retrained.path) is None and retrained.test_accuracy < 1.0
+    assert (run.path / "model.pt").read_bytes() == weights_before  # same seed, same config: the same weights
+
+    (run.path / DONE).unlink()
+    assert "no done.json" in finished_problem(run.path)
+
+
+def test_student_needs_a_finished_teacher(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        train_run(smoke(tmp_path, loss="ban", teacher="no-such-run"), tmp_path, progress=False)
+
+
+def test_born_again_sequence_and_ensemble(tmp_path, fashion_mnist_available):
+    base = smoke(tmp_path, seed=7)
+    sequence = born_again(base, generations=2, runs_dir=tmp_path, progress=False)
+    teacher, first, second = sequence
+    assert teacher.config.loss == "ce" and teacher.config.teacher is None
+    assert (first.config.teacher, second.config.teacher) == (teacher.run_id, first.run_id)
+    assert [run.config.seed for run in sequence] == [7, generation_seed(7, 1), generation_seed(7, 2)]
+    assert len({run.config.seed for run in sequence}) == 3  # a new seed every generation
+    assert [run.config.generation for run in sequence] == [0, 1, 2]
+    # the students trained: their weights differ from each other and from the teacher
+    weights = [run.load_model().state_dict()["head.fc.weight"] for run in sequence]
+    assert not torch.equal(weights[0], weights[1]) and not torch.equal(weights[1], weights[2])
+    # a real, if short, training: well above chance (10%) on the held-out test subset
+    assert teacher.test_accuracy > 0.3
+    # the ensemble is the mean of the members' softmax outputs (Eq. 4), computed from the stored test logits
+    probs = torch.stack([F.softmax(run.test_logits(), 1) for run in sequence[1:]]).mean(0)
+    expected = (probs.argmax(1) == first.test_labels()).float().mean().item()
+    assert ensemble_accuracy(sequence[1:]) == pytest.approx(expected)
+    # the stored logits are the saved model's: reloading and predicting gives the same accuracy
+    model = first.load_model()
+    dls = make_dataloaders(load_dataset("fashion-mnist"), 64, base.valid_size, base.split_seed, base.train_size,
+                           base.test_size, seed=base.seed)
+    with torch.no_grad():
+        logits = torch.cat([model(x) for x, _ in dls.test])
+    assert (logits.argmax(1) == dls.test.labels).float().mean().item() == pytest.approx(first.test_accuracy, abs=0.01)
+    # asking again reuses all three runs
+    assert [run.path for run in born_again(base, 2, runs_dir=tmp_path, progress=False)] == [r.path for r in sequence]
