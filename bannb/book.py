@@ -1,14 +1,19 @@
 """The book runner: execute the chapters with papermill at a profile, in order, then render the HTML.
 
-    python -m bannb.book --profile cpu [--chapters 03 04] [--no-build]
+    python -m bannb.book --profile cpu [--chapters 03 04] [--force] [--no-build]
 
 At the `cpu` profile the chapters are executed in place, so the committed notebooks carry the outputs
 of a real run; at any other profile they are written to `_build/executed/<profile>/`, leaving the
-committed ones alone. Finished runs are reused across chapters, so a rerun costs only what is new.
+committed ones alone. A notebook is replaced only once it has run to the end, and a chapter whose
+cells have not changed since it last finished is not run again. Finished runs are reused across
+chapters, so a rerun after an interruption costs only what was cut off.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import os
 import subprocess
 import sys
 import time
@@ -16,36 +21,117 @@ from pathlib import Path
 
 import yaml
 
+from .data import DATASETS
 from .data.arrays import PROJECT_ROOT
-from .errors import BannbError, ConfigError
+from .errors import BannbError, ConfigError, unknown_choice
 from .profiles import PROFILES
 
+# ---------------------------------------------------------------- a chapter's parameters
+
+_POSITIVE_INTS = ("epochs", "generations", "batch_size", "train_size", "test_size")
+
+
+def check_parameters(**parameters) -> dict:
+    """Validate a chapter's papermill parameters, so that a wrong one fails in the first cell with a message
+    naming it, not deep inside training. Returns them unchanged."""
+    for name, value in parameters.items():
+        if name == "profile" and value not in PROFILES:
+            raise unknown_choice("profile", value, PROFILES)
+        elif name == "dataset" and value not in DATASETS:
+            raise unknown_choice("dataset", value, DATASETS)
+        elif name in _POSITIVE_INTS and value is not None and (
+                not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise ConfigError(f"parameter {name} must be a positive integer, got {value!r} ({type(value).__name__}); "
+                              f"pass it as e.g. `-p {name} 3`")
+        elif name == "seeds" and (not isinstance(value, list) or not value
+                                  or not all(isinstance(seed, int) and not isinstance(seed, bool) for seed in value)):
+            raise ConfigError(f"parameter seeds must be a non-empty list of integers, got {value!r}; "
+                              f"pass it as e.g. `-y 'seeds: [0, 1, 2]'`")
+        elif name in ("arch", "student_arch", "device", "precision") and value is not None and not isinstance(value, str):
+            raise ConfigError(f"parameter {name} must be a string, got {value!r} ({type(value).__name__})")
+        elif name == "archs" and (not isinstance(value, list) or not all(isinstance(a, str) for a in value)):
+            raise ConfigError(f"parameter archs must be a list of architecture names, got {value!r}")
+    return parameters
+
+
+# ---------------------------------------------------------------- the chapters
 
 def chapter_notebooks(root: Path = PROJECT_ROOT) -> list[Path]:
     """The notebooks `_toc.yml` lists, in reading order."""
     toc = yaml.safe_load((root / "_toc.yml").read_text())
-    files = [toc["root"]]
-    for entry in toc.get("chapters", []) or []:
-        files.append(entry["file"])
-    for part in toc.get("parts", []) or []:
-        files += [entry["file"] for entry in part.get("chapters", [])]
-    return [root / (name + ".ipynb") for name in files if (root / (name + ".ipynb")).exists()]
+    entries = [toc["root"]] + [entry["file"] for entry in toc.get("chapters") or []]
+    for part in toc.get("parts") or []:
+        entries += [entry["file"] for entry in part.get("chapters", [])]
+    return [root / (entry + ".ipynb") for entry in entries if (root / (entry + ".ipynb")).exists()]
 
 
 def select(notebooks: list[Path], wanted: list[str] | None) -> list[Path]:
     if not wanted:
         return notebooks
     chosen = [nb for nb in notebooks if any(nb.stem.startswith(prefix) for prefix in wanted)]
-    if len(chosen) == 0:
+    if not chosen:
         raise ConfigError(f"no chapter matches {wanted}; chapters are: {', '.join(nb.stem for nb in notebooks)}")
     return chosen
 
 
-def execute(notebook: Path, output: Path, profile: str, parameters: dict) -> None:
+def source_hash(notebook: Path, parameters: dict) -> str:
+    """What a chapter's results depend on: its cells' code (not their outputs) and the parameters."""
+    cells = json.loads(notebook.read_text())["cells"]
+    sources = ["".join(cell["source"]) for cell in cells
+               if "injected-parameters" not in cell.get("metadata", {}).get("tags", [])]
+    return hashlib.sha256(json.dumps([sources, parameters], sort_keys=True).encode()).hexdigest()
+
+
+class ChapterFailed(BannbError):
+    pass
+
+
+def execute(notebook: Path, output: Path, parameters: dict) -> None:
+    """Run a notebook with papermill into a temporary file, then put it in place: a chapter cut off halfway
+    never replaces a finished one."""
     import papermill
+    from papermill.exceptions import PapermillExecutionError
     output.parent.mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(str(notebook), str(output), parameters=dict(profile=profile, **parameters),
-                               cwd=str(notebook.parent), kernel_name="python3", progress_bar=False)
+    partial = output.with_name(f".{output.stem}.partial.ipynb")
+    try:
+        papermill.execute_notebook(str(notebook), str(partial), parameters=parameters, cwd=str(notebook.parent),
+                                   kernel_name="python3", progress_bar=False)
+    except PapermillExecutionError as err:
+        raise ChapterFailed(f"{notebook.stem}: cell {err.cell_index} (execution count {err.exec_count}) raised "
+                            f"{err.ename}: {err.evalue}; the partial output is in {partial}") from err
+    os.replace(partial, output)
+
+
+def run_book(profile: str = "cpu", chapters: list[str] | None = None, root: Path = PROJECT_ROOT,
+             force: bool = False, parameters: dict | None = None, log=print) -> list[str]:
+    """Execute the chosen chapters in order; returns the failures (one line each). A failed chapter does
+    not stop the others, and leaves the results of every other chapter as they were."""
+    if profile not in PROFILES:
+        raise unknown_choice("profile", profile, PROFILES)
+    # The committed chapters default to the cpu profile; inject only what differs, so they stay clean.
+    parameters = dict(parameters or {}, **({} if profile == "cpu" else {"profile": profile}))
+    state_file = root / "_build" / "book-state" / f"{profile}.json"
+    state = json.loads(state_file.read_text()) if state_file.exists() else {}
+    failures = []
+    for notebook in select(chapter_notebooks(root), chapters):
+        output = notebook if profile == "cpu" else root / "_build" / "executed" / profile / notebook.name
+        fingerprint = source_hash(notebook, parameters)
+        if not force and output.exists() and state.get(notebook.stem) == fingerprint:
+            log(f"[book] {notebook.stem}: unchanged since it last finished; kept")
+            continue
+        log(f"[book] {notebook.stem}: running at profile {profile}")
+        started = time.perf_counter()
+        try:
+            execute(notebook, output, parameters)
+        except ChapterFailed as err:
+            failures.append(str(err))
+            log(f"[book] FAILED {err}")
+            continue
+        state[notebook.stem] = source_hash(output, parameters)
+        state_file.parent.mkdir(parents=True, exist_ok=True)
+        state_file.write_text(json.dumps(state, indent=2))
+        log(f"[book] {notebook.stem}: done in {time.perf_counter() - started:.0f} s")
+    return failures
 
 
 def build_html(root: Path = PROJECT_ROOT) -> None:
@@ -58,30 +144,20 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="cpu", help=f"one of {', '.join(PROFILES)}")
     parser.add_argument("--chapters", nargs="*", help="chapter number prefixes (e.g. 03 04); default: all")
+    parser.add_argument("--force", action="store_true", help="run chapters even if unchanged since they finished")
     parser.add_argument("--no-build", action="store_true", help="execute only, do not render the HTML")
     args = parser.parse_args(argv)
     try:
-        if args.profile not in PROFILES:
-            raise ConfigError(f"unknown profile {args.profile!r}; valid profiles are: {', '.join(sorted(PROFILES))}")
-        notebooks = select(chapter_notebooks(), args.chapters)
-        failures = []
-        for notebook in notebooks:
-            output = notebook if args.profile == "cpu" else PROJECT_ROOT / "_build" / "executed" / args.profile / notebook.name
-            started = time.perf_counter()
-            print(f"[book] {notebook.stem}: running at profile {args.profile}", flush=True)
-            try:
-                execute(notebook, output, args.profile, {})
-            except Exception as err:  # papermill's error names the cell; the other chapters still run
-                failures.append(f"{notebook.stem}: {type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}")
-                print(f"[book] {notebook.stem}: FAILED ({failures[-1]})", flush=True)
-                continue
-            print(f"[book] {notebook.stem}: done in {time.perf_counter() - started:.0f} s", flush=True)
+        failures = run_book(args.profile, args.chapters, force=args.force)
         if failures:
-            raise BannbError("chapters failed:\n  " + "\n  ".join(failures))
+            raise BannbError("chapters failed (the others' results are kept):\n  " + "\n  ".join(failures))
         if not args.no_build:
             build_html()
     except BannbError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except subprocess.CalledProcessError as err:
+        print(f"error: the HTML build failed ({err}); see the messages above", file=sys.stderr)
         return 2
     return 0
 

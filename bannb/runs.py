@@ -192,7 +192,12 @@ class Run:
     def load_model(self, device="cpu") -> torch.nn.Module:
         dataset = load_dataset(self.config.dataset)
         model = build_model(self.config, dataset.image_shape[0], dataset.num_classes)
-        model.load_state_dict(torch.load(self.path / WEIGHTS, map_location=device, weights_only=True))
+        try:
+            model.load_state_dict(torch.load(self.path / WEIGHTS, map_location=device, weights_only=True))
+        except (RuntimeError, OSError, EOFError, KeyError) as err:
+            first_line = str(err).strip().splitlines()[0]
+            raise BannbError(f"checkpoint {self.path / WEIGHTS} does not fit {self.config.arch} on "
+                             f"{self.config.dataset} ({first_line}); retrain the run (delete {self.path})") from err
         return model.to(device).eval()
 
     def __repr__(self):
@@ -231,13 +236,34 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+class NonFiniteLoss(BannbError):
+    """Training diverged."""
+
+
+class StopOnNonFiniteLoss(Callback):
+    """Stops at the first NaN or infinite loss, before the optimiser step can spread it into the weights;
+    the last completed epoch's checkpoint stays as it was."""
+
+    order = 25  # after the teacher callback has set the distillation loss
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def after_loss(self):
+        if self.training and not torch.isfinite(self.loss_grad).all():
+            kept = f"the checkpoint of epoch {self.epoch} is kept" if self.epoch else "no epoch had finished"
+            raise NonFiniteLoss(f"the training loss became {self.loss_grad.item()} at epoch {self.epoch + 1}, "
+                                f"batch {self.iter + 1}; {kept} in {self.path}. Lower the learning rate (--lr) or "
+                                f"train in fp32 (--precision fp32), then run again.")
+
+
 class RunRecorder(Callback):
     """After every epoch: the metrics row and a resumable checkpoint (model, optimiser, RNG states), both atomic.
 
     Epochs before `start_epoch` were done by an interrupted earlier process and are skipped.
     """
 
-    order = 60  # after fastai's Recorder has the epoch's values
+    order = 60  # after fastai's Recorder has the epoch's validation values
 
     def __init__(self, path: Path, rows: list[dict], start_epoch: int = 0):
         self.path, self.rows, self.start_epoch = path, rows, start_epoch
@@ -246,13 +272,21 @@ class RunRecorder(Callback):
         if self.epoch < self.start_epoch:
             raise CancelEpochException
         self.epoch_start = time.perf_counter()
+        # the epoch's mean training loss; fastai's smoothed loss would restart its average on a resume
+        self.loss_sum, self.sample_count = torch.zeros(()), 0
+
+    def after_batch(self):
+        if self.training:
+            self.loss_sum += self.loss.detach().float().cpu() * len(self.yb[0])
+            self.sample_count += len(self.yb[0])
 
     def after_epoch(self):
         if self.epoch < self.start_epoch:
             return
-        train_loss, valid_loss, valid_accuracy = (float(v) for v in self.recorder.values[-1][:3])
-        self.rows.append(dict(epoch=self.epoch + 1, train_loss=train_loss, valid_loss=valid_loss,
-                              valid_accuracy=valid_accuracy, lr=float(self.opt.hypers[-1]["lr"]),
+        valid_loss, valid_accuracy = (float(v) for v in self.recorder.values[-1][1:3])
+        self.rows.append(dict(epoch=self.epoch + 1, train_loss=(self.loss_sum / self.sample_count).item(),
+                              valid_loss=valid_loss, valid_accuracy=valid_accuracy,
+                              lr=float(self.opt.hypers[-1]["lr"]),
                               seconds=round(time.perf_counter() - self.epoch_start, 3)))
         atomic_torch_save(self.path / CHECKPOINT, dict(
             epoch=self.epoch + 1, model=self.model.state_dict(), opt=self.opt.state_dict(),
@@ -282,10 +316,11 @@ def resolve_teacher(teacher: str | None, runs_dir: Path) -> Run | None:
 
 
 def train_run(config: RunConfig, runs_dir: Path | None = None, device: str | torch.device = "cpu",
-              progress: bool = True, log=print) -> Run:
+              progress: bool = True, log=print, callbacks=()) -> Run:
     """Train the run `config` describes, or load it if it has already finished.
 
-    An interrupted run resumes from its last completed epoch.
+    An interrupted run resumes from its last completed epoch. `callbacks` are extra fastai callbacks
+    (logging, say); they must not change what is trained, since they are not part of the run's config.
     """
     runs_dir = Path(runs_dir or default_runs_dir())
     path = runs_dir / config.run_id
@@ -328,7 +363,8 @@ def train_run(config: RunConfig, runs_dir: Path | None = None, device: str | tor
     recorder = RunRecorder(path, rows, start_epoch)
     learn = make_learner(model, dls, objective, teacher, lr=config.lr, momentum=config.momentum,
                          weight_decay=config.weight_decay, milestones=config.milestones, gamma=config.gamma,
-                         precision=config.precision, channels_last=config.channels_last, cbs=[recorder])
+                         precision=config.precision, channels_last=config.channels_last,
+                         cbs=[recorder, StopOnNonFiniteLoss(path), *callbacks])
     learn.objective = objective
     if not progress:
         learn.remove_cbs([cb for cb in learn.cbs if type(cb).__name__ == "ProgressCallback"])

@@ -1,0 +1,83 @@
+"""The book runner: chapters in order, a failing chapter reported by name and cell, finished ones kept."""
+import json
+
+import nbformat
+import pytest
+
+from bannb.book import check_parameters, run_book
+from bannb.errors import ConfigError
+
+
+def notebook(path, *cells, parameters=None):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    if parameters:
+        nb.cells.append(nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]}))
+    nb.cells += [nbformat.v4.new_code_cell(source) for source in cells]
+    nbformat.write(nb, path)
+
+
+@pytest.fixture
+def book(tmp_path):
+    (tmp_path / "book").mkdir()
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/index\nchapters:\n- file: book/01_good\n- file: book/02_bad\n- file: book/03_params\n")
+    (tmp_path / "book" / "index.md").write_text("# index\n")
+    notebook(tmp_path / "book" / "01_good.ipynb", "print('chapter one ran')")
+    notebook(tmp_path / "book" / "02_bad.ipynb", "x = 1", "1 / 0")
+    notebook(tmp_path / "book" / "03_params.ipynb",
+             "from bannb.book import check_parameters\ncheck_parameters(profile=profile, epochs=epochs)",
+             parameters="profile = 'cpu'\nepochs = 2")
+    return tmp_path
+
+
+def outputs(path):
+    found = [out for cell in json.loads(path.read_text())["cells"] for out in cell.get("outputs", [])]
+    return [{**out, "text": "".join(out.get("text", ""))} for out in found]
+
+
+def test_failing_chapter_is_named_with_its_cell_and_the_others_run(book):
+    lines = []
+    failures = run_book("cpu", root=book, log=lines.append)
+    assert len(failures) == 1
+    assert failures[0].startswith("02_bad: cell 1") and "ZeroDivisionError" in failures[0]
+    assert outputs(book / "book" / "01_good.ipynb")[0]["text"] == "chapter one ran\n"
+    assert outputs(book / "book" / "02_bad.ipynb") == [], "a failed chapter never replaces the committed notebook"
+    assert outputs(book / "book" / "03_params.ipynb") is not None
+    # rerun: finished chapters are kept, the failed one runs again
+    lines.clear()
+    failures = run_book("cpu", root=book, log=lines.append)
+    assert "[book] 01_good: unchanged since it last finished; kept" in lines
+    assert "[book] 02_bad: running at profile cpu" in lines and len(failures) == 1
+
+
+def test_papermill_parameter_of_the_wrong_type(book):
+    failures = run_book("cpu", chapters=["03"], root=book, parameters={"epochs": "five"})
+    assert len(failures) == 1
+    assert "03_params: cell" in failures[0]
+    assert "parameter epochs must be a positive integer, got 'five' (str)" in failures[0]
+
+
+def test_other_profiles_write_elsewhere(book):
+    assert run_book("smoke", chapters=["01"], root=book) == []
+    assert outputs(book / "book" / "01_good.ipynb") == []
+    assert outputs(book / "_build" / "executed" / "smoke" / "01_good.ipynb")[0]["text"] == "chapter one ran\n"
+
+
+@pytest.mark.parametrize("parameters, message", [
+    (dict(profile="laptop"), "valid profiles are: cpu, paper, smoke"),
+    (dict(epochs=0), "epochs must be a positive integer"),
+    (dict(generations=2.5), "generations must be a positive integer"),
+    (dict(seeds=[0, "1"]), "seeds must be a non-empty list of integers"),
+    (dict(seeds=[]), "seeds must be a non-empty list of integers"),
+    (dict(dataset="mnist"), "valid datasets are"),
+    (dict(arch=3), "arch must be a string"),
+])
+def test_check_parameters(parameters, message):
+    with pytest.raises(ConfigError, match=message):
+        check_parameters(**parameters)
+
+
+def test_unknown_profile_in_the_runner(book):
+    with pytest.raises(ConfigError, match="valid profiles"):
+        run_book("laptop", root=book)

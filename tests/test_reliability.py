@@ -1,0 +1,115 @@
+"""What survives an interruption, what is never trusted, and how bad input is refused."""
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from fastai.callback.core import Callback
+
+from bannb.errors import BannbError
+from bannb.profiles import make_config
+from bannb.runs import CHECKPOINT, DONE, FINAL, METRICS, WEIGHTS, NonFiniteLoss, read_metrics, train_run
+
+TRAIN = ["train", "--profile", "smoke", "--epochs", "3", "--quiet"]
+
+
+def cli(*args):
+    return [sys.executable, "-m", "bannb", *args]
+
+
+def only_run(runs_dir):
+    (path,) = [p for p in runs_dir.iterdir() if p.is_dir()]
+    return path
+
+
+def comparable(path):
+    """Everything a run reports except wall-clock seconds."""
+    final = json.loads((path / FINAL).read_text())
+    for key in ("train_seconds", "wall_seconds_this_process", "resumed_from_epoch"):
+        final.pop(key)
+    rows = [{k: v for k, v in row.items() if k != "seconds"} for row in read_metrics(path / METRICS)]
+    return final, rows, (path / WEIGHTS).read_bytes()
+
+
+def test_sigkill_mid_epoch_then_resume_gives_the_uninterrupted_result(tmp_path, fashion_mnist_available):
+    reference_dir, killed_dir = tmp_path / "reference", tmp_path / "killed"
+    subprocess.run(cli(*TRAIN, "--runs-dir", str(reference_dir)), check=True, timeout=300)
+
+    process = subprocess.Popen(cli(*TRAIN, "--runs-dir", str(killed_dir)), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    while not list(killed_dir.glob(f"*/{CHECKPOINT}")):
+        assert process.poll() is None and time.monotonic() < deadline, "the run ended before its first checkpoint"
+        time.sleep(0.02)
+    time.sleep(0.4)  # into the second epoch
+    process.send_signal(signal.SIGKILL)
+    assert process.wait(timeout=30) == -signal.SIGKILL
+    path = only_run(killed_dir)
+    assert not (path / DONE).exists() and not (path / WEIGHTS).exists()
+    epoch = torch.load(path / CHECKPOINT, weights_only=False)["epoch"]
+    assert 1 <= epoch < 3, "killed mid-training"
+
+    resumed = subprocess.run(cli(*TRAIN, "--runs-dir", str(killed_dir)), capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert json.loads((path / FINAL).read_text())["resumed_from_epoch"] == epoch
+    assert not (path / CHECKPOINT).exists()
+    # bit-identical: the same metrics at every epoch and the same weights as the run never interrupted
+    assert comparable(path) == comparable(only_run(reference_dir))
+
+
+def test_same_seed_same_metrics(tmp_path, fashion_mnist_available):
+    config = make_config("smoke", train_size=512, epochs=1)
+    first = train_run(config, tmp_path / "a", progress=False)
+    second = train_run(config, tmp_path / "b", progress=False)
+    assert comparable(first.path) == comparable(second.path)
+
+
+class InjectNaN(Callback):
+    """Turns the loss into NaN at a given (epoch, batch), as a diverging run would."""
+    order = 24
+
+    def __init__(self, epoch, batch):
+        self.at = (epoch, batch)
+
+    def after_loss(self):
+        if self.training and (self.epoch, self.iter) == self.at:
+            self.learn.loss_grad = self.loss_grad * float("nan")
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, fashion_mnist_available):
+    config = make_config("smoke", train_size=512, epochs=3)
+    with pytest.raises(NonFiniteLoss, match=r"became nan at epoch 2, batch 3; the checkpoint of epoch 1 is kept"):
+        train_run(config, tmp_path, progress=False, callbacks=[InjectNaN(epoch=1, batch=2)])
+    path = only_run(tmp_path)
+    checkpoint = torch.load(path / CHECKPOINT, weights_only=False)
+    assert checkpoint["epoch"] == 1
+    assert all(torch.isfinite(v).all() for v in checkpoint["model"].values() if v.is_floating_point())
+    assert not (path / DONE).exists()
+    # the next call resumes from that checkpoint and finishes
+    run = train_run(config, tmp_path, progress=False)
+    assert run.final["resumed_from_epoch"] == 1 and len(run.metrics()) == 3
+
+
+def test_teacher_checkpoint_that_does_not_fit(tmp_path, fashion_mnist_available):
+    teacher = train_run(make_config("smoke", train_size=256, epochs=1), tmp_path, progress=False)
+    other = create_other_weights()
+    torch.save(other, teacher.path / WEIGHTS)  # the checksum no longer matches: not a finished run any more
+    student = make_config("smoke", train_size=256, epochs=1, loss="ban", teacher=teacher.run_id, generation=1)
+    with pytest.raises(BannbError, match="not a finished run: model.pt does not match the checksum"):
+        train_run(student, tmp_path, progress=False)
+    # the same weights behind a valid marker (someone re-signed them): refused as not fitting the architecture
+    from bannb.runs import sha256
+    done = json.loads((teacher.path / DONE).read_text())
+    done["sha256"][WEIGHTS] = sha256(teacher.path / WEIGHTS)
+    (teacher.path / DONE).write_text(json.dumps(done))
+    with pytest.raises(BannbError, match="does not fit wrn-16-1 on fashion-mnist"):
+        train_run(student, tmp_path, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [teacher.run_id], "nothing written for the student"
+
+
+def create_other_weights():
+    from bannb.models import create_model
+    return create_model("wrn-16-2", in_channels=1, num_classes=10).state_dict()
