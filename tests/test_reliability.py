@@ -113,3 +113,28 @@ def test_teacher_checkpoint_that_does_not_fit(tmp_path, fashion_mnist_available)
 def create_other_weights():
     from bannb.models import create_model
     return create_model("wrn-16-2", in_channels=1, num_classes=10).state_dict()
+
+
+def test_atomic_write_never_leaves_a_half_written_file(tmp_path, monkeypatch):
+    from bannb import runs
+    target = tmp_path / "final.json"
+    runs.atomic_write_json(target, {"test_accuracy": 0.9})
+
+    def disk_full(fd):
+        raise OSError("no space left on device")
+    monkeypatch.setattr(runs.os, "fsync", disk_full)
+    with pytest.raises(OSError):
+        runs.atomic_write_json(target, {"test_accuracy": 0.1})
+    assert json.loads(target.read_text()) == {"test_accuracy": 0.9}
+    assert [p.name for p in tmp_path.iterdir()] == ["final.json"], "no temporary file is left behind"
+
+
+def test_an_unfinished_run_is_reported_and_retrained(tmp_path, fashion_mnist_available):
+    config = make_config("smoke", train_size=256, epochs=1)
+    run = train_run(config, tmp_path, progress=False)
+    (run.path / DONE).unlink()
+    messages = []
+    again = train_run(config, tmp_path, progress=False, log=messages.append)
+    assert messages == [f"run {config.run_id}: not finished (it has no done.json marker (it was interrupted or is "
+                        f"still training)); training it"]
+    assert (again.path / DONE).exists()
