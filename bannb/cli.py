@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -175,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from .distributed import is_main_process
+    if not is_main_process():  # under torchrun, one process reports
+        sys.stdout = open(os.devnull, "w")
     try:
         args.func(args)
     except BannbError as err:

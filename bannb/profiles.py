@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .errors import ConfigError, unknown_choice
+from .distributed import world_size
 from .learner import resolve_precision
 from .models import model_family
 from .runs import RunConfig
@@ -35,7 +36,14 @@ def make_config(profile: str = "cpu", device: str = "cpu", precision: str = "aut
     if "dropout" not in overrides or overrides["dropout"] is None:
         values["dropout"] = wrn_dropout if model_family(values["arch"]) == "wide_resnet" else 0.0
     values["precision"] = resolve_precision(precision, device)
+    values.setdefault("processes", world_size())
     try:
         return RunConfig(**values)
     except TypeError as err:
         raise ConfigError(f"bad run parameter: {err}") from err
+
+
+def default_seeds(profile: str) -> list[int]:
+    """The seeds a chapter averages over when its `seeds` parameter is None: [0, 1] at smoke (fast), else [0, 1, 2]."""
+    profile_defaults(profile)  # validates the name
+    return [0, 1] if profile == "smoke" else [0, 1, 2]

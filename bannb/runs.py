@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from fastcore.basics import noop
 from fastai.callback.core import Callback, CancelEpochException
 
+from . import distributed
 from .data import check_dataset, load_dataset, make_dataloaders
 from .data.arrays import PROJECT_ROOT
 from .errors import BannbError, ConfigError
@@ -33,7 +34,7 @@ from .models import count_parameters, create_model
 
 CONFIG, METRICS, FINAL, WEIGHTS, PREDICTIONS, CHECKPOINT, DONE = (
     "config.json", "metrics.csv", "final.json", "model.pt", "test_predictions.pt", "checkpoint.pt", "done.json")
-METRIC_COLUMNS = ["epoch", "train_loss", "valid_loss", "valid_accuracy", "lr", "seconds"]
+METRIC_COLUMNS = ["epoch", "train_loss", "valid_loss", "valid_accuracy", "lr", "train_samples", "seconds"]
 CONFIG_VERSION = 1  # bump when a change to training makes old runs incomparable
 
 
@@ -67,6 +68,7 @@ class RunConfig:
     test_size: int | None = None
     precision: str = "bf16"
     channels_last: bool = True
+    processes: int = 1  # data-parallel processes: BatchNorm statistics are per process, so results depend on it
     version: int = CONFIG_VERSION
 
     def __post_init__(self):
@@ -153,7 +155,8 @@ def read_metrics(path: Path) -> list[dict]:
     if not path.exists():
         return []
     with open(path, newline="") as f:
-        return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()} for row in csv.DictReader(f)]
+        return [{k: (int(v) if k in ("epoch", "train_samples") else float(v)) for k, v in row.items()}
+                for row in csv.DictReader(f)]
 
 
 # ---------------------------------------------------------------- the run directory
@@ -284,12 +287,16 @@ class RunRecorder(Callback):
         if self.epoch < self.start_epoch:
             return
         valid_loss, valid_accuracy = (float(v) for v in self.recorder.values[-1][1:3])
-        self.rows.append(dict(epoch=self.epoch + 1, train_loss=(self.loss_sum / self.sample_count).item(),
+        loss_sum, samples = distributed.all_reduce_sum(torch.stack([self.loss_sum, torch.tensor(float(self.sample_count))]))
+        self.rows.append(dict(epoch=self.epoch + 1, train_loss=(loss_sum / samples).item(),
                               valid_loss=valid_loss, valid_accuracy=valid_accuracy,
-                              lr=float(self.opt.hypers[-1]["lr"]),
+                              lr=float(self.opt.hypers[-1]["lr"]), train_samples=int(samples.item()),
                               seconds=round(time.perf_counter() - self.epoch_start, 3)))
+        if not distributed.is_main_process():
+            return
+        model = getattr(self.model, "module", self.model)  # unwrapped from DDP
         atomic_torch_save(self.path / CHECKPOINT, dict(
-            epoch=self.epoch + 1, model=self.model.state_dict(), opt=self.opt.state_dict(),
+            epoch=self.epoch + 1, model=model.state_dict(), opt=self.opt.state_dict(),
             rng=dict(torch=torch.get_rng_state(), numpy=np.random.get_state(), python=random.getstate()),
             loss_rng=_loss_generator_state(self.learn)))
         write_metrics(self.path / METRICS, self.rows)
@@ -342,11 +349,12 @@ def train_run(config: RunConfig, runs_dir: Path | None = None, device: str | tor
     objective = make_loss(config.loss, **({"seed": config.seed} if config.loss == "dkpp" else {}), **config.loss_params)
     teacher = teacher_run.load_model(device) if teacher_run else None
 
-    path.mkdir(parents=True, exist_ok=True)
     stored_config = path / CONFIG
     if stored_config.exists() and json.loads(stored_config.read_text()) != json.loads(json.dumps(config.to_dict())):
         raise BannbError(f"{stored_config} does not match the config hashed into its name; remove {path} and run again")
-    atomic_write_json(stored_config, config.to_dict())
+    if distributed.is_main_process():
+        path.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(stored_config, config.to_dict())
 
     rows, start_epoch, checkpoint = [], 0, None
     if (path / CHECKPOINT).exists():
@@ -361,6 +369,11 @@ def train_run(config: RunConfig, runs_dir: Path | None = None, device: str | tor
             log(f"run {config.run_id}: resuming after epoch {start_epoch} of {config.epochs}")
 
     recorder = RunRecorder(path, rows, start_epoch)
+    if config.processes != distributed.world_size():
+        raise ConfigError(f"run {config.run_id} is configured for {config.processes} processes but "
+                          f"{distributed.world_size()} are running; make the config with processes={distributed.world_size()}")
+    if config.processes > 1:
+        callbacks = [distributed.sharded_trainer(cpu=device.type == "cpu"), *callbacks]
     learn = make_learner(model, dls, objective, teacher, lr=config.lr, momentum=config.momentum,
                          weight_decay=config.weight_decay, milestones=config.milestones, gamma=config.gamma,
                          precision=config.precision, channels_last=config.channels_last,
@@ -393,10 +406,14 @@ def train_run(config: RunConfig, runs_dir: Path | None = None, device: str | tor
                  device=str(device), torch=torch.__version__, teacher=config.teacher,
                  resumed_from_epoch=start_epoch or None, wall_seconds_this_process=round(time.perf_counter() - started, 3))
     model.to(memory_format=torch.contiguous_format)
+    if not distributed.is_main_process():
+        distributed.barrier()  # process 0 writes the run
+        return Run(path)
     atomic_torch_save(path / WEIGHTS, {k: v.detach().cpu() for k, v in model.state_dict().items()})
     atomic_torch_save(path / PREDICTIONS, dict(logits=test_logits.to(torch.float32), labels=test_labels))
     atomic_write_json(path / FINAL, final)
     names = [CONFIG, METRICS, FINAL, WEIGHTS, PREDICTIONS]
     atomic_write_json(path / DONE, dict(sha256={name: sha256(path / name) for name in names}))
     (path / CHECKPOINT).unlink(missing_ok=True)
+    distributed.barrier()
     return Run(path)

@@ -70,6 +70,7 @@ class InMemoryLoader:
         self.images, self.labels = images, labels
         self.bs, self.shuffle, self.augment, self.pad, self.flip = batch_size, shuffle, augment, pad, flip
         self.drop_last, self.seed, self.epoch = drop_last and len(images) > batch_size, seed, 0
+        self.rank, self.world_size = 0, 1  # set by bannb.distributed when training over several processes
         self.mean, self.inv_std = mean.view(1, -1, 1, 1), (1.0 / std).view(1, -1, 1, 1)
         self.to(device)
 
@@ -96,10 +97,32 @@ class InMemoryLoader:
         order = order.to(self.device)
         for start in range(0, len(self) * self.bs, self.bs):
             index = order[start:start + self.bs]
+            if self.world_size > 1:  # this process's share of the global batch
+                index = index[self.rank::self.world_size]
             images = self.images[index]
             if self.augment:
                 images = pad_crop_flip(images, self.pad, self.flip, generator)
             yield self.normalize(images), self.labels[index]
+
+
+    def to_detach(self, batch, cpu: bool = True, gather: bool = True):
+        """fastai's hook for metrics and predictions: detach, and over several processes gather in order."""
+        from .. import distributed
+
+        def detach(x):
+            if not isinstance(x, torch.Tensor):
+                return x
+            x = x.detach()
+            if gather and self.world_size > 1:
+                if x.ndim == 0:  # a batch mean: every process holds an equal share of the batch
+                    x = distributed.all_reduce_sum(x.float()) / self.world_size
+                else:
+                    x = distributed.gather_in_order(x, self.world_size)
+            return x.cpu() if cpu else x
+
+        if isinstance(batch, (tuple, list)):
+            return type(batch)(self.to_detach(b, cpu, gather) for b in batch)
+        return detach(batch)
 
 
 class BanDataLoaders(DataLoaders):

@@ -5,7 +5,14 @@ The constructors `wide_resnet` and `preact_resnet` share their modules' names, s
 re-exported here (that would hide the modules `bannb.models.wide_resnet` and
 `bannb.models.preact_resnet`); import them from those modules.
 """
-from bannb.models.densenet import densenet_bc, densenet_bc_param_count, densenet_stage_channels
+from bannb.models.densenet import (
+    densenet_bc,
+    densenet_bc_param_count,
+    densenet_compression_variant,
+    densenet_depth_variant,
+    densenet_stage_channels,
+    densenet_variant_name,
+)
 from bannb.models.layers import StagedNet
 from bannb.models.preact_resnet import dense_res_student
 from bannb.models.registry import count_parameters, create_model, list_models, model_family
@@ -17,7 +24,10 @@ __all__ = [
     "dense_res_student",
     "densenet_bc",
     "densenet_bc_param_count",
+    "densenet_compression_variant",
+    "densenet_depth_variant",
     "densenet_stage_channels",
+    "densenet_variant_name",
     "list_models",
     "model_family",
 ]

@@ -36,23 +36,73 @@ def _compress(channels: int, compression: float) -> int:
     return compressed
 
 
-def densenet_stage_channels(depth: int, growth: int, compression: float = 0.5) -> list[int]:
-    """Channels after each block's transition conv (blocks 1, 2) and out of the last block (block 3)."""
+def _check_transitions(transition_channels) -> tuple[int, ...] | None:
+    if transition_channels is None:
+        return None
+    if not isinstance(transition_channels, (tuple, list)) or len(transition_channels) != NUM_BLOCKS - 1:
+        raise ConfigError(f"transition_channels must give the output channels of the {NUM_BLOCKS - 1} transition "
+                          f"convs, got {transition_channels!r}")
+    for channels in transition_channels:
+        check_int("transition channels", channels)
+    return tuple(transition_channels)
+
+
+def densenet_stage_channels(depth: int, growth: int, compression: float = 0.5,
+                            transition_channels: tuple[int, int] | None = None) -> list[int]:
+    """Channels after each block's transition conv (blocks 1, 2) and out of the last block (block 3).
+
+    `transition_channels`, when given, sets the transition convs' outputs directly (compression is then unused).
+    """
     layers = densenet_layers_per_block(depth)
     check_int("growth", growth)
     check_fraction("compression", compression, 0.0, 1.0, low_open=True, high_open=False)
+    transitions = _check_transitions(transition_channels)
     channels = 2 * growth
     stage_channels = []
     for block in range(NUM_BLOCKS):
         channels += layers * growth
         if block < NUM_BLOCKS - 1:
-            channels = _compress(channels, compression)
+            channels = transitions[block] if transitions else _compress(channels, compression)
         stage_channels.append(channels)
     return stage_channels
 
 
+def densenet_variant_name(depth: int, growth: int, transition_channels) -> str:
+    """The registry name of DenseNet-BC-depth-growth whose transition convs output `transition_channels`."""
+    first, second = _check_transitions(transition_channels)
+    densenet_layers_per_block(depth)
+    return f"densenet-bc-{depth}-{growth}-t{first}-{second}"
+
+
+def densenet_depth_variant(depth: int, growth: int, factor: float, compression: float = 0.5) -> str:
+    """Table 4's "k×Depth" student of DenseNet-BC-depth-growth, as a registry name.
+
+    The paper keeps "the same hidden-state size after each spatial transition"; our reading: the student
+    has round(factor·n) layers per block (n: the teacher's), a growth rate scaled by n/n' (rounded) so
+    each block adds about as many channels as the teacher's, and transition convs that output exactly
+    the teacher's channels. The depth is 6n' + 4.
+    """
+    check_fraction("factor", factor, 0.0, float("inf"), low_open=True, high_open=True)
+    layers = densenet_layers_per_block(depth)
+    student_layers = round(factor * layers)
+    if student_layers < 1:
+        raise ConfigError(f"a depth factor of {factor} leaves no layers out of {layers} per block")
+    student_growth = max(1, round(growth * layers / student_layers))
+    transitions = densenet_stage_channels(depth, growth, compression)[:NUM_BLOCKS - 1]
+    return densenet_variant_name(6 * student_layers + 4, student_growth, transitions)
+
+
+def densenet_compression_variant(depth: int, growth: int, factor: float, compression: float = 0.5) -> str:
+    """Table 4's "k×Compr" student of DenseNet-BC-depth-growth: the same depth and growth with the compression
+    factor multiplied by `factor` (so the hidden state after each transition changes), as a registry name."""
+    check_fraction("factor·compression", factor * compression, 0.0, 1.0, low_open=True, high_open=False)
+    transitions = densenet_stage_channels(depth, growth, factor * compression)[:NUM_BLOCKS - 1]
+    return densenet_variant_name(depth, growth, transitions)
+
+
 def densenet_bc_param_count(depth: int, growth: int, compression: float = 0.5, in_channels: int = 3,
-                            num_classes: int = 10, bottleneck_width: int = 4) -> int:
+                            num_classes: int = 10, bottleneck_width: int = 4,
+                            transition_channels: tuple[int, int] | None = None) -> int:
     """Parameters of `densenet_bc(...)` counted from the architecture's definition, without building it.
 
     A dense layer whose input has c channels holds BN(c) + conv1x1(c→m) + BN(m) + conv3x3(m→g), with
@@ -62,7 +112,7 @@ def densenet_bc_param_count(depth: int, growth: int, compression: float = 0.5, i
     n = densenet_layers_per_block(depth)
     g = growth
     m = bottleneck_width * g
-    stage_channels = densenet_stage_channels(depth, growth, compression)
+    stage_channels = densenet_stage_channels(depth, growth, compression, transition_channels)
     block_inputs = [2 * g] + stage_channels[:-1]
 
     total = in_channels * 2 * g * 9  # stem conv3x3, no bias
@@ -148,7 +198,7 @@ class DenseBlock(nn.Module):
 
 def densenet_bc(depth: int, growth: int, compression: float = 0.5, bottleneck_width: int = 4,
                 drop_rate: float = 0.0, memory_efficient: bool = False, in_channels: int = 3,
-                num_classes: int = 10) -> StagedNet:
+                num_classes: int = 10, transition_channels: tuple[int, int] | None = None) -> StagedNet:
     """DenseNet-BC-depth-growth: conv3x3 to 2·growth, three dense blocks of (depth-4)//6 bottleneck
     layers, transitions BN-ReLU-conv1x1(floor(compression·c))-AvgPool2d(2) after blocks 1 and 2,
     then BN-ReLU-pool-Linear.
@@ -156,9 +206,11 @@ def densenet_bc(depth: int, growth: int, compression: float = 0.5, bottleneck_wi
     Stage i of the returned network is dense block i plus its transition conv; the average pooling
     is the stage's down-sampling step, so `stage_outputs` gives the transition conv outputs.
     `memory_efficient` recomputes each layer's concat+BN-ReLU-conv1x1 in backward instead of storing it.
+    `transition_channels` sets the two transition convs' outputs directly (Table 4's students: see
+    `densenet_depth_variant`); compression is then unused.
     """
     layers = densenet_layers_per_block(depth)
-    stage_channels = densenet_stage_channels(depth, growth, compression)
+    stage_channels = densenet_stage_channels(depth, growth, compression, transition_channels)
     check_int("bottleneck_width", bottleneck_width)
     check_fraction("drop_rate", drop_rate, 0.0, 1.0, low_open=False, high_open=True)
     if not isinstance(memory_efficient, bool):

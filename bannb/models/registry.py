@@ -46,6 +46,13 @@ FAMILIES = {
             lambda m: dict(depth=int(m[1]), growth=int(m[2])),
         ),
         Family(
+            # Table 4's students: a DenseNet-BC whose transition convs output given channel counts
+            # (see densenet_depth_variant and densenet_compression_variant).
+            "densenet_variant", densenet_bc, ("bottleneck_width", "drop_rate", "memory_efficient"),
+            re.compile(r"densenet-bc-(\d+)-(\d+)-t(\d+)-(\d+)"), "densenet-bc-DEPTH-GROWTH-tCHANNELS1-CHANNELS2",
+            lambda m: dict(depth=int(m[1]), growth=int(m[2]), transition_channels=(int(m[3]), int(m[4]))),
+        ),
+        Family(
             "preact_resnet", preact_resnet, (),
             re.compile(r"preresnet-(\d+)"), "preresnet-DEPTH",
             lambda m: dict(depth=int(m[1])),
@@ -94,6 +101,10 @@ register_model("densenet-bc-112-33", "densenet", depth=112, growth=33, note="Den
 register_model("densenet-bc-90-60", "densenet", depth=90, growth=60, note="DenseNet-90-60, Table 1: 16.1M")
 register_model("densenet-bc-80-80", "densenet", depth=80, growth=80, note="DenseNet-80-80, Table 1: 22.4M")
 register_model("densenet-bc-80-120", "densenet", depth=80, growth=120, note="DenseNet-80-120, Table 1: 50.4M")
+
+# Table 4 analogues around DenseNet-BC-22-12 (transitions to 30 and 33 channels), small enough for CPU runs.
+register_model("densenet-bc-40-6-t30-33", "densenet_variant", depth=40, growth=6, transition_channels=(30, 33),
+               note="CPU-sized: 2×Depth of DenseNet-BC-22-12, same hidden-state size after each transition")
 
 register_model("preresnet-20", "preact_resnet", depth=20, note="CPU-sized")
 register_model("preresnet-56", "preact_resnet", depth=56)
@@ -147,7 +158,7 @@ def resolve(name: str) -> ModelSpec:
 
 
 def model_family(name: str) -> str:
-    """'wide_resnet', 'densenet', 'preact_resnet' or 'res_student'."""
+    """'wide_resnet', 'densenet', 'densenet_variant', 'preact_resnet' or 'res_student'."""
     return resolve(name).family
 
 

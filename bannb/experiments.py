@@ -1,0 +1,185 @@
+"""The book's experiments: the run configs and grids its chapters train, written once.
+
+Chapters share runs by asking for the same configs (`train_run` loads a finished run instead of
+retraining), so chapter 4 gets chapter 3's teachers, and the summary chapter asks, through the same
+functions, for exactly the runs the chapters trained.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
+
+from .generations import born_again, teacher_config
+from .models import densenet_compression_variant, densenet_depth_variant
+from .models.registry import resolve
+from .profiles import default_seeds, make_config
+from .report import ensemble_records, run_records
+from .runs import Run, RunConfig, train_run
+
+# At the smoke profile the chapters shrink further than the profile (2048 images), so that nbval runs
+# every chapter in seconds. Its numbers mean nothing either way.
+BOOK_SMOKE = dict(train_size=512)
+
+# BAN+L mixes the label loss and the teacher loss; the paper does not give the weight.
+BAN_L_PARAMS = dict(label_weight=0.5)
+
+
+def chapter_seeds(profile: str, seeds: Sequence[int] | None) -> list[int]:
+    """A chapter's `seeds` parameter: None means the profile's default (`default_seeds`)."""
+    return list(seeds) if seeds is not None else default_seeds(profile)
+
+
+def book_config(profile: str, seed: int = 0, device: str = "cpu", **overrides) -> RunConfig:
+    """A teacher's config for a chapter: the profile's defaults, the chapter's parameters that are not None,
+    and, at smoke, the book's extra shrinking (`BOOK_SMOKE`) unless a parameter says otherwise."""
+    values = {key: value for key, value in overrides.items() if value is not None}
+    if profile == "smoke":
+        values = {**BOOK_SMOKE, **values}
+    return teacher_config(make_config(profile, device=device, seed=seed, **values))
+
+
+def teachers(profile: str, seeds: Sequence[int], device: str = "cpu", progress: bool = False,
+             runs_dir: Path | None = None, **overrides) -> list[Run]:
+    """One teacher (trained on the labels) per seed."""
+    return [train_run(book_config(profile, seed, device, **overrides), runs_dir, device, progress) for seed in seeds]
+
+
+def sequences(profile: str, seeds: Sequence[int], generations: int, loss: str = "ban", loss_params: dict | None = None,
+              student_arch: str | None = None, device: str = "cpu", progress: bool = False,
+              runs_dir: Path | None = None, **overrides) -> dict[int, list[Run]]:
+    """Per seed, [teacher, BAN-1, …, BAN-k] (`born_again`); the teacher is the same run `teachers` gives."""
+    return {seed: born_again(book_config(profile, seed, device, **overrides), generations, loss, loss_params,
+                             student_arch, runs_dir, device, progress)
+            for seed in seeds}
+
+
+def students(profile: str, seeds: Sequence[int], loss: str = "ban", loss_params: dict | None = None,
+             student_arch: str | None = None, device: str = "cpu", progress: bool = False,
+             runs_dir: Path | None = None, **overrides) -> list[Run]:
+    """One first-generation student per seed, taught by that seed's teacher with `loss`."""
+    return [runs[1] for runs in sequences(profile, seeds, 1, loss, loss_params, student_arch, device, progress,
+                                          runs_dir, **overrides).values()]
+
+
+def extra_teacher_seeds(seeds: Sequence[int], count: int | None = None) -> list[int]:
+    """`count` (default: as many as `seeds`) new seeds after the largest of `seeds`."""
+    count = len(seeds) if count is None else count
+    return list(range(max(seeds) + 1, max(seeds) + 1 + count))
+
+
+def disjoint_groups(runs: Sequence[Run], size: int) -> list[list[Run]]:
+    """Consecutive groups of `size` runs that share no member; an incomplete last group is dropped."""
+    return [list(runs[start:start + size]) for start in range(0, len(runs) - size + 1, size)]
+
+
+# ---------------------------------------------------------------- chapters 3-7: one architecture, many objectives
+
+def ban_records(profile: str, seeds: Sequence[int], generations: int, extra_teachers: int | None = None,
+                device: str = "cpu", progress: bool = False, runs_dir: Path | None = None,
+                **overrides) -> pd.DataFrame:
+    """Every model of chapters 3-7 as one tidy table (test error %, one row per run or ensemble), labelled
+    with the paper's Table 2 column names: Teacher, BAN-1…BAN-k, BAN+L, CWTM, DKPP, Ens*2…Ens*k (the mean
+    of BAN-1…BAN-j), and Teachers×j (independently trained teachers, disjoint groups of j)."""
+    chains = sequences(profile, seeds, generations, device=device, progress=progress, runs_dir=runs_dir, **overrides)
+    frames = [run_records([chains[s][0] for s in seeds], model="Teacher")]
+    for generation in range(1, generations + 1):
+        frames.append(run_records([chains[s][generation] for s in seeds], model=f"BAN-{generation}"))
+    for label, loss, params in (("BAN+L", "ban+l", BAN_L_PARAMS), ("CWTM", "cwtm", None), ("DKPP", "dkpp", None)):
+        frames.append(run_records(students(profile, seeds, loss, params, device=device, progress=progress,
+                                           runs_dir=runs_dir, **overrides), model=label))
+    for size in range(2, generations + 1):
+        frames.append(ensemble_records({s: chains[s][1:size + 1] for s in seeds}, model=f"Ens*{size}"))
+    pool = teachers(profile, list(seeds) + extra_teacher_seeds(seeds, extra_teachers), device, progress, runs_dir,
+                    **overrides)
+    for size in range(2, generations + 1):
+        frames.append(ensemble_records(disjoint_groups(pool, size), model=f"Teachers×{size}"))
+    return pd.concat(frames, ignore_index=True)
+
+
+# ---------------------------------------------------------------- chapter 8: across architectures
+
+TRANSFER_GRIDS = {
+    # Seconds: the smallest nets, the book's smoke subset.
+    "smoke": dict(wrn_archs=["wrn-10-1"], densenet="densenet-bc-16-8", depth_factors=[2], compression_factors=[0.5],
+                  res_students=["res-student-16-8-wide-1-1"], train_size=None, valid_size=None, seeds=None),
+    # About 4 minutes on 2 cores: one seed, 4000 training images, nets the size of wrn-16-1.
+    "cpu": dict(wrn_archs=["wrn-16-1"], densenet="densenet-bc-22-12", depth_factors=[2], compression_factors=[0.5],
+                res_students=["res-student-22-12-wide-1-1", "res-student-22-12-bottleneck-2-1"],
+                train_size=4000, valid_size=1000, seeds=[0]),
+    # The paper's Tables 3-5.
+    "paper": dict(wrn_archs=["wrn-28-1", "wrn-28-2", "wrn-28-5", "wrn-28-10"], densenet="densenet-bc-90-60",
+                  depth_factors=[0.5, 2, 3, 4], compression_factors=[0.5, 0.75, 1.5],
+                  res_students=["res-student-90-60-bottleneck-14-0.5", "res-student-90-60-bottleneck-14-1",
+                                "res-student-90-60-wide-1-1", "res-student-90-60-wide-2-1",
+                                "res-student-90-60-wide-4-0.5", "res-student-90-60-wide-4-1"],
+                  train_size=None, valid_size=None, seeds=None),
+}
+
+
+def transfer_grid(profile: str, **overrides) -> dict:
+    """Chapter 8's grid at `profile`, with every override that is not None; `seeds` resolved."""
+    grid = dict(TRANSFER_GRIDS[profile])
+    grid.update({key: value for key, value in overrides.items() if value is not None})
+    grid["seeds"] = chapter_seeds(profile, grid["seeds"])
+    return grid
+
+
+def densenet_variants(densenet: str, depth_factors: Sequence[float], compression_factors: Sequence[float]) -> dict:
+    """Table 4's students of a DenseNet-BC teacher: {"2×Depth": arch name, …, "0.5×Compr": arch name, …}."""
+    arguments = resolve(densenet).arguments
+    depth, growth = arguments["depth"], arguments["growth"]
+    variants = {f"{factor:g}×Depth": densenet_depth_variant(depth, growth, factor) for factor in depth_factors}
+    variants.update({f"{factor:g}×Compr": densenet_compression_variant(depth, growth, factor)
+                     for factor in compression_factors})
+    return variants
+
+
+def _grid_overrides(grid: dict, overrides: dict) -> dict:
+    return dict(overrides, train_size=grid["train_size"], valid_size=grid["valid_size"])
+
+
+def wrn_to_densenet_records(profile: str, grid: dict, device: str = "cpu", progress: bool = False,
+                            runs_dir: Path | None = None, **overrides) -> pd.DataFrame:
+    """Table 3's analogue: each Wide-ResNet teacher, its same-architecture BAN, and a DenseNet student of it;
+    plus the DenseNet trained on the labels (not in the paper's table, but the baseline the student needs)."""
+    data = _grid_overrides(grid, overrides)
+    frames = []
+    for wrn in grid["wrn_archs"]:
+        chains = sequences(profile, grid["seeds"], 1, arch=wrn, device=device, progress=progress, runs_dir=runs_dir,
+                           **data)
+        frames.append(run_records([chain[0] for chain in chains.values()], teacher=wrn, model="Teacher"))
+        frames.append(run_records([chain[1] for chain in chains.values()], teacher=wrn, model="BAN"))
+        frames.append(run_records(students(profile, grid["seeds"], student_arch=grid["densenet"], arch=wrn,
+                                           device=device, progress=progress, runs_dir=runs_dir, **data),
+                                  teacher=wrn, model="DenseNet student"))
+    frames.append(run_records(teachers(profile, grid["seeds"], device, progress, runs_dir, arch=grid["densenet"],
+                                       **data), teacher="(labels)", model="DenseNet baseline"))
+    return pd.concat(frames, ignore_index=True)
+
+
+def densenet_variant_records(profile: str, grid: dict, device: str = "cpu", progress: bool = False,
+                             runs_dir: Path | None = None, **overrides) -> pd.DataFrame:
+    """Table 4's analogue: the DenseNet teacher and its BAN students of other depth or compression."""
+    data = _grid_overrides(grid, overrides)
+    frames = [run_records(teachers(profile, grid["seeds"], device, progress, runs_dir, arch=grid["densenet"], **data),
+                          model="Teacher")]
+    for label, arch in densenet_variants(grid["densenet"], grid["depth_factors"], grid["compression_factors"]).items():
+        frames.append(run_records(students(profile, grid["seeds"], student_arch=arch, arch=grid["densenet"],
+                                           device=device, progress=progress, runs_dir=runs_dir, **data), model=label))
+    return pd.concat(frames, ignore_index=True)
+
+
+def residual_student_records(profile: str, grid: dict, device: str = "cpu", progress: bool = False,
+                             runs_dir: Path | None = None, **overrides) -> pd.DataFrame:
+    """Table 5's analogue: each residual student trained on the labels (Baseline) and from the DenseNet teacher (BAN)."""
+    data = _grid_overrides(grid, overrides)
+    frames = []
+    for arch in grid["res_students"]:
+        frames.append(run_records(teachers(profile, grid["seeds"], device, progress, runs_dir, arch=arch, **data),
+                                  student=arch, model="Baseline"))
+        frames.append(run_records(students(profile, grid["seeds"], student_arch=arch, arch=grid["densenet"],
+                                           device=device, progress=progress, runs_dir=runs_dir, **data),
+                                  student=arch, model="BAN"))
+    return pd.concat(frames, ignore_index=True)

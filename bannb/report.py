@@ -1,0 +1,221 @@
+"""What the chapters share for showing results: runs into tidy tables (one row per run), mean ± std over
+seeds, a plain-words verdict on a difference, and the book's seaborn figures.
+
+Errors are in percent throughout (100 × the test error of the last epoch), the paper's unit.
+
+The verdict rule (`verdict`), for two sets of per-seed errors a and b, Δ = mean(b) − mean(a):
+
+- fewer than 2 seeds on either side: *inconclusive* — one seed gives no estimate of seed-to-seed noise;
+- 2 seeds on a side (and ≥ 2 on the other): a difference counts only if |Δ| is at least the combined
+  standard deviation √(s_a² + s_b²); otherwise it is *within noise*;
+- 3 or more seeds on both sides: Welch's two-sided t-test (unequal variances); a difference counts if
+  p < 0.05, otherwise it is *within noise*.
+
+A paper claim ("b is lower than a") then *holds* if the difference counts and goes the paper's way, *does
+not hold* if it counts and goes the other way, and is *inconclusive* otherwise (within noise, or too few seeds).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+ALPHA = 0.05  # Welch's test threshold
+
+# ---------------------------------------------------------------- tidy tables
+
+
+def replicate_seed(seed: int) -> int:
+    """The base seed a run belongs to: generation k of base seed s has seed s + 1000·k (`generation_seed`)."""
+    return seed % 1000
+
+
+def run_records(runs: Iterable, **labels) -> pd.DataFrame:
+    """One row per run: the `labels` you pass (e.g. model="BAN-1"), the base seed, test and validation
+    error (%) of the last epoch, and the parameter count."""
+    rows = []
+    for run in runs:
+        rows.append(dict(labels, seed=replicate_seed(run.config.seed), arch=run.config.arch, loss=run.config.loss,
+                         generation=run.config.generation, test_error=100 * run.final["test_error"],
+                         valid_error=100 * (1 - run.final["valid_accuracy"]), params=run.final["parameters"],
+                         run_id=run.run_id))
+    return pd.DataFrame(rows, columns=[*labels, "seed", "arch", "loss", "generation", "test_error", "valid_error",
+                                       "params", "run_id"])
+
+
+def ensemble_records(groups: Mapping[int, Sequence] | Sequence[Sequence], **labels) -> pd.DataFrame:
+    """One row per ensemble (the mean of its members' softmax outputs on the test set, Eq. 4): the labels,
+    the replicate (the dict key, or the group's position), its test error (%), its members' total parameters."""
+    from .generations import ensemble_accuracy
+    items = groups.items() if isinstance(groups, Mapping) else enumerate(groups)
+    rows = [dict(labels, seed=seed, members=len(runs), test_error=100 * (1 - ensemble_accuracy(list(runs))),
+                 params=sum(run.final["parameters"] for run in runs),
+                 run_id=" + ".join(run.run_id for run in runs))
+            for seed, runs in items]
+    return pd.DataFrame(rows, columns=[*labels, "seed", "members", "test_error", "params", "run_id"])
+
+
+def metrics_records(runs: Iterable, **labels) -> pd.DataFrame:
+    """Every run's per-epoch metrics (`Run.metrics()`) with the labels and base seed, and validation error in %."""
+    frames = []
+    for run in runs:
+        frame = run.metrics()
+        frame.insert(0, "seed", replicate_seed(run.config.seed))
+        for position, (name, value) in enumerate(labels.items()):
+            frame.insert(position, name, value)
+        frame["valid_error"] = 100 * (1 - frame["valid_accuracy"])
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+# ---------------------------------------------------------------- summaries
+
+
+def format_mean_std(mean: float, std: float, n: int, digits: int = 2) -> str:
+    """"8.12 ± 0.31" (n ≥ 2), or "8.12 (n=1)" where one value gives no spread."""
+    if n < 2 or std is None or math.isnan(std):
+        return f"{mean:.{digits}f} (n={n})"
+    return f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def mean_std(frame: pd.DataFrame, by: str | Sequence[str], value: str = "test_error", digits: int = 2) -> pd.DataFrame:
+    """Mean, sample standard deviation (ddof 1) and count of `value` per group, with a "mean ± std" column;
+    groups in order of first appearance."""
+    by = [by] if isinstance(by, str) else list(by)
+    grouped = frame.groupby(by, sort=False)[value]
+    summary = grouped.agg(mean="mean", std="std", n="count").reset_index()
+    summary["mean ± std"] = [format_mean_std(m, s, n, digits) for m, s, n in
+                             zip(summary["mean"], summary["std"], summary["n"])]
+    return summary
+
+
+# ---------------------------------------------------------------- verdicts
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of comparing b against a (lower is better): "lower", "higher", "within noise" or "inconclusive"."""
+
+    outcome: str
+    delta: float  # mean(b) − mean(a)
+    mean_a: float
+    mean_b: float
+    n_a: int
+    n_b: int
+    p_value: float | None  # Welch's test, at n ≥ 3 on both sides
+    text: str
+
+    def claim(self, expected: str = "lower") -> str:
+        """"holds", "does not hold" or "inconclusive" for a paper claim that b is `expected` ("lower"/"higher") than a."""
+        if expected not in ("lower", "higher"):
+            raise ValueError(f"expected must be 'lower' or 'higher', got {expected!r}")
+        if self.outcome in ("lower", "higher"):
+            return "holds" if self.outcome == expected else "does not hold"
+        return "inconclusive"
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _values(values) -> np.ndarray:
+    array = np.asarray(list(values), dtype=float)
+    return array[~np.isnan(array)]
+
+
+def welch_p_value(a, b) -> float:
+    """Two-sided p-value of Welch's t-test; 1.0 when both samples are constant and equal, 0.0 when constant and different."""
+    from scipy import stats
+    a, b = _values(a), _values(b)
+    if np.std(a) == 0 and np.std(b) == 0:
+        return 1.0 if a.mean() == b.mean() else 0.0
+    return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+
+
+def verdict(a, b, name_a: str = "a", name_b: str = "b", unit: str = "points") -> Verdict:
+    """Whether the errors `b` differ from `a` beyond seed noise, by the rule in this module's docstring."""
+    a, b = _values(a), _values(b)
+    n_a, n_b = len(a), len(b)
+    if n_a == 0 or n_b == 0:
+        raise ValueError("verdict needs at least one value on each side")
+    mean_a, mean_b = float(a.mean()), float(b.mean())
+    delta = mean_b - mean_a
+    compared = f"{name_b} {mean_b:.2f} against {name_a} {mean_a:.2f}"
+    p_value = None
+    if min(n_a, n_b) < 2:
+        outcome = "inconclusive"
+        text = (f"inconclusive: {compared} ({delta:+.2f} {unit}), but with a single seed there is no estimate "
+                f"of seed-to-seed noise")
+    else:
+        if min(n_a, n_b) >= 3:
+            p_value = welch_p_value(a, b)
+            counts = p_value < ALPHA
+            evidence = f"Welch's t-test p = {p_value:.3f}, n = {n_a} and {n_b}"
+        else:
+            combined = math.sqrt(a.std(ddof=1) ** 2 + b.std(ddof=1) ** 2)
+            counts = abs(delta) >= combined and delta != 0
+            evidence = f"combined std {combined:.2f}, n = {n_a} and {n_b}"
+        if counts:
+            outcome = "lower" if delta < 0 else "higher"
+            text = f"{name_b} is {abs(delta):.2f} {unit} {outcome} than {name_a}: {compared} ({evidence})"
+        else:
+            outcome = "within noise"
+            text = f"within noise: {compared} ({delta:+.2f} {unit}; {evidence})"
+    return Verdict(outcome, delta, mean_a, mean_b, n_a, n_b, p_value, text)
+
+
+# ---------------------------------------------------------------- figures
+
+
+def _figure(ncols: int = 1, width: float = 6.0, height: float = 3.6):
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False)
+    return fig, list(axes[0])
+
+
+def plot_learning_curves(metrics: pd.DataFrame, hue: str, title: str | None = None):
+    """Training loss and validation error (%) per epoch, mean over seeds with a ±1 std band, one line per `hue`."""
+    import seaborn as sns
+    fig, (loss_ax, error_ax) = _figure(2, width=5.2)
+    sns.lineplot(data=metrics, x="epoch", y="train_loss", hue=hue, errorbar="sd", marker="o", ax=loss_ax)
+    sns.lineplot(data=metrics, x="epoch", y="valid_error", hue=hue, errorbar="sd", marker="o", ax=error_ax,
+                 legend=False)
+    loss_ax.set(ylabel="training loss (the run's own objective)")
+    error_ax.set(ylabel="validation error (%)")
+    for ax in (loss_ax, error_ax):
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_errors(frame: pd.DataFrame, x: str, y: str = "test_error", hue: str | None = None,
+                order: Sequence | None = None, title: str | None = None, ylabel: str = "test error (%)"):
+    """Mean ± 1 std over seeds per `x` (points with error bars), with each seed's value as a dot."""
+    import seaborn as sns
+    fig, (ax,) = _figure(1, width=max(5.0, 0.9 * frame[x].nunique() + 2.5))
+    dots = dict(color="0.45") if hue is None else dict(dodge=True)
+    sns.stripplot(data=frame, x=x, y=y, hue=hue, order=order, alpha=0.45, size=5, legend=False, ax=ax, **dots)
+    sns.pointplot(data=frame, x=x, y=y, hue=hue, order=order, errorbar="sd", capsize=0.15, linestyle="none",
+                  dodge=0.4 if hue else False, marker="D", ax=ax)
+    ax.set(xlabel="", ylabel=ylabel, title=title or "")
+    ax.tick_params(axis="x", rotation=20)
+    fig.tight_layout()
+    return fig
+
+
+def plot_gradient_terms(ground_truth, dark_knowledge, bins: int = 60, title: str | None = None):
+    """Histograms of Eq. 7's two per-sample terms: q_* − p_* (ground truth) and Σ_{i≠*} (q_i − p_i) (dark knowledge)."""
+    import seaborn as sns
+    frame = pd.concat([
+        pd.DataFrame({"value": np.asarray(ground_truth, dtype=float), "term": "ground truth: q* − p*"}),
+        pd.DataFrame({"value": np.asarray(dark_knowledge, dtype=float), "term": "dark knowledge: Σ_{i≠*} (q_i − p_i)"}),
+    ], ignore_index=True)
+    fig, (ax,) = _figure(1, width=7.0)
+    sns.histplot(data=frame, x="value", hue="term", bins=bins, element="step", stat="count", ax=ax)
+    ax.set(xlabel="per-sample gradient term (summed over its classes)", ylabel="test images", title=title or "")
+    fig.tight_layout()
+    return fig
