@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 PROFILE ?= cpu
 FMNIST_SYSTEM := /usr/share/datasets/fashion-mnist
 
-.PHONY: install data book test clean-book
+.PHONY: install data book test bench clean-book
 
 $(INSTALLED): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ book: data
 
 test: data
 	$(PY) -m pytest tests -q -p no:cacheprovider
+
+# Speed of a distillation step against a plain fp32 loop; writes book/results/performance.{csv,json}.
+bench: $(INSTALLED)
+	$(PY) -m bannb.bench
 
 clean-book:
 	rm -rf _build
