@@ -28,29 +28,39 @@ from .profiles import PROFILES
 
 # ---------------------------------------------------------------- a chapter's parameters
 
-_POSITIVE_INTS = ("epochs", "generations", "batch_size", "train_size", "test_size")
+_POSITIVE_INTS = ("epochs", "generations", "batch_size", "train_size", "test_size", "valid_size")
 
 
 def check_parameters(**parameters) -> dict:
     """Validate a chapter's papermill parameters, so that a wrong one fails in the first cell with a message
-    naming it, not deep inside training. Returns them unchanged."""
+    naming it, not deep inside training. None stands for "the profile's default" wherever it is allowed
+    (every parameter but profile). Returns them unchanged."""
     for name, value in parameters.items():
         if name == "profile" and value not in PROFILES:
             raise unknown_choice("profile", value, PROFILES)
-        elif name == "dataset" and value not in DATASETS:
+        elif name == "dataset" and value is not None and value not in DATASETS:  # None: the profile's
             raise unknown_choice("dataset", value, DATASETS)
         elif name in _POSITIVE_INTS and value is not None and (
                 not isinstance(value, int) or isinstance(value, bool) or value < 1):
             raise ConfigError(f"parameter {name} must be a positive integer, got {value!r} ({type(value).__name__}); "
                               f"pass it as e.g. `-p {name} 3`")
-        elif name == "seeds" and (not isinstance(value, list) or not value
+        elif name == "seeds" and value is not None and (not isinstance(value, list) or not value
                                   or not all(isinstance(seed, int) and not isinstance(seed, bool) for seed in value)):
             raise ConfigError(f"parameter seeds must be a non-empty list of integers, got {value!r}; "
                               f"pass it as e.g. `-y 'seeds: [0, 1, 2]'`")
-        elif name in ("arch", "student_arch", "device", "precision") and value is not None and not isinstance(value, str):
+        elif name in ("arch", "student_arch", "densenet", "device", "precision") and value is not None \
+                and not isinstance(value, str):
             raise ConfigError(f"parameter {name} must be a string, got {value!r} ({type(value).__name__})")
-        elif name == "archs" and (not isinstance(value, list) or not all(isinstance(a, str) for a in value)):
-            raise ConfigError(f"parameter archs must be a list of architecture names, got {value!r}")
+        elif name in ("archs", "wrn_archs", "res_students") and value is not None and (
+                not isinstance(value, list) or not value or not all(isinstance(a, str) for a in value)):
+            raise ConfigError(f"parameter {name} must be a list of architecture names, got {value!r}")
+        elif name in ("depth_factors", "compression_factors") and value is not None and (
+                not isinstance(value, list) or not all(isinstance(f, (int, float)) and not isinstance(f, bool)
+                                                       and f > 0 for f in value)):
+            raise ConfigError(f"parameter {name} must be a list of positive numbers, got {value!r}")
+        elif name == "extra_teachers" and value is not None and (
+                not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            raise ConfigError(f"parameter extra_teachers must be an integer >= 0, got {value!r}")
     return parameters
 
 

@@ -10,13 +10,16 @@ from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
+import torch
 
+from .data import load_dataset, make_dataloaders
 from .generations import born_again, teacher_config
 from .models import densenet_compression_variant, densenet_depth_variant
 from .models.registry import resolve
+from .paper import paper_table
 from .profiles import default_seeds, make_config
-from .report import ensemble_records, run_records
-from .runs import Run, RunConfig, train_run
+from .report import compare, ensemble_records, paper_support, run_records
+from .runs import Run, RunConfig, build_model, seed_everything, train_run
 
 # At the smoke profile the chapters shrink further than the profile (2048 images), so that nbval runs
 # every chapter in seconds. Its numbers mean nothing either way.
@@ -63,6 +66,13 @@ def students(profile: str, seeds: Sequence[int], loss: str = "ban", loss_params:
                                           runs_dir, **overrides).values()]
 
 
+def generation_records(chains: dict[int, list[Run]]) -> pd.DataFrame:
+    """Tidy records of born-again sequences ({seed: [teacher, BAN-1, …]}), labelled Teacher, BAN-1, …"""
+    length = min(len(runs) for runs in chains.values())
+    return pd.concat([run_records([runs[k] for runs in chains.values()], model="Teacher" if k == 0 else f"BAN-{k}")
+                      for k in range(length)], ignore_index=True)
+
+
 def extra_teacher_seeds(seeds: Sequence[int], count: int | None = None) -> list[int]:
     """`count` (default: as many as `seeds`) new seeds after the largest of `seeds`."""
     count = len(seeds) if count is None else count
@@ -74,19 +84,33 @@ def disjoint_groups(runs: Sequence[Run], size: int) -> list[list[Run]]:
     return [list(runs[start:start + size]) for start in range(0, len(runs) - size + 1, size)]
 
 
+def initial_test_logits(config: RunConfig, device: str = "cpu") -> torch.Tensor:
+    """The test-set logits of the network `config` describes at its initial weights, before any training step.
+
+    The model is built as `train_run` builds it (same seed, same order of random draws), so these are the
+    outputs the run starts from; BatchNorm normalises with each batch's statistics, as in a training step.
+    The rows are in the order of `Run.test_labels()`.
+    """
+    dls = make_dataloaders(load_dataset(config.dataset), config.batch_size, config.valid_size, config.split_seed,
+                           config.train_size, config.test_size, config.augment, seed=config.seed, device=device)
+    seed_everything(config.seed)
+    model = build_model(config, dls.in_channels, dls.num_classes).to(device).train()
+    with torch.no_grad():
+        return torch.cat([model(images).float().cpu() for images, _ in dls.test])
+
+
 # ---------------------------------------------------------------- chapters 3-7: one architecture, many objectives
 
 def ban_records(profile: str, seeds: Sequence[int], generations: int, extra_teachers: int | None = None,
-                device: str = "cpu", progress: bool = False, runs_dir: Path | None = None,
-                **overrides) -> pd.DataFrame:
+                label_weight: float = BAN_L_PARAMS["label_weight"], device: str = "cpu", progress: bool = False,
+                runs_dir: Path | None = None, **overrides) -> pd.DataFrame:
     """Every model of chapters 3-7 as one tidy table (test error %, one row per run or ensemble), labelled
     with the paper's Table 2 column names: Teacher, BAN-1…BAN-k, BAN+L, CWTM, DKPP, Ens*2…Ens*k (the mean
     of BAN-1…BAN-j), and Teachers×j (independently trained teachers, disjoint groups of j)."""
     chains = sequences(profile, seeds, generations, device=device, progress=progress, runs_dir=runs_dir, **overrides)
-    frames = [run_records([chains[s][0] for s in seeds], model="Teacher")]
-    for generation in range(1, generations + 1):
-        frames.append(run_records([chains[s][generation] for s in seeds], model=f"BAN-{generation}"))
-    for label, loss, params in (("BAN+L", "ban+l", BAN_L_PARAMS), ("CWTM", "cwtm", None), ("DKPP", "dkpp", None)):
+    frames = [generation_records(chains)]
+    for label, loss, params in (("BAN+L", "ban+l", dict(label_weight=label_weight)), ("CWTM", "cwtm", None),
+                                ("DKPP", "dkpp", None)):
         frames.append(run_records(students(profile, seeds, loss, params, device=device, progress=progress,
                                            runs_dir=runs_dir, **overrides), model=label))
     for size in range(2, generations + 1):
@@ -101,9 +125,9 @@ def ban_records(profile: str, seeds: Sequence[int], generations: int, extra_teac
 # ---------------------------------------------------------------- chapter 8: across architectures
 
 TRANSFER_GRIDS = {
-    # Seconds: the smallest nets, the book's smoke subset.
+    # Seconds: the smallest nets, the book's smoke subset, one seed.
     "smoke": dict(wrn_archs=["wrn-10-1"], densenet="densenet-bc-16-8", depth_factors=[2], compression_factors=[0.5],
-                  res_students=["res-student-16-8-wide-1-1"], train_size=None, valid_size=None, seeds=None),
+                  res_students=["res-student-16-8-wide-1-1"], train_size=None, valid_size=None, seeds=[0]),
     # About 4 minutes on 2 cores: one seed, 4000 training images, nets the size of wrn-16-1.
     "cpu": dict(wrn_archs=["wrn-16-1"], densenet="densenet-bc-22-12", depth_factors=[2], compression_factors=[0.5],
                 res_students=["res-student-22-12-wide-1-1", "res-student-22-12-bottleneck-2-1"],
@@ -183,3 +207,77 @@ def residual_student_records(profile: str, grid: dict, device: str = "cpu", prog
                                            device=device, progress=progress, runs_dir=runs_dir, **data),
                                   student=arch, model="BAN"))
     return pd.concat(frames, ignore_index=True)
+
+
+# ---------------------------------------------------------------- verdicts on the paper's claims
+
+def table2_verdicts(frame: pd.DataFrame, generations: int) -> list[dict]:
+    """Table 2's claims tested on `ban_records`' table: one `compare` row each, with the paper's own support.
+    Comparisons with ensembles of independent teachers, which the paper does not make, come last, without verdict."""
+    table = paper_table(2)
+    # (claim, paper's column a, paper's column b, our model a, our model b, the paper's direction)
+    claims = [
+        ("A BAN student beats its teacher", "Teacher", "BAN", "Teacher", "BAN-1", "lower"),
+        ("BAN+L is worse than BAN", "BAN", "BAN+L", "BAN-1", "BAN+L", "higher"),
+        ("BAN+L beats the teacher", "Teacher", "BAN+L", "Teacher", "BAN+L", "lower"),
+        ("A CWTM student beats its teacher", "Teacher", "CWTM", "Teacher", "CWTM", "lower"),
+        ("A CWTM student is worse than a BAN student", "BAN", "CWTM", "BAN-1", "CWTM", "higher"),
+        ("A DKPP student beats its teacher", "Teacher", "DKPP", "Teacher", "DKPP", "lower"),
+        ("A DKPP student is worse than a BAN student", "BAN", "DKPP", "BAN-1", "DKPP", "higher"),
+    ]
+    claims += [(f"BAN-{g} beats BAN-{g - 1}", f"BAN-{g - 1}", f"BAN-{g}", f"BAN-{g - 1}", f"BAN-{g}", "lower")
+               for g in range(2, generations + 1)]
+    claims += [(f"Ens*{k} beats BAN-{k}", f"BAN-{k}", f"Ens*{k}", f"BAN-{k}", f"Ens*{k}", "lower")
+               for k in range(2, generations + 1)]
+    rows = [compare(frame, ours_a, ours_b, expected=expected, claim=claim,
+                    paper=paper_support(table, a, b, expected) if {a, b} <= set(table.columns) else None)
+            for claim, a, b, ours_a, ours_b, expected in claims]
+    rows += [compare(frame, f"Teachers×{k}", f"Ens*{k}", claim=f"Ens*{k} against {k} independent teachers")
+             for k in range(2, generations + 1)]
+    return rows
+
+
+def table3_verdicts(frame: pd.DataFrame, grid: dict) -> list[dict]:
+    """Table 3's claims on `wrn_to_densenet_records`' table, per Wide-ResNet teacher, and the DenseNet student
+    against the DenseNet baseline (not in the paper: no verdict)."""
+    table = paper_table(3)
+    rows = []
+    for wrn in grid["wrn_archs"]:
+        runs = frame[(frame["teacher"] == wrn) | (frame["model"] == "DenseNet baseline")]
+        rows += [
+            compare(runs, "Teacher", "DenseNet student", expected="lower", claim=f"A DenseNet student beats its {wrn} teacher",
+                    paper=paper_support(table, "Teacher err", "DenseNet-90-60 student")),
+            compare(runs, "Teacher", "BAN", expected="lower", claim=f"A {wrn} BAN student beats its teacher",
+                    paper=paper_support(table, "Teacher err", "BAN")),
+            compare(runs, "DenseNet baseline", "DenseNet student",
+                    claim=f"The DenseNet student of {wrn} against the DenseNet trained on the labels"),
+        ]
+    return rows
+
+
+def table4_verdicts(frame: pd.DataFrame) -> list[dict]:
+    """Each student of `densenet_variant_records`' table against the teacher, in the direction Table 4 shows for
+    the student of the same name (no verdict for a student Table 4 does not have)."""
+    table = paper_table(4)
+    teacher_error = table.loc["Error", "Teacher"]
+    rows = []
+    for label in frame.loc[frame["model"] != "Teacher", "model"].unique():
+        if label in table.columns:
+            paper_error = table.loc["Error", label]
+            expected = "lower" if paper_error < teacher_error else "higher"
+            rows.append(compare(frame, "Teacher", label, expected=expected,
+                                claim=f"A {label} student has {expected} error than its teacher",
+                                paper=f"{paper_error} vs {teacher_error}"))
+        else:
+            rows.append(compare(frame, "Teacher", label, claim=f"A {label} student against its teacher"))
+    return rows
+
+
+def table5_verdicts(frame: pd.DataFrame, grid: dict) -> list[dict]:
+    """Table 5's claim on `residual_student_records`' table: each residual student is better taught than trained
+    on the labels."""
+    table = paper_table(5)
+    return [compare(frame[frame["student"] == student], "Baseline", "BAN", expected="lower",
+                    claim=f"{student} taught by {grid['densenet']} beats {student} trained on the labels",
+                    paper=paper_support(table, "Baseline", "BAN"))
+            for student in grid["res_students"]]

@@ -66,3 +66,29 @@ PAPER_ARCHS = {
     "BAN-Wide-ResNet-4-0.5": "res-student-90-60-wide-4-0.5",
     "BAN-Wide-ResNet-4-1": "res-student-90-60-wide-4-1",
 }
+
+_CLASSES = {"cifar10": 10, "cifar100": 100}
+
+
+def meta_parameters(arch: str, in_channels: int = 3, num_classes: int = 10) -> int:
+    """Parameters of `arch` for images of `in_channels` channels and `num_classes` classes, counted on the meta
+    device (nothing is allocated, so even the 87M-parameter students take milliseconds)."""
+    import torch
+
+    from .models import count_parameters, create_model
+    with torch.device("meta"):
+        return count_parameters(create_model(arch, in_channels=in_channels, num_classes=num_classes))
+
+
+def parameter_comparison(number: int) -> pd.DataFrame:
+    """Our parameter count of every network in table `number` (1 or 5) at the paper's data shape (3×32×32 images,
+    10 or 100 classes) next to the paper's "Params (M)" column."""
+    table = paper_table(number)
+    classes = _CLASSES[_table(number)["dataset"]]
+    rows = []
+    for network, paper_millions in table["Params (M)"].items():
+        arch = PAPER_ARCHS[network]
+        ours = meta_parameters(arch, 3, classes) / 1e6
+        rows.append({"network": network, "arch": arch, "paper (M)": paper_millions, "ours (M)": round(ours, 2),
+                     "ours / paper": round(ours / paper_millions, 3)})
+    return pd.DataFrame(rows)

@@ -1,18 +1,7 @@
 """What the chapters share for showing results: runs into tidy tables (one row per run), mean ± std over
-seeds, a plain-words verdict on a difference, and the book's seaborn figures.
+seeds, a plain-words verdict on a difference (the rule is `VERDICT_RULE`), and the book's seaborn figures.
 
 Errors are in percent throughout (100 × the test error of the last epoch), the paper's unit.
-
-The verdict rule (`verdict`), for two sets of per-seed errors a and b, Δ = mean(b) − mean(a):
-
-- fewer than 2 seeds on either side: *inconclusive* — one seed gives no estimate of seed-to-seed noise;
-- 2 seeds on a side (and ≥ 2 on the other): a difference counts only if |Δ| is at least the combined
-  standard deviation √(s_a² + s_b²); otherwise it is *within noise*;
-- 3 or more seeds on both sides: Welch's two-sided t-test (unequal variances); a difference counts if
-  p < 0.05, otherwise it is *within noise*.
-
-A paper claim ("b is lower than a") then *holds* if the difference counts and goes the paper's way, *does
-not hold* if it counts and goes the other way, and is *inconclusive* otherwise (within noise, or too few seeds).
 """
 from __future__ import annotations
 
@@ -24,6 +13,19 @@ import numpy as np
 import pandas as pd
 
 ALPHA = 0.05  # Welch's test threshold
+
+VERDICT_RULE = """\
+For two sets of per-seed test errors a and b, with Δ = mean(b) − mean(a):
+
+- fewer than 2 seeds on either side: **inconclusive**, since one seed gives no estimate of seed-to-seed noise;
+- 2 seeds on a side (and at least 2 on the other): the difference counts only if |Δ| is at least the combined
+  standard deviation √(s_a² + s_b²); otherwise it is **within noise**;
+- 3 or more seeds on both sides: Welch's two-sided t-test (unequal variances); the difference counts if
+  p < 0.05, otherwise it is **within noise**.
+
+A paper claim such as "b is lower than a" then **holds** if the difference counts and goes the paper's way,
+**does not hold** if it counts and goes the other way, and is **inconclusive** otherwise (within noise, or too
+few seeds)."""
 
 # ---------------------------------------------------------------- tidy tables
 
@@ -38,12 +40,13 @@ def run_records(runs: Iterable, **labels) -> pd.DataFrame:
     error (%) of the last epoch, and the parameter count."""
     rows = []
     for run in runs:
-        rows.append(dict(labels, seed=replicate_seed(run.config.seed), arch=run.config.arch, loss=run.config.loss,
+        rows.append(dict(labels, seed=replicate_seed(run.config.seed), dataset=run.config.dataset,
+                         arch=run.config.arch, loss=run.config.loss,
                          generation=run.config.generation, test_error=100 * run.final["test_error"],
                          valid_error=100 * (1 - run.final["valid_accuracy"]), params=run.final["parameters"],
                          run_id=run.run_id))
-    return pd.DataFrame(rows, columns=[*labels, "seed", "arch", "loss", "generation", "test_error", "valid_error",
-                                       "params", "run_id"])
+    return pd.DataFrame(rows, columns=[*labels, "seed", "dataset", "arch", "loss", "generation", "test_error",
+                                       "valid_error", "params", "run_id"])
 
 
 def ensemble_records(groups: Mapping[int, Sequence] | Sequence[Sequence], **labels) -> pd.DataFrame:
@@ -166,6 +169,75 @@ def verdict(a, b, name_a: str = "a", name_b: str = "b", unit: str = "points") ->
     return Verdict(outcome, delta, mean_a, mean_b, n_a, n_b, p_value, text)
 
 
+def compare(frame: pd.DataFrame, a: str, b: str, by: str = "model", expected: str | None = None,
+            claim: str | None = None, paper=None, value: str = "test_error") -> dict:
+    """One row of a verdict table: the rows with frame[by] == b against those with frame[by] == a.
+
+    `expected` is the paper's direction for b ("lower"/"higher"), or None where the comparison is not a paper
+    claim; `paper` is the paper's own support for the claim (e.g. `paper_support(...)`)."""
+    values_a = frame.loc[frame[by] == a, value]
+    values_b = frame.loc[frame[by] == b, value]
+    result = verdict(values_a, values_b, a, b)
+    summary_a = format_mean_std(result.mean_a, values_a.std(), len(values_a))
+    summary_b = format_mean_std(result.mean_b, values_b.std(), len(values_b))
+    return {"claim": claim or f"{b} vs {a}", "paper": "—" if paper is None else str(paper),
+            "a": f"{a}: {summary_a}", "b": f"{b}: {summary_b}", "Δ (b − a)": round(result.delta, 2),
+            "outcome": result.outcome, "verdict": result.claim(expected) if expected else "—", "detail": result.text}
+
+
+# A claim's verdict inside a sentence: "the claim … holds / does not hold / is inconclusive".
+CLAIM_PHRASES = {"holds": "holds", "does not hold": "does not hold", "inconclusive": "is inconclusive",
+                 "—": "is not one of the paper's claims"}
+
+# An outcome inside a sentence: "b is … than a".
+OUTCOME_PHRASES = {"lower": "lower (better)", "higher": "higher (worse)", "within noise": "within noise",
+                   "inconclusive": "inconclusive (too few seeds to tell)"}
+
+
+def markdown_escape(text: str) -> str:
+    """`text` with Markdown's emphasis characters escaped, so that "Ens*2" stays as written."""
+    return text.replace("\\", "\\\\").replace("*", "\\*").replace("_", "\\_")
+
+
+def verdict_lines(rows: Sequence[dict]) -> str:
+    """The `compare` rows as a Markdown list: the claim, its verdict where it is a paper claim, and the numbers."""
+    lines = []
+    for row in rows:
+        verdict_word = f" — **{row['verdict']}**" if row["verdict"] != "—" else ""
+        lines.append(f"- *{markdown_escape(row['claim'])}*{verdict_word}: {markdown_escape(row['detail'])}.")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Support:
+    """In how many of the paper's rows a claim holds."""
+
+    count: int
+    rows: int
+
+    def __str__(self) -> str:
+        return f"{self.count} of {self.rows} rows"
+
+
+def paper_support(table: pd.DataFrame, a: str, b: str, expected: str = "lower") -> Support:
+    """In how many rows of a paper table column b is strictly `expected` ("lower"/"higher") than column a,
+    out of the rows that give both."""
+    both = table[[a, b]].dropna()
+    holds = both[b] < both[a] if expected == "lower" else both[b] > both[a]
+    return Support(int(holds.sum()), len(both))
+
+
+def profile_note(profile: str) -> str:
+    """What a chapter's numbers are worth at `profile`, in one paragraph of Markdown."""
+    if profile == "smoke":
+        return ("**Smoke profile: the numbers in this chapter mean nothing.** A few hundred training images and "
+                "two epochs only show that every cell runs; do not read any result or verdict below.")
+    if profile == "cpu":
+        return ("*cpu profile*: Fashion-MNIST and networks of about 0.1M parameters, trained for 5 epochs on a "
+                "CPU. The paper's claims are tested for their pattern at this small scale, not for its CIFAR figures.")
+    return "*paper profile*: CIFAR-100, the paper's networks and the Wide-ResNet recipe (200 epochs)."
+
+
 # ---------------------------------------------------------------- figures
 
 
@@ -212,10 +284,23 @@ def plot_gradient_terms(ground_truth, dark_knowledge, bins: int = 60, title: str
     import seaborn as sns
     frame = pd.concat([
         pd.DataFrame({"value": np.asarray(ground_truth, dtype=float), "term": "ground truth: q* − p*"}),
-        pd.DataFrame({"value": np.asarray(dark_knowledge, dtype=float), "term": "dark knowledge: Σ_{i≠*} (q_i − p_i)"}),
+        pd.DataFrame({"value": np.asarray(dark_knowledge, dtype=float), "term": "dark knowledge: Σ over i ≠ * of (q_i − p_i)"}),
     ], ignore_index=True)
     fig, (ax,) = _figure(1, width=7.0)
     sns.histplot(data=frame, x="value", hue="term", bins=bins, element="step", stat="count", ax=ax)
     ax.set(xlabel="per-sample gradient term (summed over its classes)", ylabel="test images", title=title or "")
+    fig.tight_layout()
+    return fig
+
+
+def plot_paper_rows(table: pd.DataFrame, columns: Sequence[str], title: str | None = None,
+                    ylabel: str = "test error (%)"):
+    """One line per row of a paper table across `columns` (e.g. Table 2's Teacher → BAN-1 → BAN-2 → BAN-3)."""
+    import seaborn as sns
+    name = table.index.name or "row"
+    long = table[list(columns)].rename_axis(name).reset_index().melt(id_vars=name, var_name="column", value_name="value")
+    fig, (ax,) = _figure(1, width=max(5.0, 0.9 * len(columns) + 2.5))
+    sns.pointplot(data=long, x="column", y="value", hue=name, order=list(columns), marker="o", ax=ax)
+    ax.set(xlabel="", ylabel=ylabel, title=title or "")
     fig.tight_layout()
     return fig

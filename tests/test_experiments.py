@@ -1,0 +1,112 @@
+"""The book's grids and the paper's tables: what the chapters ask for, without training."""
+import math
+
+import pytest
+import torch
+
+from bannb.book import check_parameters
+from bannb.errors import ConfigError
+from bannb.experiments import (BOOK_SMOKE, book_config, chapter_seeds, densenet_variants, disjoint_groups,
+                               extra_teacher_seeds, initial_test_logits, transfer_grid)
+from bannb.paper import PAPER_ARCHS, paper_citation, paper_table, parameter_comparison
+from bannb.profiles import default_seeds
+
+
+def test_default_seeds():
+    assert default_seeds("smoke") == [0, 1]
+    assert default_seeds("cpu") == default_seeds("paper") == [0, 1, 2]
+    with pytest.raises(ConfigError, match="valid profiles"):
+        default_seeds("laptop")
+    assert chapter_seeds("cpu", None) == [0, 1, 2] and chapter_seeds("cpu", [7]) == [7]
+
+
+def test_book_config_shrinks_only_at_smoke_and_only_what_is_not_given():
+    smoke = book_config("smoke", seed=1, arch=None, epochs=None)
+    assert smoke.train_size == BOOK_SMOKE["train_size"] and smoke.seed == 1 and smoke.epochs == 2
+    assert book_config("smoke", train_size=100).train_size == 100
+    cpu = book_config("cpu")
+    assert cpu.train_size is None and cpu.arch == "wrn-16-1" and cpu.epochs == 5
+    # a teacher: labels only, whatever the overrides
+    assert (cpu.loss, cpu.teacher, cpu.generation) == ("ce", None, 0)
+    # the same parameters give the same config, hence the same run
+    assert book_config("cpu", seed=2, arch="wrn-16-1").run_id == book_config("cpu", seed=2).run_id
+
+
+def test_disjoint_groups_and_extra_seeds():
+    assert disjoint_groups(list(range(7)), 3) == [[0, 1, 2], [3, 4, 5]]
+    assert disjoint_groups(list(range(6)), 2) == [[0, 1], [2, 3], [4, 5]]
+    assert disjoint_groups([0], 2) == []
+    assert extra_teacher_seeds([0, 1, 2]) == [3, 4, 5]
+    assert extra_teacher_seeds([4, 0], 2) == [5, 6]
+    assert extra_teacher_seeds([0, 1], 0) == []
+
+
+def test_transfer_grids():
+    cpu = transfer_grid("cpu")
+    assert cpu["seeds"] == [0] and cpu["train_size"] == 4000 and cpu["densenet"] == "densenet-bc-22-12"
+    assert transfer_grid("smoke")["seeds"] == [0]
+    assert transfer_grid("paper")["seeds"] == [0, 1, 2]  # None: the profile's default seeds
+    paper = transfer_grid("paper", seeds=[5], res_students=None)
+    assert paper["seeds"] == [5] and len(paper["res_students"]) == 6
+    assert set(paper["wrn_archs"]) == {PAPER_ARCHS[name] for name in paper_table(3).index}
+
+
+def test_densenet_variants_are_named_by_table_4s_columns():
+    variants = densenet_variants("densenet-bc-22-12", [2], [0.5, 1.5])
+    assert variants == {"2×Depth": "densenet-bc-40-6-t30-33", "0.5×Compr": "densenet-bc-22-12-t15-12",
+                        "1.5×Compr": "densenet-bc-22-12-t45-60"}
+    assert set(densenet_variants("densenet-bc-90-60", [0.5, 2, 3, 4], [0.5, 0.75, 1.5])) \
+        == set(paper_table(4).columns) - {"Teacher"}
+
+
+def test_check_parameters_accepts_none_for_profile_defaults():
+    check_parameters(profile="cpu", dataset=None, arch=None, seeds=None, epochs=None, wrn_archs=None,
+                     densenet=None, depth_factors=None, compression_factors=None, res_students=None,
+                     extra_teachers=None, valid_size=None)
+
+
+@pytest.mark.parametrize("parameters, message", [
+    (dict(wrn_archs="wrn-16-1"), "wrn_archs must be a list of architecture names"),
+    (dict(res_students=[]), "res_students must be a list of architecture names"),
+    (dict(depth_factors=[2, 0]), "depth_factors must be a list of positive numbers"),
+    (dict(compression_factors=[True]), "compression_factors must be a list of positive numbers"),
+    (dict(extra_teachers=-1), "extra_teachers must be an integer >= 0"),
+    (dict(valid_size=0), "valid_size must be a positive integer"),
+    (dict(densenet=3), "densenet must be a string"),
+])
+def test_check_parameters_rejects_bad_grid_parameters(parameters, message):
+    with pytest.raises(ConfigError, match=message):
+        check_parameters(**parameters)
+
+
+# ---------------------------------------------------------------- the paper's tables
+
+def test_paper_tables_as_printed():
+    table2 = paper_table(2)
+    assert table2.shape == (4, 10) and list(table2.index) == ["112-33", "90-60", "80-80", "80-120"]
+    assert table2.loc["90-60", "BAN"] == 16.69 and table2.loc["80-80", "BAN-2"] == 16.30
+    assert math.isnan(table2.loc["80-120", "BAN-3"])  # printed as "/"
+    assert paper_table(1).loc["Wide-ResNet-28-10", "Params (M)"] == 36
+    assert paper_table(3).loc["Wide-ResNet-28-1", "DenseNet-90-60 student"] == 24.93
+    table4 = paper_table(4)
+    assert list(table4.index) == ["Error", "Params (M)"] and table4.loc["Params (M)", "1.5×Compr"] == 80.5
+    assert math.isnan(paper_table(5).loc["Pre-activation ResNet-1001", "BAN"])
+    assert paper_table(6).loc["LSTM", "BAN+L test"] == 68.56
+    assert paper_citation(2).startswith("Furlanello et al. (ICML 2018), Table 2: CIFAR-100")
+    with pytest.raises(ConfigError, match="no table 7"):
+        paper_table(7)
+
+
+def test_parameter_comparison_against_table_1():
+    counts = parameter_comparison(1).set_index("network")
+    assert list(counts.index) == list(paper_table(1).index)
+    wrn = counts[counts["arch"].str.startswith("wrn")]
+    assert ((wrn["ours / paper"] - 1).abs() < 0.03).all()
+    assert counts.loc["DenseNet-90-60", "ours (M)"] == round(15_054_010 / 1e6, 2)  # test_models' regression value
+
+
+def test_initial_test_logits_are_the_runs_starting_point(fashion_mnist_available):
+    config = book_config("smoke", test_size=64)
+    first, second = initial_test_logits(config), initial_test_logits(config)
+    assert first.shape == (64, 10) and torch.equal(first, second)  # the run's seed fixes the initial weights
+    assert not torch.equal(first, initial_test_logits(book_config("smoke", seed=1, test_size=64)))
