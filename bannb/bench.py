@@ -139,7 +139,8 @@ def measure_case(name: str, steps: int) -> dict:
 
 
 def book_wall_seconds(root: Path = PROJECT_ROOT) -> float | None:
-    timings = root / "_build" / "book-state" / "cpu-timings.json"
+    from .book import timings_file
+    timings = timings_file(root)
     if not timings.exists():
         return None
     return sum(json.loads(timings.read_text()).values())

@@ -112,6 +112,22 @@ def execute(notebook: Path, output: Path, parameters: dict) -> None:
     os.replace(partial, output)
 
 
+def timings_file(root: Path = PROJECT_ROOT) -> Path:
+    """Wall seconds per chapter of the last cpu run, committed with the chapters it timed (the Performance
+    appendix and `make bench` report the whole book's time from it)."""
+    return root / "book" / "results" / "book-timings-cpu.json"
+
+
+def record_timing(root: Path, chapter: str, seconds: float) -> None:
+    path = timings_file(root)
+    timings = json.loads(path.read_text()) if path.exists() else {}
+    timings[chapter] = round(seconds, 1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".tmp")
+    partial.write_text(json.dumps(timings, indent=2))
+    os.replace(partial, path)
+
+
 def run_book(profile: str = "cpu", chapters: list[str] | None = None, root: Path = PROJECT_ROOT,
              force: bool = False, parameters: dict | None = None, log=print) -> list[str]:
     """Execute the chosen chapters in order; returns the failures (one line each). A failed chapter does
@@ -140,7 +156,10 @@ def run_book(profile: str = "cpu", chapters: list[str] | None = None, root: Path
         state[notebook.stem] = source_hash(output, parameters)
         state_file.parent.mkdir(parents=True, exist_ok=True)
         state_file.write_text(json.dumps(state, indent=2))
-        log(f"[book] {notebook.stem}: done in {time.perf_counter() - started:.0f} s")
+        seconds = time.perf_counter() - started
+        if profile == "cpu":
+            record_timing(root, notebook.stem, seconds)
+        log(f"[book] {notebook.stem}: done in {seconds:.0f} s")
     return failures
 
 
