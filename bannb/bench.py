@@ -1,14 +1,17 @@
 """Speed of a distillation training step: bannb's path against a plain fp32 PyTorch loop.
 
-    python -m bannb.bench [--archs …] [--steps 5] [--out book/results]
+    python -m bannb.bench [--cases …] [--steps 5] [--compile-cases …] [--accuracy-seeds 3] [--no-speed]
 
-For each architecture: one distillation step (student forward/backward/update + teacher forward,
-batch 128) through bannb's fastai Learner (its data pipeline, bf16 autocast, channels-last, teacher in
-inference mode) and through the loop public BAN code uses (teacher under no_grad, fp32, NCHW), timed
-in the same process; achieved FLOP/s (torch.utils.flop_counter) as a share of this machine's matmul
-peak, measured in the same run; the data pipeline's share of a step; and peak memory. Each
-architecture runs in its own subprocess, so peak memory is its own. Writes `performance.csv` and
-`performance.json`; the book's Performance appendix renders them.
+For each case: one distillation step (student forward/backward/update + teacher forward, batch 128)
+through bannb's fastai Learner (its data pipeline, bf16 autocast, channels-last, teacher in inference
+mode) and through the loop public BAN code uses (teacher under no_grad, fp32, NCHW), timed in the same
+process; achieved FLOP/s (torch.utils.flop_counter) as a share of this machine's matmul peak, measured in
+the same run; the data pipeline's share of a step; and peak memory. Each case runs in its own subprocess,
+so peak memory is its own. The `--compile-cases` are timed again under torch.compile, with the compile
+time. Then the accuracy side: WRN-16-1 teachers on Fashion-MNIST (the book's cpu teachers) in bf16 and in
+fp32, `--accuracy-seeds` each, trained or reused from the runs directory, and whether they differ beyond
+seed noise. Writes `performance.csv` and `performance.json` (sections not measured this time are kept);
+the book's Performance appendix renders them.
 """
 from __future__ import annotations
 
@@ -146,44 +149,136 @@ def book_wall_seconds(root: Path = PROJECT_ROOT) -> float | None:
     return sum(json.loads(timings.read_text()).values())
 
 
+def compiled_step_seconds(name: str, steps: int) -> dict:
+    """bannb's step with the student and teacher under `torch.compile`, and what compiling cost: the lever
+    that could lift a memory-bound DenseNet (it fuses BatchNorm, ReLU and the concatenations)."""
+    arch, shape, classes = CASES[name]
+    from . import models
+    original = models.create_model
+    started = time.perf_counter()
+    models.create_model = lambda *args, **kwargs: torch.compile(original(*args, **kwargs))
+    try:
+        step, _ = bannb_step_seconds(arch, shape, classes, steps)
+    finally:
+        models.create_model = original
+    return dict(case=name, compiled_seconds=step, first_epoch_seconds=time.perf_counter() - started)
+
+
+# The accuracy side of the speed-up: the book's cpu teachers (bf16) against the same runs in fp32.
+ACCURACY = dict(profile="cpu", arch="wrn-16-1", dataset="fashion-mnist")
+
+
+def precision_accuracy(seeds: int, runs_dir: Path | None = None, log=print) -> dict:
+    """Train (or reuse) `seeds` cpu-profile WRN-16-1 teachers in bf16 and in fp32; their test errors and
+    whether the two differ beyond seed noise (`report.verdict`)."""
+    from .experiments import book_config
+    from .report import verdict
+    from .runs import train_run
+    rows = []
+    for precision in ("bf16", "fp32"):
+        for seed in range(seeds):
+            config = book_config(ACCURACY["profile"], seed, arch=ACCURACY["arch"], dataset=ACCURACY["dataset"],
+                                 precision=precision)
+            log(f"[bench] accuracy: {config.arch} {precision} seed {seed} (reused if finished)")
+            run = train_run(config, runs_dir, log=log)
+            rows.append(dict(precision=precision, seed=seed, test_error=100 * run.final["test_error"],
+                             run_id=run.run_id))
+    errors = {p: [row["test_error"] for row in rows if row["precision"] == p] for p in ("fp32", "bf16")}
+    result = verdict(errors["fp32"], errors["bf16"], "fp32", "bf16")
+    return dict(setting=ACCURACY, runs=rows, outcome=result.outcome, delta=result.delta, p_value=result.p_value,
+                verdict=result.text)
+
+
+def write_report(out: Path, updates: dict) -> dict:
+    """Merge the sections measured now into performance.json (the others are kept as last measured), atomically."""
+    path = out / "performance.json"
+    report = json.loads(path.read_text()) if path.exists() else {}
+    report.update(updates)
+    out.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".tmp")
+    partial.write_text(json.dumps(report, indent=2) + "\n")
+    partial.replace(path)
+    if "rows" in updates:
+        import pandas as pd
+        pd.DataFrame(updates["rows"]).to_csv(out / "performance.csv", index=False)
+    return report
+
+
+def print_report(report: dict, out: Path) -> None:
+    if "rows" in report:
+        peaks, device = report["matmul_peak_flops_per_second"], report["device"]
+        print(f"\nmatmul peak: bf16 {peaks['bf16'] / 1e9:.0f} GFLOP/s, fp32 {peaks['fp32'] / 1e9:.0f} GFLOP/s ({device})")
+        print(f"{'case':<28} {'plain fp32':>11} {'bannb':>9} {'speed-up':>9} {'% peak':>7} {'data':>6} {'memory':>9}")
+        for row in report["rows"]:
+            print(f"{row['case']:<28} {row['plain_fp32_seconds'] * 1e3:9.0f}ms {row['bannb_seconds'] * 1e3:7.0f}ms "
+                  f"{row['speedup']:8.2f}× {100 * row['bannb_share_of_peak']:6.1f}% {100 * row['data_share']:5.1f}% "
+                  f"{row['peak_memory_mib']:7.0f}MiB")
+    for row in report.get("compiled", []):
+        print(f"torch.compile, {row['case']}: {row['compiled_seconds'] * 1e3:.0f} ms/step "
+              f"(first epoch incl. compiling {row['first_epoch_seconds']:.0f} s)")
+    if "accuracy" in report:
+        print(f"accuracy, bf16 against fp32: {report['accuracy']['verdict']}")
+    wall = report.get("cpu_book_wall_seconds")
+    print(f"whole cpu book: {'not measured yet (run make book)' if wall is None else f'{wall / 60:.0f} min'}")
+    print(f"written: {out / 'performance.csv'}, {out / 'performance.json'}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bannb.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", nargs="*", default=list(CASES), help="which of: " + "; ".join(CASES))
     parser.add_argument("--steps", type=int, default=5, help="timed steps per path (after one warm-up)")
+    parser.add_argument("--compile-cases", nargs="*", default=["densenet-bc-40-12 1×28×28"],
+                        help="cases also timed under torch.compile (none: skip)")
+    parser.add_argument("--accuracy-seeds", type=int, default=3,
+                        help="seeds of the bf16-vs-fp32 accuracy comparison (trains WRN-16-1 on Fashion-MNIST, "
+                             "reusing finished runs; 0: skip)")
+    parser.add_argument("--no-speed", action="store_true", help="skip the step timings (keep the last ones)")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "book" / "results")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure one case in this process
+    parser.add_argument("--compiled", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    unknown = [name for name in args.cases + args.compile_cases if name not in CASES]
+    if unknown:
+        print(f"error: unknown case {unknown[0]!r}; the cases are: {'; '.join(CASES)}", file=sys.stderr)
+        return 2
+    if args.steps < 1 or args.accuracy_seeds < 0:
+        print("error: --steps must be at least 1 and --accuracy-seeds at least 0", file=sys.stderr)
+        return 2
     if args.one:
-        print(json.dumps(measure_case(args.one, args.steps)))
+        result = compiled_step_seconds(args.one, args.steps) if args.compiled else measure_case(args.one, args.steps)
+        print(json.dumps(result))
         return 0
-    peaks = {"bf16": matmul_peak(torch.bfloat16), "fp32": matmul_peak(torch.float32)}
-    rows = []
-    for name in args.cases:
-        print(f"[bench] {name} …", flush=True)
-        result = subprocess.run([sys.executable, "-m", "bannb.bench", "--one", name, "--steps", str(args.steps)],
-                                capture_output=True, text=True, check=True)
-        row = json.loads(result.stdout.strip().splitlines()[-1])
-        row["bannb_share_of_peak"] = row["bannb_flops_per_second"] / peaks[row["precision"]]
-        row["plain_fp32_share_of_fp32_peak"] = row["plain_fp32_flops_per_second"] / peaks["fp32"]
-        rows.append(row)
-    device = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
-    report = dict(device=device, torch=torch.__version__, matmul_peak_flops_per_second=peaks, batch=BATCH,
-                  rows=rows, cpu_book_wall_seconds=book_wall_seconds())
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "performance.json").write_text(json.dumps(report, indent=2) + "\n")
-    import pandas as pd
-    table = pd.DataFrame(rows)
-    table.to_csv(args.out / "performance.csv", index=False)
-    print(f"\nmatmul peak: bf16 {peaks['bf16'] / 1e9:.0f} GFLOP/s, fp32 {peaks['fp32'] / 1e9:.0f} GFLOP/s ({device})")
-    print(f"{'case':<28} {'plain fp32':>11} {'bannb':>9} {'speed-up':>9} {'% peak':>7} {'data':>6} {'memory':>9}")
-    for row in rows:
-        print(f"{row['case']:<28} {row['plain_fp32_seconds'] * 1e3:9.0f}ms {row['bannb_seconds'] * 1e3:7.0f}ms "
-              f"{row['speedup']:8.2f}× {100 * row['bannb_share_of_peak']:6.1f}% {100 * row['data_share']:5.1f}% "
-              f"{row['peak_memory_mib']:7.0f}MiB")
-    wall = report["cpu_book_wall_seconds"]
-    print(f"whole cpu book: {'not measured yet (run make book)' if wall is None else f'{wall / 60:.0f} min'}")
-    print(f"written: {args.out / 'performance.csv'}, {args.out / 'performance.json'}")
+
+    def in_subprocess(name: str, *flags: str) -> dict:
+        # Each case in its own process, so peak memory and compiled kernels are its own.
+        result = subprocess.run([sys.executable, "-m", "bannb.bench", "--one", name, "--steps", str(args.steps),
+                                 *flags], capture_output=True, text=True)
+        if result.returncode:
+            raise SystemExit(f"error: measuring {name!r} failed:\n{result.stderr[-2000:]}")
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    updates = {}
+    if not args.no_speed:
+        peaks = {"bf16": matmul_peak(torch.bfloat16), "fp32": matmul_peak(torch.float32)}
+        rows = []
+        for name in args.cases:
+            print(f"[bench] {name} …", flush=True)
+            row = in_subprocess(name)
+            row["bannb_share_of_peak"] = row["bannb_flops_per_second"] / peaks[row["precision"]]
+            row["plain_fp32_share_of_fp32_peak"] = row["plain_fp32_flops_per_second"] / peaks["fp32"]
+            rows.append(row)
+        compiled = []
+        for name in args.compile_cases:
+            print(f"[bench] {name} under torch.compile …", flush=True)
+            compiled.append(in_subprocess(name, "--compiled"))
+        device = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+        updates.update(device=device, torch=torch.__version__, matmul_peak_flops_per_second=peaks, batch=BATCH,
+                       rows=rows, compiled=compiled)
+    if args.accuracy_seeds:
+        updates["accuracy"] = precision_accuracy(args.accuracy_seeds)
+    updates["cpu_book_wall_seconds"] = book_wall_seconds()
+    print_report(write_report(args.out, updates), args.out)
     return 0
 
 
