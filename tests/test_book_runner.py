@@ -4,7 +4,8 @@ import json
 import nbformat
 import pytest
 
-from bannb.book import check_parameters, run_book
+from bannb.bench import book_wall_seconds
+from bannb.book import check_parameters, run_book, timings_file
 from bannb.errors import ConfigError
 
 
@@ -44,6 +45,10 @@ def test_failing_chapter_is_named_with_its_cell_and_the_others_run(book):
     assert outputs(book / "book" / "01_good.ipynb")[0]["text"] == "chapter one ran\n"
     assert outputs(book / "book" / "02_bad.ipynb") == [], "a failed chapter never replaces the committed notebook"
     assert outputs(book / "book" / "03_params.ipynb") is not None
+    # the cpu run records each finished chapter's wall time, and only those; the bench sums them
+    timings = json.loads(timings_file(book).read_text())
+    assert sorted(timings) == ["01_good", "03_params"] and all(seconds > 0 for seconds in timings.values())
+    assert book_wall_seconds(book) == pytest.approx(sum(timings.values()))
     # rerun: finished chapters are kept, the failed one runs again
     lines.clear()
     failures = run_book("cpu", root=book, log=lines.append)
@@ -60,6 +65,7 @@ def test_papermill_parameter_of_the_wrong_type(book):
 
 def test_other_profiles_write_elsewhere(book):
     assert run_book("smoke", chapters=["01"], root=book) == []
+    assert not timings_file(book).exists(), "only the cpu profile's times are the book's wall time"
     assert outputs(book / "book" / "01_good.ipynb") == []
     assert outputs(book / "_build" / "executed" / "smoke" / "01_good.ipynb")[0]["text"] == "chapter one ran\n"
 
