@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 PROFILE ?= cpu
 FMNIST_SYSTEM := /usr/share/datasets/fashion-mnist
 
-.PHONY: install data book test bench clean-book
+.PHONY: install data book test bench check-html clean-book
 
 $(INSTALLED): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ test: data
 # Speed of a distillation step against a plain fp32 loop; writes book/results/performance.{csv,json}.
 bench: $(INSTALLED)
 	$(PY) -m bannb.bench
+
+# Load every rendered chapter in headless chromium (Debian's `chromium`): title, every figure decodes.
+check-html: $(INSTALLED)
+	$(PY) -m bannb.book --check-html --screenshots _build/screenshots
 
 clean-book:
 	rm -rf _build

@@ -168,6 +168,75 @@ def build_html(root: Path = PROJECT_ROOT) -> None:
     subprocess.run([str(jupyter_book), "build", str(root), "--warningiserror", "--keep-going"], check=True)
 
 
+# ---------------------------------------------------------------- the rendered pages in a real browser
+
+BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--no-first-run", "--hide-scrollbars"]
+
+
+def image_outputs(notebook: Path) -> int:
+    """How many figures a chapter's outputs hold (the images its page must show)."""
+    cells = json.loads(notebook.read_text())["cells"]
+    return sum(1 for cell in cells for output in cell.get("outputs", [])
+               if any(key.startswith("image/") for key in output.get("data", {})))
+
+
+def check_html(root: Path = PROJECT_ROOT, browser: str = "chromium", screenshots: Path | None = None,
+               log=print) -> list[str]:
+    """Load every chapter's page in a headless browser; returns the problems found (one line each).
+
+    A page counts as shown when the browser's DOM after loading holds the chapter's title, one <img> per
+    figure in the notebook's outputs, and each image's file decodes to a non-empty picture."""
+    import re
+    import shutil
+    from html import unescape
+    from PIL import Image
+    if shutil.which(browser) is None:
+        raise BannbError(f"no {browser!r} on this machine: install Debian's chromium (apt-get install chromium) "
+                         f"or pass --browser with another Chromium-based browser")
+    html_root = root / "_build" / "html"
+    problems = []
+    for notebook in chapter_notebooks(root):
+        page = html_root / notebook.relative_to(root).with_suffix(".html")
+        if not page.exists():
+            problems.append(f"{notebook.stem}: no page {page} (run `jupyter-book build .`)")
+            continue
+        loaded = subprocess.run([browser, *BROWSER_FLAGS, "--virtual-time-budget=5000", "--dump-dom",
+                                 page.as_uri()], capture_output=True, text=True, timeout=120)
+        dom = loaded.stdout
+        title = next((line.lstrip("# ").strip() for cell in json.loads(notebook.read_text())["cells"]
+                      if cell["cell_type"] == "markdown" for line in "".join(cell["source"]).splitlines()
+                      if line.startswith("# ")), None)
+        if loaded.returncode or "<body" not in dom:
+            problems.append(f"{notebook.stem}: the browser did not load {page} ({loaded.stderr.strip()[-200:]})")
+            continue
+        if title and title not in unescape(re.sub(r"<[^>]+>", "", dom)):
+            problems.append(f"{notebook.stem}: the page does not show the title {title!r}")
+        sources = [unescape(src) for src in re.findall(r'<img[^>]*?src="([^"]+)"', dom)]
+        figures = [src for src in sources if "_images/" in src or src.startswith("data:image")]
+        expected = image_outputs(notebook)
+        if len(figures) < expected:
+            problems.append(f"{notebook.stem}: {len(figures)} figures on the page, {expected} in the notebook")
+        for src in figures:
+            if src.startswith("data:"):
+                continue
+            image_file = (page.parent / src).resolve()
+            try:
+                with Image.open(image_file) as image:
+                    image.load()
+                    if min(image.size) < 10:
+                        problems.append(f"{notebook.stem}: {src} is only {image.size}")
+            except (OSError, ValueError) as err:
+                problems.append(f"{notebook.stem}: figure {src} does not decode ({err})")
+        if screenshots is not None:
+            screenshots.mkdir(parents=True, exist_ok=True)
+            subprocess.run([browser, *BROWSER_FLAGS, "--window-size=1280,2400",
+                            f"--screenshot={screenshots / (notebook.stem + '.png')}", page.as_uri()],
+                           capture_output=True, timeout=120)
+        log(f"[html] {notebook.stem}: loaded, {len(figures)} figures (notebook: {expected})")
+    return problems
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bannb.book", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -175,8 +244,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chapters", nargs="*", help="chapter number prefixes (e.g. 03 04); default: all")
     parser.add_argument("--force", action="store_true", help="run chapters even if unchanged since they finished")
     parser.add_argument("--no-build", action="store_true", help="execute only, do not render the HTML")
+    parser.add_argument("--check-html", action="store_true",
+                        help="only load the rendered pages in headless chromium and check every figure shows")
+    parser.add_argument("--screenshots", type=Path, help="with --check-html: save a screenshot of each page here")
     args = parser.parse_args(argv)
     try:
+        if args.check_html:
+            problems = check_html(screenshots=args.screenshots)
+            if problems:
+                raise BannbError("the rendered book has problems:\n  " + "\n  ".join(problems))
+            return 0
         failures = run_book(args.profile, args.chapters, force=args.force)
         if failures:
             raise BannbError("chapters failed (the others' results are kept):\n  " + "\n  ".join(failures))

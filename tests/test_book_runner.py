@@ -87,3 +87,55 @@ def test_check_parameters(parameters, message):
 def test_unknown_profile_in_the_runner(book):
     with pytest.raises(ConfigError, match="valid profiles"):
         run_book("laptop", root=book)
+
+
+def rendered_book(root, figures_on_page, figure_bytes):
+    """A one-chapter book as `jupyter-book build` leaves it: the notebook with one figure output, its page."""
+    import base64
+    (root / "book").mkdir()
+    (root / "_toc.yml").write_text("format: jb-book\nroot: book/01_figure\n")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# A chapter with a figure"), nbformat.v4.new_code_cell("plot()")]
+    png = base64.b64encode(figure_bytes).decode()
+    nb.cells[1].outputs = [nbformat.v4.new_output("display_data", data={"image/png": png})]
+    nbformat.write(nb, root / "book" / "01_figure.ipynb")
+    html = root / "_build" / "html"
+    (html / "book").mkdir(parents=True)
+    (html / "_images").mkdir()
+    (html / "_images" / "figure.png").write_bytes(figure_bytes)
+    images = '<img src="../_images/figure.png">' * figures_on_page
+    (html / "book" / "01_figure.html").write_text(
+        f"<html><body><h1>A chapter with a figure</h1>{images}</body></html>")
+
+
+@pytest.fixture
+def png_bytes():
+    import io
+    from PIL import Image
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), "steelblue").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_check_html_needs_a_browser(tmp_path, png_bytes):
+    from bannb.errors import BannbError
+    from bannb.book import check_html
+    rendered_book(tmp_path, 1, png_bytes)
+    with pytest.raises(BannbError, match="no 'no-such-browser' on this machine: install Debian's chromium"):
+        check_html(tmp_path, browser="no-such-browser")
+
+
+@pytest.mark.skipif(__import__("shutil").which("chromium") is None, reason="needs Debian's chromium")
+@pytest.mark.parametrize("figures_on_page, corrupt, problem", [
+    (1, False, None),
+    (0, False, "01_figure: 0 figures on the page, 1 in the notebook"),
+    (1, True, "01_figure: figure ../_images/figure.png does not decode"),
+])
+def test_check_html_in_chromium(tmp_path, png_bytes, figures_on_page, corrupt, problem):
+    from bannb.book import check_html
+    rendered_book(tmp_path, figures_on_page, png_bytes[:40] if corrupt else png_bytes)
+    problems = check_html(tmp_path, screenshots=tmp_path / "shots", log=lambda line: None)
+    if problem is None:
+        assert problems == [] and (tmp_path / "shots" / "01_figure.png").stat().st_size > 0
+    else:
+        assert len(problems) == 1 and problems[0].startswith(problem)
