@@ -142,11 +142,11 @@ def measure_case(name: str, steps: int) -> dict:
 
 
 def book_wall_seconds(root: Path = PROJECT_ROOT) -> float | None:
-    from .book import timings_file
+    from .book import chapter_seconds, timings_file
     timings = timings_file(root)
     if not timings.exists():
         return None
-    return sum(json.loads(timings.read_text()).values())
+    return sum(chapter_seconds(entry) for entry in json.loads(timings.read_text()).values())
 
 
 def compiled_step_seconds(name: str, steps: int) -> dict:

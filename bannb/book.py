@@ -113,19 +113,35 @@ def execute(notebook: Path, output: Path, parameters: dict) -> None:
 
 
 def timings_file(root: Path = PROJECT_ROOT) -> Path:
-    """Wall seconds per chapter of the last cpu run, committed with the chapters it timed (the Performance
+    """Wall seconds per chapter of the cpu profile, committed with the chapters they timed (the Performance
     appendix and `make bench` report the whole book's time from it)."""
     return root / "book" / "results" / "book-timings-cpu.json"
 
 
-def record_timing(root: Path, chapter: str, seconds: float) -> None:
+def finished_runs() -> int:
+    from .runs import default_runs_dir
+    return sum(1 for _ in default_runs_dir().glob("*/done.json"))
+
+
+def record_timing(root: Path, chapter: str, seconds: float, runs_trained: int) -> None:
+    """Record what a chapter cost. A rerun that only reused finished runs does not replace the time of one
+    that trained them: the file keeps what the book costs from scratch."""
     path = timings_file(root)
     timings = json.loads(path.read_text()) if path.exists() else {}
-    timings[chapter] = round(seconds, 1)
+    previous = timings.get(chapter)
+    previous_trained = previous.get("runs_trained", 0) if isinstance(previous, dict) else None
+    if runs_trained == 0 and previous is not None and previous_trained != 0:
+        return
+    timings[chapter] = dict(seconds=round(seconds, 1), runs_trained=runs_trained)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".tmp")
     partial.write_text(json.dumps(timings, indent=2))
     os.replace(partial, path)
+
+
+def chapter_seconds(entry) -> float:
+    """A timings entry's seconds (entries written before runs were counted are plain numbers)."""
+    return entry["seconds"] if isinstance(entry, dict) else float(entry)
 
 
 def run_book(profile: str = "cpu", chapters: list[str] | None = None, root: Path = PROJECT_ROOT,
@@ -146,7 +162,7 @@ def run_book(profile: str = "cpu", chapters: list[str] | None = None, root: Path
             log(f"[book] {notebook.stem}: unchanged since it last finished; kept")
             continue
         log(f"[book] {notebook.stem}: running at profile {profile}")
-        started = time.perf_counter()
+        started, runs_before = time.perf_counter(), finished_runs()
         try:
             execute(notebook, output, parameters)
         except ChapterFailed as err:
@@ -158,7 +174,7 @@ def run_book(profile: str = "cpu", chapters: list[str] | None = None, root: Path
         state_file.write_text(json.dumps(state, indent=2))
         seconds = time.perf_counter() - started
         if profile == "cpu":
-            record_timing(root, notebook.stem, seconds)
+            record_timing(root, notebook.stem, seconds, finished_runs() - runs_before)
         log(f"[book] {notebook.stem}: done in {seconds:.0f} s")
     return failures
 

@@ -194,6 +194,16 @@ OUTCOME_PHRASES = {"lower": "lower (better)", "higher": "higher (worse)", "withi
                    "inconclusive": "inconclusive (too few seeds to tell)"}
 
 
+VERDICT_VERBS = {"holds": ("holds", "hold"), "does not hold": ("does not hold", "do not hold"),
+                 "inconclusive": ("is inconclusive", "are inconclusive")}
+
+
+def tally(verdicts: Iterable[str]) -> str:
+    """How many claims got each verdict, as a phrase: "14 are inconclusive, 3 do not hold, 1 holds"."""
+    counts = pd.Series(list(verdicts), dtype=object).value_counts()
+    return ", ".join(f"{count} {VERDICT_VERBS[word][count != 1]}" for word, count in counts.items())
+
+
 def markdown_escape(text: str) -> str:
     """`text` with Markdown's emphasis characters escaped, so that "Ens*2" stays as written."""
     return text.replace("\\", "\\\\").replace("*", "\\*").replace("_", "\\_")
@@ -233,8 +243,8 @@ def profile_note(profile: str) -> str:
         return ("**Smoke profile: the numbers in this chapter mean nothing.** A few hundred training images and "
                 "two epochs only show that every cell runs; do not read any result or verdict below.")
     if profile == "cpu":
-        return ("*cpu profile*: Fashion-MNIST and networks of about 0.1M parameters, trained for 5 epochs on a "
-                "CPU. The paper's claims are tested for their pattern at this small scale, not for its CIFAR figures.")
+        return ("*cpu profile*: Fashion-MNIST and networks of at most 0.2M parameters (WRN-16-1 has 0.17M), trained "
+                "for 5 epochs on a CPU. The paper's claims are tested for their pattern at this small scale, not for its CIFAR figures.")
     return "*paper profile*: CIFAR-100, the paper's networks and the Wide-ResNet recipe (200 epochs)."
 
 

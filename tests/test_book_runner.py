@@ -47,13 +47,25 @@ def test_failing_chapter_is_named_with_its_cell_and_the_others_run(book):
     assert outputs(book / "book" / "03_params.ipynb") is not None
     # the cpu run records each finished chapter's wall time, and only those; the bench sums them
     timings = json.loads(timings_file(book).read_text())
-    assert sorted(timings) == ["01_good", "03_params"] and all(seconds > 0 for seconds in timings.values())
-    assert book_wall_seconds(book) == pytest.approx(sum(timings.values()))
+    assert sorted(timings) == ["01_good", "03_params"]
+    assert all(entry["seconds"] > 0 and entry["runs_trained"] == 0 for entry in timings.values())
+    assert book_wall_seconds(book) == pytest.approx(sum(entry["seconds"] for entry in timings.values()))
     # rerun: finished chapters are kept, the failed one runs again
     lines.clear()
     failures = run_book("cpu", root=book, log=lines.append)
     assert "[book] 01_good: unchanged since it last finished; kept" in lines
     assert "[book] 02_bad: running at profile cpu" in lines and len(failures) == 1
+
+
+def test_a_rerun_that_reuses_runs_keeps_the_time_of_the_one_that_trained(tmp_path):
+    from bannb.book import record_timing
+    record_timing(tmp_path, "04_born_again", 2682.2, runs_trained=11)
+    record_timing(tmp_path, "04_born_again", 31.0, runs_trained=0)
+    record_timing(tmp_path, "09_summary", 10.0, runs_trained=0)
+    record_timing(tmp_path, "09_summary", 9.0, runs_trained=0)
+    assert json.loads(timings_file(tmp_path).read_text()) == {
+        "04_born_again": {"seconds": 2682.2, "runs_trained": 11}, "09_summary": {"seconds": 9.0, "runs_trained": 0}}
+    assert book_wall_seconds(tmp_path) == pytest.approx(2691.2)
 
 
 def test_papermill_parameter_of_the_wrong_type(book):

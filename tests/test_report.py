@@ -233,3 +233,10 @@ def test_plot_paper_rows_draws_the_tables_columns_in_order():
     assert [label.get_text() for label in ax.get_xticklabels()] == ["T", "S"] and ax.get_title() == "paper"
     assert [text.get_text() for text in ax.get_legend().get_texts()] == ["x", "y"]
     plt.close(fig)
+
+
+def test_tally_agrees_in_number():
+    from bannb.report import tally
+    assert tally(["inconclusive"] * 14 + ["does not hold"] * 3 + ["holds"]) == \
+        "14 are inconclusive, 3 do not hold, 1 holds"
+    assert tally(["holds", "holds", "does not hold"]) == "2 hold, 1 does not hold"
