@@ -226,7 +226,9 @@ def check_html(root: Path = PROJECT_ROOT, browser: str = "chromium", screenshots
         if loaded.returncode or "<body" not in dom:
             problems.append(f"{notebook.stem}: the browser did not load {page} ({loaded.stderr.strip()[-200:]})")
             continue
-        if title and title not in unescape(re.sub(r"<[^>]+>", "", dom)):
+        # Sphinx's smartquotes turns ' and " into typographic quotes
+        page_text = unescape(re.sub(r"<[^>]+>", "", dom)).translate(str.maketrans("‘’“”", "''\"\""))
+        if title and title not in page_text:
             problems.append(f"{notebook.stem}: the page does not show the title {title!r}")
         sources = [unescape(src) for src in re.findall(r'<img[^>]*?src="([^"]+)"', dom)]
         figures = [src for src in sources if "_images/" in src or src.startswith("data:image")]
