@@ -191,16 +191,14 @@ def precision_accuracy(seeds: int, runs_dir: Path | None = None, log=print) -> d
 
 def write_report(out: Path, updates: dict) -> dict:
     """Merge the sections measured now into performance.json (the others are kept as last measured), atomically."""
+    from .runs import atomic_write_bytes, atomic_write_json
     path = out / "performance.json"
     report = json.loads(path.read_text()) if path.exists() else {}
     report.update(updates)
-    out.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".tmp")
-    partial.write_text(json.dumps(report, indent=2) + "\n")
-    partial.replace(path)
+    atomic_write_json(path, report)
     if "rows" in updates:
         import pandas as pd
-        pd.DataFrame(updates["rows"]).to_csv(out / "performance.csv", index=False)
+        atomic_write_bytes(out / "performance.csv", pd.DataFrame(updates["rows"]).to_csv(index=False).encode())
     return report
 
 

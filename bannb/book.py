@@ -119,7 +119,7 @@ def timings_file(root: Path = PROJECT_ROOT) -> Path:
 
 
 def finished_runs() -> int:
-    from .runs import default_runs_dir
+    from .runs import default_runs_dir  # lazily: the runner itself needs neither torch nor fastai
     return sum(1 for _ in default_runs_dir().glob("*/done.json"))
 
 
@@ -133,10 +133,8 @@ def record_timing(root: Path, chapter: str, seconds: float, runs_trained: int) -
     if runs_trained == 0 and previous is not None and previous_trained != 0:
         return
     timings[chapter] = dict(seconds=round(seconds, 1), runs_trained=runs_trained)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".tmp")
-    partial.write_text(json.dumps(timings, indent=2))
-    os.replace(partial, path)
+    from .runs import atomic_write_json
+    atomic_write_json(path, timings)
 
 
 def chapter_seconds(entry) -> float:
@@ -190,9 +188,8 @@ BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-s
                  "--disable-background-networking", "--no-first-run", "--hide-scrollbars"]
 
 
-def image_outputs(notebook: Path) -> int:
+def image_outputs(cells: list[dict]) -> int:
     """How many figures a chapter's outputs hold (the images its page must show)."""
-    cells = json.loads(notebook.read_text())["cells"]
     return sum(1 for cell in cells for output in cell.get("outputs", [])
                if any(key.startswith("image/") for key in output.get("data", {})))
 
@@ -220,7 +217,8 @@ def check_html(root: Path = PROJECT_ROOT, browser: str = "chromium", screenshots
         loaded = subprocess.run([browser, *BROWSER_FLAGS, "--virtual-time-budget=5000", "--dump-dom",
                                  page.as_uri()], capture_output=True, text=True, timeout=120)
         dom = loaded.stdout
-        title = next((line.lstrip("# ").strip() for cell in json.loads(notebook.read_text())["cells"]
+        cells = json.loads(notebook.read_text())["cells"]
+        title = next((line.lstrip("# ").strip() for cell in cells
                       if cell["cell_type"] == "markdown" for line in "".join(cell["source"]).splitlines()
                       if line.startswith("# ")), None)
         if loaded.returncode or "<body" not in dom:
@@ -232,7 +230,7 @@ def check_html(root: Path = PROJECT_ROOT, browser: str = "chromium", screenshots
             problems.append(f"{notebook.stem}: the page does not show the title {title!r}")
         sources = [unescape(src) for src in re.findall(r'<img[^>]*?src="([^"]+)"', dom)]
         figures = [src for src in sources if "_images/" in src or src.startswith("data:image")]
-        expected = image_outputs(notebook)
+        expected = image_outputs(cells)
         if len(figures) < expected:
             problems.append(f"{notebook.stem}: {len(figures)} figures on the page, {expected} in the notebook")
         for src in figures:
@@ -264,11 +262,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-build", action="store_true", help="execute only, do not render the HTML")
     parser.add_argument("--check-html", action="store_true",
                         help="only load the rendered pages in headless chromium and check every figure shows")
+    parser.add_argument("--browser", default="chromium", help="with --check-html: a Chromium-based browser")
     parser.add_argument("--screenshots", type=Path, help="with --check-html: save a screenshot of each page here")
     args = parser.parse_args(argv)
     try:
         if args.check_html:
-            problems = check_html(screenshots=args.screenshots)
+            problems = check_html(browser=args.browser, screenshots=args.screenshots)
             if problems:
                 raise BannbError("the rendered book has problems:\n  " + "\n  ".join(problems))
             return 0
