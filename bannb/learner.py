@@ -5,7 +5,7 @@ from functools import partial
 
 import torch
 from fastai.callback.core import Callback
-from fastai.callback.schedule import ParamScheduler
+from fastai.callback.schedule import ParamScheduler, combined_cos
 from fastai.learner import Learner
 from fastai.metrics import accuracy
 from fastai.optimizer import SGD
@@ -31,6 +31,9 @@ def resolve_precision(precision: str, device: torch.device | str) -> str:
     return "bf16" if native_bf16 else "fp32"
 
 
+SCHEDULES = ("step", "one-cycle")
+
+
 def multistep_schedule(lr: float, milestones=(0.3, 0.6, 0.8), gamma: float = 0.2):
     """The Wide-ResNet recipe's step schedule (×0.2 at epochs 60/120/160 of 200) as a function of training progress."""
     milestones = tuple(milestones)
@@ -39,6 +42,21 @@ def multistep_schedule(lr: float, milestones=(0.3, 0.6, 0.8), gamma: float = 0.2
         return lr * gamma ** sum(progress >= milestone for milestone in milestones)
 
     return schedule
+
+
+def schedule_callbacks(schedule: str, lr: float, milestones=(0.3, 0.6, 0.8), gamma: float = 0.2) -> list[Callback]:
+    """The learning-rate (and momentum) schedule as a fastai `ParamScheduler`.
+
+    "step": the Wide-ResNet recipe, lr × gamma at each milestone (fractions of training), momentum fixed.
+    "one-cycle": fastai's `fit_one_cycle` schedule with its defaults: lr warms up from lr/25 over the first
+    25% along a cosine, then anneals to lr/1e5; momentum goes 0.95 → 0.85 → 0.95 the opposite way.
+    """
+    if schedule == "step":
+        return [ParamScheduler({"lr": multistep_schedule(lr, milestones, gamma)})]
+    if schedule == "one-cycle":
+        return [ParamScheduler({"lr": combined_cos(0.25, lr / 25, lr, lr / 1e5),
+                                "mom": combined_cos(0.25, 0.95, 0.85, 0.95)})]
+    raise ConfigError(f"unknown schedule {schedule!r}; valid schedules are: {', '.join(SCHEDULES)}")
 
 
 class CPUAutocast(Callback):
@@ -106,6 +124,43 @@ class TeacherCallback(Callback):
         self.learn.loss = self.loss_grad.clone()
 
 
+@torch.no_grad()
+def predict(model: torch.nn.Module, loader, precision: str = "fp32", channels_last: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """(fp32 logits, labels) of `model` in eval mode over an un-augmented, unshuffled loader, in the loader's order.
+    The model's train/eval mode is restored afterwards."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    autocast = torch.autocast(device.type, dtype=torch.float16 if precision == "fp16" else torch.bfloat16,
+                              enabled=precision in ("bf16", "fp16"))
+    logits, labels = [], []
+    with autocast:
+        for images, targets in loader:
+            if channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
+            logits.append(model(images).float())
+            labels.append(targets)
+    model.train(was_training)
+    return torch.cat(logits), torch.cat(labels)
+
+
+class TrainProbe(Callback):
+    """After every training epoch: loss and accuracy on a fixed set of clean training images (eval mode, no
+    augmentation), the measure of whether a model fits its training set. The values land in
+    `learn.train_probe`, which `RunRecorder` writes into the epoch's metrics row."""
+
+    order = 55  # after fastai's Recorder (50), before bannb's RunRecorder (60) writes the row
+
+    def __init__(self, loader, precision: str, channels_last: bool):
+        self.loader, self.precision, self.channels_last = loader, precision, channels_last
+
+    def after_epoch(self):
+        logits, labels = predict(self.learn.model, self.loader, self.precision, self.channels_last)
+        self.learn.train_probe = dict(
+            train_probe_loss=torch.nn.functional.cross_entropy(logits, labels).item(),
+            train_probe_accuracy=(logits.argmax(dim=1) == labels).float().mean().item())
+
+
 def precision_callbacks(precision: str, device) -> list[Callback]:
     device = torch.device(device)
     if precision == "fp32":
@@ -118,13 +173,14 @@ def precision_callbacks(precision: str, device) -> list[Callback]:
 
 def make_learner(model: torch.nn.Module, dls, objective: BanObjective, teacher: torch.nn.Module | None = None,
                  lr: float = 0.1, momentum: float = 0.9, weight_decay: float = 5e-4, milestones=(0.3, 0.6, 0.8),
-                 gamma: float = 0.2, precision: str = "auto", channels_last: bool = True, cbs=()) -> Learner:
-    """A fastai Learner with the Wide-ResNet recipe (SGD, L2 weight decay on every parameter, step schedule)."""
+                 gamma: float = 0.2, precision: str = "auto", channels_last: bool = True, cbs=(),
+                 schedule: str = "step") -> Learner:
+    """A fastai Learner with the Wide-ResNet recipe (SGD, L2 weight decay on every parameter, `schedule`)."""
     if objective.needs_teacher and teacher is None:
         raise ConfigError(f"the {objective.name!r} loss needs a teacher")
     device = dls.device
     precision = resolve_precision(precision, device)
-    callbacks = [ParamScheduler({"lr": multistep_schedule(lr, milestones, gamma)})]
+    callbacks = schedule_callbacks(schedule, lr, milestones, gamma)
     callbacks += precision_callbacks(precision, device)
     if channels_last:
         callbacks.append(ChannelsLastInputs())

@@ -9,7 +9,8 @@ from .runs import RunConfig
 
 # The Wide-ResNet reference recipe the paper says it follows (an assumption: the paper gives no epochs, lr or batch):
 # SGD, momentum 0.9, lr 0.1 ×0.2 at 30%, 60%, 80% of training, weight decay 5e-4, batch 128, pad-4 crop + flip.
-RECIPE = dict(lr=0.1, momentum=0.9, weight_decay=5e-4, milestones=(0.3, 0.6, 0.8), gamma=0.2, batch_size=128, augment=True)
+RECIPE = dict(lr=0.1, momentum=0.9, weight_decay=5e-4, schedule="step", milestones=(0.3, 0.6, 0.8), gamma=0.2, batch_size=128,
+              augment=True)
 
 PROFILES = {
     # Seconds per run, on a small subset: exercises every code path; its numbers mean nothing.

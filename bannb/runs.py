@@ -28,14 +28,17 @@ from . import distributed
 from .data import check_dataset, load_dataset, make_dataloaders
 from .data.arrays import PROJECT_ROOT
 from .errors import BannbError, ConfigError
-from .learner import PRECISIONS, make_learner, resolve_precision
+from .data.loaders import InMemoryLoader
+from .learner import PRECISIONS, SCHEDULES, TrainProbe, make_learner, predict, resolve_precision
 from .losses import make_loss
 from .models import count_parameters, create_model
 
 CONFIG, METRICS, FINAL, WEIGHTS, PREDICTIONS, CHECKPOINT, DONE = (
     "config.json", "metrics.csv", "final.json", "model.pt", "test_predictions.pt", "checkpoint.pt", "done.json")
-METRIC_COLUMNS = ["epoch", "train_loss", "valid_loss", "valid_accuracy", "lr", "train_samples", "seconds"]
-CONFIG_VERSION = 1  # bump when a change to training makes old runs incomparable
+METRIC_COLUMNS = ["epoch", "train_loss", "valid_loss", "valid_accuracy", "train_probe_loss", "train_probe_accuracy",
+                  "lr", "train_samples", "seconds"]
+TRAIN_PROBE_SIZE = 1000  # clean training images evaluated after every epoch (the whole split at the end)
+CONFIG_VERSION = 2  # bump when a change to training makes old runs incomparable
 
 
 def default_runs_dir() -> Path:
@@ -58,6 +61,7 @@ class RunConfig:
     lr: float = 0.1
     momentum: float = 0.9
     weight_decay: float = 5e-4
+    schedule: str = "step"  # "step" (milestones, gamma) or "one-cycle" (fastai's fit_one_cycle)
     milestones: tuple = (0.3, 0.6, 0.8)
     gamma: float = 0.2
     dropout: float = 0.0
@@ -84,6 +88,8 @@ class RunConfig:
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value < 1):
                 raise ConfigError(f"{name} must be a positive integer or None, got {value!r}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"unknown schedule {self.schedule!r}; valid schedules are: {', '.join(SCHEDULES)}")
         if self.lr <= 0:
             raise ConfigError(f"lr must be positive, got {self.lr}")
         if self.precision not in PRECISIONS or self.precision == "auto":
@@ -155,7 +161,7 @@ def read_metrics(path: Path) -> list[dict]:
     if not path.exists():
         return []
     with open(path, newline="") as f:
-        return [{k: (int(v) if k in ("epoch", "train_samples") else float(v)) for k, v in row.items()}
+        return [{k: (int(v) if k in ("epoch", "train_samples") else float(v)) for k, v in row.items() if v != ""}
                 for row in csv.DictReader(f)]
 
 
@@ -289,7 +295,7 @@ class RunRecorder(Callback):
         valid_loss, valid_accuracy = (float(v) for v in self.recorder.values[-1][1:3])
         loss_sum, samples = distributed.all_reduce_sum(torch.stack([self.loss_sum, torch.tensor(float(self.sample_count))]))
         self.rows.append(dict(epoch=self.epoch + 1, train_loss=(loss_sum / samples).item(),
-                              valid_loss=valid_loss, valid_accuracy=valid_accuracy,
+                              valid_loss=valid_loss, valid_accuracy=valid_accuracy, **getattr(self.learn, "train_probe", {}),
                               lr=float(self.opt.hypers[-1]["lr"]), train_samples=int(samples.item()),
                               seconds=round(time.perf_counter() - self.epoch_start, 3)))
         if not distributed.is_main_process():
@@ -306,6 +312,30 @@ def _loss_generator_state(learn):
     objective = getattr(learn, "objective", None)
     generator = getattr(objective, "generator", None)
     return generator.get_state() if generator is not None else None
+
+
+def clean_loader(dls, size: int | None = None) -> InMemoryLoader:
+    """The first `size` images of the training split (all of them for None) in order, without augmentation."""
+    train = dls.train
+    count = train.n if size is None else min(size, train.n)
+    mean, std = train.mean.flatten(), (1 / train.inv_std).flatten()
+    return InMemoryLoader(train.images[:count], train.labels[:count], dls.valid.bs, mean, std, device=train.device)
+
+
+def training_fit(model, dls, config: RunConfig, teacher, test_logits: torch.Tensor) -> dict:
+    """How well the trained model fits its training split (clean images, eval mode), and for a student how its
+    teacher's targets relate to the labels and how often the two agree on the test set."""
+    loader = clean_loader(dls)
+    logits, labels = predict(model, loader, config.precision, config.channels_last)
+    fit = dict(train_accuracy=(logits.argmax(dim=1) == labels).float().mean().item(),
+               train_loss=F.cross_entropy(logits, labels).item())
+    if teacher is not None:
+        teacher_logits, _ = predict(teacher, loader, config.precision, config.channels_last)
+        teacher_test_logits, _ = predict(teacher, dls.test, config.precision, config.channels_last)
+        fit.update(teacher_train_targets_wrong=(teacher_logits.argmax(dim=1) != labels).float().mean().item(),
+                   test_agreement_with_teacher=(teacher_test_logits.argmax(dim=1)
+                                                == test_logits.argmax(dim=1)).float().mean().item())
+    return fit
 
 
 def resolve_teacher(teacher: str | None, runs_dir: Path) -> Run | None:
@@ -369,6 +399,7 @@ def train_run(config: RunConfig, runs_dir: Path | None = None, device: str | tor
             log(f"run {config.run_id}: resuming after epoch {start_epoch} of {config.epochs}")
 
     recorder = RunRecorder(path, rows, start_epoch)
+    probe = TrainProbe(clean_loader(dls, TRAIN_PROBE_SIZE), config.precision, config.channels_last)
     if config.processes != distributed.world_size():
         raise ConfigError(f"run {config.run_id} is configured for {config.processes} processes but "
                           f"{distributed.world_size()} are running; make the config with processes={distributed.world_size()}")
@@ -377,7 +408,7 @@ def train_run(config: RunConfig, runs_dir: Path | None = None, device: str | tor
     learn = make_learner(model, dls, objective, teacher, lr=config.lr, momentum=config.momentum,
                          weight_decay=config.weight_decay, milestones=config.milestones, gamma=config.gamma,
                          precision=config.precision, channels_last=config.channels_last,
-                         cbs=[recorder, StopOnNonFiniteLoss(path), *callbacks])
+                         cbs=[recorder, probe, StopOnNonFiniteLoss(path), *callbacks], schedule=config.schedule)
     learn.objective = objective
     if not progress:
         learn.remove_cbs([cb for cb in learn.cbs if type(cb).__name__ == "ProgressCallback"])
@@ -395,8 +426,9 @@ def train_run(config: RunConfig, runs_dir: Path | None = None, device: str | tor
     if start_epoch < config.epochs:
         learn.fit(config.epochs, lr=config.lr, reset_opt=checkpoint is None)
     # The last epoch's model on the test set: the test set never picks an epoch or a model.
-    learn.remove_cb(recorder)  # prediction runs fastai's epoch events too; they are not training epochs
+    learn.remove_cbs([recorder, probe])  # prediction runs fastai's epoch events too; they are not training epochs
     test_logits, test_labels = learn.get_preds(dl=dls.test, act=noop)
+    fit = training_fit(learn.model, dls, config, teacher, test_logits)
     test_loss = F.cross_entropy(test_logits.float(), test_labels).item()
     test_accuracy = (test_logits.argmax(dim=1) == test_labels).float().mean().item()
     last = rows[-1]
@@ -404,7 +436,8 @@ def train_run(config: RunConfig, runs_dir: Path | None = None, device: str | tor
                  valid_accuracy=last["valid_accuracy"], valid_loss=last["valid_loss"], epochs=config.epochs,
                  train_seconds=sum(row["seconds"] for row in rows), parameters=count_parameters(model),
                  device=str(device), torch=torch.__version__, teacher=config.teacher,
-                 resumed_from_epoch=start_epoch or None, wall_seconds_this_process=round(time.perf_counter() - started, 3))
+                 resumed_from_epoch=start_epoch or None, wall_seconds_this_process=round(time.perf_counter() - started, 3),
+                 **fit)
     model.to(memory_format=torch.contiguous_format)
     if not distributed.is_main_process():
         distributed.barrier()  # process 0 writes the run
