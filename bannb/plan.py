@@ -1,0 +1,118 @@
+"""Train a set of runs on several worker processes, each teacher before its students.
+
+On a 2-core CPU the book's small networks train faster as two single-threaded processes than as one
+process with two threads (a small convolution does not split well over threads, and two processes never
+wait on each other's barriers), so a chapter's runs go through `train_all`. Each run is still the same
+deterministic function of its config; the worker count only changes which runs train at the same time.
+
+    python -m bannb.plan --chapter 04_born_again   # not a CLI: chapters call `train_all(experiments.plan(...))`
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Sequence
+
+from .errors import BannbError
+
+
+class PlanFailed(BannbError):
+    """Some runs of a plan failed; the others finished and are kept."""
+
+
+def default_workers() -> int:
+    """One single-threaded worker per core, at most 2 on the CPU machines the book is sized for
+    (`BANNB_WORKERS` overrides)."""
+    if "BANNB_WORKERS" in os.environ:
+        return max(1, int(os.environ["BANNB_WORKERS"]))
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def _initialise_worker(threads: int) -> None:
+    import torch
+    torch.set_num_threads(threads)
+
+
+def _train_one(config_dict: dict, runs_dir: str | None, device: str) -> dict:
+    from .runs import RunConfig, train_run
+    config = RunConfig.from_dict(config_dict)
+    started = time.perf_counter()
+    run = train_run(config, runs_dir, device, progress=False, log=lambda *_: None)
+    return dict(run_id=run.run_id, test_error=run.final["test_error"], seconds=time.perf_counter() - started)
+
+
+def order_by_dependency(configs: Sequence) -> list:
+    """The distinct configs, each after the config of its teacher where that teacher is in the plan."""
+    unique = list({config.run_id: config for config in configs}.values())
+    ids = {config.run_id for config in unique}
+    placed, ordered = set(), []
+    while len(ordered) < len(unique):
+        progress = False
+        for config in unique:
+            if config.run_id in placed:
+                continue
+            if config.teacher is None or config.teacher not in ids or config.teacher in placed:
+                ordered.append(config)
+                placed.add(config.run_id)
+                progress = True
+        if not progress:  # only possible with a cycle, which hashing makes impossible; guard anyway
+            raise BannbError("the plan's teacher links form a cycle")
+    return ordered
+
+
+def train_all(configs: Sequence, runs_dir: Path | None = None, device: str = "cpu", workers: int | None = None,
+              threads_per_worker: int = 1, log=print) -> None:
+    """Train every config not yet finished (finished runs are reused), `workers` at a time, each student only
+    once its teacher has finished. A failed run is reported and its students are skipped; the others go on,
+    and `PlanFailed` lists the failures at the end."""
+    from .runs import default_runs_dir, finished_problem
+    runs_dir = Path(runs_dir or default_runs_dir())
+    ordered = order_by_dependency(configs)
+    pending = [c for c in ordered if finished_problem(runs_dir / c.run_id) is not None]
+    if not pending:
+        return
+    workers = workers or default_workers()
+    if device != "cpu" or workers == 1:  # one process: a GPU, or a machine with one core
+        for position, config in enumerate(pending, 1):
+            result = _train_one(config.to_dict(), str(runs_dir), device)
+            log(f"[train] {position}/{len(pending)} {result['run_id']}: test error {100 * result['test_error']:.2f}% "
+                f"in {result['seconds']:.0f} s")
+        return
+    ids = {c.run_id for c in pending}
+    done, failed, running = set(), {}, {}
+    waiting = list(pending)
+    started = time.perf_counter()
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_initialise_worker,
+                             initargs=(threads_per_worker,)) as pool:
+        while waiting or running:
+            for config in list(waiting):
+                if len(running) >= workers:
+                    break
+                if config.teacher in failed:
+                    failed[config.run_id] = f"its teacher {config.teacher} failed"
+                    waiting.remove(config)
+                elif config.teacher is None or config.teacher not in ids or config.teacher in done:
+                    running[pool.submit(_train_one, config.to_dict(), str(runs_dir), device)] = config
+                    waiting.remove(config)
+            if not running:
+                continue
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                config = running.pop(future)
+                try:
+                    result = future.result()
+                except Exception as err:  # reported with the others at the end; dependents are skipped
+                    failed[config.run_id] = f"{type(err).__name__}: {err}"
+                    log(f"[train] FAILED {config.run_id}: {err}")
+                    continue
+                done.add(config.run_id)
+                log(f"[train] {len(done)}/{len(pending)} {result['run_id']}: test error "
+                    f"{100 * result['test_error']:.2f}% in {result['seconds']:.0f} s "
+                    f"({time.perf_counter() - started:.0f} s so far)")
+    if failed:
+        raise PlanFailed("runs failed (the finished ones are kept):\n  "
+                         + "\n  ".join(f"{run_id}: {why}" for run_id, why in failed.items()))
