@@ -117,8 +117,11 @@ class InitialTestLogits(Callback):
     """Records the test-set logits of the network `train_run` is about to train, before its first step (on a
     copy, in training mode as `initial_test_logits` computes them, so that the run itself is not disturbed)."""
     order = 100
+    logits = None
 
     def before_fit(self):
+        if self.logits is not None:  # fastai's get_preds fires before_fit again, after training
+            return
         model = copy.deepcopy(self.learn.model).to(memory_format=torch.contiguous_format).train()
         with torch.no_grad():
             self.logits = torch.cat([model(images).float() for images, _ in self.learn.dls.test])
