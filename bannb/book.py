@@ -17,14 +17,15 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from .data import DATASETS
-from .data.arrays import PROJECT_ROOT
+from .paths import PROJECT_ROOT, results_dir
 from .errors import BannbError, ConfigError, unknown_choice
-from .profiles import PROFILES
+from .profiles import DEFAULT_PROFILE, PROFILES, Profile, get_profile
 
 # ---------------------------------------------------------------- a chapter's parameters
 
@@ -62,6 +63,66 @@ def check_parameters(**parameters) -> dict:
                 not isinstance(value, int) or isinstance(value, bool) or value < 0):
             raise ConfigError(f"parameter extra_teachers must be an integer >= 0, got {value!r}")
     return parameters
+
+
+# Chapter parameters that are run parameters (a `RunConfig` field a profile sets); the others (generations,
+# extra_teachers, chapter 8's grid…) are the chapter's own.
+RUN_PARAMETERS = (*Profile.RUN_FIELDS, "dropout", "precision")
+_NOTES_SHOWN: set = set()
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """A chapter's set-up, resolved: what its cells pass to `bannb.experiments`."""
+
+    profile: Profile
+    seeds: list  # the central comparisons' seeds
+    secondary_seeds: list  # the seeds of the comparisons the budget allows fewer (chapter 8's grid)
+    overrides: dict  # the run parameters the chapter sets (those not None), over the profile's defaults
+    device: str
+    parameters: dict  # every parameter as given (validated), the chapter's own ones included
+
+    def note(self) -> str:
+        """What this chapter's numbers are worth (`Profile.note` of the chapter's config)."""
+        return self.profile.note(**self.overrides)
+
+
+def chapter(profile: str | Profile = DEFAULT_PROFILE, seeds: list | None = None, secondary_seeds: list | None = None,
+            device: str | None = None, show_note: bool = True, **parameters) -> Chapter:
+    """A chapter's one set-up call: validates its papermill parameters (`check_parameters`), resolves the seeds
+    (None: the profile's) and the run overrides, and shows the profile's note once (the first time a chapter
+    of this profile and these overrides asks, in this process)."""
+    name = profile.name if isinstance(profile, Profile) else profile
+    check_parameters(profile=name, seeds=seeds, device=device, **parameters)
+    if secondary_seeds is not None:
+        check_parameters(seeds=secondary_seeds)
+    chosen = profile if isinstance(profile, Profile) else get_profile(profile)
+    if device is None:
+        import torch
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    context = Chapter(profile=chosen, seeds=list(seeds) if seeds is not None else list(chosen.seeds),
+                      secondary_seeds=list(secondary_seeds) if secondary_seeds is not None
+                      else list(chosen.secondary_seeds),
+                      overrides={k: v for k, v in parameters.items() if k in RUN_PARAMETERS and v is not None},
+                      device=device, parameters=dict(parameters, profile=name, seeds=seeds, device=device))
+    key = (chosen.name, json.dumps(context.overrides, sort_keys=True, default=str))
+    if show_note and key not in _NOTES_SHOWN:
+        _NOTES_SHOWN.add(key)
+        show_markdown(context.note())
+    return context
+
+
+def show_markdown(text: str) -> None:
+    """Rendered Markdown in a notebook, the text itself elsewhere."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
+    except ImportError:
+        get_ipython = None
+    if get_ipython is not None and get_ipython() is not None:
+        display(Markdown(text))
+    else:
+        print(text)
 
 
 # ---------------------------------------------------------------- the chapters
@@ -112,14 +173,14 @@ def execute(notebook: Path, output: Path, parameters: dict) -> None:
     os.replace(partial, output)
 
 
-def timings_file(root: Path = PROJECT_ROOT) -> Path:
-    """Wall seconds per chapter of the cpu profile, committed with the chapters they timed (the Performance
-    appendix and `make bench` report the whole book's time from it)."""
-    return root / "book" / "results" / "book-timings-cpu.json"
+def timings_file(root: Path = PROJECT_ROOT, profile: str = DEFAULT_PROFILE) -> Path:
+    """Wall seconds per chapter of the committed profile, committed with the chapters they timed (the
+    Performance appendix and `make bench` report the whole book's time from it)."""
+    return results_dir(root) / f"book-timings-{profile}.json"
 
 
 def finished_runs() -> int:
-    from .runs import default_runs_dir  # lazily: the runner itself needs neither torch nor fastai
+    from .paths import default_runs_dir
     return sum(1 for _ in default_runs_dir().glob("*/done.json"))
 
 
@@ -133,7 +194,7 @@ def record_timing(root: Path, chapter: str, seconds: float, runs_trained: int) -
     if runs_trained == 0 and previous is not None and previous_trained != 0:
         return
     timings[chapter] = dict(seconds=round(seconds, 1), runs_trained=runs_trained)
-    from .runs import atomic_write_json
+    from .store import atomic_write_json  # lazily: the runner itself needs neither torch nor fastai
     atomic_write_json(path, timings)
 
 
@@ -142,19 +203,18 @@ def chapter_seconds(entry) -> float:
     return entry["seconds"] if isinstance(entry, dict) else float(entry)
 
 
-def run_book(profile: str = "cpu", chapters: list[str] | None = None, root: Path = PROJECT_ROOT,
+def run_book(profile: str = DEFAULT_PROFILE, chapters: list[str] | None = None, root: Path = PROJECT_ROOT,
              force: bool = False, parameters: dict | None = None, log=print) -> list[str]:
     """Execute the chosen chapters in order; returns the failures (one line each). A failed chapter does
     not stop the others, and leaves the results of every other chapter as they were."""
-    if profile not in PROFILES:
-        raise unknown_choice("profile", profile, PROFILES)
-    # The committed chapters default to the cpu profile; inject only what differs, so they stay clean.
-    parameters = dict(parameters or {}, **({} if profile == "cpu" else {"profile": profile}))
+    committed = get_profile(profile).committed
+    # The committed chapters default to the committed profile; inject only what differs, so they stay clean.
+    parameters = dict(parameters or {}, **({} if committed else {"profile": profile}))
     state_file = root / "_build" / "book-state" / f"{profile}.json"
     state = json.loads(state_file.read_text()) if state_file.exists() else {}
     failures = []
     for notebook in select(chapter_notebooks(root), chapters):
-        output = notebook if profile == "cpu" else root / "_build" / "executed" / profile / notebook.name
+        output = notebook if committed else root / "_build" / "executed" / profile / notebook.name
         fingerprint = source_hash(notebook, parameters)
         if not force and output.exists() and state.get(notebook.stem) == fingerprint:
             log(f"[book] {notebook.stem}: unchanged since it last finished; kept")
@@ -171,7 +231,7 @@ def run_book(profile: str = "cpu", chapters: list[str] | None = None, root: Path
         state_file.parent.mkdir(parents=True, exist_ok=True)
         state_file.write_text(json.dumps(state, indent=2))
         seconds = time.perf_counter() - started
-        if profile == "cpu":
+        if committed:
             record_timing(root, notebook.stem, seconds, finished_runs() - runs_before)
         log(f"[book] {notebook.stem}: done in {seconds:.0f} s")
     return failures
@@ -256,7 +316,7 @@ def check_html(root: Path = PROJECT_ROOT, browser: str = "chromium", screenshots
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bannb.book", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", default="cpu", help=f"one of {', '.join(PROFILES)}")
+    parser.add_argument("--profile", default=DEFAULT_PROFILE, help=f"one of {', '.join(PROFILES)}")
     parser.add_argument("--chapters", nargs="*", help="chapter number prefixes (e.g. 03 04); default: all")
     parser.add_argument("--force", action="store_true", help="run chapters even if unchanged since they finished")
     parser.add_argument("--no-build", action="store_true", help="execute only, do not render the HTML")

@@ -34,9 +34,10 @@ def _positive_int(text: str) -> int:
 
 
 def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    from .profiles import PROFILES
+    from .profiles import DEFAULT_PROFILE, PROFILES
     group = parser.add_argument_group("run parameters (a profile sets the defaults)")
-    group.add_argument("--profile", default="cpu", help=f"defaults: {', '.join(PROFILES)} (default: cpu)")
+    group.add_argument("--profile", default=DEFAULT_PROFILE,
+                       help=f"defaults: {', '.join(PROFILES)} (default: {DEFAULT_PROFILE})")
     group.add_argument("--arch", help="architecture name (see `python -m bannb models`)")
     group.add_argument("--dataset", help="fashion-mnist, cifar10 or cifar100")
     group.add_argument("--epochs", type=_positive_int)
@@ -48,7 +49,9 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--valid-size", type=_positive_int, help="held-out validation samples (default 5000)")
     group.add_argument("--test-size", type=_positive_int, help="test on a subset (smoke runs)")
     group.add_argument("--no-augment", dest="augment", action="store_false", default=None)
-    group.add_argument("--precision", default="auto", help="auto (bf16 where it pays), bf16, fp16 (CUDA), fp32")
+    group.add_argument("--precision", default=None,
+                       help="bf16, fp16 (CUDA), fp32, or auto (the fastest on this machine); default: the profile's "
+                            "precision of record, so that its runs are the same on every machine")
     group.add_argument("--device", default=None, help="cpu, cuda, cuda:1 … (default: cuda if available)")
     group.add_argument("--runs-dir", type=Path, default=None, help="where runs live (default: data/runs or $BANNB_RUNS)")
     group.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -80,7 +83,7 @@ def _mean_std(values: list[float]) -> str:
 
 
 def cmd_train(args) -> None:
-    from .runs import train_run
+    from .training import train_run
     config = _config(args, loss=args.loss, loss_params=_loss_params(args.loss_param), teacher=args.teacher,
                      seed=args.seed)
     run = train_run(config, args.runs_dir, _device(args), progress=not args.quiet)
@@ -111,7 +114,7 @@ def cmd_ban(args) -> None:
 
 def cmd_evaluate(args) -> None:
     from .generations import ensemble_accuracy
-    from .runs import resolve_teacher, default_runs_dir
+    from .store import default_runs_dir, resolve_teacher
     runs_dir = args.runs_dir or default_runs_dir()
     runs = [resolve_teacher(name, runs_dir) for name in args.runs]
     for run in runs:

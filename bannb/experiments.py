@@ -17,30 +17,29 @@ from .generations import born_again, teacher_config
 from .models import densenet_compression_variant, densenet_depth_variant
 from .models.registry import resolve
 from .paper import paper_table
-from .profiles import default_seeds, make_config
+from .profiles import get_profile
 from .report import compare, ensemble_records, paper_support, run_records
-from .runs import Run, RunConfig, build_model, seed_everything, train_run
-
-# At the smoke profile the chapters shrink further than the profile (2048 images), so that nbval runs
-# every chapter in seconds. Its numbers mean nothing either way.
-BOOK_SMOKE = dict(train_size=512)
+from .config import RunConfig, build_model
+from .store import Run
+from .training import seed_everything, train_run
 
 # BAN+L mixes the label loss and the teacher loss; the paper does not give the weight.
 BAN_L_PARAMS = dict(label_weight=0.5)
 
 
-def chapter_seeds(profile: str, seeds: Sequence[int] | None) -> list[int]:
-    """A chapter's `seeds` parameter: None means the profile's default (`default_seeds`)."""
-    return list(seeds) if seeds is not None else default_seeds(profile)
+def chapter_seeds(profile: str, seeds: Sequence[int] | None, secondary: bool = False) -> list[int]:
+    """A chapter's `seeds` parameter: None means the profile's default (`Profile.seeds`, or for a comparison the
+    budget allows fewer seeds, `Profile.secondary_seeds`)."""
+    if seeds is not None:
+        return list(seeds)
+    chosen = get_profile(profile)
+    return list(chosen.secondary_seeds if secondary else chosen.seeds)
 
 
 def book_config(profile: str, seed: int = 0, device: str = "cpu", **overrides) -> RunConfig:
     """A teacher's config for a chapter: the profile's defaults, the chapter's parameters that are not None,
-    and, at smoke, the book's extra shrinking (`BOOK_SMOKE`) unless a parameter says otherwise."""
-    values = {key: value for key, value in overrides.items() if value is not None}
-    if profile == "smoke":
-        values = {**BOOK_SMOKE, **values}
-    return teacher_config(make_config(profile, device=device, seed=seed, **values))
+    and the book's extra shrinking at the profile (`Profile.book_overrides`) unless a parameter says otherwise."""
+    return teacher_config(get_profile(profile).book_config(device=device, seed=seed, **overrides))
 
 
 def teachers(profile: str, seeds: Sequence[int], device: str = "cpu", progress: bool = False,
@@ -124,29 +123,12 @@ def ban_records(profile: str, seeds: Sequence[int], generations: int, extra_teac
 
 # ---------------------------------------------------------------- chapter 8: across architectures
 
-TRANSFER_GRIDS = {
-    # Seconds: the smallest nets, the book's smoke subset, one seed.
-    "smoke": dict(wrn_archs=["wrn-10-1"], densenet="densenet-bc-16-8", depth_factors=[2], compression_factors=[0.5],
-                  res_students=["res-student-16-8-wide-1-1"], train_size=None, valid_size=None, seeds=[0]),
-    # About 4 minutes on 2 cores: one seed, 4000 training images, nets the size of wrn-16-1.
-    "cpu": dict(wrn_archs=["wrn-16-1"], densenet="densenet-bc-22-12", depth_factors=[2], compression_factors=[0.5],
-                res_students=["res-student-22-12-wide-1-1", "res-student-22-12-bottleneck-2-1"],
-                train_size=4000, valid_size=1000, seeds=[0]),
-    # The paper's Tables 3-5.
-    "paper": dict(wrn_archs=["wrn-28-1", "wrn-28-2", "wrn-28-5", "wrn-28-10"], densenet="densenet-bc-90-60",
-                  depth_factors=[0.5, 2, 3, 4], compression_factors=[0.5, 0.75, 1.5],
-                  res_students=["res-student-90-60-bottleneck-14-0.5", "res-student-90-60-bottleneck-14-1",
-                                "res-student-90-60-wide-1-1", "res-student-90-60-wide-2-1",
-                                "res-student-90-60-wide-4-0.5", "res-student-90-60-wide-4-1"],
-                  train_size=None, valid_size=None, seeds=None),
-}
-
-
 def transfer_grid(profile: str, **overrides) -> dict:
-    """Chapter 8's grid at `profile`, with every override that is not None; `seeds` resolved."""
-    grid = dict(TRANSFER_GRIDS[profile])
+    """Chapter 8's grid at `profile` (`Profile.transfer`), with every override that is not None; `seeds`
+    resolved (None: the profile's `secondary_seeds`)."""
+    grid = dict(get_profile(profile).transfer, seeds=None)
     grid.update({key: value for key, value in overrides.items() if value is not None})
-    grid["seeds"] = chapter_seeds(profile, grid["seeds"])
+    grid["seeds"] = chapter_seeds(profile, grid["seeds"], secondary=True)
     return grid
 
 

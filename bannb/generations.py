@@ -12,23 +12,28 @@ import torch
 import torch.nn.functional as F
 
 from .errors import ConfigError
-from .runs import Run, RunConfig, train_run
+from .config import RunConfig
+from .store import Run
+from .training import train_run
 
 
 def generation_seed(seed: int, generation: int) -> int:
-    """Distinct seeds per generation and per base seed (for base seeds below 1000)."""
+    """A student's own seed: distinct per generation and per base seed (for base seeds below 1000). The base
+    seed itself is stored in the config (`RunConfig.base_seed`), never recovered from this."""
     return seed + 1000 * generation
 
 
 def teacher_config(base: RunConfig) -> RunConfig:
-    return dataclasses.replace(base, loss="ce", loss_params={}, teacher=None, generation=0)
+    """The teacher of `base`'s replicate: trained on the labels, with `base`'s seed (its own base seed)."""
+    return dataclasses.replace(base, loss="ce", loss_params={}, teacher=None, generation=0, base_seed=base.seed)
 
 
 def student_config(base: RunConfig, teacher: Run, generation: int, loss: str = "ban", loss_params: dict | None = None,
                    arch: str | None = None) -> RunConfig:
+    """BAN-`generation` of the replicate `base` starts (base seed `base.seed`), taught by `teacher`."""
     return dataclasses.replace(base, arch=arch or base.arch, loss=loss, loss_params=dict(loss_params or {}),
                                teacher=teacher.run_id, generation=generation,
-                               seed=generation_seed(base.seed, generation))
+                               seed=generation_seed(base.seed, generation), base_seed=base.seed)
 
 
 def born_again(base: RunConfig, generations: int, loss: str = "ban", loss_params: dict | None = None,

@@ -102,9 +102,20 @@ class BanObjective:
 
     needs_teacher = True
     name = ""
+    random = False  # draws random numbers: takes a `seed` parameter, which `make_loss` fills with the run's seed
 
     def __init__(self, **params):
         self.params = params
+
+    def state_dict(self) -> dict:
+        """The loss's mutable state (its random generator's, say), for a checkpoint; empty for a deterministic loss."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore what `state_dict` returned, so that a resumed run continues the same random stream."""
+        if state:
+            raise ConfigError(f"the {self.name!r} loss keeps no state, but a checkpoint has {sorted(state)} for it; "
+                              f"the checkpoint belongs to another loss")
 
     def __call__(self, student_logits, labels, teacher_logits=None):
         if self.needs_teacher and teacher_logits is None:
@@ -168,7 +179,10 @@ class CWTM(BanObjective):
 
 
 class DKPP(BanObjective):
-    name = "dkpp"
+    """Its permutations come from its own generator, seeded from its `seed` parameter: the stream is part of
+    the loss's state, so a checkpoint carries it and a resumed run draws the permutations it would have drawn."""
+
+    name, random = "dkpp", True
 
     def __init__(self, seed: int = 0):
         super().__init__(seed=seed)
@@ -177,14 +191,27 @@ class DKPP(BanObjective):
     def compute(self, student_logits, labels, teacher_logits):
         return dkpp_loss(student_logits, teacher_logits, self.generator)
 
+    def state_dict(self) -> dict:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if set(state) != {"generator"}:
+            raise ConfigError(f"a DKPP loss state holds its generator's state, got keys {sorted(state)}")
+        self.generator.set_state(state["generator"])
+
 
 LOSSES = {cls.name: cls for cls in (CrossEntropy, BAN, BANWithLabels, HintonKD, CWTM, DKPP)}
 
 
-def make_loss(name: str, **params) -> BanObjective:
-    """A loss by name (`ce`, `ban`, `ban+l`, `kd`, `cwtm`, `dkpp`) with its parameters."""
+def make_loss(name: str, run_seed: int | None = None, **params) -> BanObjective:
+    """A loss by name (`ce`, `ban`, `ban+l`, `kd`, `cwtm`, `dkpp`) with its parameters.
+
+    `run_seed` (the seed of the run it trains) seeds the losses that draw random numbers, unless `params` give
+    their own `seed`; the deterministic losses ignore it."""
     if name not in LOSSES:
         raise unknown_choice("loss", name, LOSSES)
+    if LOSSES[name].random and run_seed is not None:
+        params = {"seed": run_seed, **params}
     try:
         return LOSSES[name](**params)
     except TypeError as err:

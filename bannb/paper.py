@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from .data.arrays import PROJECT_ROOT
+from .paths import DATA_DIR
 from .errors import ConfigError
 
-TABLES_FILE = PROJECT_ROOT / "data" / "paper_tables.json"
+TABLES_FILE = DATA_DIR / "paper_tables.json"
 SHORT_CITATION = "Furlanello et al. (ICML 2018)"
 
 

@@ -1,50 +1,198 @@
-"""Profiles: named sets of defaults. A profile sets defaults; every parameter can still be given."""
+"""Profiles: everything a named scale of the book means, declared once.
+
+A `Profile` holds the run defaults (the recipe, the data, the network, the precision of record), the
+seeds a chapter averages over, how the book shrinks it further, chapter 8's transfer grid, and the note
+a chapter prints, computed from all that (parameter counts of the real networks, the dataset's sizes).
+A profile sets defaults; every run parameter can still be given (`make_config(profile, **overrides)`).
+To add a profile, add one `Profile` to `PROFILES`.
+"""
 from __future__ import annotations
 
-from .errors import ConfigError, unknown_choice
+import dataclasses
+from dataclasses import dataclass, field
+
+import torch
+
+from . import learner
+from .config import RunConfig
 from .distributed import world_size
-from .learner import resolve_precision
-from .models import model_family
-from .runs import RunConfig
-
-# The Wide-ResNet reference recipe the paper says it follows (an assumption: the paper gives no epochs, lr or batch):
-# SGD, momentum 0.9, lr 0.1 ×0.2 at 30%, 60%, 80% of training, weight decay 5e-4, batch 128, pad-4 crop + flip.
-RECIPE = dict(lr=0.1, momentum=0.9, weight_decay=5e-4, schedule="step", milestones=(0.3, 0.6, 0.8), gamma=0.2, batch_size=128,
-              augment=True)
-
-PROFILES = {
-    # Seconds per run, on a small subset: exercises every code path; its numbers mean nothing.
-    "smoke": dict(RECIPE, dataset="fashion-mnist", arch="wrn-16-1", epochs=2, batch_size=64,
-                  train_size=2048, valid_size=500, test_size=1000),
-    # The default: real results on the full Fashion-MNIST with small nets, on a laptop-class CPU.
-    "cpu": dict(RECIPE, dataset="fashion-mnist", arch="wrn-16-1", epochs=5, valid_size=5000),
-    # The paper's scale, for GPUs: CIFAR-100, the paper's networks, 200 epochs, dropout 0.3 in Wide-ResNets.
-    "paper": dict(RECIPE, dataset="cifar100", arch="densenet-bc-90-60", epochs=200, valid_size=5000, wrn_dropout=0.3),
-}
+from .errors import ConfigError, unknown_choice
+from .models import count_parameters, create_model, model_family
 
 
-def profile_defaults(profile: str) -> dict:
+@dataclass(frozen=True)
+class Profile:
+    """One scale of the book. The run defaults default to the Wide-ResNet reference recipe the paper says it
+    follows (an assumption: the paper gives no epochs, lr or batch): SGD, momentum 0.9, lr 0.1 ×0.2 at 30%, 60%,
+    80% of training, weight decay 5e-4, batch 128, pad-4 crop + flip."""
+
+    name: str
+    purpose: str  # what the profile is for, in words; the numbers of the note are computed, never typed here
+    dataset: str
+    arch: str
+    epochs: int
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    schedule: str = "step"
+    milestones: tuple = (0.3, 0.6, 0.8)
+    gamma: float = 0.2
+    augment: bool = True
+    train_size: int | None = None
+    valid_size: int = 5000
+    test_size: int | None = None
+    # The precision of record: the book's runs are the same runs on every machine, whichever precision `auto`
+    # finds fastest there. None: the machine's `auto`.
+    precision: str | None = "bf16"
+    wrn_dropout: float = 0.0  # dropout of Wide-ResNets (and only of them)
+    seeds: tuple = (0, 1, 2)  # a chapter's central comparisons average over these
+    secondary_seeds: tuple = (0, 1, 2)  # comparisons the budget allows fewer seeds (chapter 8's grid)
+    book_overrides: dict = field(default_factory=dict)  # what the book's chapters change beyond the run defaults
+    transfer: dict = field(default_factory=dict)  # chapter 8's grid: wrn_archs, densenet, depth_factors, …
+    numbers_mean_nothing: bool = False  # a profile for tests: the note says not to read its results
+    committed: bool = False  # the committed chapters carry this profile's outputs (executed in place, timed)
+
+    RUN_FIELDS = ("dataset", "arch", "epochs", "batch_size", "lr", "momentum", "weight_decay", "schedule",
+                  "milestones", "gamma", "augment", "train_size", "valid_size", "test_size")
+
+    def __post_init__(self):
+        if self.precision is not None and self.precision not in learner.PRECISIONS:
+            raise ConfigError(f"profile {self.name}: unknown precision {self.precision!r}; "
+                              f"valid: {', '.join(learner.PRECISIONS)} or None")
+
+    def run_defaults(self) -> dict:
+        """The run parameters this profile sets (before the dropout rule and the precision are applied)."""
+        return {name: getattr(self, name) for name in self.RUN_FIELDS}
+
+    def config(self, device: str = "cpu", precision: str | None = None, **overrides) -> RunConfig:
+        """A run config: the profile's defaults, then every override that is not None. The precision is the
+        profile's precision of record unless one is given (`auto`: the fastest on `device`)."""
+        values = self.run_defaults()
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        if overrides.get("dropout") is None:
+            values["dropout"] = self.wrn_dropout if model_family(values["arch"]) == "wide_resnet" else 0.0
+        # looked up at call time, so that whatever decides `auto` can be replaced (a test fakes its decision)
+        values["precision"] = learner.resolve_precision(precision or self.precision or "auto", device)
+        values.setdefault("processes", world_size())
+        try:
+            return RunConfig(**values)
+        except TypeError as err:
+            raise ConfigError(f"bad run parameter: {err}") from err
+
+    def book_config(self, device: str = "cpu", precision: str | None = None, **overrides) -> RunConfig:
+        """A chapter's run config: as `config`, with the book's shrinking (`book_overrides`) under the overrides."""
+        given = {key: value for key, value in overrides.items() if value is not None}
+        return self.config(device, precision, **{**self.book_overrides, **given})
+
+    def transfer_archs(self) -> list[str]:
+        """Every network chapter 8's grid trains at this profile."""
+        from .experiments import densenet_variants  # the Table 4 students are named there
+        grid = self.transfer
+        if not grid:
+            return []
+        variants = densenet_variants(grid["densenet"], grid["depth_factors"], grid["compression_factors"])
+        return [*grid["wrn_archs"], grid["densenet"], *variants.values(), *grid["res_students"]]
+
+    def note(self, **overrides) -> str:
+        """What a chapter's numbers are worth at this profile, in one paragraph of Markdown: the data and its
+        splits, the networks and their parameter counts, the training, the precision of record; computed from
+        the chapter's config (the profile's book config with `overrides`) and the real networks."""
+        from .data import load_dataset
+        config = self.book_config(**overrides)
+        dataset = load_dataset(config.dataset)
+        train_images = config.train_size or len(dataset.train_images) - config.valid_size
+        test_images = config.test_size or len(dataset.test_images)
+        params = parameter_count(config.arch, dataset.image_shape[0], dataset.num_classes)
+        largest = max([config.arch, *self.transfer_archs()],
+                      key=lambda arch: parameter_count(arch, dataset.image_shape[0], dataset.num_classes))
+        data = (f"{dataset.name} ({train_images:,} training, {config.valid_size:,} validation and {test_images:,} "
+                f"test images)")
+        nets = f"{config.arch} ({millions(params)} parameters)"
+        if largest != config.arch:
+            largest_params = parameter_count(largest, dataset.image_shape[0], dataset.num_classes)
+            nets += f"; the largest network of the book at this profile is {largest} ({millions(largest_params)})"
+        recipe = f"{config.epochs} epoch{'s' if config.epochs != 1 else ''}, {config.schedule} schedule from lr {config.lr:g}, batch {config.batch_size}"
+        if overrides.get("precision") is not None:
+            precision = f"in {config.precision}, set by the chapter (the profile's precision of record is {self.precision})"
+        elif self.precision is not None:
+            precision = (f"in {config.precision}, the profile's precision of record (the same runs on every "
+                         f"machine, whichever precision is fastest there)")
+        else:
+            precision = f"in {config.precision}, the precision this machine runs fastest (`auto`)"
+        facts = f"{data}; {nets}; {recipe}; {precision}."
+        if self.numbers_mean_nothing:
+            return (f"**{self.name} profile: the numbers in this chapter mean nothing.** {self.purpose} "
+                    f"Do not read any result or verdict below. {facts}")
+        return f"*{self.name} profile*: {self.purpose} {facts}"
+
+
+def parameter_count(arch: str, in_channels: int, num_classes: int) -> int:
+    """The parameters of the real network (built on the meta device: no weights are allocated)."""
+    with torch.device("meta"):
+        return count_parameters(create_model(arch, in_channels=in_channels, num_classes=num_classes))
+
+
+def millions(count: int) -> str:
+    return f"{count / 1e6:.2f}M" if count < 10e6 else f"{count / 1e6:.1f}M"
+
+
+PROFILES = {profile.name: profile for profile in (
+    Profile(
+        name="smoke", purpose="Seconds per run on a small subset, to show that every cell runs.",
+        dataset="fashion-mnist", arch="wrn-16-1", epochs=2, batch_size=64, train_size=2048, valid_size=500,
+        test_size=1000, precision="bf16", seeds=(0, 1), secondary_seeds=(0,), numbers_mean_nothing=True,
+        # the chapters shrink further than the profile, so that nbval runs every chapter in seconds
+        book_overrides=dict(train_size=512),
+        transfer=dict(wrn_archs=["wrn-10-1"], densenet="densenet-bc-16-8", depth_factors=[2],
+                      compression_factors=[0.5], res_students=["res-student-16-8-wide-1-1"], train_size=None,
+                      valid_size=None)),
+    Profile(
+        name="cpu", committed=True, purpose="Real results on a CPU with small networks. The paper's claims are tested for their "
+                            "pattern at this small scale, not for its CIFAR figures.",
+        dataset="fashion-mnist", arch="wrn-16-1", epochs=5, valid_size=5000, precision="bf16",
+        seeds=(0, 1, 2), secondary_seeds=(0,),
+        # about 4 minutes on 2 cores: one seed, 4000 training images, nets the size of wrn-16-1
+        transfer=dict(wrn_archs=["wrn-16-1"], densenet="densenet-bc-22-12", depth_factors=[2],
+                      compression_factors=[0.5],
+                      res_students=["res-student-22-12-wide-1-1", "res-student-22-12-bottleneck-2-1"],
+                      train_size=4000, valid_size=1000)),
+    Profile(
+        name="paper", purpose="The paper's scale, for GPUs: CIFAR-100, the paper's networks and the Wide-ResNet "
+                              "recipe, with dropout 0.3 in Wide-ResNets.",
+        dataset="cifar100", arch="densenet-bc-90-60", epochs=200, valid_size=5000, precision="bf16",
+        wrn_dropout=0.3, seeds=(0, 1, 2), secondary_seeds=(0, 1, 2),
+        # the paper's Tables 3-5
+        transfer=dict(wrn_archs=["wrn-28-1", "wrn-28-2", "wrn-28-5", "wrn-28-10"], densenet="densenet-bc-90-60",
+                      depth_factors=[0.5, 2, 3, 4], compression_factors=[0.5, 0.75, 1.5],
+                      res_students=["res-student-90-60-bottleneck-14-0.5", "res-student-90-60-bottleneck-14-1",
+                                    "res-student-90-60-wide-1-1", "res-student-90-60-wide-2-1",
+                                    "res-student-90-60-wide-4-0.5", "res-student-90-60-wide-4-1"],
+                      train_size=None, valid_size=None)),
+)}
+
+
+# The profile of the committed book, the default of the chapters and of the command line.
+DEFAULT_PROFILE = next(name for name, profile in PROFILES.items() if profile.committed)
+
+
+def get_profile(profile: str | Profile) -> Profile:
+    """A profile by name (a `Profile` is returned as it is)."""
+    if isinstance(profile, Profile):
+        return profile
     if profile not in PROFILES:
         raise unknown_choice("profile", profile, PROFILES)
-    return dict(PROFILES[profile])
+    return PROFILES[profile]
 
 
-def make_config(profile: str = "cpu", device: str = "cpu", precision: str = "auto", **overrides) -> RunConfig:
-    """A run config: the profile's defaults, then every override that is not None."""
-    values = profile_defaults(profile)
-    wrn_dropout = values.pop("wrn_dropout", 0.0)
-    values.update({key: value for key, value in overrides.items() if value is not None})
-    if "dropout" not in overrides or overrides["dropout"] is None:
-        values["dropout"] = wrn_dropout if model_family(values["arch"]) == "wide_resnet" else 0.0
-    values["precision"] = resolve_precision(precision, device)
-    values.setdefault("processes", world_size())
-    try:
-        return RunConfig(**values)
-    except TypeError as err:
-        raise ConfigError(f"bad run parameter: {err}") from err
+def make_config(profile: str | Profile = DEFAULT_PROFILE, device: str = "cpu", precision: str | None = None,
+                **overrides) -> RunConfig:
+    """A run config: the profile's defaults, then every override that is not None (`Profile.config`)."""
+    return get_profile(profile).config(device, precision, **overrides)
 
 
-def default_seeds(profile: str) -> list[int]:
-    """The seeds a chapter averages over when its `seeds` parameter is None: [0, 1] at smoke (fast), else [0, 1, 2]."""
-    profile_defaults(profile)  # validates the name
-    return [0, 1] if profile == "smoke" else [0, 1, 2]
+def recipe_table():
+    """The run defaults of every profile, one row each (a pandas DataFrame)."""
+    import pandas as pd
+    return pd.DataFrame({name: {**profile.run_defaults(), "precision": profile.precision,
+                                "seeds": list(profile.seeds)} for name, profile in PROFILES.items()}).T

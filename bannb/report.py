@@ -30,17 +30,12 @@ few seeds)."""
 # ---------------------------------------------------------------- tidy tables
 
 
-def replicate_seed(seed: int) -> int:
-    """The base seed a run belongs to: generation k of base seed s has seed s + 1000·k (`generation_seed`)."""
-    return seed % 1000
-
-
 def run_records(runs: Iterable, **labels) -> pd.DataFrame:
     """One row per run: the `labels` you pass (e.g. model="BAN-1"), the base seed, test and validation
     error (%) of the last epoch, and the parameter count."""
     rows = []
     for run in runs:
-        rows.append(dict(labels, seed=replicate_seed(run.config.seed), dataset=run.config.dataset,
+        rows.append(dict(labels, seed=run.config.base_seed, dataset=run.config.dataset,
                          arch=run.config.arch, loss=run.config.loss,
                          generation=run.config.generation, test_error=100 * run.final["test_error"],
                          valid_error=100 * (1 - run.final["valid_accuracy"]), params=run.final["parameters"],
@@ -66,7 +61,7 @@ def metrics_records(runs: Iterable, **labels) -> pd.DataFrame:
     frames = []
     for run in runs:
         frame = run.metrics()
-        frame.insert(0, "seed", replicate_seed(run.config.seed))
+        frame.insert(0, "seed", run.config.base_seed)
         for position, (name, value) in enumerate(labels.items()):
             frame.insert(position, name, value)
         frame["valid_error"] = 100 * (1 - frame["valid_accuracy"])
@@ -238,14 +233,9 @@ def paper_support(table: pd.DataFrame, a: str, b: str, expected: str = "lower") 
 
 
 def profile_note(profile: str) -> str:
-    """What a chapter's numbers are worth at `profile`, in one paragraph of Markdown."""
-    if profile == "smoke":
-        return ("**Smoke profile: the numbers in this chapter mean nothing.** A few hundred training images and "
-                "two epochs only show that every cell runs; do not read any result or verdict below.")
-    if profile == "cpu":
-        return ("*cpu profile*: Fashion-MNIST and networks of at most 0.2M parameters (WRN-16-1 has 0.17M), trained "
-                "for 5 epochs on a CPU. The paper's claims are tested for their pattern at this small scale, not for its CIFAR figures.")
-    return "*paper profile*: CIFAR-100, the paper's networks and the Wide-ResNet recipe (200 epochs)."
+    """What a chapter's numbers are worth at `profile` (`Profile.note`; kept for the chapters' imports)."""
+    from .profiles import get_profile
+    return get_profile(profile).note()
 
 
 # ---------------------------------------------------------------- figures

@@ -54,7 +54,7 @@ SUPERCLASS_OF = {fine: coarse for coarse, fines in SUPERCLASSES.items() for fine
 def isolated(tmp_path, monkeypatch):
     """No real data folder can interfere: $BANNB_DATA and the project's data/ both point into tmp_path."""
     monkeypatch.setenv("BANNB_DATA", str(tmp_path / "env-data"))
-    monkeypatch.setattr(arrays_module, "PROJECT_ROOT", tmp_path / "project")
+    monkeypatch.setattr(arrays_module, "DATA_DIR", tmp_path / "project" / "data")
 
     def no_network(url, target):
         raise AssertionError(f"a test tried to download {url}")

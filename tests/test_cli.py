@@ -1,14 +1,14 @@
 """The command line: real runs through `main`, and bad input refused with one message and a non-zero exit."""
 import subprocess
-import sys
 
 import pytest
 
 from bannb.cli import main
+from tests.conftest import bannb_command
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "bannb", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(bannb_command(*args), capture_output=True, text=True, timeout=120)
 
 
 @pytest.mark.parametrize("args, message", [

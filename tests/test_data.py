@@ -40,7 +40,7 @@ def fake_fashion_mnist(folder, train=60_000, test=10_000, seed=0, gz=True):
 def isolated(monkeypatch, tmp_path):
     """No real dataset anywhere the loader looks; network access fails like this machine's."""
     monkeypatch.setattr(fashion_mnist, "SYSTEM_FOLDER", tmp_path / "system")
-    monkeypatch.setattr("bannb.data.arrays.PROJECT_ROOT", tmp_path / "project")
+    monkeypatch.setattr("bannb.data.arrays.DATA_DIR", tmp_path / "project" / "data")
     monkeypatch.setenv("BANNB_DATA", str(tmp_path / "env"))
 
     def offline(*args, **kwargs):

@@ -14,11 +14,7 @@ from bannb.models import (
     densenet_stage_channels,
     model_family,
 )
-
-
-def meta_count(name, **kwargs):
-    with torch.device("meta"):
-        return count_parameters(create_model(name, **kwargs))
+from tests.conftest import meta_count
 
 
 def test_depth_variant_names_by_hand():

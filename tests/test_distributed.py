@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from bannb.data import load_dataset, make_dataloaders
-from bannb.runs import Run, read_metrics
+from bannb.store import Run, read_metrics
+from tests.conftest import free_port
 
 ARGS = ["train", "--profile", "smoke", "--epochs", "2", "--train-size", "512", "--precision", "fp32", "--quiet"]
 
@@ -20,7 +21,7 @@ def train(runs_dir: Path, processes: int) -> Run:
         command = [sys.executable, "-m", "bannb", *ARGS]
     else:
         torchrun = Path(sys.executable).with_name("torchrun")
-        command = [str(torchrun), "--nproc_per_node", str(processes), "--master_port", "29533", "-m", "bannb", *ARGS]
+        command = [str(torchrun), "--nproc_per_node", str(processes), "--master_port", str(free_port()), "-m", "bannb", *ARGS]
     result = subprocess.run([*command, "--runs-dir", str(runs_dir)], capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     (path,) = list(runs_dir.iterdir())

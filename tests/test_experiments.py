@@ -1,28 +1,33 @@
 """The book's grids and the paper's tables: what the chapters ask for, without training."""
+import copy
 import math
 
 import pytest
 import torch
+from fastai.callback.core import Callback
 
 from bannb.book import check_parameters
 from bannb.errors import ConfigError
-from bannb.experiments import (BOOK_SMOKE, book_config, chapter_seeds, densenet_variants, disjoint_groups,
-                               extra_teacher_seeds, initial_test_logits, transfer_grid)
+from bannb.experiments import (book_config, chapter_seeds, densenet_variants, disjoint_groups, extra_teacher_seeds,
+                               initial_test_logits, transfer_grid)
 from bannb.paper import PAPER_ARCHS, paper_citation, paper_table, parameter_comparison
-from bannb.profiles import default_seeds
+from bannb.profiles import PROFILES
+from bannb.training import train_run
+from tests.conftest import only_run
 
 
 def test_default_seeds():
-    assert default_seeds("smoke") == [0, 1]
-    assert default_seeds("cpu") == default_seeds("paper") == [0, 1, 2]
+    assert chapter_seeds("smoke", None) == [0, 1]
+    assert chapter_seeds("cpu", None) == chapter_seeds("paper", None) == [0, 1, 2]
     with pytest.raises(ConfigError, match="valid profiles"):
-        default_seeds("laptop")
-    assert chapter_seeds("cpu", None) == [0, 1, 2] and chapter_seeds("cpu", [7]) == [7]
+        chapter_seeds("laptop", None)
+    assert chapter_seeds("cpu", [7]) == [7]
 
 
 def test_book_config_shrinks_only_at_smoke_and_only_what_is_not_given():
     smoke = book_config("smoke", seed=1, arch=None, epochs=None)
-    assert smoke.train_size == BOOK_SMOKE["train_size"] and smoke.seed == 1 and smoke.epochs == 2
+    assert smoke.train_size == PROFILES["smoke"].book_overrides["train_size"] == 512
+    assert smoke.seed == 1 and smoke.epochs == 2
     assert book_config("smoke", train_size=100).train_size == 100
     cpu = book_config("cpu")
     assert cpu.train_size is None and cpu.arch == "wrn-16-1" and cpu.epochs == 5
@@ -60,9 +65,12 @@ def test_densenet_variants_are_named_by_table_4s_columns():
 
 
 def test_check_parameters_accepts_none_for_profile_defaults():
-    check_parameters(profile="cpu", dataset=None, arch=None, seeds=None, epochs=None, wrn_archs=None,
-                     densenet=None, depth_factors=None, compression_factors=None, res_students=None,
-                     extra_teachers=None, valid_size=None)
+    parameters = dict(profile="cpu", dataset=None, arch=None, seeds=None, epochs=None, wrn_archs=None, densenet=None,
+                      depth_factors=None, compression_factors=None, res_students=None, extra_teachers=None,
+                      valid_size=None)
+    assert check_parameters(**parameters) == parameters  # accepted, and returned unchanged
+    with pytest.raises(ConfigError, match="profile"):  # None is no default for the profile itself
+        check_parameters(**dict(parameters, profile=None))
 
 
 @pytest.mark.parametrize("parameters, message", [
@@ -105,8 +113,28 @@ def test_parameter_comparison_against_table_1():
     assert counts.loc["DenseNet-90-60", "ours (M)"] == round(15_054_010 / 1e6, 2)  # test_models' regression value
 
 
-def test_initial_test_logits_are_the_runs_starting_point(fashion_mnist_available):
-    config = book_config("smoke", test_size=64)
-    first, second = initial_test_logits(config), initial_test_logits(config)
-    assert first.shape == (64, 10) and torch.equal(first, second)  # the run's seed fixes the initial weights
-    assert not torch.equal(first, initial_test_logits(book_config("smoke", seed=1, test_size=64)))
+class InitialTestLogits(Callback):
+    """Records the test-set logits of the network `train_run` is about to train, before its first step (on a
+    copy, in training mode as `initial_test_logits` computes them, so that the run itself is not disturbed)."""
+    order = 100
+    logits = None
+
+    def before_fit(self):
+        if self.logits is not None:  # fastai's get_preds fires before_fit again, after training
+            return
+        model = copy.deepcopy(self.learn.model).to(memory_format=torch.contiguous_format).train()
+        with torch.no_grad():
+            self.logits = torch.cat([model(images).float() for images, _ in self.learn.dls.test])
+
+
+def test_initial_test_logits_are_the_runs_starting_point(fashion_mnist_available, tmp_path):
+    config = book_config("smoke", test_size=64, train_size=128, epochs=1, precision="fp32")
+    first = initial_test_logits(config)
+    assert first.shape == (64, 10) and torch.equal(first, initial_test_logits(config))
+    assert not torch.equal(first, initial_test_logits(book_config("smoke", seed=1, test_size=64, train_size=128,
+                                                                  epochs=1, precision="fp32")))
+    # the comparison the name promises: the network the run really starts from gives these logits
+    start = InitialTestLogits()
+    train_run(config, tmp_path, progress=False, callbacks=[start])
+    assert only_run(tmp_path).name == config.run_id
+    torch.testing.assert_close(start.logits, first, rtol=1e-5, atol=1e-5)

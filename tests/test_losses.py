@@ -141,3 +141,36 @@ def test_unknown_loss_lists_the_valid_ones():
         make_loss("distill")
     with pytest.raises(ConfigError, match="label_weight"):
         make_loss("ban+l", label_weight=2)
+
+
+# ---------------------------------------------------------------- a loss's own state (for checkpoints)
+
+def test_dkpp_stream_continues_identically_after_a_state_round_trip(logits):
+    student, teacher, labels = logits
+    original = make_loss("dkpp", run_seed=5)
+    original(student, labels, teacher)  # advance the stream past its start
+    state = original.state_dict()
+    restored = make_loss("dkpp", run_seed=123)  # another stream, until the state is loaded
+    assert restored(student, labels, teacher).item() != original(student, labels, teacher).item()
+    restored.load_state_dict(state)
+    original.load_state_dict(state)
+    for _ in range(3):  # the same permutations, batch after batch
+        assert restored(student, labels, teacher).item() == original(student, labels, teacher).item()
+    assert torch.equal(restored.generator.get_state(), original.generator.get_state())
+
+
+def test_dkpp_is_seeded_by_the_run_seed_unless_its_params_give_one(logits):
+    student, teacher, labels = logits
+    assert make_loss("dkpp", run_seed=7).params == {"seed": 7}
+    assert make_loss("dkpp", run_seed=7, seed=2).params == {"seed": 2}  # an explicit loss parameter wins
+    same = [make_loss("dkpp", run_seed=7)(student, labels, teacher).item() for _ in range(2)]
+    assert same[0] == same[1] != make_loss("dkpp", run_seed=8)(student, labels, teacher).item()
+
+
+@pytest.mark.parametrize("name", ["ce", "ban", "ban+l", "kd", "cwtm"])
+def test_deterministic_losses_have_empty_state_and_ignore_the_seed(name, logits):
+    loss = make_loss(name, run_seed=7)
+    assert loss.state_dict() == {} and "seed" not in loss.params
+    loss.load_state_dict({})
+    with pytest.raises(ConfigError, match="keeps no state"):
+        loss.load_state_dict(make_loss("dkpp").state_dict())

@@ -19,12 +19,7 @@ from bannb.models.preact_resnet import preact_resnet
 from bannb.models.wide_resnet import wide_resnet
 from bannb.models.densenet import DenseLayer, densenet_layers_per_block
 from bannb.models.registry import FAMILIES, REGISTRY, resolve
-
-
-def meta_count(name, **kwargs):
-    # The meta device allocates nothing, so counting a 200M-parameter model costs milliseconds.
-    with torch.device("meta"):
-        return count_parameters(create_model(name, **kwargs))
+from tests.conftest import meta_count
 
 
 SMALL_MODELS = [name for name in list_models() if meta_count(name) < 1_000_000]

@@ -4,7 +4,7 @@ import pytest
 
 from bannb.data import load_dataset
 from bannb.profiles import make_config
-from bannb.runs import train_run
+from bannb.training import train_run
 from tests.test_cifar import write_cifar100_pickles
 
 

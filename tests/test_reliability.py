@@ -2,7 +2,6 @@
 import json
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
@@ -11,34 +10,18 @@ from fastai.callback.core import Callback
 
 from bannb.errors import BannbError
 from bannb.profiles import make_config
-from bannb.runs import CHECKPOINT, DONE, FINAL, METRICS, WEIGHTS, NonFiniteLoss, read_metrics, train_run
+from bannb.store import CHECKPOINT, DONE, FINAL, WEIGHTS
+from bannb.training import NonFiniteLoss, train_run
+from tests.conftest import bannb_command, comparable, only_run, smoke_config
 
 TRAIN = ["train", "--profile", "smoke", "--epochs", "3", "--quiet"]
 
 
-def cli(*args):
-    return [sys.executable, "-m", "bannb", *args]
-
-
-def only_run(runs_dir):
-    (path,) = [p for p in runs_dir.iterdir() if p.is_dir()]
-    return path
-
-
-def comparable(path):
-    """Everything a run reports except wall-clock seconds."""
-    final = json.loads((path / FINAL).read_text())
-    for key in ("train_seconds", "wall_seconds_this_process", "resumed_from_epoch"):
-        final.pop(key)
-    rows = [{k: v for k, v in row.items() if k != "seconds"} for row in read_metrics(path / METRICS)]
-    return final, rows, (path / WEIGHTS).read_bytes()
-
-
 def test_sigkill_mid_epoch_then_resume_gives_the_uninterrupted_result(tmp_path, fashion_mnist_available):
     reference_dir, killed_dir = tmp_path / "reference", tmp_path / "killed"
-    subprocess.run(cli(*TRAIN, "--runs-dir", str(reference_dir)), check=True, timeout=300)
+    subprocess.run(bannb_command(*TRAIN, "--runs-dir", str(reference_dir)), check=True, timeout=300)
 
-    process = subprocess.Popen(cli(*TRAIN, "--runs-dir", str(killed_dir)), stdout=subprocess.DEVNULL,
+    process = subprocess.Popen(bannb_command(*TRAIN, "--runs-dir", str(killed_dir)), stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 240
     while not list(killed_dir.glob(f"*/{CHECKPOINT}")):
@@ -52,7 +35,7 @@ def test_sigkill_mid_epoch_then_resume_gives_the_uninterrupted_result(tmp_path, 
     epoch = torch.load(path / CHECKPOINT, weights_only=False)["epoch"]
     assert 1 <= epoch < 3, "killed mid-training"
 
-    resumed = subprocess.run(cli(*TRAIN, "--runs-dir", str(killed_dir)), capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(bannb_command(*TRAIN, "--runs-dir", str(killed_dir)), capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads((path / FINAL).read_text())["resumed_from_epoch"] == epoch
     assert not (path / CHECKPOINT).exists()
@@ -101,7 +84,7 @@ def test_teacher_checkpoint_that_does_not_fit(tmp_path, fashion_mnist_available)
     with pytest.raises(BannbError, match="not a finished run: model.pt does not match the checksum"):
         train_run(student, tmp_path, progress=False)
     # the same weights behind a valid marker (someone re-signed them): refused as not fitting the architecture
-    from bannb.runs import sha256
+    from bannb.store import sha256
     done = json.loads((teacher.path / DONE).read_text())
     done["sha256"][WEIGHTS] = sha256(teacher.path / WEIGHTS)
     (teacher.path / DONE).write_text(json.dumps(done))
@@ -116,15 +99,15 @@ def create_other_weights():
 
 
 def test_atomic_write_never_leaves_a_half_written_file(tmp_path, monkeypatch):
-    from bannb import runs
+    from bannb import store
     target = tmp_path / "final.json"
-    runs.atomic_write_json(target, {"test_accuracy": 0.9})
+    store.atomic_write_json(target, {"test_accuracy": 0.9})
 
     def disk_full(fd):
         raise OSError("no space left on device")
-    monkeypatch.setattr(runs.os, "fsync", disk_full)
+    monkeypatch.setattr(store.os, "fsync", disk_full)
     with pytest.raises(OSError):
-        runs.atomic_write_json(target, {"test_accuracy": 0.1})
+        store.atomic_write_json(target, {"test_accuracy": 0.1})
     assert json.loads(target.read_text()) == {"test_accuracy": 0.9}
     assert [p.name for p in tmp_path.iterdir()] == ["final.json"], "no temporary file is left behind"
 
@@ -138,3 +121,27 @@ def test_an_unfinished_run_is_reported_and_retrained(tmp_path, fashion_mnist_ava
     assert messages == [f"run {config.run_id}: not finished (it has no done.json marker (it was interrupted or is "
                         f"still training)); training it"]
     assert (again.path / DONE).exists()
+
+
+class InterruptAfterFirstEpoch(Callback):
+    """Stops the process's training after epoch 1's checkpoint is written, as an interruption would."""
+    order = 70  # after RunRecorder
+
+    def after_epoch(self):
+        if self.epoch == 0:
+            raise KeyboardInterrupt
+
+
+def test_a_resumed_dkpp_student_draws_the_permutations_it_would_have_drawn(tmp_path, fashion_mnist_available):
+    """The loss's random state travels with the checkpoint (`BanObjective.state_dict`): without it the resumed
+    epoch would permute the teacher's outputs differently and end on other weights."""
+    teacher = train_run(smoke_config(train_size=256, epochs=1), tmp_path / "teacher", progress=False)
+    student = smoke_config(train_size=256, epochs=2, loss="dkpp", teacher=str(teacher.path), generation=1)
+    reference = train_run(student, tmp_path / "reference", progress=False)
+    with pytest.raises(KeyboardInterrupt):
+        train_run(student, tmp_path / "resumed", progress=False, callbacks=[InterruptAfterFirstEpoch()])
+    checkpoint = torch.load(tmp_path / "resumed" / student.run_id / CHECKPOINT, weights_only=False)
+    assert checkpoint["epoch"] == 1 and set(checkpoint["loss"]) == {"generator"}
+    resumed = train_run(student, tmp_path / "resumed", progress=False)
+    assert resumed.final["resumed_from_epoch"] == 1
+    assert comparable(resumed.path) == comparable(reference.path)

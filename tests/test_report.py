@@ -24,8 +24,6 @@ from bannb.report import (
     plot_errors,
     plot_gradient_terms,
     plot_learning_curves,
-    profile_note,
-    replicate_seed,
     run_records,
     verdict,
     verdict_lines,
@@ -33,10 +31,10 @@ from bannb.report import (
 )
 
 
-def fake_run(seed=0, test_error=0.125, valid_accuracy=0.75, parameters=10, probs=None, labels=None, metrics=None,
-             run_id="run", arch="wrn-16-1", loss="ce", generation=0):
-    config = SimpleNamespace(seed=seed, dataset="fashion-mnist", arch=arch, loss=loss, generation=generation,
-                             split_seed=0, test_size=None)
+def fake_run(seed=0, base_seed=None, test_error=0.125, valid_accuracy=0.75, parameters=10, probs=None, labels=None,
+             metrics=None, run_id="run", arch="wrn-16-1", loss="ce", generation=0):
+    config = SimpleNamespace(seed=seed, base_seed=seed if base_seed is None else base_seed, dataset="fashion-mnist",
+                             arch=arch, loss=loss, generation=generation, split_seed=0, test_size=None)
     final = dict(test_error=test_error, valid_accuracy=valid_accuracy, parameters=parameters)
     run = SimpleNamespace(config=config, final=final, run_id=run_id)
     if probs is not None:
@@ -50,13 +48,13 @@ def fake_run(seed=0, test_error=0.125, valid_accuracy=0.75, parameters=10, probs
 # ---------------------------------------------------------------- tables
 
 def test_run_records_one_row_per_run_in_percent():
-    runs = [fake_run(seed=2001, test_error=0.125, valid_accuracy=0.75, parameters=10, run_id="a", loss="ban",
+    runs = [fake_run(seed=2001, base_seed=1, test_error=0.125, valid_accuracy=0.75, parameters=10, run_id="a", loss="ban",
                      generation=2),
             fake_run(seed=3, test_error=0.5, valid_accuracy=0.5, parameters=20, run_id="b")]
     frame = run_records(runs, model="BAN-2", chapter=4)
     assert list(frame.columns[:3]) == ["model", "chapter", "seed"]
     assert frame["model"].tolist() == ["BAN-2", "BAN-2"] and frame["chapter"].tolist() == [4, 4]
-    assert frame["seed"].tolist() == [1, 3]  # generation 2 of base seed 1 has seed 2001
+    assert frame["seed"].tolist() == [1, 3]  # the base seed the config stores, not the run's own seed
     assert frame["test_error"].tolist() == [12.5, 50.0]
     assert frame["valid_error"].tolist() == [25.0, 50.0]
     assert frame["params"].tolist() == [10, 20]
@@ -66,10 +64,6 @@ def test_run_records_one_row_per_run_in_percent():
 def test_run_records_of_no_runs_is_an_empty_table_with_the_columns():
     frame = run_records([], model="Teacher")
     assert frame.empty and "test_error" in frame.columns and "model" in frame.columns
-
-
-def test_replicate_seed():
-    assert [replicate_seed(s) for s in (0, 2, 1000, 1002, 3001)] == [0, 2, 0, 2, 1]
 
 
 def test_ensemble_of_two_wrong_halves_is_right_everywhere():
@@ -87,8 +81,8 @@ def test_ensemble_of_two_wrong_halves_is_right_everywhere():
 
 
 def test_metrics_records_adds_labels_seed_and_error():
-    run = fake_run(seed=1001, metrics=dict(epoch=[1, 2], train_loss=[2.0, 1.0], valid_loss=[1.5, 1.25],
-                                           valid_accuracy=[0.5, 0.75], lr=[0.1, 0.02], seconds=[1.0, 1.0]))
+    run = fake_run(seed=1001, base_seed=1, metrics=dict(epoch=[1, 2], train_loss=[2.0, 1.0], valid_loss=[1.5, 1.25],
+                                                       valid_accuracy=[0.5, 0.75], lr=[0.1, 0.02], seconds=[1.0, 1.0]))
     frame = metrics_records([run, run], model="BAN-1")
     assert len(frame) == 4
     assert frame["model"].tolist() == ["BAN-1"] * 4 and frame["seed"].tolist() == [1] * 4
@@ -192,9 +186,8 @@ def test_paper_support_counts_strict_wins_over_rows_giving_both():
     assert str(Support(1, 3)) == "1 of 3 rows"
 
 
-def test_markdown_escape_and_profile_note():
+def test_markdown_escape():
     assert markdown_escape("Ens*2 of res_student") == "Ens\\*2 of res\\_student"
-    assert "mean nothing" in profile_note("smoke") and "mean nothing" not in profile_note("cpu")
 
 
 # ---------------------------------------------------------------- figures

@@ -1,20 +1,26 @@
 """Training on real Fashion-MNIST: the teacher in the loop, run reuse, born-again sequences and ensembles."""
+import dataclasses
 import json
+from types import SimpleNamespace
 
 import pytest
 import torch
 import torch.nn.functional as F
 from fastai.callback.core import Callback
 
-from bannb import runs as runs_module
+from bannb import training as training_module
 from bannb.data import load_dataset, make_dataloaders
 from bannb.errors import ConfigError
-from bannb.generations import born_again, ensemble_accuracy, generation_seed
+from bannb.generations import born_again, ensemble_accuracy, generation_seed, student_config, teacher_config
 from bannb.learner import make_learner
 from bannb.losses import make_loss
 from bannb.models import create_model
 from bannb.profiles import make_config
-from bannb.runs import DONE, RunConfig, finished_problem, train_run
+from bannb.config import CONFIG_VERSION, RunConfig
+from bannb.report import run_records
+from bannb.store import DONE, finished_problem
+from bannb.training import train_run
+from tests.conftest import smoke_config
 
 
 @pytest.fixture(scope="module")
@@ -78,14 +84,10 @@ def test_cpu_autocast_computes_in_bf16(smoke_dls):
     assert all(p.dtype == torch.float32 for p in model.parameters())  # master weights stay fp32
 
 
-def smoke(runs_dir, **overrides):
-    return make_config("smoke", device="cpu", precision="fp32", **overrides)
-
-
 def test_config_hash_names_the_run():
-    config = smoke(None)
+    config = smoke_config()
     assert config.hash == make_config("smoke", precision="fp32").hash
-    assert config.hash != smoke(None, seed=1).hash != smoke(None, lr=0.05).hash
+    assert config.hash != smoke_config(seed=1).hash != smoke_config(lr=0.05).hash
     assert config.run_id.startswith("fashion-mnist-wrn-16-1-teacher-seed0-")
     assert RunConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
 
@@ -100,7 +102,23 @@ def test_config_hash_names_the_run():
 ])
 def test_bad_config_is_refused(overrides, message):
     with pytest.raises(ConfigError, match=message):
-        smoke(None, **overrides)
+        smoke_config(**overrides)
+
+
+def test_base_seed_is_stored_not_inferred():
+    teacher = teacher_config(smoke_config(seed=3))
+    assert teacher.base_seed == 3 and CONFIG_VERSION == teacher.version == 3
+    assert dataclasses.replace(teacher, seed=4).base_seed == 4  # a teacher is its own replicate
+    student = student_config(teacher, SimpleNamespace(run_id="the-teacher"), generation=2)
+    assert (student.seed, student.base_seed, student.generation) == (generation_seed(3, 2), 3, 2)
+    # what the run record holds, and what report.run_records labels the row with
+    assert RunConfig.from_dict(json.loads(json.dumps(student.to_dict()))).base_seed == 3
+    assert run_records([SimpleNamespace(config=student, final=dict(test_error=0.1, valid_accuracy=0.9, parameters=1),
+                                        run_id="r")])["seed"].tolist() == [3]
+    # a student of another replicate with the same own seed is another run
+    assert dataclasses.replace(student, base_seed=4).hash != student.hash
+    with pytest.raises(ConfigError, match="base_seed must be an integer"):
+        dataclasses.replace(student, base_seed="3")
 
 
 def test_unknown_profile_lists_the_valid_ones():
@@ -109,7 +127,7 @@ def test_unknown_profile_lists_the_valid_ones():
 
 
 def test_finished_runs_are_reused_and_broken_ones_retrained(tmp_path, fashion_mnist_available, monkeypatch):
-    config = smoke(tmp_path, train_size=256, epochs=1)
+    config = smoke_config(train_size=256, epochs=1)
     run = train_run(config, tmp_path, progress=False)
     assert finished_problem(run.path) is None
     assert len(run.metrics()) == 1 and 0 <= run.test_accuracy <= 1
@@ -117,7 +135,7 @@ def test_finished_runs_are_reused_and_broken_ones_retrained(tmp_path, fashion_mn
 
     def no_training(*args, **kwargs):
         raise AssertionError("a finished run must not be retrained")
-    monkeypatch.setattr(runs_module, "make_learner", no_training)
+    monkeypatch.setattr(training_module, "make_learner", no_training)
     again = train_run(config, tmp_path, progress=False)
     assert again.path == run.path and again.final == run.final
     monkeypatch.undo()
@@ -135,16 +153,17 @@ def test_finished_runs_are_reused_and_broken_ones_retrained(tmp_path, fashion_mn
 
 def test_student_needs_a_finished_teacher(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
-        train_run(smoke(tmp_path, loss="ban", teacher="no-such-run"), tmp_path, progress=False)
+        train_run(smoke_config(loss="ban", teacher="no-such-run"), tmp_path, progress=False)
 
 
 def test_born_again_sequence_and_ensemble(tmp_path, fashion_mnist_available):
-    base = smoke(tmp_path, seed=7)
+    base = smoke_config(seed=7)
     sequence = born_again(base, generations=2, runs_dir=tmp_path, progress=False)
     teacher, first, second = sequence
     assert teacher.config.loss == "ce" and teacher.config.teacher is None
     assert (first.config.teacher, second.config.teacher) == (teacher.run_id, first.run_id)
     assert [run.config.seed for run in sequence] == [7, generation_seed(7, 1), generation_seed(7, 2)]
+    assert [run.config.base_seed for run in sequence] == [7, 7, 7]  # one replicate, stored in every config
     assert len({run.config.seed for run in sequence}) == 3  # a new seed every generation
     assert [run.config.generation for run in sequence] == [0, 1, 2]
     # the students trained: their weights differ from each other and from the teacher

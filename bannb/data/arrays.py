@@ -7,9 +7,7 @@ from pathlib import Path
 
 import torch
 
-_CHECKOUT = Path(__file__).resolve().parents[2]
-# In a checkout (an editable install) data lives in the project's data/ folder; elsewhere, under the working directory.
-PROJECT_ROOT = _CHECKOUT if (_CHECKOUT / "_toc.yml").exists() else Path.cwd()
+from ..paths import DATA_DIR, PROJECT_ROOT  # noqa: F401  (PROJECT_ROOT: still importable from here)
 
 
 def data_roots(root: str | Path | None = None) -> list[Path]:
@@ -19,7 +17,7 @@ def data_roots(root: str | Path | None = None) -> list[Path]:
         roots.append(Path(root))
     if os.environ.get("BANNB_DATA"):
         roots.append(Path(os.environ["BANNB_DATA"]))
-    roots.append(PROJECT_ROOT / "data")
+    roots.append(DATA_DIR)
     return roots
 
 

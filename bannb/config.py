@@ -1,0 +1,112 @@
+"""A run's config: everything that determines a trained model, validated, hashed into the run's id."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+import torch
+
+from .data import check_dataset
+from .errors import ConfigError
+from .learner import PRECISIONS, SCHEDULES
+from .losses import make_loss
+from .models import create_model
+
+CONFIG_VERSION = 3  # bump when a change to training or to the config makes old runs incomparable
+# 3: base_seed (the replicate a run belongs to) is stored instead of being inferred from the seed
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines a trained model. Two equal configs give the same run."""
+
+    arch: str
+    dataset: str = "fashion-mnist"
+    loss: str = "ce"
+    loss_params: dict = field(default_factory=dict)
+    teacher: str | None = None  # the teacher's run id
+    generation: int = 0  # 0 for a teacher, k for BAN-k
+    seed: int = 0
+    # The replicate the run belongs to: a teacher's own seed; BAN-k of a teacher with base seed s keeps s.
+    # None means the run's own seed (always so for a teacher).
+    base_seed: int | None = None
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    schedule: str = "step"  # "step" (milestones, gamma) or "one-cycle" (fastai's fit_one_cycle)
+    milestones: tuple = (0.3, 0.6, 0.8)
+    gamma: float = 0.2
+    dropout: float = 0.0
+    augment: bool = True
+    valid_size: int = 5000
+    split_seed: int = 0
+    train_size: int | None = None
+    test_size: int | None = None
+    precision: str = "bf16"
+    channels_last: bool = True
+    processes: int = 1  # data-parallel processes: BatchNorm statistics are per process, so results depend on it
+    version: int = CONFIG_VERSION
+
+    def __post_init__(self):
+        check_dataset(self.dataset)
+        make_loss(self.loss, **self.loss_params)
+        with torch.device("meta"):  # validates the name and its arguments without allocating weights
+            build_model(self, in_channels=3, num_classes=10)
+        for name in ("epochs", "batch_size", "valid_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        for name in ("train_size", "test_size"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise ConfigError(f"{name} must be a positive integer or None, got {value!r}")
+        for name in ("seed", "base_seed"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise ConfigError(f"{name} must be an integer, got {value!r}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"unknown schedule {self.schedule!r}; valid schedules are: {', '.join(SCHEDULES)}")
+        if self.lr <= 0:
+            raise ConfigError(f"lr must be positive, got {self.lr}")
+        if self.precision not in PRECISIONS or self.precision == "auto":
+            raise ConfigError(f"a run's precision must be resolved to one of bf16, fp16, fp32, got {self.precision!r}")
+        object.__setattr__(self, "milestones", tuple(self.milestones))
+        if self.teacher is None or self.base_seed is None:
+            # A teacher is its own replicate (also after `dataclasses.replace(config, seed=…)`, which carries the
+            # old base_seed along).
+            object.__setattr__(self, "base_seed", self.seed)
+
+    @property
+    def model_overrides(self) -> dict:
+        """Arguments the config adds to the architecture's own (only a dropout that is set)."""
+        return {"dropout": self.dropout} if self.dropout else {}
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "RunConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ConfigError(f"unknown run config keys {sorted(unknown)}; valid keys are: {', '.join(sorted(known))}")
+        return cls(**values)
+
+    @property
+    def hash(self) -> str:
+        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+    @property
+    def run_id(self) -> str:
+        role = "teacher" if self.teacher is None else f"{self.loss}-gen{self.generation}"
+        return f"{self.dataset}-{self.arch}-{role}-seed{self.seed}-{self.hash}"
+
+
+def build_model(config: RunConfig, in_channels: int, num_classes: int) -> torch.nn.Module:
+    """The network `config` describes, at its initial weights (drawn from torch's current random state)."""
+    return create_model(config.arch, in_channels=in_channels, num_classes=num_classes, **config.model_overrides)

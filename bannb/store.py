@@ -1,0 +1,159 @@
+"""The run store: every trained model is a directory with its config, per-epoch metrics, final metrics and weights.
+
+A run's id ends in a hash of its config, so asking again for a finished run loads it instead of
+retraining. Every file is written atomically (temporary file, then rename), and a run counts as
+finished only once `done.json`, written last, is present and the checksums it lists match.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .config import RunConfig, build_model
+from .data import load_dataset
+from .errors import BannbError, ConfigError
+from .paths import default_runs_dir  # noqa: F401  (the store's default location)
+
+CONFIG, METRICS, FINAL, WEIGHTS, PREDICTIONS, CHECKPOINT, DONE = (
+    "config.json", "metrics.csv", "final.json", "model.pt", "test_predictions.pt", "checkpoint.pt", "done.json")
+RESULT_FILES = (CONFIG, METRICS, FINAL, WEIGHTS, PREDICTIONS)  # what done.json vouches for
+METRIC_COLUMNS = ["epoch", "train_loss", "valid_loss", "valid_accuracy", "train_probe_loss", "train_probe_accuracy",
+                  "lr", "train_samples", "seconds"]
+
+
+# ---------------------------------------------------------------- files
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide runs from other users of a shared machine
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, value) -> None:
+    atomic_write_bytes(path, (json.dumps(value, indent=2, sort_keys=True) + "\n").encode())
+
+
+def atomic_torch_save(path: Path, value) -> None:
+    buffer = io.BytesIO()
+    torch.save(value, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_metrics(path: Path, rows: list[dict]) -> None:
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=METRIC_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_bytes(path, text.getvalue().encode())
+
+
+def read_metrics(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        return [{k: (int(v) if k in ("epoch", "train_samples") else float(v)) for k, v in row.items() if v != ""}
+                for row in csv.DictReader(f)]
+
+
+def mark_done(path: Path) -> None:
+    """Write done.json, the checksums of the run's result files: from now on the run counts as finished."""
+    atomic_write_json(path / DONE, dict(sha256={name: sha256(path / name) for name in RESULT_FILES}))
+
+
+# ---------------------------------------------------------------- the run directory
+
+class Run:
+    """A finished run on disk."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.config = RunConfig.from_dict(json.loads((self.path / CONFIG).read_text()))
+        self.final = json.loads((self.path / FINAL).read_text())
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    @property
+    def test_accuracy(self) -> float:
+        return self.final["test_accuracy"]
+
+    def test_logits(self) -> torch.Tensor:
+        return self._predictions()["logits"]
+
+    def test_labels(self) -> torch.Tensor:
+        return self._predictions()["labels"]
+
+    def _predictions(self) -> dict:
+        if not hasattr(self, "_cached_predictions"):
+            self._cached_predictions = torch.load(self.path / PREDICTIONS, weights_only=True)
+        return self._cached_predictions
+
+    def metrics(self):
+        import pandas as pd
+        return pd.read_csv(self.path / METRICS)
+
+    def load_model(self, device="cpu") -> torch.nn.Module:
+        dataset = load_dataset(self.config.dataset)
+        model = build_model(self.config, dataset.image_shape[0], dataset.num_classes)
+        try:
+            model.load_state_dict(torch.load(self.path / WEIGHTS, map_location=device, weights_only=True))
+        except (RuntimeError, OSError, EOFError, KeyError) as err:
+            first_line = str(err).strip().splitlines()[0]
+            raise BannbError(f"checkpoint {self.path / WEIGHTS} does not fit {self.config.arch} on "
+                             f"{self.config.dataset} ({first_line}); retrain the run (delete {self.path})") from err
+        return model.to(device).eval()
+
+    def __repr__(self):
+        return f"Run({self.run_id}, test_accuracy={self.test_accuracy:.4f})"
+
+
+def finished_problem(path: Path) -> str | None:
+    """Why `path` is not a trustworthy finished run, or None if it is one."""
+    done = path / DONE
+    if not done.exists():
+        return "it has no done.json marker (it was interrupted or is still training)"
+    try:
+        checksums = json.loads(done.read_text())["sha256"]
+    except (ValueError, KeyError) as err:
+        return f"its done.json is unreadable ({err})"
+    for name, expected in checksums.items():
+        if not (path / name).exists():
+            return f"{name} is missing"
+        if sha256(path / name) != expected:
+            return f"{name} does not match the checksum in done.json"
+    return None
+
+
+def resolve_teacher(teacher: str | None, runs_dir: Path) -> Run | None:
+    """A teacher given by run id or run directory; it must be a finished run."""
+    if teacher is None:
+        return None
+    path = Path(teacher) if Path(teacher).is_dir() else runs_dir / teacher
+    if not path.is_dir():
+        raise ConfigError(f"teacher run {teacher!r} not found (looked for {path}); train it first, "
+                          f"or give the directory of a finished run")
+    problem = finished_problem(path)
+    if problem:
+        raise ConfigError(f"teacher run {path} is not a finished run: {problem}; train it to the end first")
+    return Run(path)

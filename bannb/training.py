@@ -1,0 +1,278 @@
+"""Training a run: prepare (data, model, loss, teacher; resume from a checkpoint), fit with fastai, write the result.
+
+`train_run` is the one entry point: it loads a finished run instead of retraining it, resumes an
+interrupted one from its last completed epoch bit-identically, and writes a run's files through the
+run store (`bannb.store`), `done.json` last.
+"""
+from __future__ import annotations
+
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from fastcore.basics import noop
+from fastai.callback.core import Callback, CancelEpochException
+
+from . import distributed
+from .config import RunConfig, build_model
+from .data import load_dataset, make_dataloaders
+from .data.loaders import InMemoryLoader
+from .errors import BannbError, ConfigError
+from .learner import TrainProbe, make_learner, predict
+from .losses import BanObjective, make_loss
+from .models import count_parameters
+from .store import (CHECKPOINT, CONFIG, FINAL, METRICS, PREDICTIONS, WEIGHTS, Run, atomic_torch_save, atomic_write_json,
+                    default_runs_dir, finished_problem, mark_done, read_metrics, resolve_teacher, write_metrics)
+
+TRAIN_PROBE_SIZE = 1000  # clean training images evaluated after every epoch (the whole split at the end)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+# ---------------------------------------------------------------- callbacks
+
+class NonFiniteLoss(BannbError):
+    """Training diverged."""
+
+
+class StopOnNonFiniteLoss(Callback):
+    """Stops at the first NaN or infinite loss, before the optimiser step can spread it into the weights;
+    the last completed epoch's checkpoint stays as it was."""
+
+    order = 25  # after the teacher callback has set the distillation loss
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def after_loss(self):
+        if self.training and not torch.isfinite(self.loss_grad).all():
+            kept = f"the checkpoint of epoch {self.epoch} is kept" if self.epoch else "no epoch had finished"
+            raise NonFiniteLoss(f"the training loss became {self.loss_grad.item()} at epoch {self.epoch + 1}, "
+                                f"batch {self.iter + 1}; {kept} in {self.path}. Lower the learning rate (--lr) or "
+                                f"train in fp32 (--precision fp32), then run again.")
+
+
+class RunRecorder(Callback):
+    """After every epoch: the metrics row and a resumable checkpoint (model, optimiser, the global RNG states and
+    the loss's own state), both atomic.
+
+    Epochs before `start_epoch` were done by an interrupted earlier process and are skipped.
+    """
+
+    order = 60  # after fastai's Recorder has the epoch's validation values
+
+    def __init__(self, path: Path, rows: list[dict], objective: BanObjective, start_epoch: int = 0):
+        self.path, self.rows, self.objective, self.start_epoch = path, rows, objective, start_epoch
+
+    def before_epoch(self):
+        if self.epoch < self.start_epoch:
+            raise CancelEpochException
+        self.epoch_start = time.perf_counter()
+        # the epoch's mean training loss; fastai's smoothed loss would restart its average on a resume
+        self.loss_sum, self.sample_count = torch.zeros(()), 0
+
+    def after_batch(self):
+        if self.training:
+            self.loss_sum += self.loss.detach().float().cpu() * len(self.yb[0])
+            self.sample_count += len(self.yb[0])
+
+    def after_epoch(self):
+        if self.epoch < self.start_epoch:
+            return
+        valid_loss, valid_accuracy = (float(v) for v in self.recorder.values[-1][1:3])
+        loss_sum, samples = distributed.all_reduce_sum(torch.stack([self.loss_sum, torch.tensor(float(self.sample_count))]))
+        self.rows.append(dict(epoch=self.epoch + 1, train_loss=(loss_sum / samples).item(),
+                              valid_loss=valid_loss, valid_accuracy=valid_accuracy, **getattr(self.learn, "train_probe", {}),
+                              lr=float(self.opt.hypers[-1]["lr"]), train_samples=int(samples.item()),
+                              seconds=round(time.perf_counter() - self.epoch_start, 3)))
+        if not distributed.is_main_process():
+            return
+        model = getattr(self.model, "module", self.model)  # unwrapped from DDP
+        atomic_torch_save(self.path / CHECKPOINT, dict(
+            epoch=self.epoch + 1, model=model.state_dict(), opt=self.opt.state_dict(),
+            rng=dict(torch=torch.get_rng_state(), numpy=np.random.get_state(), python=random.getstate()),
+            loss=self.objective.state_dict()))
+        write_metrics(self.path / METRICS, self.rows)
+
+
+# ---------------------------------------------------------------- measurements after training
+
+def clean_loader(dls, size: int | None = None) -> InMemoryLoader:
+    """The first `size` images of the training split (all of them for None) in order, without augmentation."""
+    train = dls.train
+    count = train.n if size is None else min(size, train.n)
+    mean, std = train.mean.flatten(), (1 / train.inv_std).flatten()
+    return InMemoryLoader(train.images[:count], train.labels[:count], dls.valid.bs, mean, std, device=train.device)
+
+
+def training_fit(model, dls, config: RunConfig, teacher, test_logits: torch.Tensor) -> dict:
+    """How well the trained model fits its training split (clean images, eval mode), and for a student how its
+    teacher's targets relate to the labels and how often the two agree on the test set."""
+    loader = clean_loader(dls)
+    logits, labels = predict(model, loader, config.precision, config.channels_last)
+    fit = dict(train_accuracy=(logits.argmax(dim=1) == labels).float().mean().item(),
+               train_loss=F.cross_entropy(logits, labels).item())
+    if teacher is not None:
+        teacher_logits, _ = predict(teacher, loader, config.precision, config.channels_last)
+        teacher_test_logits, _ = predict(teacher, dls.test, config.precision, config.channels_last)
+        fit.update(teacher_train_targets_wrong=(teacher_logits.argmax(dim=1) != labels).float().mean().item(),
+                   test_agreement_with_teacher=(teacher_test_logits.argmax(dim=1)
+                                                == test_logits.argmax(dim=1)).float().mean().item())
+    return fit
+
+
+# ---------------------------------------------------------------- the steps of a run
+
+@dataclass
+class Training:
+    """A run being trained: what `prepare_training` sets up and the later steps use."""
+
+    config: RunConfig
+    path: Path
+    device: torch.device
+    dls: object
+    model: torch.nn.Module
+    objective: BanObjective
+    teacher: torch.nn.Module | None
+    rows: list[dict] = field(default_factory=list)  # the metrics of the epochs done so far
+    checkpoint: dict | None = None  # the interrupted earlier process's, when resuming
+
+    @property
+    def start_epoch(self) -> int:
+        return self.checkpoint["epoch"] if self.checkpoint else 0
+
+
+def prepare_training(config: RunConfig, runs_dir: Path, device, log=print) -> Training:
+    """Everything a run needs before fitting, drawn in a fixed order from the run's seed: the data, the model's
+    initial weights, the loss and the teacher; the run's directory with its config; and, if an earlier process
+    was interrupted, its last checkpoint's model weights and metrics."""
+    if config.processes != distributed.world_size():
+        raise ConfigError(f"run {config.run_id} is configured for {config.processes} processes but "
+                          f"{distributed.world_size()} are running; make the config with processes={distributed.world_size()}")
+    teacher_run = resolve_teacher(config.teacher, runs_dir)
+    if teacher_run is not None and (teacher_run.config.dataset, teacher_run.config.valid_size,
+                                    teacher_run.config.split_seed) != (config.dataset, config.valid_size, config.split_seed):
+        raise ConfigError(f"teacher {teacher_run.run_id} was trained on another dataset or split than this student")
+    device = torch.device(device)
+    dls = make_dataloaders(load_dataset(config.dataset), config.batch_size, config.valid_size, config.split_seed,
+                           config.train_size, config.test_size, config.augment, seed=config.seed, device=device)
+    seed_everything(config.seed)
+    model = build_model(config, dls.in_channels, dls.num_classes)
+    objective = make_loss(config.loss, run_seed=config.seed, **config.loss_params)
+    teacher = teacher_run.load_model(device) if teacher_run else None
+    training = Training(config, runs_dir / config.run_id, device, dls, model, objective, teacher)
+    _write_config(training)
+    _load_checkpoint(training, log)
+    return training
+
+
+def _write_config(training: Training) -> None:
+    stored = training.path / CONFIG
+    config = training.config
+    if stored.exists() and json.loads(stored.read_text()) != json.loads(json.dumps(config.to_dict())):
+        raise BannbError(f"{stored} does not match the config hashed into its name; remove {training.path} and run again")
+    if distributed.is_main_process():
+        training.path.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(stored, config.to_dict())
+
+
+def _load_checkpoint(training: Training, log) -> None:
+    path, config = training.path / CHECKPOINT, training.config
+    if not path.exists():
+        return
+    try:
+        training.checkpoint = torch.load(path, map_location=training.device, weights_only=False)
+    except Exception as err:  # a checkpoint cut off mid-write cannot exist (atomic), but a damaged disk can
+        log(f"run {config.run_id}: checkpoint unreadable ({err}); starting over")
+        return
+    training.rows = [row for row in read_metrics(training.path / METRICS) if row["epoch"] <= training.start_epoch]
+    training.model.load_state_dict(training.checkpoint["model"])
+    log(f"run {config.run_id}: resuming after epoch {training.start_epoch} of {config.epochs}")
+
+
+def build_learner(training: Training, progress: bool = True, callbacks=()):
+    """The fastai Learner of the run, with its recording callbacks; when resuming, the optimiser, the data
+    order, the global random states and the loss's state as the checkpoint left them."""
+    config = training.config
+    sharded = [distributed.sharded_trainer(cpu=training.device.type == "cpu")] if config.processes > 1 else []
+    callbacks = [RunRecorder(training.path, training.rows, training.objective, training.start_epoch),
+                 TrainProbe(clean_loader(training.dls, TRAIN_PROBE_SIZE), config.precision, config.channels_last),
+                 StopOnNonFiniteLoss(training.path), *sharded, *callbacks]
+    learn = make_learner(training.model, training.dls, training.objective, training.teacher, lr=config.lr,
+                         momentum=config.momentum, weight_decay=config.weight_decay, milestones=config.milestones,
+                         gamma=config.gamma, precision=config.precision, channels_last=config.channels_last,
+                         cbs=callbacks, schedule=config.schedule)
+    if not progress:
+        learn.remove_cbs([cb for cb in learn.cbs if type(cb).__name__ == "ProgressCallback"])
+        learn.logger = noop
+    checkpoint = training.checkpoint
+    if checkpoint is not None:
+        learn.create_opt()
+        learn.opt.load_state_dict(checkpoint["opt"])
+        training.dls.train.epoch = training.start_epoch
+        torch.set_rng_state(checkpoint["rng"]["torch"].cpu())
+        np.random.set_state(checkpoint["rng"]["numpy"])
+        random.setstate(checkpoint["rng"]["python"])
+        training.objective.load_state_dict(checkpoint["loss"])
+    return learn
+
+
+def finish_run(training: Training, learn, wall_seconds: float) -> Run:
+    """The last epoch's model on the test set (the test set never picks an epoch or a model), how it fits its
+    training split, and the run's files, `done.json` last."""
+    config, path, model = training.config, training.path, training.model
+    # prediction runs fastai's epoch events too; they are not training epochs
+    learn.remove_cbs([cb for cb in learn.cbs if isinstance(cb, (RunRecorder, TrainProbe))])
+    test_logits, test_labels = learn.get_preds(dl=training.dls.test, act=noop)
+    fit = training_fit(learn.model, training.dls, config, training.teacher, test_logits)
+    test_accuracy = (test_logits.argmax(dim=1) == test_labels).float().mean().item()
+    last = training.rows[-1]
+    final = dict(test_accuracy=test_accuracy, test_error=1 - test_accuracy,
+                 test_loss=F.cross_entropy(test_logits.float(), test_labels).item(),
+                 valid_accuracy=last["valid_accuracy"], valid_loss=last["valid_loss"], epochs=config.epochs,
+                 train_seconds=sum(row["seconds"] for row in training.rows), parameters=count_parameters(model),
+                 device=str(training.device), torch=torch.__version__, teacher=config.teacher,
+                 resumed_from_epoch=training.start_epoch or None, wall_seconds_this_process=round(wall_seconds, 3),
+                 **fit)
+    model.to(memory_format=torch.contiguous_format)
+    if not distributed.is_main_process():
+        distributed.barrier()  # process 0 writes the run
+        return Run(path)
+    atomic_torch_save(path / WEIGHTS, {k: v.detach().cpu() for k, v in model.state_dict().items()})
+    atomic_torch_save(path / PREDICTIONS, dict(logits=test_logits.to(torch.float32), labels=test_labels))
+    atomic_write_json(path / FINAL, final)
+    mark_done(path)
+    (path / CHECKPOINT).unlink(missing_ok=True)
+    distributed.barrier()
+    return Run(path)
+
+
+def train_run(config: RunConfig, runs_dir: Path | None = None, device: str | torch.device = "cpu",
+              progress: bool = True, log=print, callbacks=()) -> Run:
+    """Train the run `config` describes, or load it if it has already finished.
+
+    An interrupted run resumes from its last completed epoch. `callbacks` are extra fastai callbacks
+    (logging, say); they must not change what is trained, since they are not part of the run's config.
+    """
+    runs_dir = Path(runs_dir or default_runs_dir())
+    path = runs_dir / config.run_id
+    if path.exists():
+        problem = finished_problem(path)
+        if problem is None:
+            return Run(path)
+        log(f"run {config.run_id}: not finished ({problem}); training it")
+    training = prepare_training(config, runs_dir, device, log)
+    learn = build_learner(training, progress, callbacks)
+    started = time.perf_counter()
+    if training.start_epoch < config.epochs:
+        learn.fit(config.epochs, lr=config.lr, reset_opt=training.checkpoint is None)
+    return finish_run(training, learn, time.perf_counter() - started)
