@@ -47,7 +47,7 @@ def fit_record(run) -> dict:
     train_accuracy = run.final.get("train_accuracy", math.nan)
     fits = bool(train_accuracy >= MIN_TRAIN_ACCURACY)
     flat = bool(change > -allowed)
-    return dict(run_id=run.run_id, seed=getattr(run.config, "base_seed", run.config.seed),
+    return dict(run_id=run.run_id, seed=run.config.base_seed,
                 train_accuracy=100 * train_accuracy, valid_error=100 * (1 - run.final["valid_accuracy"]),
                 last_fifth_change=change, allowed_drop=allowed, fits=fits, flat=flat, converged=fits and flat)
 

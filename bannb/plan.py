@@ -37,7 +37,8 @@ def _initialise_worker(threads: int) -> None:
 
 
 def _train_one(config_dict: dict, runs_dir: str | None, device: str) -> dict:
-    from .runs import RunConfig, train_run
+    from .config import RunConfig
+    from .training import train_run
     config = RunConfig.from_dict(config_dict)
     started = time.perf_counter()
     run = train_run(config, runs_dir, device, progress=False, log=lambda *_: None)
@@ -68,7 +69,7 @@ def train_all(configs: Sequence, runs_dir: Path | None = None, device: str = "cp
     """Train every config not yet finished (finished runs are reused), `workers` at a time, each student only
     once its teacher has finished. A failed run is reported and its students are skipped; the others go on,
     and `PlanFailed` lists the failures at the end."""
-    from .runs import default_runs_dir, finished_problem
+    from .store import default_runs_dir, finished_problem
     runs_dir = Path(runs_dir or default_runs_dir())
     ordered = order_by_dependency(configs)
     pending = [c for c in ordered if finished_problem(runs_dir / c.run_id) is not None]
