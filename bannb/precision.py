@@ -139,29 +139,27 @@ def shape_text(input_shape) -> str:
     return "×".join(str(size) for size in input_shape)
 
 
-def step_seconds(candidate: Candidate, arch: str, input_shape, num_classes: int = 10, batch_size: int = 128,
-                 distill: bool = False, device: torch.device | str = "cpu", warmup: int = WARMUP_STEPS,
-                 steps: int = TIMED_STEPS, give_up_after: float = math.inf) -> float:
-    """Median seconds of a training step of `arch` in `candidate`: forward (and the frozen teacher's forward when
-    distilling) under autocast, the soft cross-entropy, backward, an SGD step with momentum and weight decay, the
-    same work bannb's Learner does. Random data: the speed does not depend on it. Returns inf as soon as one
-    step takes longer than `give_up_after` seconds."""
+def training_step(candidate: Candidate, arch: str, input_shape, num_classes: int = 10, batch_size: int = 128,
+                  distill: bool = False, device: torch.device | str = "cpu", model_factory=None) -> Callable[[], None]:
+    """One training step of `arch` in `candidate`, as a function to call: forward (and the frozen teacher's forward
+    under no_grad when distilling) under autocast, the soft cross-entropy, backward, an SGD step with momentum and
+    weight decay: the work of bannb's Learner, and of the plain loop public BAN code uses when the candidate is
+    fp32 NCHW. Random data: the speed does not depend on it. `model_factory(arch, in_channels, num_classes)`
+    builds the networks (default `create_model`)."""
     from .models import create_model
+    model_factory = model_factory or create_model
     device = torch.device(device)
     memory_format = torch.channels_last if candidate.channels_last else torch.contiguous_format
-    student = create_model(arch, input_shape[0], num_classes).to(device, memory_format=memory_format)
-    teacher = create_model(arch, input_shape[0], num_classes).to(device, memory_format=memory_format).eval() \
+    student = model_factory(arch, input_shape[0], num_classes).to(device, memory_format=memory_format)
+    teacher = model_factory(arch, input_shape[0], num_classes).to(device, memory_format=memory_format).eval() \
         if distill else None
     optimizer = torch.optim.SGD(student.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
     images = torch.randn(batch_size, *input_shape, device=device).contiguous(memory_format=memory_format)
     labels = torch.randint(0, num_classes, (batch_size,), device=device)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(candidate.precision)
     scaler = torch.amp.GradScaler("cuda") if candidate.precision == "fp16" else None
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    times = []
-    for step in range(warmup + steps):
-        sync()
-        started = time.perf_counter()
+
+    def step() -> None:
         with torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
             if teacher is not None:
                 with torch.no_grad():
@@ -177,13 +175,35 @@ def step_seconds(candidate: Candidate, arch: str, input_shape, num_classes: int 
         else:
             loss.backward()
             optimizer.step()
+
+    return step
+
+
+def time_steps(step: Callable[[], None], warmup: int = WARMUP_STEPS, steps: int = TIMED_STEPS,
+               give_up_after: float = math.inf, device: torch.device | str = "cpu") -> float:
+    """Median seconds of `step` after `warmup` untimed calls (the first pay for the allocator and oneDNN's kernel
+    choice); inf as soon as one call takes longer than `give_up_after`."""
+    sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
+    times = []
+    for index in range(warmup + steps):
+        sync()
+        started = time.perf_counter()
+        step()
         sync()
         seconds = time.perf_counter() - started
         if seconds > give_up_after:
             return math.inf
-        if step >= warmup:  # the first steps pay for the allocator and oneDNN's kernel choice
+        if index >= warmup:
             times.append(seconds)
     return statistics.median(times)
+
+
+def step_seconds(candidate: Candidate, arch: str, input_shape, num_classes: int = 10, batch_size: int = 128,
+                 distill: bool = False, device: torch.device | str = "cpu", warmup: int = WARMUP_STEPS,
+                 steps: int = TIMED_STEPS, give_up_after: float = math.inf) -> float:
+    """Median seconds of a training step of `arch` in `candidate` (see `training_step`)."""
+    step = training_step(candidate, arch, input_shape, num_classes, batch_size, distill, device)
+    return time_steps(step, warmup, steps, give_up_after, device)
 
 
 @dataclass(frozen=True)
