@@ -56,7 +56,7 @@ DEFAULT_CASES = list(CASES)[:3]
 BATCH = 128
 VARIANT_CASE = "densenet-bc-40-12 1×28×28"
 # DenseNet dense-block variants: name -> create_model keyword arguments / a wrapper (see `variant_factory`).
-VARIANTS = ("concat (as before)", "compiled blocks")
+VARIANTS = ("concat (as before)", "preallocated buffer", "compiled blocks")
 
 
 # ------------------------------------------------------------------------------------------- the machine's ceilings
@@ -129,6 +129,17 @@ def variant_factory(variant: str):
     """A model factory for a DenseNet dense-block variant (None: bannb's own `create_model`)."""
     if variant == "concat (as before)":
         return None
+    if variant == "preallocated buffer":
+        from .models import create_model
+        from .models.densenet import DenseBlock
+
+        def buffered_blocks(arch, in_channels, num_classes):
+            model = create_model(arch, in_channels, num_classes)
+            for module in model.modules():
+                if isinstance(module, DenseBlock):
+                    module.buffered = True
+            return model
+        return buffered_blocks
     if variant == "compiled blocks":
         from .models import create_model
         from .models.densenet import DenseBlock
