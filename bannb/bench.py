@@ -186,7 +186,7 @@ def bannb_step_seconds(arch, shape, classes, steps, candidate: Candidate, model_
                 now = time.perf_counter()
                 self.times.append(now - self.last)
                 self.last = now
-                if self.times[-1] > give_up_after:
+                if len(self.times) > 1 and self.times[-1] > give_up_after:  # the first step is not judged
                     self.gave_up = True
                     raise CancelFitException()
 

@@ -123,3 +123,24 @@ def test_cpu_identity():
     assert precision.slug("Intel(R) Xeon(R) Processor (avx512-bf16)") == "intel-r-xeon-r-processor-avx512-bf16"
     assert precision.isa_level({"avx2": True, "avx512f": True, "avx512_bf16": True}) == "avx512-bf16"
     assert precision.isa_level({"avx2": True, "amx_tile": True, "avx512_bf16": True}) == "amx"
+
+
+def test_time_steps_judges_every_call_but_the_first():
+    import time
+    calls = []
+
+    def slow_first_call():
+        calls.append(1)
+        if len(calls) == 1:
+            time.sleep(1.2)  # kernel selection on the first call: not a reason to give up
+
+    assert not math.isinf(precision.time_steps(slow_first_call, warmup=1, steps=2, give_up_after=1.0))
+    calls.clear()
+
+    def slow_second_call():
+        calls.append(1)
+        if len(calls) == 2:
+            time.sleep(1.2)
+
+    assert math.isinf(precision.time_steps(slow_second_call, warmup=1, steps=2, give_up_after=1.0))
+    assert len(calls) == 2, "given up at once"
