@@ -1,168 +1,273 @@
-"""Speed of a distillation training step: bannb's path against a plain fp32 PyTorch loop.
+"""Speed of a distillation training step on the machine at hand, in every precision, against references a reader
+can check.
 
-    python -m bannb.bench [--cases …] [--steps 5] [--compile-cases …] [--accuracy-seeds 3] [--no-speed]
+    python -m bannb.bench                      # everything the Performance appendix shows (~8 min on 2 cores)
+    python -m bannb.bench --quick              # one small case, 2 timed steps, no DenseNet variants or accuracy
+    python -m bannb.bench --cases "wrn-16-1 1×28×28" --accuracy-seeds 0 --no-variants
 
-For each case: one distillation step (student forward/backward/update + teacher forward, batch 128)
-through bannb's fastai Learner (its data pipeline, bf16 autocast, channels-last, teacher in inference
-mode) and through the loop public BAN code uses (teacher under no_grad, fp32, NCHW), timed in the same
-process; achieved FLOP/s (torch.utils.flop_counter) as a share of this machine's matmul peak, measured in
-the same run; the data pipeline's share of a step; and peak memory. Each case runs in its own subprocess,
-so peak memory is its own. The `--compile-cases` are timed again under torch.compile, with the compile
-time. Then the accuracy side: WRN-16-1 teachers on Fashion-MNIST (the book's cpu teachers) in bf16 and in
-fp32, `--accuracy-seeds` each, trained or reused from the runs directory, and whether they differ beyond
-seed noise. Writes `performance.csv` and `performance.json` (sections not measured this time are kept);
-the book's Performance appendix renders them.
+Where it ran: the CPU's model name, its family/model numbers, core and thread counts and the flags that decide
+bf16's speed (AVX512-F, AVX512-BF16, AMX), plus two ceilings measured in the same run: the matmul peak in fp32
+and in bf16 (a large square matmul) and the memory bandwidth (a triad a = b + s·c over tensors far larger than
+the caches). Results go to `book/results/performance-<cpu model and ISA>.json`, one file per CPU type, so runs on
+different machines sit side by side; the Performance appendix reads them all.
+
+For each case (network, input; batch 128; the teacher's forward included):
+- the plain loop public BAN code uses (fp32, NCHW, teacher under no_grad): the reference;
+- bannb's Learner step (its data pipeline, callbacks and BAN loss) in every precision candidate: fp32 and bf16
+  autocast, each NCHW and channels-last (a candidate more than 3× slower than the best is given up);
+- what `precision="auto"` picks, measured afresh (its decision is timed, not read from a cache), and how far
+  its Learner step is from the fastest candidate's;
+- FLOPs per step (torch.utils.flop_counter) and bytes per step (every op reading its inputs and writing its
+  output once: a lower bound on DRAM traffic when no tensor stays in cache), so each step is placed against the
+  FLOP/s peak and against the memory bandwidth;
+- the data pipeline's share of a step, and peak memory (each case runs in its own process).
+For DenseNet-BC-40-12, the dense-block variants tried to bring it nearer its limit (`--variants`). Then the
+accuracy side: the book's cpu WRN-16-1 teachers in bf16 and fp32 (`--accuracy-seeds`, reused when finished).
+The default cases leave out WRN-28-10 and DenseNet-BC-112-33 on 3×32×32 (tens of seconds per step on 2 cores,
+which would take the run past 8 minutes); `--cases` adds them.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import platform
+import math
 import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from .data.arrays import PROJECT_ROOT
+from .precision import Candidate, candidates, cpu_info, machine_name, slug, time_steps, training_step
+from .timings import book_wall_seconds
 
 CASES = {  # name -> (architecture, input shape, classes)
+    "wrn-16-1 1×28×28": ("wrn-16-1", (1, 28, 28), 10),
     "wrn-16-2 1×28×28": ("wrn-16-2", (1, 28, 28), 10),
     "densenet-bc-40-12 1×28×28": ("densenet-bc-40-12", (1, 28, 28), 10),
     "wrn-28-10 3×32×32": ("wrn-28-10", (3, 32, 32), 100),
     "densenet-bc-112-33 3×32×32": ("densenet-bc-112-33", (3, 32, 32), 100),
 }
+DEFAULT_CASES = list(CASES)[:3]
 BATCH = 128
+VARIANT_CASE = "densenet-bc-40-12 1×28×28"
+# DenseNet dense-block variants: name -> create_model keyword arguments / a wrapper (see `variant_factory`).
+VARIANTS = ("concat (as before)", "preallocated buffer", "compiled blocks")
 
 
-def matmul_peak(dtype: torch.dtype, size: int = 2048, repeats: int = 10) -> float:
-    """Achieved FLOP/s of a large square matmul: the practical peak the networks are measured against."""
-    a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
-    for _ in range(3):
+# ------------------------------------------------------------------------------------------- the machine's ceilings
+
+def matmul_peak(dtype: torch.dtype, seconds: float = 1.0) -> float:
+    """Achieved FLOP/s of a square matmul, the practical peak the networks are measured against. The size grows
+    to 2048 unless one product already takes long (bf16 without native instructions is emulated and ~40× slower:
+    a 2048² product would take minutes); then it repeats for about `seconds`."""
+    size = 256
+    while True:
+        a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
         a @ b
-    started = time.perf_counter()
-    for _ in range(repeats):
+        started = time.perf_counter()
         a @ b
+        once = time.perf_counter() - started
+        if size >= 2048 or once * 8 > seconds:
+            break
+        size *= 2
+    repeats, started = 0, time.perf_counter()
+    while repeats < 3 or time.perf_counter() - started < seconds:
+        a @ b
+        repeats += 1
     return 2 * size ** 3 * repeats / (time.perf_counter() - started)
 
 
-def step_flops(student, teacher, images, labels) -> int:
-    """FLOPs of one distillation step: teacher forward, student forward and backward."""
+def memory_bandwidth(megabytes: int = 256, seconds: float = 1.0) -> float:
+    """Bytes/s of a triad a = b + 2·c over fp32 tensors of `megabytes` each (far beyond any cache): 2 reads and
+    1 write per element, the STREAM convention."""
+    elements = megabytes * 2 ** 20 // 4
+    a, b, c = torch.empty(elements), torch.rand(elements), torch.rand(elements)
+    torch.add(b, c, alpha=2.0, out=a)
+    repeats, started = 0, time.perf_counter()
+    while repeats < 3 or time.perf_counter() - started < seconds:
+        torch.add(b, c, alpha=2.0, out=a)
+        repeats += 1
+    return 3 * a.numel() * a.element_size() * repeats / (time.perf_counter() - started)
+
+
+# ------------------------------------------------------------------------------------------------- what a step does
+
+def step_flops(step) -> int:
     from torch.utils.flop_counter import FlopCounterMode
     with FlopCounterMode(display=False) as counter:
-        with torch.no_grad():
-            teacher_logits = teacher(images)
-        loss = -(F.softmax(teacher_logits, 1) * F.log_softmax(student(images), 1)).sum(1).mean()
-        loss.backward()
-    student.zero_grad()
+        step()
     return counter.get_total_flops()
 
 
-def plain_fp32_step_seconds(arch, shape, classes, steps) -> float:
-    """The loop public BAN implementations use: fp32, NCHW, teacher under no_grad, torch's SGD."""
-    from .models import create_model
-    torch.manual_seed(0)
-    student, teacher = create_model(arch, shape[0], classes), create_model(arch, shape[0], classes).eval()
-    optimizer = torch.optim.SGD(student.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)
-    images, labels = torch.randn(BATCH, *shape), torch.randint(0, classes, (BATCH,))
-    times = []
-    for step in range(steps + 1):
-        started = time.perf_counter()
-        with torch.no_grad():
-            teacher_probs = F.softmax(teacher(images), 1)
-        loss = -(teacher_probs * F.log_softmax(student(images), 1)).sum(1).mean()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        if step:  # the first step warms up the allocator and oneDNN's kernel choice
-            times.append(time.perf_counter() - started)
-    return statistics.median(times)
+def step_bytes(step) -> int:
+    """Bytes one call of `step` moves if every op reads its inputs and writes its outputs once from memory (views
+    move nothing). Ops that fuse or hit the cache move less; the figure places a step against the bandwidth."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils._pytree import tree_flatten
+
+    class ByteCounter(TorchDispatchMode):
+        total = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            if not func.is_view:
+                tensors = [t for t in tree_flatten((args, kwargs, out))[0] if isinstance(t, torch.Tensor)]
+                ByteCounter.total += sum(t.numel() * t.element_size() for t in tensors)
+            return out
+
+    with ByteCounter():
+        step()
+    return ByteCounter.total
 
 
-def bannb_step_seconds(arch, shape, classes, steps) -> tuple[float, float]:
-    """Median step time through bannb's Learner (data pipeline included), and the data pipeline's share."""
-    from fastai.callback.core import Callback
+def variant_factory(variant: str):
+    """A model factory for a DenseNet dense-block variant (None: bannb's own `create_model`)."""
+    if variant == "concat (as before)":
+        return None
+    if variant == "preallocated buffer":
+        from .models import create_model
+        from .models.densenet import DenseBlock
+
+        def buffered_blocks(arch, in_channels, num_classes):
+            model = create_model(arch, in_channels, num_classes)
+            for module in model.modules():
+                if isinstance(module, DenseBlock):
+                    module.buffered = True
+            return model
+        return buffered_blocks
+    if variant == "compiled blocks":
+        from .models import create_model
+        from .models.densenet import DenseBlock
+
+        def compiled_blocks(arch, in_channels, num_classes):
+            # torch.compile of each dense block alone: Inductor may fuse the concatenations with BN and ReLU
+            model = create_model(arch, in_channels, num_classes)
+            for module in list(model.modules()):
+                for name, child in list(module.named_children()):
+                    if isinstance(child, DenseBlock):
+                        setattr(module, name, torch.compile(child))
+            return model
+        return compiled_blocks
+    raise ValueError(f"unknown variant {variant!r}")
+
+
+def bannb_step_seconds(arch, shape, classes, steps, candidate: Candidate, model_factory=None,
+                       give_up_after: float = math.inf, batch: int = BATCH) -> tuple[float, float]:
+    """Median step through bannb's Learner (its data pipeline, callbacks, BAN loss, teacher) in `candidate`, and
+    the data pipeline's share of it; (inf, nan) when a step takes longer than `give_up_after` seconds."""
+    from fastai.callback.core import Callback, CancelFitException
     from .data.arrays import ImageArrays
     from .data.loaders import make_dataloaders
     from .learner import make_learner
     from .losses import make_loss
     from .models import create_model
-    count = BATCH * (steps + 1) + 64
+    model_factory = model_factory or create_model
+    count = batch * (steps + 1) + 64
     generator = torch.Generator().manual_seed(0)
     dataset = ImageArrays("random", torch.randint(0, 256, (count, *shape), dtype=torch.uint8, generator=generator),
                           torch.randint(0, classes, (count,), generator=generator),
                           torch.randint(0, 256, (64, *shape), dtype=torch.uint8, generator=generator),
                           torch.randint(0, classes, (64,), generator=generator), [str(i) for i in range(classes)])
-    dls = make_dataloaders(dataset, BATCH, valid_size=64)
+    dls = make_dataloaders(dataset, batch, valid_size=64)
 
     class StepTimes(Callback):
         order = 100
-        times, last = [], None
 
         def before_train(self):
-            self.last = time.perf_counter()
+            self.times, self.gave_up, self.last = [], False, time.perf_counter()
 
         def after_batch(self):
             if self.training:
                 now = time.perf_counter()
                 self.times.append(now - self.last)
                 self.last = now
+                if len(self.times) > 1 and self.times[-1] > give_up_after:  # the first step is not judged
+                    self.gave_up = True
+                    raise CancelFitException()
+
+        def before_validate(self):
+            raise CancelFitException()  # only the training steps are timed
 
     torch.manual_seed(0)
     timer = StepTimes()
-    learn = make_learner(create_model(arch, shape[0], classes), dls, make_loss("ban"),
-                         create_model(arch, shape[0], classes), cbs=[timer])
+    learn = make_learner(model_factory(arch, shape[0], classes), dls, make_loss("ban"),
+                         model_factory(arch, shape[0], classes), precision=candidate.precision,
+                         channels_last=candidate.channels_last, cbs=[timer])
     learn.remove_cbs([cb for cb in learn.cbs if type(cb).__name__ == "ProgressCallback"])
     learn.logger = lambda *args: None
     learn.fit(1)
-    step = statistics.median(timer.times[1:])
+    if timer.gave_up:
+        return math.inf, math.nan
+    step = statistics.median(timer.times[1:])  # the first step warms up
     started = time.perf_counter()
     batches = sum(1 for _ in dls.train)
-    data_seconds = (time.perf_counter() - started) / batches
-    return step, data_seconds / step
+    return step, (time.perf_counter() - started) / batches / step
 
 
-def measure_case(name: str, steps: int) -> dict:
-    from .learner import resolve_precision
+def measure_case(name: str, steps: int, variants: bool = False, batch: int = BATCH) -> dict:
+    """Every measurement of one case (run in its own process by `main`, so the peak memory is its own)."""
     from .models import count_parameters, create_model
+    from .precision import decide
     arch, shape, classes = CASES[name]
-    student, teacher = create_model(arch, shape[0], classes), create_model(arch, shape[0], classes).eval()
-    flops = step_flops(student, teacher, torch.randn(BATCH, *shape), torch.randint(0, classes, (BATCH,)))
-    fp32 = plain_fp32_step_seconds(arch, shape, classes, steps)
-    fast, data_share = bannb_step_seconds(arch, shape, classes, steps)
-    return dict(case=name, arch=arch, input=list(shape), batch=BATCH, parameters=count_parameters(student),
-                precision=resolve_precision("auto", "cpu"), step_flops=flops, plain_fp32_seconds=fp32,
-                bannb_seconds=fast, speedup=fp32 / fast, bannb_flops_per_second=flops / fast,
-                plain_fp32_flops_per_second=flops / fp32, data_share=data_share,
-                peak_memory_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-
-
-def book_wall_seconds(root: Path = PROJECT_ROOT) -> float | None:
-    from .book import chapter_seconds, timings_file
-    timings = timings_file(root)
-    if not timings.exists():
-        return None
-    return sum(chapter_seconds(entry) for entry in json.loads(timings.read_text()).values())
-
-
-def compiled_step_seconds(name: str, steps: int) -> dict:
-    """bannb's step with the student and teacher under `torch.compile`, and what compiling cost: the lever
-    that could lift a memory-bound DenseNet (it fuses BatchNorm, ReLU and the concatenations)."""
-    arch, shape, classes = CASES[name]
-    from . import models
-    original = models.create_model
+    row = dict(case=name, arch=arch, input=list(shape), batch=batch,
+               parameters=count_parameters(create_model(arch, shape[0], classes)))
+    plain = training_step(Candidate("fp32", False), arch, shape, classes, batch, distill=True)
+    row["step_flops"] = step_flops(plain)
+    row["step_bytes"] = {precision: step_bytes(training_step(Candidate(precision, True), arch, shape, classes,
+                                                             batch, distill=True))
+                         for precision in ("fp32", "bf16")}
+    row["plain_fp32_seconds"] = time_steps(plain, warmup=1, steps=steps)
+    row["candidates"], data_shares = {}, {}
+    for candidate in candidates("cpu"):
+        best = min(row["candidates"].values(), default=math.inf)
+        seconds, data_shares[candidate.label] = bannb_step_seconds(arch, shape, classes, steps, candidate, batch=batch,
+                                                                   give_up_after=3 * best)
+        row["candidates"][candidate.label] = seconds
     started = time.perf_counter()
-    models.create_model = lambda *args, **kwargs: torch.compile(original(*args, **kwargs))
-    try:
-        step, _ = bannb_step_seconds(arch, shape, classes, steps)
-    finally:
-        models.create_model = original
-    return dict(case=name, compiled_seconds=step, first_epoch_seconds=time.perf_counter() - started)
+    with tempfile.TemporaryDirectory() as cache:  # decided afresh: what auto picks on this machine today
+        decision = decide(arch, shape, classes, batch, distill=True, cache=Path(cache) / "precision.json",
+                          log=lambda line: None)
+    row["auto"] = dict(choice=decision.choice.label, decision_seconds=time.perf_counter() - started,
+                       timed=decision.seconds)
+    fastest = min(row["candidates"], key=row["candidates"].get)
+    row["fastest"] = fastest
+    row["auto_gap"] = row["candidates"][decision.choice.label] / row["candidates"][fastest] - 1
+    row["bannb_seconds"] = row["candidates"][decision.choice.label]
+    row["data_share"] = data_shares[decision.choice.label]
+    if variants:
+        row["variants"] = {}
+        for variant in VARIANTS:
+            started = time.perf_counter()
+            seconds, _ = bannb_step_seconds(arch, shape, classes, steps, decision.choice,
+                                            variant_factory(variant), batch=batch)
+            row["variants"][variant] = dict(seconds=seconds, first_epoch_seconds=time.perf_counter() - started,
+                                            precision=decision.choice.label)
+    row["peak_memory_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return row
 
+
+def add_shares(row: dict, peaks: dict, bandwidth: float) -> dict:
+    """Each timing as a share of the FLOP/s peak of its precision and of the memory bandwidth."""
+    def shares(label: str, seconds: float) -> dict:
+        precision = Candidate.from_label(label).precision
+        if math.isinf(seconds):
+            return dict(share_of_peak=None, share_of_bandwidth=None)
+        return dict(share_of_peak=row["step_flops"] / seconds / peaks[precision],
+                    share_of_bandwidth=row["step_bytes"][precision] / seconds / bandwidth)
+    row["candidate_shares"] = {label: shares(label, s) for label, s in row["candidates"].items()}
+    row["plain_fp32_shares"] = shares("fp32", row["plain_fp32_seconds"])
+    for variant in row.get("variants", {}).values():
+        variant.update(shares(variant["precision"], variant["seconds"]))
+    row["speedup"] = row["plain_fp32_seconds"] / row["bannb_seconds"]
+    return row
+
+
+# -------------------------------------------------------------------------------------------------- accuracy
 
 # The accuracy side of the speed-up: the book's cpu teachers (bf16) against the same runs in fp32.
 ACCURACY = dict(profile="cpu", arch="wrn-16-1", dataset="fashion-mnist")
@@ -189,54 +294,78 @@ def precision_accuracy(seeds: int, runs_dir: Path | None = None, log=print) -> d
                 verdict=result.text)
 
 
-def write_report(out: Path, updates: dict) -> dict:
-    """Merge the sections measured now into performance.json (the others are kept as last measured), atomically."""
-    from .runs import atomic_write_bytes, atomic_write_json
-    path = out / "performance.json"
+# ---------------------------------------------------------------------------------------------------- the report
+
+def report_file(out: Path, machine: dict) -> Path:
+    """One file per CPU type: the model name and the ISA level that decides bf16 (a hypervisor may call two
+    generations alike, 'AMD EPYC')."""
+    return out / f"performance-{slug(machine['model'] + ' ' + machine['isa'])}.json"
+
+
+def write_report(path: Path, updates: dict) -> dict:
+    """Merge the sections measured now into this CPU type's file (the others are kept as last measured)."""
+    from .runs import atomic_write_json
     report = json.loads(path.read_text()) if path.exists() else {}
+    if "rows" in updates and "rows" in report:  # cases measured now replace theirs; the others stay
+        measured = {row["case"] for row in updates["rows"]}
+        updates = dict(updates, rows=[row for row in report["rows"] if row["case"] not in measured] + updates["rows"])
     report.update(updates)
     atomic_write_json(path, report)
-    if "rows" in updates:
-        import pandas as pd
-        atomic_write_bytes(out / "performance.csv", pd.DataFrame(updates["rows"]).to_csv(index=False).encode())
     return report
 
 
-def print_report(report: dict, out: Path) -> None:
+def ms(seconds: float) -> str:
+    return "   gave up" if seconds is None or math.isinf(seconds) else f"{seconds * 1e3:8.0f}ms"
+
+
+def print_report(report: dict, path: Path) -> None:
+    machine = report.get("machine", {})
     if "rows" in report:
-        peaks, device = report["matmul_peak_flops_per_second"], report["device"]
-        print(f"\nmatmul peak: bf16 {peaks['bf16'] / 1e9:.0f} GFLOP/s, fp32 {peaks['fp32'] / 1e9:.0f} GFLOP/s ({device})")
-        print(f"{'case':<28} {'plain fp32':>11} {'bannb':>9} {'speed-up':>9} {'% peak':>7} {'data':>6} {'memory':>9}")
+        peaks = report["matmul_peak_flops_per_second"]
+        print(f"\n{report.get('device')}; flags: {', '.join(f for f, on in machine.get('flags', {}).items() if on)}")
+        print(f"matmul peak: fp32 {peaks['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peaks['bf16'] / 1e9:.0f} GFLOP/s "
+              f"(bf16/fp32 {peaks['bf16'] / peaks['fp32']:.2f}×); memory bandwidth "
+              f"{report['memory_bandwidth_bytes_per_second'] / 1e9:.1f} GB/s")
+        labels = [c.label for c in candidates("cpu")]
+        print(f"{'case':<28} {'plain fp32':>10} " + " ".join(f"{label:>18}" for label in labels)
+              + f" {'auto picks':>18} {'gap':>6} {'% peak':>7} {'% bw':>6}")
         for row in report["rows"]:
-            print(f"{row['case']:<28} {row['plain_fp32_seconds'] * 1e3:9.0f}ms {row['bannb_seconds'] * 1e3:7.0f}ms "
-                  f"{row['speedup']:8.2f}× {100 * row['bannb_share_of_peak']:6.1f}% {100 * row['data_share']:5.1f}% "
-                  f"{row['peak_memory_mib']:7.0f}MiB")
-    for row in report.get("compiled", []):
-        print(f"torch.compile, {row['case']}: {row['compiled_seconds'] * 1e3:.0f} ms/step "
-              f"(first epoch incl. compiling {row['first_epoch_seconds']:.0f} s)")
+            shares = row["candidate_shares"][row["auto"]["choice"]]
+            print(f"{row['case']:<28} {ms(row['plain_fp32_seconds'])} "
+                  + " ".join(f"{ms(row['candidates'].get(label)):>18}" for label in labels)
+                  + f" {row['auto']['choice']:>18} {100 * row['auto_gap']:5.1f}% "
+                  f"{100 * (shares['share_of_peak'] or 0):6.1f}% {100 * (shares['share_of_bandwidth'] or 0):5.1f}%")
+            for variant, result in row.get("variants", {}).items():
+                print(f"    dense block {variant:<22} {ms(result['seconds'])} ({result['precision']}): "
+                      f"{100 * (result['share_of_peak'] or 0):.1f}% of peak, "
+                      f"{100 * (result['share_of_bandwidth'] or 0):.1f}% of bandwidth; first epoch "
+                      f"{result['first_epoch_seconds']:.0f} s")
     if "accuracy" in report:
         print(f"accuracy, bf16 against fp32: {report['accuracy']['verdict']}")
     wall = report.get("cpu_book_wall_seconds")
     print(f"whole cpu book: {'not measured yet (run make book)' if wall is None else f'{wall / 60:.0f} min'}")
-    print(f"written: {out / 'performance.csv'}, {out / 'performance.json'}")
+    print(f"written: {path}")
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bannb.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cases", nargs="*", default=list(CASES), help="which of: " + "; ".join(CASES))
-    parser.add_argument("--steps", type=int, default=5, help="timed steps per path (after one warm-up)")
-    parser.add_argument("--compile-cases", nargs="*", default=["densenet-bc-40-12 1×28×28"],
-                        help="cases also timed under torch.compile (none: skip)")
+    parser.add_argument("--cases", nargs="*", default=DEFAULT_CASES, help="which of: " + "; ".join(CASES))
+    parser.add_argument("--steps", type=int, default=3, help="timed steps per path (after a warm-up)")
+    parser.add_argument("--no-variants", action="store_true",
+                        help=f"skip the dense-block variants of {VARIANT_CASE} ({', '.join(VARIANTS)})")
     parser.add_argument("--accuracy-seeds", type=int, default=3,
                         help="seeds of the bf16-vs-fp32 accuracy comparison (trains WRN-16-1 on Fashion-MNIST, "
                              "reusing finished runs; 0: skip)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a check in about a minute: wrn-16-1 only, 2 steps, no variants, no accuracy")
     parser.add_argument("--no-speed", action="store_true", help="skip the step timings (keep the last ones)")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "book" / "results")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure one case in this process
-    parser.add_argument("--compiled", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    unknown = [name for name in args.cases + args.compile_cases if name not in CASES]
+    if args.quick:
+        args.cases, args.steps, args.no_variants, args.accuracy_seeds = ["wrn-16-1 1×28×28"], 2, True, 0
+    unknown = [name for name in args.cases if name not in CASES]
     if unknown:
         print(f"error: unknown case {unknown[0]!r}; the cases are: {'; '.join(CASES)}", file=sys.stderr)
         return 2
@@ -244,39 +373,37 @@ def main(argv=None) -> int:
         print("error: --steps must be at least 1 and --accuracy-seeds at least 0", file=sys.stderr)
         return 2
     if args.one:
-        result = compiled_step_seconds(args.one, args.steps) if args.compiled else measure_case(args.one, args.steps)
-        print(json.dumps(result))
+        print(json.dumps(measure_case(args.one, args.steps, variants=not args.no_variants)))
         return 0
 
-    def in_subprocess(name: str, *flags: str) -> dict:
+    def in_subprocess(name: str) -> dict:
         # Each case in its own process, so peak memory and compiled kernels are its own.
+        flags = ["--no-variants"] if args.no_variants or name != VARIANT_CASE else []
         result = subprocess.run([sys.executable, "-m", "bannb.bench", "--one", name, "--steps", str(args.steps),
                                  *flags], capture_output=True, text=True)
         if result.returncode:
             raise SystemExit(f"error: measuring {name!r} failed:\n{result.stderr[-2000:]}")
         return json.loads(result.stdout.strip().splitlines()[-1])
 
+    machine = cpu_info()
+    path = report_file(args.out, machine)
     updates = {}
     if not args.no_speed:
-        peaks = {"bf16": matmul_peak(torch.bfloat16), "fp32": matmul_peak(torch.float32)}
+        print(f"[bench] on {machine_name('cpu')}: matmul peaks and memory bandwidth …", flush=True)
+        peaks = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+        bandwidth = memory_bandwidth()
         rows = []
         for name in args.cases:
             print(f"[bench] {name} …", flush=True)
-            row = in_subprocess(name)
-            row["bannb_share_of_peak"] = row["bannb_flops_per_second"] / peaks[row["precision"]]
-            row["plain_fp32_share_of_fp32_peak"] = row["plain_fp32_flops_per_second"] / peaks["fp32"]
-            rows.append(row)
-        compiled = []
-        for name in args.compile_cases:
-            print(f"[bench] {name} under torch.compile …", flush=True)
-            compiled.append(in_subprocess(name, "--compiled"))
-        device = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
-        updates.update(device=device, torch=torch.__version__, matmul_peak_flops_per_second=peaks, batch=BATCH,
-                       rows=rows, compiled=compiled)
+            rows.append(add_shares(in_subprocess(name), peaks, bandwidth))
+        updates.update(machine=machine, device=machine_name("cpu"), torch=torch.__version__, batch=BATCH,
+                       steps=args.steps, matmul_peak_flops_per_second=peaks,
+                       memory_bandwidth_bytes_per_second=bandwidth, rows=rows,
+                       measured=time.strftime("%Y-%m-%d"))
     if args.accuracy_seeds:
         updates["accuracy"] = precision_accuracy(args.accuracy_seeds)
     updates["cpu_book_wall_seconds"] = book_wall_seconds()
-    print_report(write_report(args.out, updates), args.out)
+    print_report(write_report(path, updates), path)
     return 0
 
 

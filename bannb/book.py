@@ -26,6 +26,7 @@ from .data import DATASETS
 from .paths import PROJECT_ROOT, results_dir
 from .errors import BannbError, ConfigError, unknown_choice
 from .profiles import DEFAULT_PROFILE, PROFILES, Profile, get_profile
+from .timings import record_timing, timings_file  # noqa: F401  (timings_file: the runner's file, re-exported)
 
 # ---------------------------------------------------------------- a chapter's parameters
 
@@ -173,34 +174,9 @@ def execute(notebook: Path, output: Path, parameters: dict) -> None:
     os.replace(partial, output)
 
 
-def timings_file(root: Path = PROJECT_ROOT, profile: str = DEFAULT_PROFILE) -> Path:
-    """Wall seconds per chapter of the committed profile, committed with the chapters they timed (the
-    Performance appendix and `make bench` report the whole book's time from it)."""
-    return results_dir(root) / f"book-timings-{profile}.json"
-
-
 def finished_runs() -> int:
     from .paths import default_runs_dir
     return sum(1 for _ in default_runs_dir().glob("*/done.json"))
-
-
-def record_timing(root: Path, chapter: str, seconds: float, runs_trained: int) -> None:
-    """Record what a chapter cost. A rerun that only reused finished runs does not replace the time of one
-    that trained them: the file keeps what the book costs from scratch."""
-    path = timings_file(root)
-    timings = json.loads(path.read_text()) if path.exists() else {}
-    previous = timings.get(chapter)
-    previous_trained = previous.get("runs_trained", 0) if isinstance(previous, dict) else None
-    if runs_trained == 0 and previous is not None and previous_trained != 0:
-        return
-    timings[chapter] = dict(seconds=round(seconds, 1), runs_trained=runs_trained)
-    from .store import atomic_write_json  # lazily: the runner itself needs neither torch nor fastai
-    atomic_write_json(path, timings)
-
-
-def chapter_seconds(entry) -> float:
-    """A timings entry's seconds (entries written before runs were counted are plain numbers)."""
-    return entry["seconds"] if isinstance(entry, dict) else float(entry)
 
 
 def run_book(profile: str = DEFAULT_PROFILE, chapters: list[str] | None = None, root: Path = PROJECT_ROOT,

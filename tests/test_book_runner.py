@@ -4,8 +4,8 @@ import json
 import nbformat
 import pytest
 
-from bannb.bench import book_wall_seconds
-from bannb.book import check_parameters, run_book, timings_file
+from bannb.book import check_parameters, run_book
+from bannb.timings import book_wall_seconds, timings_file
 from bannb.errors import ConfigError
 
 
@@ -58,7 +58,7 @@ def test_failing_chapter_is_named_with_its_cell_and_the_others_run(book):
 
 
 def test_a_rerun_that_reuses_runs_keeps_the_time_of_the_one_that_trained(tmp_path):
-    from bannb.book import record_timing
+    from bannb.timings import record_timing
     record_timing(tmp_path, "04_born_again", 2682.2, runs_trained=11)
     record_timing(tmp_path, "04_born_again", 31.0, runs_trained=0)
     record_timing(tmp_path, "09_summary", 10.0, runs_trained=0)

@@ -25,3 +25,9 @@ def test_runs_dir_follows_the_environment_at_every_call(monkeypatch, tmp_path):
 def test_data_roots_end_with_the_project_data_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("BANNB_DATA", str(tmp_path))
     assert data_roots("/explicit") == [Path("/explicit"), tmp_path, paths.DATA_DIR]
+
+
+def test_the_timed_profile_is_the_committed_one():
+    from bannb.profiles import DEFAULT_PROFILE
+    from bannb.timings import COMMITTED_PROFILE
+    assert COMMITTED_PROFILE == DEFAULT_PROFILE

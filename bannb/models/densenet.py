@@ -141,7 +141,7 @@ class DenseLayer(nn.Module):
         self.memory_efficient = memory_efficient
 
     def _bottleneck(self, features: list[torch.Tensor], update_running_stats: bool) -> torch.Tensor:
-        x = torch.cat(features, 1)
+        x = features[0] if len(features) == 1 else torch.cat(features, 1)  # cat of one tensor would copy it
         if update_running_stats or not self.norm1.training:
             x = self.norm1(x)
         else:
@@ -173,27 +173,63 @@ class DenseLayer(nn.Module):
         return self.dropout(out)
 
 
+class _AppendToBuffer(torch.autograd.Function):
+    """features[:, :c] (already in `buffer`) → features[:, :c + g], by writing `new` into the buffer's next g
+    channels: the concatenation without copying the earlier features again.
+
+    The write goes through `buffer.data`, whose version counter is its own: the earlier layers saved views of the
+    first c channels for their backward, and those channels are never written again, so the saved values stay
+    valid. Backward splits the gradient between the earlier features and the new ones."""
+
+    @staticmethod
+    def forward(ctx, features, new, buffer):
+        start = features.shape[1]
+        ctx.start = start
+        buffer.data[:, start:start + new.shape[1]].copy_(new)
+        return buffer[:, :start + new.shape[1]]
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad[:, :ctx.start], grad[:, ctx.start:], None
+
+
 class DenseBlock(nn.Module):
     """Each layer reads the concatenation of the block input and all earlier layers' outputs.
 
     The outputs are kept in a list and concatenated once per layer (and once at the end), rather
     than growing one running tensor, which would copy the block's features again at every layer.
+    With `buffered`, every layer's output is written once into a buffer preallocated for the whole
+    block, and each layer reads a view of its first channels: no concatenation at all (same parameters,
+    same outputs and gradients; tried to bring the memory-bound DenseNets nearer their limit).
     """
 
     def __init__(self, num_layers: int, in_channels: int, growth: int, bottleneck_width: int,
-                 drop_rate: float, memory_efficient: bool):
+                 drop_rate: float, memory_efficient: bool, buffered: bool = False):
         super().__init__()
         self.layers = nn.ModuleList(
             DenseLayer(in_channels + i * growth, growth, bottleneck_width, drop_rate, memory_efficient)
             for i in range(num_layers)
         )
         self.out_channels = in_channels + num_layers * growth
+        self.buffered = buffered
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.buffered and not self.layers[0].memory_efficient:
+            return self._forward_buffered(x)
         features = [x]
         for layer in self.layers:
             features.append(layer(features))
         return torch.cat(features, 1)
+
+    def _forward_buffered(self, x: torch.Tensor) -> torch.Tensor:
+        channels_last = x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+        buffer = torch.empty((x.shape[0], self.out_channels, *x.shape[2:]), dtype=x.dtype, device=x.device,
+                             memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+        features = _AppendToBuffer.apply(x[:, :0], x, buffer)
+        for layer in self.layers:
+            new = layer([features])
+            features = _AppendToBuffer.apply(features, new.to(buffer.dtype), buffer)
+        return features
 
 
 def densenet_bc(depth: int, growth: int, compression: float = 0.5, bottleneck_width: int = 4,

@@ -1,0 +1,45 @@
+"""The chapters' wall times: one owner for the file the book runner writes and the benchmark and the Performance
+appendix read. Needs neither torch nor fastai."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .paths import PROJECT_ROOT, results_dir
+
+COMMITTED_PROFILE = "cpu"  # the profile whose chapters are committed and timed (profiles.DEFAULT_PROFILE)
+
+
+def timings_file(root: Path = PROJECT_ROOT, profile: str = COMMITTED_PROFILE) -> Path:
+    """Wall seconds per chapter of the committed profile, committed with the chapters they timed (the
+    Performance appendix and `make bench` report the whole book's time from it)."""
+    return results_dir(root) / f"book-timings-{profile}.json"
+
+
+def chapter_seconds(entry) -> float:
+    """A timings entry's seconds (entries written before runs were counted are plain numbers)."""
+    return entry["seconds"] if isinstance(entry, dict) else float(entry)
+
+
+def read_timings(root: Path = PROJECT_ROOT) -> dict:
+    path = timings_file(root)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def record_timing(root: Path, chapter: str, seconds: float, runs_trained: int) -> None:
+    """Record what a chapter cost. A rerun that only reused finished runs does not replace the time of one
+    that trained them: the file keeps what the book costs from scratch."""
+    timings = read_timings(root)
+    previous = timings.get(chapter)
+    previous_trained = previous.get("runs_trained", 0) if isinstance(previous, dict) else None
+    if runs_trained == 0 and previous is not None and previous_trained != 0:
+        return
+    timings[chapter] = dict(seconds=round(seconds, 1), runs_trained=runs_trained)
+    from .store import atomic_write_json  # lazily: the runner itself needs neither torch nor fastai
+    atomic_write_json(timings_file(root), timings)
+
+
+def book_wall_seconds(root: Path = PROJECT_ROOT) -> float | None:
+    """The whole cpu book's wall time: the sum of its chapters' (None until `make book` has run)."""
+    timings = read_timings(root)
+    return sum(chapter_seconds(entry) for entry in timings.values()) if timings else None
