@@ -26,7 +26,7 @@ from .data import DATASETS
 from .paths import PROJECT_ROOT, results_dir
 from .errors import BannbError, ConfigError, unknown_choice
 from .profiles import DEFAULT_PROFILE, PROFILES, Profile, get_profile
-from .timings import record_timing, timings_file  # noqa: F401  (timings_file: the runner's file, re-exported)
+from .timings import add_training_time, record_timing, timings_file  # noqa: F401  (timings_file: the runner's file, re-exported)
 
 # ---------------------------------------------------------------- a chapter's parameters
 
@@ -179,10 +179,32 @@ def finished_runs() -> int:
     return sum(1 for _ in default_runs_dir().glob("*/done.json"))
 
 
+def train_chapter(chapter: str, profile: str, root: Path = PROJECT_ROOT, log=print) -> None:
+    """Train the runs `chapter` asks for (`experiments.chapter_plan`) on parallel workers, before its notebook
+    runs; at the committed profile the wall time goes into the chapter's timings after every finished run."""
+    from .experiments import chapter_plan
+    from .plan import train_all
+    committed = get_profile(profile).committed
+    plan = chapter_plan(chapter, profile)
+    if not plan:
+        return
+    last = [time.perf_counter()]
+
+    def finished(result):
+        now = time.perf_counter()
+        if committed:
+            add_training_time(root, chapter, now - last[0])
+        last[0] = now
+
+    log(f"[book] {chapter}: training its plan ({len(plan)} runs, finished ones reused)")
+    train_all(plan, log=log, on_finished=finished)
+
+
 def run_book(profile: str = DEFAULT_PROFILE, chapters: list[str] | None = None, root: Path = PROJECT_ROOT,
-             force: bool = False, parameters: dict | None = None, log=print) -> list[str]:
-    """Execute the chosen chapters in order; returns the failures (one line each). A failed chapter does
-    not stop the others, and leaves the results of every other chapter as they were."""
+             force: bool = False, parameters: dict | None = None, log=print, train_only: bool = False) -> list[str]:
+    """Train each chosen chapter's plan, then execute the chapter, in order; returns the failures (one line
+    each). A failed chapter does not stop the others, and leaves the results of every other chapter as they
+    were. `train_only`: train the plans and execute nothing."""
     committed = get_profile(profile).committed
     # The committed chapters default to the committed profile; inject only what differs, so they stay clean.
     parameters = dict(parameters or {}, **({} if committed else {"profile": profile}))
@@ -191,6 +213,14 @@ def run_book(profile: str = DEFAULT_PROFILE, chapters: list[str] | None = None, 
     failures = []
     for notebook in select(chapter_notebooks(root), chapters):
         output = notebook if committed else root / "_build" / "executed" / profile / notebook.name
+        try:
+            train_chapter(notebook.stem, profile, root, log)
+        except BannbError as err:
+            failures.append(f"{notebook.stem}: {err}")
+            log(f"[book] FAILED {notebook.stem}: {err}")
+            continue
+        if train_only:
+            continue
         fingerprint = source_hash(notebook, parameters)
         if not force and output.exists() and state.get(notebook.stem) == fingerprint:
             log(f"[book] {notebook.stem}: unchanged since it last finished; kept")
@@ -296,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chapters", nargs="*", help="chapter number prefixes (e.g. 03 04); default: all")
     parser.add_argument("--force", action="store_true", help="run chapters even if unchanged since they finished")
     parser.add_argument("--no-build", action="store_true", help="execute only, do not render the HTML")
+    parser.add_argument("--train-only", action="store_true",
+                        help="only train every chosen chapter's runs (resumable), execute nothing")
     parser.add_argument("--check-html", action="store_true",
                         help="only load the rendered pages in headless chromium and check every figure shows")
     parser.add_argument("--browser", default="chromium", help="with --check-html: a Chromium-based browser")
@@ -307,10 +339,10 @@ def main(argv: list[str] | None = None) -> int:
             if problems:
                 raise BannbError("the rendered book has problems:\n  " + "\n  ".join(problems))
             return 0
-        failures = run_book(args.profile, args.chapters, force=args.force)
+        failures = run_book(args.profile, args.chapters, force=args.force, train_only=args.train_only)
         if failures:
             raise BannbError("chapters failed (the others' results are kept):\n  " + "\n  ".join(failures))
-        if not args.no_build:
+        if not args.no_build and not args.train_only:
             build_html()
     except BannbError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -13,7 +13,8 @@ import pandas as pd
 import torch
 
 from .data import load_dataset, make_dataloaders
-from .generations import born_again, teacher_config
+from .generations import born_again, chain_configs, teacher_config
+from .plan import train_all
 from .models import densenet_compression_variant, densenet_depth_variant
 from .models.registry import resolve
 from .paper import paper_table
@@ -45,13 +46,19 @@ def book_config(profile: str, seed: int = 0, device: str = "cpu", **overrides) -
 def teachers(profile: str, seeds: Sequence[int], device: str = "cpu", progress: bool = False,
              runs_dir: Path | None = None, **overrides) -> list[Run]:
     """One teacher (trained on the labels) per seed."""
+    configs = [book_config(profile, seed, device, **overrides) for seed in seeds]
+    train_all(configs, runs_dir, device)
     return [train_run(book_config(profile, seed, device, **overrides), runs_dir, device, progress) for seed in seeds]
 
 
 def sequences(profile: str, seeds: Sequence[int], generations: int, loss: str = "ban", loss_params: dict | None = None,
               student_arch: str | None = None, device: str = "cpu", progress: bool = False,
               runs_dir: Path | None = None, **overrides) -> dict[int, list[Run]]:
-    """Per seed, [teacher, BAN-1, …, BAN-k] (`born_again`); the teacher is the same run `teachers` gives."""
+    """Per seed, [teacher, BAN-1, …, BAN-k] (`born_again`); the teacher is the same run `teachers` gives.
+    The runs not yet finished train first, on parallel workers (`plan.train_all`)."""
+    train_all([config for seed in seeds for config in chain_configs(book_config(profile, seed, device, **overrides),
+                                                                     generations, loss, loss_params, student_arch)],
+              runs_dir, device)
     return {seed: born_again(book_config(profile, seed, device, **overrides), generations, loss, loss_params,
                              student_arch, runs_dir, device, progress)
             for seed in seeds}
@@ -189,6 +196,75 @@ def residual_student_records(profile: str, grid: dict, device: str = "cpu", prog
                                            device=device, progress=progress, runs_dir=runs_dir, **data),
                                   student=arch, model="BAN"))
     return pd.concat(frames, ignore_index=True)
+
+
+# ---------------------------------------------------------------- the book's plan: every run of every chapter
+
+# The regime study of chapter 3: the profile's teacher, changed one way at a time. The profile's own regime is
+# one of the candidates (its seed-0 teacher, reused); the others show why the profile is what it is.
+REGIME_CANDIDATES = {
+    "the profile's regime": {},
+    "+ pad-crop-flip augmentation": dict(augment=True),
+    "step schedule instead of one-cycle": dict(schedule="step"),
+    "both (the paper's recipe)": dict(augment=True, schedule="step"),
+    "10 epochs": dict(epochs=10),
+    "3,000 images, 20 epochs": dict(train_size=3000, epochs=20),
+    "weight decay 5e-5": dict(weight_decay=5e-5),
+}
+LONG_TEACHER_FACTOR = 2  # the equal-compute control: a teacher trained as long as teacher + student together
+EXTRA_TEACHERS = 4  # chapter 7's independent teachers beyond the central seeds: 9 in all, 4 pairs and 3 triples
+
+
+def regime_configs(profile: str, device: str = "cpu", **overrides) -> dict[str, RunConfig]:
+    """The regime study's teacher per candidate (seed 0)."""
+    return {label: book_config(profile, 0, device, **{**overrides, **change})
+            for label, change in REGIME_CANDIDATES.items()}
+
+
+def long_teacher_config(profile: str, seed: int, device: str = "cpu", **overrides) -> RunConfig:
+    epochs = overrides.pop("epochs", None) or get_profile(profile).book_config(device=device).epochs
+    return book_config(profile, seed, device, epochs=LONG_TEACHER_FACTOR * epochs, **overrides)
+
+
+def chapter_plan(chapter: str, profile: str, device: str = "cpu", **overrides) -> list[RunConfig]:
+    """Every run `chapter` asks for at `profile`, teachers before students; chapters ask for nothing else
+    (a test checks it), so the book's cost is the cost of its plans."""
+    chosen = get_profile(profile)
+    seeds, secondary = list(chosen.seeds), list(chosen.secondary_seeds)
+    base = {seed: book_config(profile, seed, device, **overrides) for seed in range(max(seeds) + 1 + EXTRA_TEACHERS)}
+    if chapter == "03_teachers":
+        return [*regime_configs(profile, device, **overrides).values(), *(base[s] for s in seeds)]
+    if chapter == "04_born_again":
+        return ([c for s in seeds for c in chain_configs(base[s], 2)]
+                + [chain_configs(base[s], 3)[3] for s in secondary]
+                + [long_teacher_config(profile, s, device, **overrides) for s in secondary])
+    if chapter == "05_cwtm":
+        return [chain_configs(base[s], 1, loss, params)[1] for s in seeds
+                for loss, params in (("ban+l", BAN_L_PARAMS), ("cwtm", None))]
+    if chapter == "06_dkpp":
+        return [chain_configs(base[s], 1, "dkpp")[1] for s in seeds]
+    if chapter == "07_ensembles":
+        return [base[s] for s in extra_teacher_seeds(seeds, EXTRA_TEACHERS)]
+    if chapter == "08_densenet_resnet":
+        grid = transfer_grid(profile)
+        data = {k: v for k, v in _grid_overrides(grid, overrides).items() if v is not None}
+        plan = []
+        for s in grid["seeds"]:
+            for wrn in grid["wrn_archs"]:
+                wrn_base = book_config(profile, s, device, **{**data, "arch": wrn})
+                plan += chain_configs(wrn_base, 1) + chain_configs(wrn_base, 1, student_arch=grid["densenet"])[1:]
+            dense_base = book_config(profile, s, device, **{**data, "arch": grid["densenet"]})
+            plan.append(dense_base)
+            for arch in densenet_variants(grid["densenet"], grid["depth_factors"], grid["compression_factors"]).values():
+                plan += chain_configs(dense_base, 1, student_arch=arch)[1:]
+            for arch in grid["res_students"]:
+                plan.append(book_config(profile, s, device, **{**data, "arch": arch}))
+                plan += chain_configs(dense_base, 1, student_arch=arch)[1:]
+        return plan
+    return []
+
+
+BOOK_PLAN_CHAPTERS = ("03_teachers", "04_born_again", "05_cwtm", "06_dkpp", "07_ensembles", "08_densenet_resnet")
 
 
 # ---------------------------------------------------------------- verdicts on the paper's claims

@@ -28,12 +28,22 @@ def teacher_config(base: RunConfig) -> RunConfig:
     return dataclasses.replace(base, loss="ce", loss_params={}, teacher=None, generation=0, base_seed=base.seed)
 
 
-def student_config(base: RunConfig, teacher: Run, generation: int, loss: str = "ban", loss_params: dict | None = None,
+def student_config(base: RunConfig, teacher: Run | RunConfig, generation: int, loss: str = "ban", loss_params: dict | None = None,
                    arch: str | None = None) -> RunConfig:
     """BAN-`generation` of the replicate `base` starts (base seed `base.seed`), taught by `teacher`."""
     return dataclasses.replace(base, arch=arch or base.arch, loss=loss, loss_params=dict(loss_params or {}),
                                teacher=teacher.run_id, generation=generation,
                                seed=generation_seed(base.seed, generation), base_seed=base.seed)
+
+
+def chain_configs(base: RunConfig, generations: int, loss: str = "ban", loss_params: dict | None = None,
+                  student_arch: str | None = None) -> list[RunConfig]:
+    """The configs of [teacher, BAN-1, …, BAN-k] for the replicate `base`, without training anything (a run's id
+    is its config's, so each student can name its teacher before the teacher exists)."""
+    configs = [teacher_config(base)]
+    for generation in range(1, generations + 1):
+        configs.append(student_config(base, configs[-1], generation, loss, loss_params, student_arch))
+    return configs
 
 
 def born_again(base: RunConfig, generations: int, loss: str = "ban", loss_params: dict | None = None,

@@ -65,7 +65,7 @@ def order_by_dependency(configs: Sequence) -> list:
 
 
 def train_all(configs: Sequence, runs_dir: Path | None = None, device: str = "cpu", workers: int | None = None,
-              threads_per_worker: int = 1, log=print) -> None:
+              threads_per_worker: int = 1, log=print, on_finished=None) -> None:
     """Train every config not yet finished (finished runs are reused), `workers` at a time, each student only
     once its teacher has finished. A failed run is reported and its students are skipped; the others go on,
     and `PlanFailed` lists the failures at the end."""
@@ -79,6 +79,8 @@ def train_all(configs: Sequence, runs_dir: Path | None = None, device: str = "cp
     if device != "cpu" or workers == 1:  # one process: a GPU, or a machine with one core
         for position, config in enumerate(pending, 1):
             result = _train_one(config.to_dict(), str(runs_dir), device)
+            if on_finished:
+                on_finished(result)
             log(f"[train] {position}/{len(pending)} {result['run_id']}: test error {100 * result['test_error']:.2f}% "
                 f"in {result['seconds']:.0f} s")
         return
@@ -111,6 +113,8 @@ def train_all(configs: Sequence, runs_dir: Path | None = None, device: str = "cp
                     log(f"[train] FAILED {config.run_id}: {err}")
                     continue
                 done.add(config.run_id)
+                if on_finished:
+                    on_finished(result)
                 log(f"[train] {len(done)}/{len(pending)} {result['run_id']}: test error "
                     f"{100 * result['test_error']:.2f}% in {result['seconds']:.0f} s "
                     f"({time.perf_counter() - started:.0f} s so far)")

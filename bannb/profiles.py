@@ -141,22 +141,28 @@ PROFILES = {profile.name: profile for profile in (
     Profile(
         name="smoke", purpose="Seconds per run on a small subset, to show that every cell runs.",
         dataset="fashion-mnist", arch="wrn-16-1", epochs=2, batch_size=64, train_size=2048, valid_size=500,
-        test_size=1000, precision="bf16", seeds=(0, 1), secondary_seeds=(0,), numbers_mean_nothing=True,
+        test_size=1000, precision="fp32", seeds=(0, 1), secondary_seeds=(0,), numbers_mean_nothing=True,
         # the chapters shrink further than the profile, so that nbval runs every chapter in seconds
         book_overrides=dict(train_size=512),
         transfer=dict(wrn_archs=["wrn-10-1"], densenet="densenet-bc-16-8", depth_factors=[2],
                       compression_factors=[0.5], res_students=["res-student-16-8-wide-1-1"], train_size=None,
                       valid_size=None)),
     Profile(
-        name="cpu", committed=True, purpose="Real results on a CPU with small networks. The paper's claims are tested for their "
-                            "pattern at this small scale, not for its CIFAR figures.",
-        dataset="fashion-mnist", arch="wrn-16-1", epochs=5, valid_size=5000, precision="bf16",
-        seeds=(0, 1, 2), secondary_seeds=(0,),
-        # about 4 minutes on 2 cores: one seed, 4000 training images, nets the size of wrn-16-1
+        name="cpu", committed=True,
+        purpose="Real results on a CPU with small networks, in a regime where every teacher fits its training set "
+                "(chosen by the regime study of chapter 3). The paper's claims are tested for their pattern at this "
+                "small scale, not for its CIFAR figures.",
+        # The regime study (book/03_teachers) kept the cheapest candidate whose teachers converge: 5,000 training
+        # images, 15 epochs of fastai's one-cycle schedule, no augmentation. With pad-crop-flip, or the step
+        # schedule, WRN-16-1 stays below 96% clean training accuracy at the same cost.
+        dataset="fashion-mnist", arch="wrn-16-1", epochs=15, schedule="one-cycle", augment=False,
+        train_size=5000, valid_size=2000,
+        # fp32 is the precision of record: it is fast on every CPU type the project runs on (bf16 is emulated,
+        # and many times slower, on CPUs without AVX512-BF16)
+        precision="fp32", seeds=(0, 1, 2, 3, 4), secondary_seeds=(0, 1, 2),
         transfer=dict(wrn_archs=["wrn-16-1"], densenet="densenet-bc-22-12", depth_factors=[2],
-                      compression_factors=[0.5],
-                      res_students=["res-student-22-12-wide-1-1", "res-student-22-12-bottleneck-2-1"],
-                      train_size=4000, valid_size=1000)),
+                      compression_factors=[0.5], res_students=["res-student-22-12-wide-1-1"],
+                      train_size=None, valid_size=None)),
     Profile(
         name="paper", purpose="The paper's scale, for GPUs: CIFAR-100, the paper's networks and the Wide-ResNet "
                               "recipe, with dropout 0.3 in Wide-ResNets.",

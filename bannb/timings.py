@@ -17,12 +17,15 @@ def timings_file(root: Path = PROJECT_ROOT, profile: str = COMMITTED_PROFILE) ->
 
 
 def chapter_seconds(entry) -> float:
-    """A timings entry's seconds (entries written before runs were counted are plain numbers)."""
-    return entry["seconds"] if isinstance(entry, dict) else float(entry)
+    """What a chapter cost: training its plan (`train_seconds`, wall time on the plan's workers) plus executing
+    its notebook (`seconds`). Entries written before runs were counted are plain numbers."""
+    if not isinstance(entry, dict):
+        return float(entry)
+    return entry.get("seconds", 0.0) + entry.get("train_seconds", 0.0)
 
 
-def read_timings(root: Path = PROJECT_ROOT) -> dict:
-    path = timings_file(root)
+def read_timings(root: Path = PROJECT_ROOT, profile: str = COMMITTED_PROFILE) -> dict:
+    path = timings_file(root, profile)
     return json.loads(path.read_text()) if path.exists() else {}
 
 
@@ -34,9 +37,24 @@ def record_timing(root: Path, chapter: str, seconds: float, runs_trained: int) -
     previous_trained = previous.get("runs_trained", 0) if isinstance(previous, dict) else None
     if runs_trained == 0 and previous is not None and previous_trained != 0:
         return
-    timings[chapter] = dict(seconds=round(seconds, 1), runs_trained=runs_trained)
+    kept = {k: v for k, v in previous.items() if k in ("train_seconds", "plan_runs_trained")} \
+        if isinstance(previous, dict) else {}
+    timings[chapter] = dict(kept, seconds=round(seconds, 1), runs_trained=runs_trained)
     from .store import atomic_write_json  # lazily: the runner itself needs neither torch nor fastai
     atomic_write_json(timings_file(root), timings)
+
+
+def add_training_time(root: Path, chapter: str, seconds: float, runs: int = 1, profile: str = COMMITTED_PROFILE) -> None:
+    """Add the wall time of training part of a chapter's plan. Called after every finished run, so that a
+    plan trained over several sessions adds up (what is lost to a kill is the run in flight)."""
+    timings = read_timings(root, profile)
+    entry = timings.get(chapter)
+    entry = dict(entry) if isinstance(entry, dict) else {}
+    entry["train_seconds"] = round(entry.get("train_seconds", 0.0) + seconds, 1)
+    entry["plan_runs_trained"] = entry.get("plan_runs_trained", 0) + runs
+    timings[chapter] = entry
+    from .store import atomic_write_json
+    atomic_write_json(timings_file(root, profile), timings)
 
 
 def book_wall_seconds(root: Path = PROJECT_ROOT) -> float | None:
