@@ -104,7 +104,7 @@ def test_bad_config_is_refused(overrides, message):
 
 
 def test_unknown_profile_lists_the_valid_ones():
-    with pytest.raises(ConfigError, match="cpu, paper, smoke"):
+    with pytest.raises(ConfigError, match="cpu, gpu, paper, smoke"):
         make_config("laptop")
 
 
