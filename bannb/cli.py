@@ -39,7 +39,7 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--profile", default=DEFAULT_PROFILE,
                        help=f"defaults: {', '.join(PROFILES)} (default: {DEFAULT_PROFILE})")
     group.add_argument("--arch", help="architecture name (see `python -m bannb models`)")
-    group.add_argument("--dataset", help="fashion-mnist, cifar10 or cifar100")
+    group.add_argument("--dataset", help="fashion-mnist, cifar10, cifar100 or cifar10-jpeg (CIFAR-10 re-encoded as JPEG)")
     group.add_argument("--epochs", type=_positive_int)
     group.add_argument("--batch-size", type=_positive_int)
     group.add_argument("--lr", type=float)
@@ -138,6 +138,14 @@ def cmd_data(args) -> None:
     dataset = load_dataset(args.dataset)
     print(f"{dataset.name}: {len(dataset.train_images)} train + {len(dataset.test_images)} test images of shape "
           f"{dataset.image_shape}, {dataset.num_classes} classes, from {dataset.source}")
+    per_class = {split: sorted(set(labels.bincount(minlength=dataset.num_classes).tolist()))
+                 for split, labels in (("train", dataset.train_labels), ("test", dataset.test_labels))}
+    print("  images per class: " + ", ".join(f"{split} {'/'.join(map(str, counts))}" for split, counts in per_class.items())
+          + f"; classes {', '.join(dataset.classes)}")
+    for name, digest in dataset.checksums.items():
+        print(f"  {name}: {digest}")
+    if dataset.note:
+        print(f"note: {dataset.note}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -171,8 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--params", action="store_true", help="with parameter counts (3×32×32 input)")
     models.add_argument("--classes", type=int, default=10)
     models.set_defaults(func=cmd_models)
-    data = commands.add_parser("data", help="find (or download) a dataset and validate its files")
-    data.add_argument("--dataset", default="fashion-mnist")
+    data = commands.add_parser("data", help="find (or download) a dataset, validate its files and describe it")
+    data.add_argument("--dataset", default="fashion-mnist", help="fashion-mnist, cifar10, cifar100 or cifar10-jpeg")
     data.set_defaults(func=cmd_data)
     return parser
 

@@ -188,6 +188,8 @@ def make_learner(model: torch.nn.Module, dls, objective: BanObjective, teacher: 
         raise ConfigError(f"the {objective.name!r} loss needs a teacher")
     device = dls.device
     precision = resolve_precision(precision, device)
+    if torch.device(device).type == "cuda":  # every training batch has one shape: let cuDNN pick its fastest kernels
+        torch.backends.cudnn.benchmark = True
     callbacks = schedule_callbacks(schedule, lr, milestones, gamma)
     callbacks += precision_callbacks(precision, device)
     if channels_last:

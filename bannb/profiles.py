@@ -19,6 +19,9 @@ from .distributed import world_size
 from .errors import ConfigError, unknown_choice
 from .models import count_parameters, create_model, model_family
 
+# The networks of the paper's Table 1 the `gpu` profile trains (its arch default is the last one).
+GPU_TABLE1_ARCHS = ("wrn-28-1", "wrn-28-2")
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -175,6 +178,29 @@ PROFILES = {profile.name: profile for profile in (
                                     "res-student-90-60-wide-1-1", "res-student-90-60-wide-2-1",
                                     "res-student-90-60-wide-4-0.5", "res-student-90-60-wide-4-1"],
                       train_size=None, valid_size=None)),
+    # The paper's Table 1 (CIFAR-10, its Wide-ResNets) on one GPU in about 20 minutes, on CIFAR-10 re-encoded as
+    # JPEG (`cifar10-jpeg`: absolute errors are not comparable with published CIFAR-10 figures). Run it on CUDA
+    # (precision "auto" resolves to bf16 there), once per network of GPU_TABLE1_ARCHS, seeds 0-2, e.g.
+    #   python -m bannb ban --profile gpu --device cuda --generations 1 --arch wrn-28-1 --seeds 0 1 2
+    # Batch 512 with the lr scaled linearly (0.1 × 512/128), fastai's one-cycle to converge in few epochs, no
+    # dropout (the paper's WRN dropout slows fitting the training set, which a short schedule cannot afford).
+    # Sized without a GPU measurement (none was lent), from FLOPs: forward 0.43 GFLOP/image for WRN-28-2 and
+    # 0.11 for WRN-28-1 (torch's FLOP counter, 2 per multiply-add); a training step is ~3 forwards, a BAN
+    # student's step 4 (the teacher's forward on the same batch). Assumed throughput with bf16, channels-last,
+    # the data resident on the GPU and batch 512 on one H100: WRN-28-2 20k images/s (≈ 26 TFLOP/s, 3% of the
+    # bf16 peak: such narrow convolutions are memory- and launch-bound), WRN-28-1 40k images/s (4× fewer FLOPs
+    # but no faster per byte moved); evaluation (5,000 valid + 1,000 probe images per epoch) at 3× those rates.
+    # Seconds per epoch for one seed: WRN-28-2 teacher 45,000/20k + 0.1 = 2.35, its student 3.1; WRN-28-1
+    # teacher 1.18, its student 1.55: 8.2 s, 24.5 s for three seeds. Fixed costs (decoding the archive once,
+    # start-up, cuDNN autotuning, each run's final test and training-set evaluations) ≈ 100 s. 30 epochs:
+    # 24.5 × 30 + 100 ≈ 840 s ≈ 14 min (18 min at 15k/30k images/s), leaving room within 20 minutes. Re-plan
+    # from the first measured epoch: epochs ≈ (1200 s − 100 s) / (3 × the four runs' seconds per epoch).
+    Profile(
+        name="gpu", purpose="The paper's Table 1 (CIFAR-10, its Wide-ResNets) on one GPU in about 20 minutes, on "
+                            "CIFAR-10 re-encoded as JPEG: absolute errors are not comparable with published "
+                            "CIFAR-10 figures.",
+        dataset="cifar10-jpeg", arch="wrn-28-2", epochs=30, batch_size=512, lr=0.4, schedule="one-cycle",
+        valid_size=5000, precision="bf16", seeds=(0, 1, 2), secondary_seeds=(0, 1, 2)),
 )}
 
 

@@ -13,8 +13,8 @@ def run_cli(*args):
 
 @pytest.mark.parametrize("args, message", [
     (["train", "--arch", "resnet-50"], "unknown architecture 'resnet-50'; valid architectures are:"),
-    (["train", "--dataset", "mnist"], "unknown dataset 'mnist'; valid datasets are: cifar10, cifar100, fashion-mnist"),
-    (["train", "--profile", "laptop"], "unknown profile 'laptop'; valid profiles are: cpu, paper, smoke"),
+    (["train", "--dataset", "mnist"], "unknown dataset 'mnist'; valid datasets are: cifar10, cifar10-jpeg, cifar100, fashion-mnist"),
+    (["train", "--profile", "laptop"], "unknown profile 'laptop'; valid profiles are: cpu, gpu, paper, smoke"),
     (["ban", "--loss", "distill"], "unknown loss 'distill'"),
     (["train", "--loss", "ban", "--teacher", "missing-run"], "teacher run 'missing-run' not found"),
 ])

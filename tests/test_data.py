@@ -162,5 +162,5 @@ def test_dataloaders_hold_out_validation_and_keep_test(fashion_mnist_available):
 
 
 def test_unknown_dataset_lists_the_valid_ones():
-    with pytest.raises(ConfigError, match="cifar10, cifar100, fashion-mnist"):
+    with pytest.raises(ConfigError, match="cifar10, cifar10-jpeg, cifar100, fashion-mnist"):
         load_dataset("mnist")

@@ -122,7 +122,7 @@ def test_base_seed_is_stored_not_inferred():
 
 
 def test_unknown_profile_lists_the_valid_ones():
-    with pytest.raises(ConfigError, match="cpu, paper, smoke"):
+    with pytest.raises(ConfigError, match="cpu, gpu, paper, smoke"):
         make_config("laptop")
 
 

@@ -1,13 +1,22 @@
-"""Datasets (Fashion-MNIST, CIFAR-10/100) and the in-memory data path that feeds a fastai `Learner`."""
+"""Datasets (Fashion-MNIST, CIFAR-10/100, CIFAR-10 re-encoded as JPEG) and the in-memory data path that feeds a fastai `Learner`."""
 from __future__ import annotations
 
 from functools import lru_cache
 
 from ..errors import unknown_choice
 from .arrays import ImageArrays, data_roots
+from .cifar10_jpeg import NOTE as CIFAR10_JPEG_NOTE
 from .loaders import BanDataLoaders, InMemoryLoader, make_dataloaders, pad_crop_flip, split_indices
 
-DATASETS = ("fashion-mnist", "cifar10", "cifar100")
+DATASETS = ("fashion-mnist", "cifar10", "cifar100", "cifar10-jpeg")
+
+# What a reader must be told wherever a result comes from the dataset (chapters, tables, the `data` command).
+DATASET_NOTES = {"cifar10-jpeg": CIFAR10_JPEG_NOTE}
+
+
+def dataset_note(name: str) -> str:
+    """The caveat that goes with results on `name` ("" for none)."""
+    return DATASET_NOTES.get(check_dataset(name), "")
 
 
 def check_dataset(name: str) -> str:
@@ -20,6 +29,9 @@ def check_dataset(name: str) -> str:
 def load_dataset(name: str, root=None, download: bool = True) -> ImageArrays:
     """The whole dataset as uint8 tensors, read (or downloaded) once per process."""
     check_dataset(name)
+    if name == "cifar10-jpeg":
+        from .cifar10_jpeg import load_cifar10_jpeg
+        return load_cifar10_jpeg(root)  # a local archive only: there is nothing to download
     if name == "fashion-mnist":
         from .fashion_mnist import load_fashion_mnist
         return load_fashion_mnist(root, download_if_missing=download)
@@ -27,5 +39,5 @@ def load_dataset(name: str, root=None, download: bool = True) -> ImageArrays:
     return load_cifar(name, root, download=download)
 
 
-__all__ = ["DATASETS", "ImageArrays", "BanDataLoaders", "InMemoryLoader", "check_dataset", "data_roots",
-           "load_dataset", "make_dataloaders", "pad_crop_flip", "split_indices"]
+__all__ = ["DATASETS", "DATASET_NOTES", "ImageArrays", "BanDataLoaders", "InMemoryLoader", "check_dataset", "data_roots",
+           "dataset_note", "load_dataset", "make_dataloaders", "pad_crop_flip", "split_indices"]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -37,6 +37,8 @@ class ImageArrays:
     test_labels: torch.Tensor
     classes: list[str]
     source: str = ""  # the folder or files it was read from, for messages and run configs
+    note: str = ""  # what a reader must know about this copy of the data (e.g. that it was re-encoded)
+    checksums: dict = field(default_factory=dict)  # of the files read and of the decoded arrays, where known
 
     @property
     def num_classes(self) -> int:

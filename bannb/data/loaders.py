@@ -37,15 +37,21 @@ def channel_stats(images: torch.Tensor, chunk: int = 8192) -> tuple[torch.Tensor
 
 
 def pad_crop_flip(images: torch.Tensor, pad: int, flip: bool, generator: torch.Generator) -> torch.Tensor:
-    """The paper's CIFAR augmentation on a whole uint8 batch: zero-pad by `pad`, random crop back, random horizontal flip."""
+    """The paper's CIFAR augmentation on a whole uint8 batch: zero-pad by `pad`, random crop back, random horizontal flip.
+
+    The random draws are made where `generator` lives. With a generator on the images' device (what
+    `InMemoryLoader` uses on a GPU) nothing crosses between host and device; a CPU generator with GPU images
+    costs a host-to-device copy, which from pageable memory waits for the GPU to finish its queued work.
+    """
     batch, channels, height, width = images.shape
     padded = F.pad(images, (pad, pad, pad, pad))
-    offset_y = torch.randint(0, 2 * pad + 1, (batch, 1), generator=generator)
-    offset_x = torch.randint(0, 2 * pad + 1, (batch, 1), generator=generator)
-    rows = offset_y + torch.arange(height)
-    columns = torch.arange(width).expand(batch, width)
+    draw = generator.device
+    offset_y = torch.randint(0, 2 * pad + 1, (batch, 1), generator=generator, device=draw)
+    offset_x = torch.randint(0, 2 * pad + 1, (batch, 1), generator=generator, device=draw)
+    rows = offset_y + torch.arange(height, device=draw)
+    columns = torch.arange(width, device=draw).expand(batch, width)
     if flip:
-        flipped = torch.rand(batch, 1, generator=generator) < 0.5
+        flipped = torch.rand(batch, 1, generator=generator, device=draw) < 0.5
         columns = torch.where(flipped, width - 1 - columns, columns)
     columns = offset_x + columns
     device = images.device
@@ -90,10 +96,18 @@ class InMemoryLoader:
     def normalize(self, images: torch.Tensor) -> torch.Tensor:
         return (images.float() - self.mean) * self.inv_std
 
+    @property
+    def generator_device(self) -> torch.device:
+        """Where the shuffle and the augmentation are drawn: on the CPU for CPU data (the stream every CPU run so
+        far was trained on, so resumed runs stay reproducible), on the data's device otherwise, so that a GPU
+        epoch runs without a single host-to-device copy or synchronisation."""
+        return torch.device("cpu") if self.device.type == "cpu" else self.device
+
     def __iter__(self):
-        generator = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
+        generator = torch.Generator(self.generator_device).manual_seed(self.seed * 100_003 + self.epoch)
         self.epoch += 1
-        order = torch.randperm(self.n, generator=generator) if self.shuffle else torch.arange(self.n)
+        order = (torch.randperm(self.n, generator=generator, device=self.generator_device) if self.shuffle
+                 else torch.arange(self.n, device=self.device))
         order = order.to(self.device)
         for start in range(0, len(self) * self.bs, self.bs):
             index = order[start:start + self.bs]
