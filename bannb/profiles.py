@@ -75,8 +75,18 @@ class Profile:
         values.update({key: value for key, value in overrides.items() if value is not None})
         if overrides.get("dropout") is None:
             values["dropout"] = self.wrn_dropout if model_family(values["arch"]) == "wide_resnet" else 0.0
-        # looked up at call time, so that whatever decides `auto` can be replaced (a test fakes its decision)
-        values["precision"] = learner.resolve_precision(precision or self.precision or "auto", device)
+        # the profile's precision of record unless one is given; `auto` is decided by timing this network here
+        requested = precision or self.precision or "auto"
+        if requested == "auto":  # measured on this machine for this network (bannb.precision), then cached
+            from .data import load_dataset
+            from .precision import auto_settings
+            data = load_dataset(values["dataset"])
+            chosen = auto_settings(device, values["arch"], tuple(data.image_shape), data.num_classes,
+                                   values["batch_size"], distill=values.get("teacher") is not None)
+            values["precision"] = chosen["precision"]
+            values.setdefault("channels_last", chosen["channels_last"])  # an explicit layout wins
+        else:
+            values["precision"] = learner.resolve_precision(requested, device)
         values.setdefault("processes", world_size())
         try:
             return RunConfig(**values)

@@ -14,7 +14,7 @@ from bannb.data.cifar10_jpeg import JpegArchive
 from bannb.generations import born_again
 from bannb.models import count_parameters, create_model
 from bannb.paper import PAPER_ARCHS, paper_table
-from bannb.profiles import GPU_TABLE1_ARCHS, default_seeds, make_config
+from bannb.profiles import GPU_TABLE1_ARCHS, get_profile, make_config
 from bannb.runs import Run
 from tests.test_cifar10_jpeg import write_archive
 
@@ -29,7 +29,7 @@ def test_gpu_profile_is_table_1_on_cifar10_jpeg():
     assert config.batch_size == 512 and config.lr == pytest.approx(0.1 * 512 / 128)  # the recipe's lr, scaled
     assert config.epochs == 30 and config.valid_size == 5000 and config.train_size is None and config.test_size is None
     assert config.dropout == 0.0 and config.precision == "bf16" and config.channels_last
-    assert default_seeds("gpu") == [0, 1, 2]
+    assert list(get_profile("gpu").seeds) == [0, 1, 2]
     assert GPU_TABLE1_ARCHS == ("wrn-28-1", "wrn-28-2")
     paper_params = paper_table(1)["Params (M)"]  # the networks are the paper's, with its parameter counts
     for network in ("Wide-ResNet-28-1", "Wide-ResNet-28-2"):

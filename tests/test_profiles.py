@@ -122,3 +122,21 @@ def test_chapter_resolves_seeds_and_overrides_and_shows_the_note_once(fashion_mn
 def test_chapter_refuses_bad_parameters(parameters, message):
     with pytest.raises(ConfigError, match=message):
         chapter(show_note=False, **parameters)
+
+
+def test_auto_takes_the_measured_precision_and_layout(monkeypatch, fashion_mnist_available):
+    import bannb.precision
+    asked = []
+
+    def measured(device, arch, input_shape, num_classes, batch_size, distill=False, log=print):
+        asked.append((arch, input_shape, num_classes, batch_size, distill))
+        return dict(precision="fp32", channels_last=False)
+
+    monkeypatch.setattr(bannb.precision, "auto_settings", measured)
+    config = make_config("cpu", precision="auto")
+    assert (config.precision, config.channels_last) == ("fp32", False)
+    assert asked == [("wrn-16-1", (1, 28, 28), 10, 128, False)]
+    # an explicit layout wins over the measured one; the book's pinned precision never asks
+    assert make_config("cpu", precision="auto", channels_last=True).channels_last is True
+    make_config("cpu")
+    assert len(asked) == 2
