@@ -1,4 +1,5 @@
-"""Datasets (Fashion-MNIST, CIFAR-10/100) and the in-memory data path that feeds a fastai `Learner`."""
+"""Datasets (Fashion-MNIST, CIFAR-10/100) and the in-memory data path that feeds a fastai `Learner`; the text
+corpus of the language-model experiment (`fortunes`, see `bannb.data.text`)."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -6,6 +7,7 @@ from functools import lru_cache
 from ..errors import unknown_choice
 from .arrays import ImageArrays, data_roots
 from .loaders import BanDataLoaders, InMemoryLoader, make_dataloaders, pad_crop_flip, split_indices
+from .text import CORPORA, TextCorpus, check_corpus, load_corpus
 
 DATASETS = ("fashion-mnist", "cifar10", "cifar100")
 
@@ -27,5 +29,5 @@ def load_dataset(name: str, root=None, download: bool = True) -> ImageArrays:
     return load_cifar(name, root, download=download)
 
 
-__all__ = ["DATASETS", "ImageArrays", "BanDataLoaders", "InMemoryLoader", "check_dataset", "data_roots",
+__all__ = ["CORPORA", "DATASETS", "TextCorpus", "check_corpus", "load_corpus", "ImageArrays", "BanDataLoaders", "InMemoryLoader", "check_dataset", "data_roots",
            "load_dataset", "make_dataloaders", "pad_crop_flip", "split_indices"]
