@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from bannb.data import text
 from bannb.data.text import EOS, UNK, load_corpus, tokenize
 from bannb.errors import ConfigError, DataError
-from bannb.lm import LMRunConfig, batchify, bptt_windows, read_lm_metrics, train_lm_run, METRICS, CHECKPOINT, DONE
+from bannb.lm import LMRunConfig, batchify, lm_config, bptt_windows, read_lm_metrics, train_lm_run, METRICS, CHECKPOINT, DONE
 from bannb.losses import make_loss
 from bannb.models.lstm_lm import create_language_model
 
@@ -250,3 +250,20 @@ def test_config_round_trip_and_run_id():
     assert LMRunConfig(arch="lstm-2x200", max_vocab=5000, seed=3).hash != config.hash
     with pytest.raises(ConfigError, match="unknown LM run config keys"):
         LMRunConfig.from_dict(dict(config.to_dict(), colour="red"))
+
+
+def test_lm_profiles_make_valid_configs():
+    assert lm_config("cpu").arch == "lstm-1x128"
+    assert lm_config("paper", seed=1).dropout == 0.65
+    assert lm_config("smoke", epochs=None).epochs == 2  # None keeps the profile's value
+    with pytest.raises(ConfigError, match="unknown LM profile 'gpu'"):
+        lm_config("gpu")
+    with pytest.raises(ConfigError, match="bad LM run parameter"):
+        lm_config("cpu", colour="red")
+
+
+def test_plateau_rule_divides_the_learning_rate(small_corpus):
+    # a threshold no epoch can beat: every epoch after the first (which beats "none yet") is a plateau
+    config = LMRunConfig(**dict(SMOKE, plateau_threshold=1e6))
+    rows = read_lm_metrics(train_lm_run(config, small_corpus / "runs", log=lambda message: None).path / METRICS)
+    assert [row["lr"] for row in rows] == [5.0, 5.0, 1.25]
