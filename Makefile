@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 PROFILE ?= cpu
 FMNIST_SYSTEM := /usr/share/datasets/fashion-mnist
+FORTUNES_SYSTEM := /usr/share/games/fortunes
 
 .PHONY: install data book test bench check-html clean-book
 
@@ -18,7 +19,8 @@ $(INSTALLED): requirements.txt pyproject.toml
 install: $(INSTALLED)
 
 # The default dataset: Debian's package where we can install it (root with apt-get), else the loader
-# downloads it from the dataset's official mirror. Either way the files are validated.
+# downloads it from the dataset's official mirror. Either way the files are validated. The language-model
+# corpus is Debian's `fortunes` package (no download fallback: a missing corpus is a clear error).
 data: $(INSTALLED)
 	@if [ ! -d $(FMNIST_SYSTEM) ] && [ ! -d data/fashion-mnist ] && [ -z "$$BANNB_DATA" ] \
 	    && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -26,6 +28,12 @@ data: $(INSTALLED)
 	    || echo "apt-get could not install dataset-fashion-mnist; falling back to a download"; \
 	fi
 	$(PY) -m bannb data --dataset fashion-mnist
+	@if [ ! -f $(FORTUNES_SYSTEM)/fortunes ] && [ ! -d data/fortunes ] && [ -z "$$BANNB_DATA" ] \
+	    && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fortunes) >/dev/null \
+	    || echo "apt-get could not install fortunes (the language-model corpus)"; \
+	fi
+	$(PY) -m bannb data --dataset fortunes
 
 # Experiments at the default profile (finished runs are reused), then the HTML book.
 book: data

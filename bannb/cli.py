@@ -134,7 +134,13 @@ def cmd_models(args) -> None:
 
 
 def cmd_data(args) -> None:
-    from .data import load_dataset
+    from .data import CORPORA, DATASETS, load_corpus, load_dataset
+    from .errors import unknown_choice
+    if args.dataset in CORPORA:  # a text corpus (the language-model experiment)
+        print(load_corpus(args.dataset).summary())
+        return
+    if args.dataset not in DATASETS:
+        raise unknown_choice("dataset", args.dataset, (*DATASETS, *CORPORA))
     dataset = load_dataset(args.dataset)
     print(f"{dataset.name}: {len(dataset.train_images)} train + {len(dataset.test_images)} test images of shape "
           f"{dataset.image_shape}, {dataset.num_classes} classes, from {dataset.source}")
@@ -180,7 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--classes", type=int, default=10)
     models.set_defaults(func=cmd_models)
     data = commands.add_parser("data", help="find (or download) a dataset, validate its files and describe it")
-    data.add_argument("--dataset", default="fashion-mnist", help="fashion-mnist, cifar10, cifar100 or cifar10-jpeg")
+    data.add_argument("--dataset", default="fashion-mnist",
+                      help="fashion-mnist, cifar10, cifar100 or cifar10-jpeg, or the text corpus `fortunes`")
     data.set_defaults(func=cmd_data)
     return parser
 

@@ -1,4 +1,5 @@
-"""Datasets (Fashion-MNIST, CIFAR-10/100, CIFAR-10 re-encoded as JPEG) and the in-memory data path that feeds a fastai `Learner`."""
+"""Datasets (Fashion-MNIST, CIFAR-10/100, CIFAR-10 re-encoded as JPEG) and the in-memory data path that feeds a
+fastai `Learner`; the text corpus of the language-model experiment (`fortunes`, see `bannb.data.text`)."""
 from __future__ import annotations
 
 from functools import lru_cache
@@ -7,6 +8,7 @@ from ..errors import unknown_choice
 from .arrays import ImageArrays, data_roots
 from .cifar10_jpeg import NOTE as CIFAR10_JPEG_NOTE
 from .loaders import BanDataLoaders, InMemoryLoader, make_dataloaders, pad_crop_flip, split_indices
+from .text import CORPORA, TextCorpus, check_corpus, load_corpus
 
 DATASETS = ("fashion-mnist", "cifar10", "cifar100", "cifar10-jpeg")
 
@@ -39,5 +41,6 @@ def load_dataset(name: str, root=None, download: bool = True) -> ImageArrays:
     return load_cifar(name, root, download=download)
 
 
-__all__ = ["DATASETS", "DATASET_NOTES", "ImageArrays", "BanDataLoaders", "InMemoryLoader", "check_dataset", "data_roots",
-           "dataset_note", "load_dataset", "make_dataloaders", "pad_crop_flip", "split_indices"]
+__all__ = ["CORPORA", "DATASETS", "DATASET_NOTES", "ImageArrays", "BanDataLoaders", "InMemoryLoader", "TextCorpus",
+           "check_corpus", "check_dataset", "data_roots", "dataset_note", "load_corpus", "load_dataset",
+           "make_dataloaders", "pad_crop_flip", "split_indices"]

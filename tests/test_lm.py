@@ -1,0 +1,269 @@
+"""The language-model experiment: corpus preparation, per-token distillation gradients, BPTT batches and
+resumable LM runs, on small texts the tests write."""
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from bannb.data import text
+from bannb.data.text import EOS, UNK, load_corpus, tokenize
+from bannb.errors import ConfigError, DataError
+from bannb.lm import LMRunConfig, batchify, lm_config, bptt_windows, read_lm_metrics, train_lm_run, METRICS, CHECKPOINT, DONE
+from bannb.losses import make_loss
+from bannb.models.lstm_lm import create_language_model
+
+NAMES = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo",
+         "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango", "uniform", "victor",
+         "whiskey", "xray", "yankee"]
+
+
+def write_fortunes(folder, files: dict[str, list[str]]):
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, entries in files.items():
+        (folder / name).write_text("\n%\n".join(entries) + "\n%\n")
+    return folder
+
+
+@pytest.fixture
+def no_system_corpus(monkeypatch, tmp_path):
+    """Only folders the test writes are searched."""
+    monkeypatch.delenv("BANNB_DATA", raising=False)
+    monkeypatch.setattr(text, "SYSTEM_FOLDER", tmp_path / "no-system-corpus")
+    monkeypatch.setattr(text, "data_roots", lambda root=None: [root] if root is not None else [])
+
+
+def test_tokenize_is_ptb_style():
+    assert tokenize("Don't panic! It's 42 o'clock -- really... We can't, 3.14 I'm “done”") == [
+        "do", "n't", "panic", "!", "it", "'s", "N", "o", "'", "clock", "--", "really", "...", "we", "ca", "n't",
+        ",", "N", "i", "'m", "“", "done", "”"]
+    assert tokenize("Route 66", numbers_to_n=False) == ["route", "66"]
+
+
+def test_corpus_split_by_document_with_exact_sizes_and_vocabulary(tmp_path, no_system_corpus):
+    entries = [f"The {name} runs." for name in NAMES]
+    root = tmp_path / "data"
+    write_fortunes(root / "fortunes", {"first": entries[:12], "second": entries[12:] + ["THE ALPHA RUNS ."]})
+    (root / "fortunes" / "first.dat").write_bytes(b"\x00\x01index")  # strfile's index: not text
+    write_fortunes(root / "fortunes", {"ascii-art": ["/\\_/\\ ( o.o )"]})  # pictures: left out
+    corpus = load_corpus(root=root, max_vocab=5)
+
+    # 25 distinct documents (the upper-case copy tokenises to a duplicate), 8% test, 8% valid, by document
+    described = corpus.describe()
+    assert described["words"] == 25 * 4
+    assert {split: (s["tokens"], s["documents"]) for split, s in described["splits"].items()} == {
+        "train": (21 * 5, 21), "valid": (2 * 5, 2), "test": (2 * 5, 2)}
+    documents = {split: [tuple(d) for d in docs] for split, docs in corpus.documents.items()}
+    assert len(set().union(*documents.values())) == 25
+    assert all(doc[0] == "the" and doc[2:] == ("runs", ".", EOS) for docs in documents.values() for doc in docs)
+    # the vocabulary: <unk>, <eos>, then the most frequent training tokens, ties alphabetical
+    assert corpus.vocabulary == [UNK, EOS, ".", "runs", "the"]
+    assert corpus.ids("valid").tolist() == [4, 0, 3, 2, 1] * 2
+    assert described["splits"]["valid"]["unk_rate"] == 0.2
+
+    # the split depends on the documents, not on the files they are in nor their order
+    other = tmp_path / "other"
+    write_fortunes(other / "fortunes", {"a": entries[::-1]})
+    reordered = load_corpus(root=other, max_vocab=5)
+    assert {split: set(map(tuple, docs)) for split, docs in reordered.documents.items()} == \
+        {split: set(docs) for split, docs in documents.items()}
+
+
+def test_fortune_files_overstriking_and_separators(tmp_path, no_system_corpus):
+    folder = tmp_path / "fortunes"
+    folder.mkdir()
+    (folder / "cookie").write_bytes(b"b\x08bo\x08ol\x08ld words\n%\n\n%   \nsecond one\n\t-- Someone\n%\n")
+    assert text.read_fortune_file(folder / "cookie") == ["bold words", "second one\n\t-- Someone"]
+
+
+def test_missing_empty_and_tiny_corpus_say_what_to_do(tmp_path, no_system_corpus):
+    with pytest.raises(DataError, match=r"not found .*apt-get install fortunes"):
+        load_corpus(root=tmp_path / "nothing")
+    write_fortunes(tmp_path / "empty" / "fortunes", {"blank": ["   "]})
+    with pytest.raises(DataError, match="holds no text.*apt-get install fortunes"):
+        load_corpus(root=tmp_path / "empty")
+    write_fortunes(tmp_path / "tiny" / "fortunes", {"few": ["one", "two", "three"]})
+    with pytest.raises(DataError, match="3 distinct documents, too few"):
+        load_corpus(root=tmp_path / "tiny")
+    with pytest.raises(ConfigError, match="unknown corpus 'ptb'"):
+        load_corpus("ptb")
+    with pytest.raises(ConfigError, match="max_vocab"):
+        load_corpus(root=tmp_path / "tiny", max_vocab=2)
+
+
+# ---------------------------------------------------------------- per-token distillation gradients
+
+def per_token_gradient(loss_name, logits, labels, teacher_logits, **params):
+    logits = logits.clone().requires_grad_(True)
+    vocab = logits.shape[-1]
+    loss = make_loss(loss_name, **params)(logits.reshape(-1, vocab), labels.reshape(-1), teacher_logits.reshape(-1, vocab))
+    loss.backward()
+    return logits.grad
+
+
+def test_ban_and_ban_l_gradients_per_token_match_the_analytical_forms():
+    torch.manual_seed(0)
+    batch, steps, vocab = 3, 5, 7
+    logits, teacher_logits = torch.randn(batch, steps, vocab) * 2, torch.randn(batch, steps, vocab) * 2
+    labels = torch.randint(0, vocab, (batch, steps))
+    q, p = F.softmax(logits, dim=-1), F.softmax(teacher_logits, dim=-1)
+    y = F.one_hot(labels, vocab).float()
+    tokens = batch * steps  # every loss averages over tokens
+
+    ban = per_token_gradient("ban", logits, labels, teacher_logits)
+    torch.testing.assert_close(ban, (q - p) / tokens)
+    ban_l = per_token_gradient("ban+l", logits, labels, teacher_logits, label_weight=0.3)
+    torch.testing.assert_close(ban_l, (0.3 * (q - y) + 0.7 * (q - p)) / tokens)
+
+
+# ---------------------------------------------------------------- BPTT batches and the model
+
+def test_batchify_and_bptt_windows_shift_targets_by_one():
+    rows = batchify(torch.arange(23), 4)
+    assert rows.shape == (4, 5)  # 23 // 4 = 5 tokens per row; the last 3 tokens are dropped
+    assert rows[1].tolist() == [5, 6, 7, 8, 9]
+    windows = list(bptt_windows(rows, 3))
+    assert [tuple(x.shape) for x, _ in windows] == [(4, 3), (4, 1)]
+    for inputs, targets in windows:
+        assert inputs.shape == targets.shape
+        assert torch.equal(targets[:, :-1], inputs[:, 1:])
+    assert torch.equal(torch.cat([x for x, _ in windows], dim=1), rows[:, :-1])
+    assert torch.equal(torch.cat([y for _, y in windows], dim=1), rows[:, 1:])
+    with pytest.raises(ConfigError, match="too short"):
+        batchify(torch.arange(5), 4)
+
+
+def test_language_model_shapes_tied_weights_and_carried_state():
+    model = create_language_model("lstm-2x16", vocab_size=40, dropout=0.0).eval()
+    assert model.decoder.weight is model.embedding.weight
+    tokens = torch.randint(0, 40, (3, 8))
+    logits, state = model(tokens)
+    assert logits.shape == (3, 8, 40) and state[0].shape == (2, 3, 16)
+    # two windows with the state carried equal one long window
+    first, carried = model(tokens[:, :5])
+    second, _ = model(tokens[:, 5:], carried)
+    torch.testing.assert_close(torch.cat([first, second], dim=1), logits)
+    with pytest.raises(ConfigError, match="lstm-LAYERSxUNITS"):
+        create_language_model("gru-2x16", vocab_size=40)
+
+
+# ---------------------------------------------------------------- runs
+
+@pytest.fixture
+def small_corpus(tmp_path, monkeypatch):
+    """A written corpus of 120 short documents over a 30-word vocabulary, found through $BANNB_DATA."""
+    rng = random.Random(0)
+    words = NAMES[:20] + ["the", "a", "runs", "sees", "and", "with", "of", "to", "is", "not"]
+    entries = [" ".join(rng.choice(words) for _ in range(rng.randint(6, 12))) + "." for _ in range(120)]
+    write_fortunes(tmp_path / "data" / "fortunes", {"cookie": entries})
+    monkeypatch.setenv("BANNB_DATA", str(tmp_path / "data"))
+    monkeypatch.setattr(text, "SYSTEM_FOLDER", tmp_path / "no-system-corpus")
+    return tmp_path
+
+
+SMOKE = dict(arch="lstm-1x16", max_vocab=25, epochs=3, batch_size=4, bptt=6, probe_tokens=200, dropout=0.2, lr=5.0)
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_interrupted_lm_run_resumes_to_the_same_result(small_corpus):
+    config = LMRunConfig(**SMOKE)
+    straight = train_lm_run(config, small_corpus / "straight", log=lambda message: None)
+
+    def interrupt_after_first_epoch(epoch):
+        if epoch == 1:
+            raise Interrupt
+
+    resumed_dir = small_corpus / "resumed"
+    with pytest.raises(Interrupt):
+        train_lm_run(config, resumed_dir, log=lambda message: None, after_epoch=interrupt_after_first_epoch)
+    path = resumed_dir / config.run_id
+    assert (path / CHECKPOINT).exists() and not (path / DONE).exists()
+    assert [row["epoch"] for row in read_lm_metrics(path / METRICS)] == [1]
+    messages = []
+    resumed = train_lm_run(config, resumed_dir, log=messages.append)
+    assert messages[0].endswith("resuming after epoch 1 of 3")
+    assert resumed.final["resumed_from_epoch"] == 1 and not (path / CHECKPOINT).exists()
+
+    drop_seconds = lambda rows: [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
+    assert drop_seconds(read_lm_metrics(path / METRICS)) == drop_seconds(read_lm_metrics(straight.path / METRICS))
+    for key in ("valid_ppl", "test_ppl", "train_ppl", "parameters", "vocab_size", "test_tokens"):
+        assert resumed.final[key] == straight.final[key], key
+    straight_weights, resumed_weights = (torch.load(run.path / "model.pt") for run in (straight, resumed))
+    assert all(torch.equal(straight_weights[k], resumed_weights[k]) for k in straight_weights)
+
+    # what the run stores: per-epoch rows, a learning rate that only falls, test log-probs that give its perplexity
+    rows = read_lm_metrics(path / METRICS)
+    assert [row["epoch"] for row in rows] == [1, 2, 3]
+    assert all(later["lr"] <= earlier["lr"] for earlier, later in zip(rows, rows[1:]))
+    stored = resumed.test_log_probs()
+    assert stored["log_probs"].dtype == torch.float16 and stored["log_probs"].shape == stored["targets"].shape
+    assert stored["log_probs"].numel() == resumed.final["test_tokens"]
+    assert torch.exp(-stored["log_probs"].double().mean()).item() == pytest.approx(resumed.test_ppl, rel=1e-2)
+
+    # a finished run is loaded, not trained again
+    def must_not_train(epoch):
+        raise AssertionError("a finished run trained again")
+    assert train_lm_run(config, resumed_dir, after_epoch=must_not_train).final == resumed.final
+
+
+def test_students_distil_from_a_finished_teacher_on_the_same_data(small_corpus):
+    runs_dir = small_corpus / "runs"
+    teacher = train_lm_run(LMRunConfig(**dict(SMOKE, epochs=1)), runs_dir, log=lambda message: None)
+    for loss, params in (("ban", {}), ("ban+l", {"label_weight": 0.5})):
+        config = LMRunConfig(**dict(SMOKE, epochs=1), loss=loss, loss_params=params, teacher=teacher.run_id,
+                             generation=1)
+        student = train_lm_run(config, runs_dir, log=lambda message: None)
+        assert student.run_id.startswith(f"fortunes-lstm-1x16-{loss}-gen1-seed0-")
+        assert student.final["teacher_test_ppl"] == pytest.approx(teacher.test_ppl)
+        assert student.final["teacher"] == teacher.run_id
+    with pytest.raises(ConfigError, match="read other data"):
+        train_lm_run(LMRunConfig(**dict(SMOKE, epochs=1, max_vocab=20), loss="ban", teacher=teacher.run_id), runs_dir)
+    with pytest.raises(ConfigError, match="not found"):
+        train_lm_run(LMRunConfig(**SMOKE, loss="ban", teacher="no-such-run"), runs_dir)
+
+
+@pytest.mark.parametrize("values, message", [
+    (dict(loss="ban"), "needs a teacher run"),
+    (dict(teacher="some-run"), "takes no teacher"),
+    (dict(loss="kd", teacher="some-run"), "language models train with one of ce, ban, ban\\+l"),
+    (dict(arch="transformer"), "unknown language model"),
+    (dict(corpus="ptb"), "unknown corpus"),
+    (dict(bptt=0), "bptt must be a positive integer"),
+    (dict(lr_decay=1.5), "lr_decay must be in"),
+    (dict(train_tokens=1), "train_tokens must be an integer"),
+    (dict(loss="ban+l", teacher="t", loss_params={"label_weight": 2.0}), "label_weight must be in"),
+])
+def test_bad_lm_configs_say_what_is_wrong(values, message):
+    with pytest.raises(ConfigError, match=message):
+        LMRunConfig(**values)
+
+
+def test_config_round_trip_and_run_id():
+    config = LMRunConfig(arch="lstm-2x200", max_vocab=5000, seed=2)
+    assert LMRunConfig.from_dict(config.to_dict()) == config
+    assert config.run_id == f"fortunes-lstm-2x200-teacher-seed2-{config.hash}"
+    assert LMRunConfig(arch="lstm-2x200", max_vocab=5000, seed=3).hash != config.hash
+    with pytest.raises(ConfigError, match="unknown LM run config keys"):
+        LMRunConfig.from_dict(dict(config.to_dict(), colour="red"))
+
+
+def test_lm_profiles_make_valid_configs():
+    assert lm_config("cpu").arch == "lstm-1x128"
+    assert lm_config("paper", seed=1).dropout == 0.65
+    assert lm_config("smoke", epochs=None).epochs == 2  # None keeps the profile's value
+    with pytest.raises(ConfigError, match="unknown LM profile 'gpu'"):
+        lm_config("gpu")
+    with pytest.raises(ConfigError, match="bad LM run parameter"):
+        lm_config("cpu", colour="red")
+
+
+def test_plateau_rule_divides_the_learning_rate(small_corpus):
+    # a threshold no epoch can beat: every epoch after the first (which beats "none yet") is a plateau
+    config = LMRunConfig(**dict(SMOKE, plateau_threshold=1e6))
+    rows = read_lm_metrics(train_lm_run(config, small_corpus / "runs", log=lambda message: None).path / METRICS)
+    assert [row["lr"] for row in rows] == [5.0, 5.0, 1.25]
