@@ -183,17 +183,27 @@ def train_chapter(chapter: str, profile: str, root: Path = PROJECT_ROOT, log=pri
     """Train the runs `chapter` asks for (`experiments.chapter_plan`) on parallel workers, before its notebook
     runs; at the committed profile the wall time goes into the chapter's timings after every finished run."""
     from .experiments import chapter_plan
-    from .plan import train_all
+    from .plan import default_workers, train_all
+    from .store import Run, default_runs_dir
     committed = get_profile(profile).committed
     plan = chapter_plan(chapter, profile)
     if not plan:
         return
     last = [time.perf_counter()]
 
+    workers = default_workers()
+
     def finished(result):
         now = time.perf_counter()
+        seconds = now - last[0]
+        # a run resumed after an interruption did part of its epochs in an earlier process, whose wall time was
+        # never recorded: add those epochs' own seconds, shared between the workers that trained side by side
+        run = Run(default_runs_dir() / result["run_id"])
+        resumed = run.final.get("resumed_from_epoch") or 0
+        if resumed:
+            seconds += run.metrics().query("epoch <= @resumed")["seconds"].sum() / workers
         if committed:
-            add_training_time(root, chapter, now - last[0])
+            add_training_time(root, chapter, seconds)
         last[0] = now
 
     log(f"[book] {chapter}: training its plan ({len(plan)} runs, finished ones reused)")

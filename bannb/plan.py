@@ -34,6 +34,28 @@ def default_workers() -> int:
 def _initialise_worker(threads: int) -> None:
     import torch
     torch.set_num_threads(threads)
+    _die_with_parent()
+
+
+def _die_with_parent() -> None:
+    """A worker must not outlive the process that plans the runs: an orphan would go on training a run that the
+    next invocation trains again, both writing the same run directory. Linux delivers SIGTERM at the parent's
+    death (prctl PR_SET_PDEATHSIG); elsewhere a thread watches for the parent to change."""
+    import signal
+    import sys
+    import threading
+    if sys.platform.startswith("linux"):
+        import ctypes
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def _train_one(config_dict: dict, runs_dir: str | None, device: str) -> dict:

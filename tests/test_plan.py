@@ -64,3 +64,41 @@ def test_a_failing_run_skips_its_students_and_keeps_the_others(tmp_path, fashion
     assert broken.run_id in message and f"its teacher {broken.run_id} failed" in message
     assert finished_problem(tmp_path / good.run_id) is None
     assert not (tmp_path / broken_student.run_id).exists()
+
+
+def test_workers_die_with_the_planning_process(tmp_path, fashion_mnist_available):
+    """Killing the planner (SIGKILL, no clean-up) must not leave a worker training on."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    script = tmp_path / "planner.py"
+    script.write_text(
+        "import sys\n"
+        "from bannb.generations import teacher_config\n"
+        "from bannb.plan import train_all\n"
+        "from bannb.profiles import make_config\n"
+        "if __name__ == '__main__':  # the workers are spawned: they import this file\n"
+        "    configs = [teacher_config(make_config('smoke', precision='fp32', seed=s, epochs=50, train_size=2048))\n"
+        "               for s in (0, 1)]\n"
+        "    train_all(configs, runs_dir=sys.argv[1], workers=2)\n")
+    planner = subprocess.Popen([sys.executable, str(script), str(tmp_path / "runs")])
+    deadline = time.time() + 120
+    workers = []
+    while time.time() < deadline and len(workers) < 2:
+        time.sleep(1)
+        children = subprocess.run(["pgrep", "-P", str(planner.pid)], capture_output=True, text=True).stdout.split()
+        workers = [int(pid) for pid in children
+                   if "spawn_main" in open(f"/proc/{pid}/cmdline").read().replace("\0", " ")]
+    assert len(workers) == 2, "the planner did not start its two workers"
+    while time.time() < deadline and len(list((tmp_path / "runs").glob("*/metrics.csv"))) < 2:
+        time.sleep(0.5)  # until both workers are training (an idle worker exits with its queue anyway)
+    os.kill(planner.pid, signal.SIGKILL)
+    planner.wait()
+    deadline = time.time() + 30
+    while time.time() < deadline and any(os.path.exists(f"/proc/{pid}") and
+                                         open(f"/proc/{pid}/stat").read().split()[2] != "Z" for pid in workers):
+        time.sleep(0.5)
+    alive = [pid for pid in workers if os.path.exists(f"/proc/{pid}") and open(f"/proc/{pid}/stat").read().split()[2] != "Z"]
+    assert alive == []
