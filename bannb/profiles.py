@@ -78,10 +78,10 @@ class Profile:
         # the profile's precision of record unless one is given; `auto` is decided by timing this network here
         requested = precision or self.precision or "auto"
         if requested == "auto":  # measured on this machine for this network (bannb.precision), then cached
-            from .data import load_dataset
+            from .data import dataset_shape
             from .precision import auto_settings
-            data = load_dataset(values["dataset"])
-            chosen = auto_settings(device, values["arch"], tuple(data.image_shape), data.num_classes,
+            image_shape, num_classes = dataset_shape(values["dataset"])
+            chosen = auto_settings(device, values["arch"], image_shape, num_classes,
                                    values["batch_size"], distill=values.get("teacher") is not None)
             values["precision"] = chosen["precision"]
             values.setdefault("channels_last", chosen["channels_last"])  # an explicit layout wins

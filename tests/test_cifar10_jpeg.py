@@ -71,6 +71,7 @@ def small(tmp_path, monkeypatch):
     """No real data folder can interfere; the archive expected is SMALL; returns the project's data folder."""
     monkeypatch.setenv("BANNB_DATA", str(tmp_path / "env-data"))
     monkeypatch.setattr(arrays_module, "PROJECT_ROOT", tmp_path / "project")
+    monkeypatch.setattr(arrays_module, "DATA_DIR", tmp_path / "project" / "data")
     monkeypatch.setattr(cifar10_jpeg, "ARCHIVE", SMALL)
     load_dataset.cache_clear()
     yield tmp_path / "project" / "data"

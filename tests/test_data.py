@@ -164,3 +164,10 @@ def test_dataloaders_hold_out_validation_and_keep_test(fashion_mnist_available):
 def test_unknown_dataset_lists_the_valid_ones():
     with pytest.raises(ConfigError, match="cifar10, cifar10-jpeg, cifar100, fashion-mnist"):
         load_dataset("mnist")
+
+
+def test_dataset_shapes_match_the_loaded_data(fashion_mnist_available):
+    from bannb.data import DATASETS, DATASET_SHAPES, dataset_shape, load_dataset
+    assert set(DATASET_SHAPES) == set(DATASETS)
+    data = load_dataset("fashion-mnist")
+    assert dataset_shape("fashion-mnist") == (tuple(data.image_shape), data.num_classes)

@@ -18,7 +18,7 @@ from tests.conftest import only_run
 
 def test_default_seeds():
     assert chapter_seeds("smoke", None) == [0, 1]
-    assert chapter_seeds("cpu", None) == chapter_seeds("paper", None) == [0, 1, 2]
+    assert chapter_seeds("cpu", None) == [0, 1, 2, 3, 4] and chapter_seeds("paper", None) == [0, 1, 2]
     with pytest.raises(ConfigError, match="valid profiles"):
         chapter_seeds("laptop", None)
     assert chapter_seeds("cpu", [7]) == [7]
@@ -30,7 +30,7 @@ def test_book_config_shrinks_only_at_smoke_and_only_what_is_not_given():
     assert smoke.seed == 1 and smoke.epochs == 2
     assert book_config("smoke", train_size=100).train_size == 100
     cpu = book_config("cpu")
-    assert cpu.train_size is None and cpu.arch == "wrn-16-1" and cpu.epochs == 5
+    assert cpu.train_size == 5000 and cpu.arch == "wrn-16-1" and cpu.epochs == 15
     # a teacher: labels only, whatever the overrides
     assert (cpu.loss, cpu.teacher, cpu.generation) == ("ce", None, 0)
     # the same parameters give the same config, hence the same run
@@ -48,7 +48,7 @@ def test_disjoint_groups_and_extra_seeds():
 
 def test_transfer_grids():
     cpu = transfer_grid("cpu")
-    assert cpu["seeds"] == [0] and cpu["train_size"] == 4000 and cpu["densenet"] == "densenet-bc-22-12"
+    assert cpu["seeds"] == [0, 1, 2] and cpu["train_size"] is None and cpu["densenet"] == "densenet-bc-22-12"
     assert transfer_grid("smoke")["seeds"] == [0]
     assert transfer_grid("paper")["seeds"] == [0, 1, 2]  # None: the profile's default seeds
     paper = transfer_grid("paper", seeds=[5], res_students=None)

@@ -42,6 +42,7 @@ def test_gpu_profile_is_table_1_on_cifar10_jpeg():
 def smoke_archive(tmp_path, monkeypatch):
     monkeypatch.setenv("BANNB_DATA", str(tmp_path / "env-data"))
     monkeypatch.setattr(arrays_module, "PROJECT_ROOT", tmp_path / "project")
+    monkeypatch.setattr(arrays_module, "DATA_DIR", tmp_path / "project" / "data")
     monkeypatch.setattr(cifar10_jpeg, "ARCHIVE", SMOKE_ARCHIVE)
     write_archive(tmp_path / "project" / "data" / "cifar10-jpeg.tar.gz", SMOKE_ARCHIVE)
     load_dataset.cache_clear()

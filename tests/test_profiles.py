@@ -2,6 +2,8 @@
 and the chapter context built on it."""
 import dataclasses
 
+import bannb.precision
+
 import pytest
 
 from bannb import learner
@@ -14,10 +16,10 @@ from tests.conftest import meta_count
 
 
 def test_registry_is_a_dict_of_profiles_by_name():
-    assert set(PROFILES) == {"smoke", "cpu", "paper"} and DEFAULT_PROFILE == "cpu"
+    assert set(PROFILES) == {"smoke", "cpu", "paper", "gpu"} and DEFAULT_PROFILE == "cpu"
     assert all(isinstance(p, Profile) and p.name == name for name, p in PROFILES.items())
     assert get_profile("cpu") is PROFILES["cpu"] and get_profile(PROFILES["cpu"]) is PROFILES["cpu"]
-    with pytest.raises(ConfigError, match="unknown profile 'laptop'; valid profiles are: cpu, paper, smoke"):
+    with pytest.raises(ConfigError, match="unknown profile 'laptop'; valid profiles are: cpu, gpu, paper, smoke"):
         get_profile("laptop")
     with pytest.raises(dataclasses.FrozenInstanceError):
         PROFILES["cpu"].epochs = 1
@@ -30,12 +32,12 @@ def test_a_profile_is_its_run_defaults():
             assert getattr(config, field) == getattr(profile, field), (name, field)
         assert config.dropout == (profile.wrn_dropout if model_family(config.arch) == "wide_resnet" else 0.0)
     assert make_config("cpu", epochs=7, arch=None).epochs == 7  # None keeps the profile's value
-    assert list(recipe_table().index) == list(PROFILES) and recipe_table().loc["cpu", "epochs"] == 5
+    assert list(recipe_table().index) == list(PROFILES) and recipe_table().loc["cpu", "epochs"] == PROFILES["cpu"].epochs == 15
 
 
 def test_seeds_and_book_shrinking_come_from_the_profile():
-    assert chapter_seeds("smoke", None) == [0, 1] and chapter_seeds("cpu", None) == [0, 1, 2]
-    assert chapter_seeds("cpu", None, secondary=True) == [0] and chapter_seeds("cpu", [7]) == [7]
+    assert chapter_seeds("smoke", None) == [0, 1] and chapter_seeds("cpu", None) == [0, 1, 2, 3, 4]
+    assert chapter_seeds("cpu", None, secondary=True) == [0, 1, 2] and chapter_seeds("cpu", [7]) == [7]
     assert transfer_grid("paper")["seeds"] == list(PROFILES["paper"].secondary_seeds)
     assert book_config("smoke").train_size == PROFILES["smoke"].book_overrides["train_size"]
     assert make_config("smoke").train_size == PROFILES["smoke"].train_size  # outside the book: the profile's own
@@ -50,29 +52,29 @@ def test_adding_a_profile_is_one_entry(monkeypatch):
 # ---------------------------------------------------------------- precision of record (#13 item 2)
 
 def fake_auto(decision):
-    """`resolve_precision` as it would be on a machine whose `auto` decides `decision`."""
-    real = learner.resolve_precision
-    return lambda precision, device: decision if precision == "auto" else real(precision, device)
+    """`precision.auto_settings` as it would be on a machine whose `auto` decides `decision` (and channels-last)."""
+    return lambda *args, **kwargs: dict(precision=decision, channels_last=True)
 
 
 @pytest.mark.parametrize("profile", ["smoke", "cpu", "paper"])
-def test_book_configs_do_not_depend_on_what_auto_decides(profile, monkeypatch):
-    monkeypatch.setattr(learner, "resolve_precision", fake_auto("bf16"))
+def test_book_configs_do_not_depend_on_what_auto_decides(profile, monkeypatch, fashion_mnist_available):
+    monkeypatch.setattr(bannb.precision, "auto_settings", fake_auto("bf16"))
     on_bf16_machine = [book_config(profile, seed).hash for seed in (0, 1, 2)] + [make_config(profile).hash]
-    monkeypatch.setattr(learner, "resolve_precision", fake_auto("fp32"))
+    monkeypatch.setattr(bannb.precision, "auto_settings", fake_auto("fp32"))
     assert make_config(profile, precision="auto").precision == "fp32", "the fake decides auto"
     on_fp32_machine = [book_config(profile, seed).hash for seed in (0, 1, 2)] + [make_config(profile).hash]
     assert on_fp32_machine == on_bf16_machine
-    assert book_config(profile).precision == PROFILES[profile].precision == "bf16"
+    assert book_config(profile).precision == PROFILES[profile].precision == {"paper": "bf16"}.get(profile, "fp32")
     # a run in another precision is another run
-    assert book_config(profile, precision="fp32").hash != book_config(profile).hash
+    other = "bf16" if PROFILES[profile].precision == "fp32" else "fp32"
+    assert book_config(profile, precision=other).hash != book_config(profile).hash
 
 
-def test_a_profile_without_precision_of_record_uses_auto(monkeypatch):
+def test_a_profile_without_precision_of_record_uses_auto(monkeypatch, fashion_mnist_available):
     monkeypatch.setitem(PROFILES, "free", dataclasses.replace(PROFILES["smoke"], name="free", precision=None))
-    monkeypatch.setattr(learner, "resolve_precision", fake_auto("fp32"))
+    monkeypatch.setattr(bannb.precision, "auto_settings", fake_auto("fp32"))
     assert make_config("free").precision == "fp32"
-    monkeypatch.setattr(learner, "resolve_precision", fake_auto("bf16"))
+    monkeypatch.setattr(bannb.precision, "auto_settings", fake_auto("bf16"))
     assert make_config("free").precision == "bf16"
 
 
@@ -82,8 +84,8 @@ def test_note_is_computed_from_the_real_network_and_data(fashion_mnist_available
     cpu = PROFILES["cpu"].note()
     params = meta_count("wrn-16-1", in_channels=1, num_classes=10)
     assert f"wrn-16-1 ({params / 1e6:.2f}M parameters)" in cpu
-    assert "55,000 training, 5,000 validation and 10,000 test images" in cpu  # 60,000 − 5,000 held out
-    assert "5 epochs" in cpu and "bf16, the profile's precision of record" in cpu
+    assert "5,000 training, 2,000 validation and 10,000 test images" in cpu  # the regime study's subset
+    assert "15 epochs, one-cycle schedule" in cpu and "fp32, the profile's precision of record" in cpu
     assert "mean nothing" not in cpu
     # a chapter's overrides change the note: another network, its own count
     wider = PROFILES["cpu"].note(arch="wrn-16-2", train_size=4000)

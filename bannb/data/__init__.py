@@ -21,6 +21,16 @@ def dataset_note(name: str) -> str:
     return DATASET_NOTES.get(check_dataset(name), "")
 
 
+# What a network needs to know of each dataset before any file is read: (channels, height, width), classes.
+DATASET_SHAPES = {"fashion-mnist": ((1, 28, 28), 10), "cifar10": ((3, 32, 32), 10), "cifar100": ((3, 32, 32), 100),
+                  "cifar10-jpeg": ((3, 32, 32), 10)}
+
+
+def dataset_shape(name: str) -> tuple[tuple[int, int, int], int]:
+    """(image shape, number of classes) of dataset `name`, without loading it."""
+    return DATASET_SHAPES[check_dataset(name)]
+
+
 def check_dataset(name: str) -> str:
     if name not in DATASETS:
         raise unknown_choice("dataset", name, DATASETS)
@@ -42,5 +52,5 @@ def load_dataset(name: str, root=None, download: bool = True) -> ImageArrays:
 
 
 __all__ = ["CORPORA", "DATASETS", "DATASET_NOTES", "ImageArrays", "BanDataLoaders", "InMemoryLoader", "TextCorpus",
-           "check_corpus", "check_dataset", "data_roots", "dataset_note", "load_corpus", "load_dataset",
+           "DATASET_SHAPES", "check_corpus", "check_dataset", "dataset_shape", "data_roots", "dataset_note", "load_corpus", "load_dataset",
            "make_dataloaders", "pad_crop_flip", "split_indices"]
