@@ -8,7 +8,6 @@ To add a profile, add one `Profile` to `PROFILES`.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 import torch
