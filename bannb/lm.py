@@ -21,8 +21,6 @@ The teacher, in eval mode, reads the same windows with its own carried state, in
 from __future__ import annotations
 
 import csv
-import dataclasses
-import hashlib
 import io
 import json
 import math
@@ -37,6 +35,7 @@ from .data.text import check_corpus, load_corpus
 from .errors import BannbError, ConfigError
 from .losses import make_loss
 from .models.lstm_lm import LSTMLanguageModel, create_language_model, detach_state, parse_name
+from .config import HashedConfig
 from .store import atomic_torch_save, atomic_write_bytes, atomic_write_json, default_runs_dir, finished_problem, sha256
 
 CONFIG, METRICS, FINAL, WEIGHTS, LOGPROBS, CHECKPOINT, DONE = (
@@ -49,7 +48,7 @@ LM_CONFIG_VERSION = 1
 
 
 @dataclass(frozen=True)
-class LMRunConfig:
+class LMRunConfig(HashedConfig):
     """Everything that determines a trained language model. Two equal configs give the same run."""
 
     arch: str = "lstm-2x200"
@@ -102,26 +101,11 @@ class LMRunConfig:
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "LMRunConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ConfigError(f"unknown LM run config keys {sorted(unknown)}; valid keys are: {', '.join(sorted(known))}")
-        return cls(**values)
+    KIND = "LM run"
 
     @property
-    def hash(self) -> str:
-        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
-
-    @property
-    def run_id(self) -> str:
-        role = "teacher" if self.teacher is None else f"{self.loss}-gen{self.generation}"
-        return f"{self.corpus}-{self.arch}-{role}-seed{self.seed}-{self.hash}"
+    def data_name(self) -> str:
+        return self.corpus
 
     def data_key(self) -> tuple:
         """What fixes the token streams: a student must read the same data as its teacher."""
