@@ -39,10 +39,11 @@ data: $(INSTALLED)
 book: data
 	$(PY) -m bannb.book --profile $(PROFILE)
 
-# The library's tests, then every chapter of the book at the smoke profile under nbval (in a fresh runs folder).
+# The library's tests, then every chapter of the book at the smoke profile under nbval (in a fresh runs folder;
+# one worker: at smoke a run takes seconds, less than starting worker processes).
 test: data
 	$(PY) -m pytest tests -q -p no:cacheprovider
-	BANNB_PROFILE=smoke BANNB_RUNS=$$(mktemp -d) $(PY) -m pytest --nbval-lax -p no:cacheprovider book/
+	BANNB_WORKERS=1 BANNB_PROFILE=smoke BANNB_RUNS=$$(mktemp -d) $(PY) -m pytest --nbval-lax -p no:cacheprovider book/
 
 # Speed of a distillation step against a plain fp32 loop; writes book/results/performance.{csv,json}.
 bench: $(INSTALLED)

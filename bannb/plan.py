@@ -97,8 +97,8 @@ def train_all(configs: Sequence, runs_dir: Path | None = None, device: str = "cp
     pending = [c for c in ordered if finished_problem(runs_dir / c.run_id) is not None]
     if not pending:
         return
-    workers = workers or default_workers()
-    if device != "cpu" or workers == 1:  # one process: a GPU, or a machine with one core
+    workers = min(workers or default_workers(), len(pending))
+    if device != "cpu" or workers == 1:  # one process: a GPU, one core, or a single run to train  # one process: a GPU, or a machine with one core
         for position, config in enumerate(pending, 1):
             result = _train_one(config.to_dict(), str(runs_dir), device)
             if on_finished:
