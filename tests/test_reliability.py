@@ -14,16 +14,17 @@ from bannb.training import NonFiniteLoss, train_run
 from tests.conftest import bannb_command, comparable, only_run, smoke_config
 
 # fp32: the same numbers on every CPU, and fast on one without native bf16 (the smoke profile's own bf16 is emulated there)
-TRAIN = ["train", "--profile", "smoke", "--epochs", "3", "--precision", "fp32", "--quiet"]
+TRAIN = ["train", "--profile", "smoke", "--epochs", "3", "--train-size", "1024", "--precision", "fp32", "--quiet"]
+TIMEOUT = 900  # seconds per command: a safety net for a hung process, generous for a machine shared by many jobs
 
 
 def test_sigkill_mid_epoch_then_resume_gives_the_uninterrupted_result(tmp_path, fashion_mnist_available):
     reference_dir, killed_dir = tmp_path / "reference", tmp_path / "killed"
-    subprocess.run(bannb_command(*TRAIN, "--runs-dir", str(reference_dir)), check=True, timeout=300)
+    subprocess.run(bannb_command(*TRAIN, "--runs-dir", str(reference_dir)), check=True, timeout=TIMEOUT)
 
     process = subprocess.Popen(bannb_command(*TRAIN, "--runs-dir", str(killed_dir)), stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + TIMEOUT
     while not list(killed_dir.glob(f"*/{CHECKPOINT}")):
         assert process.poll() is None and time.monotonic() < deadline, "the run ended before its first checkpoint"
         time.sleep(0.02)
@@ -35,7 +36,8 @@ def test_sigkill_mid_epoch_then_resume_gives_the_uninterrupted_result(tmp_path, 
     epoch = torch.load(path / CHECKPOINT, weights_only=False)["epoch"]
     assert 1 <= epoch < 3, "killed mid-training"
 
-    resumed = subprocess.run(bannb_command(*TRAIN, "--runs-dir", str(killed_dir)), capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(bannb_command(*TRAIN, "--runs-dir", str(killed_dir)), capture_output=True, text=True,
+                             timeout=TIMEOUT)
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads((path / FINAL).read_text())["resumed_from_epoch"] == epoch
     assert not (path / CHECKPOINT).exists()
