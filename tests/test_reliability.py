@@ -9,21 +9,22 @@ import torch
 from fastai.callback.core import Callback
 
 from bannb.errors import BannbError
-from bannb.profiles import make_config
 from bannb.store import CHECKPOINT, DONE, FINAL, WEIGHTS
 from bannb.training import NonFiniteLoss, train_run
 from tests.conftest import bannb_command, comparable, only_run, smoke_config
 
-TRAIN = ["train", "--profile", "smoke", "--epochs", "3", "--quiet"]
+# fp32: the same numbers on every CPU, and fast on one without native bf16 (the smoke profile's own bf16 is emulated there)
+TRAIN = ["train", "--profile", "smoke", "--epochs", "3", "--train-size", "1024", "--precision", "fp32", "--quiet"]
+TIMEOUT = 900  # seconds per command: a safety net for a hung process, generous for a machine shared by many jobs
 
 
 def test_sigkill_mid_epoch_then_resume_gives_the_uninterrupted_result(tmp_path, fashion_mnist_available):
     reference_dir, killed_dir = tmp_path / "reference", tmp_path / "killed"
-    subprocess.run(bannb_command(*TRAIN, "--runs-dir", str(reference_dir)), check=True, timeout=300)
+    subprocess.run(bannb_command(*TRAIN, "--runs-dir", str(reference_dir)), check=True, timeout=TIMEOUT)
 
     process = subprocess.Popen(bannb_command(*TRAIN, "--runs-dir", str(killed_dir)), stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + TIMEOUT
     while not list(killed_dir.glob(f"*/{CHECKPOINT}")):
         assert process.poll() is None and time.monotonic() < deadline, "the run ended before its first checkpoint"
         time.sleep(0.02)
@@ -35,7 +36,8 @@ def test_sigkill_mid_epoch_then_resume_gives_the_uninterrupted_result(tmp_path, 
     epoch = torch.load(path / CHECKPOINT, weights_only=False)["epoch"]
     assert 1 <= epoch < 3, "killed mid-training"
 
-    resumed = subprocess.run(bannb_command(*TRAIN, "--runs-dir", str(killed_dir)), capture_output=True, text=True, timeout=300)
+    resumed = subprocess.run(bannb_command(*TRAIN, "--runs-dir", str(killed_dir)), capture_output=True, text=True,
+                             timeout=TIMEOUT)
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads((path / FINAL).read_text())["resumed_from_epoch"] == epoch
     assert not (path / CHECKPOINT).exists()
@@ -44,7 +46,7 @@ def test_sigkill_mid_epoch_then_resume_gives_the_uninterrupted_result(tmp_path, 
 
 
 def test_same_seed_same_metrics(tmp_path, fashion_mnist_available):
-    config = make_config("smoke", train_size=512, epochs=1)
+    config = smoke_config(train_size=512, epochs=1)
     first = train_run(config, tmp_path / "a", progress=False)
     second = train_run(config, tmp_path / "b", progress=False)
     assert comparable(first.path) == comparable(second.path)
@@ -63,7 +65,7 @@ class InjectNaN(Callback):
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, fashion_mnist_available):
-    config = make_config("smoke", train_size=512, epochs=3)
+    config = smoke_config(train_size=512, epochs=3)
     with pytest.raises(NonFiniteLoss, match=r"became nan at epoch 2, batch 3; the checkpoint of epoch 1 is kept"):
         train_run(config, tmp_path, progress=False, callbacks=[InjectNaN(epoch=1, batch=2)])
     path = only_run(tmp_path)
@@ -77,10 +79,10 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, fashion_mni
 
 
 def test_teacher_checkpoint_that_does_not_fit(tmp_path, fashion_mnist_available):
-    teacher = train_run(make_config("smoke", train_size=256, epochs=1), tmp_path, progress=False)
+    teacher = train_run(smoke_config(train_size=256, epochs=1), tmp_path, progress=False)
     other = create_other_weights()
     torch.save(other, teacher.path / WEIGHTS)  # the checksum no longer matches: not a finished run any more
-    student = make_config("smoke", train_size=256, epochs=1, loss="ban", teacher=teacher.run_id, generation=1)
+    student = smoke_config(train_size=256, epochs=1, loss="ban", teacher=teacher.run_id, generation=1)
     with pytest.raises(BannbError, match="not a finished run: model.pt does not match the checksum"):
         train_run(student, tmp_path, progress=False)
     # the same weights behind a valid marker (someone re-signed them): refused as not fitting the architecture
@@ -113,7 +115,7 @@ def test_atomic_write_never_leaves_a_half_written_file(tmp_path, monkeypatch):
 
 
 def test_an_unfinished_run_is_reported_and_retrained(tmp_path, fashion_mnist_available):
-    config = make_config("smoke", train_size=256, epochs=1)
+    config = smoke_config(train_size=256, epochs=1)
     run = train_run(config, tmp_path, progress=False)
     (run.path / DONE).unlink()
     messages = []
