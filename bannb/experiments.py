@@ -207,9 +207,9 @@ REGIME_CANDIDATES = {
     "+ pad-crop-flip augmentation": dict(augment=True),
     "step schedule instead of one-cycle": dict(schedule="step"),
     "both (the paper's recipe)": dict(augment=True, schedule="step"),
-    "10 epochs": dict(epochs=10),
-    "3,000 images, 20 epochs": dict(train_size=3000, epochs=20),
+    "5,000 images, 15 epochs": dict(train_size=5000, epochs=15),
     "weight decay 5e-5": dict(weight_decay=5e-5),
+    "WRN-16-2 (twice the width)": dict(arch="wrn-16-2"),
 }
 LONG_TEACHER_FACTOR = 2  # the equal-compute control: a teacher trained as long as teacher + student together
 EXTRA_TEACHERS = 4  # chapter 7's independent teachers beyond the central seeds: 9 in all, 4 pairs and 3 triples

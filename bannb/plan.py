@@ -9,6 +9,7 @@ deterministic function of its config; the worker count only changes which runs t
 """
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import time
@@ -59,12 +60,34 @@ def _die_with_parent() -> None:
 
 
 def _train_one(config_dict: dict, runs_dir: str | None, device: str) -> dict:
+    """Train one run, or give a recorded run without weights its weights back (`restore_weights`)."""
     from .config import RunConfig
-    from .training import train_run
+    from .store import Run
+    from .training import restore_weights, train_run
     config = RunConfig.from_dict(config_dict)
     started = time.perf_counter()
     run = train_run(config, runs_dir, device, progress=False, log=lambda *_: None)
+    run = restore_weights(run, runs_dir, device, log=lambda *_: None) if not run.has_weights else run
     return dict(run_id=run.run_id, test_error=run.final["test_error"], seconds=time.perf_counter() - started)
+
+
+def teachers_to_restore(configs: Sequence, runs_dir: Path) -> list:
+    """The configs of the recorded runs without weights that `configs` need as teachers, their own teachers
+    included: on a fresh clone the committed records have no weights, and a student to train needs them."""
+    from .config import RunConfig
+    from .store import finished_problem, weights_problem
+    needed, seen = [], set()
+    for config in configs:
+        teacher = config.teacher
+        while teacher is not None and teacher not in seen:
+            seen.add(teacher)
+            path = runs_dir / teacher
+            if finished_problem(path) is not None or weights_problem(path) is None:
+                break  # not recorded (the plan trains it, or training says what is missing), or already complete
+            recorded = RunConfig.from_dict(json.loads((path / "config.json").read_text()))
+            needed.append(recorded)
+            teacher = recorded.teacher
+    return needed
 
 
 def order_by_dependency(configs: Sequence) -> list:
@@ -89,16 +112,17 @@ def order_by_dependency(configs: Sequence) -> list:
 def train_all(configs: Sequence, runs_dir: Path | None = None, device: str = "cpu", workers: int | None = None,
               threads_per_worker: int = 1, log=print, on_finished=None) -> None:
     """Train every config not yet finished (finished runs are reused), `workers` at a time, each student only
-    once its teacher has finished. A failed run is reported and its students are skipped; the others go on,
-    and `PlanFailed` lists the failures at the end."""
+    once its teacher has finished and has its weights (a recorded teacher without them is trained again first).
+    A failed run is reported and its students are skipped; the others go on, and `PlanFailed` lists the failures
+    at the end."""
     from .store import default_runs_dir, finished_problem
     runs_dir = Path(runs_dir or default_runs_dir())
-    ordered = order_by_dependency(configs)
-    pending = [c for c in ordered if finished_problem(runs_dir / c.run_id) is not None]
+    to_train = [c for c in configs if finished_problem(runs_dir / c.run_id) is not None]
+    pending = order_by_dependency([*teachers_to_restore(to_train, runs_dir), *to_train])
     if not pending:
         return
     workers = min(workers or default_workers(), len(pending))
-    if device != "cpu" or workers == 1:  # one process: a GPU, one core, or a single run to train  # one process: a GPU, or a machine with one core
+    if device != "cpu" or workers == 1:  # one process: a GPU, one core, or a single run to train
         for position, config in enumerate(pending, 1):
             result = _train_one(config.to_dict(), str(runs_dir), device)
             if on_finished:

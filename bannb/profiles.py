@@ -164,11 +164,13 @@ PROFILES = {profile.name: profile for profile in (
         purpose="Real results on a CPU with small networks, in a regime where every teacher fits its training set "
                 "(chosen by the regime study of chapter 3). The paper's claims are tested for their pattern at this "
                 "small scale, not for its CIFAR figures.",
-        # The regime study (book/03_teachers) kept the cheapest candidate whose teachers converge: 5,000 training
-        # images, 15 epochs of fastai's one-cycle schedule, no augmentation. With pad-crop-flip, or the step
-        # schedule, WRN-16-1 stays below 96% clean training accuracy at the same cost.
-        dataset="fashion-mnist", arch="wrn-16-1", epochs=15, schedule="one-cycle", augment=False,
-        train_size=5000, valid_size=2000,
+        # The regime study (book/03_teachers) keeps the cheapest candidate whose teachers converge (fit their
+        # training set and end flat): 3,000 training images, 20 epochs of fastai's one-cycle schedule, no
+        # augmentation. The earlier choice, 5,000 images for 15 epochs at the same cost, left two of five teachers
+        # short of the criterion (one at 97.96% clean training accuracy, one still improving at the end); with
+        # pad-crop-flip or the step schedule WRN-16-1 stays below 96% clean training accuracy.
+        dataset="fashion-mnist", arch="wrn-16-1", epochs=20, schedule="one-cycle", augment=False,
+        train_size=3000, valid_size=2000,
         # fp32 is the precision of record: it is fast on every CPU type the project runs on (bf16 is emulated,
         # and many times slower, on CPUs without AVX512-BF16)
         precision="fp32", seeds=(0, 1, 2, 3, 4), secondary_seeds=(0, 1, 2),

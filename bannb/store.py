@@ -3,6 +3,12 @@
 A run's id ends in a hash of its config, so asking again for a finished run loads it instead of
 retraining. Every file is written atomically (temporary file, then rename), and a run counts as
 finished only once `done.json`, written last, is present and the checksums it lists match.
+
+A run has two parts. Its *record* (config, metrics, final metrics and its compact test-set predictions: a
+few hundred kB) is everything the book reads, and is committed with the book. Its *weights* (`model.pt`) are
+needed only to teach a student, and are never committed: a fresh clone has the records alone. A record
+without weights is a finished run; `weights_problem` says whether the weights are there, and
+`bannb.training.restore_weights` trains a recorded run again to get them back.
 """
 from __future__ import annotations
 
@@ -23,7 +29,8 @@ from .paths import default_runs_dir  # noqa: F401  (the store's default location
 
 CONFIG, METRICS, FINAL, WEIGHTS, PREDICTIONS, CHECKPOINT, DONE = (
     "config.json", "metrics.csv", "final.json", "model.pt", "test_predictions.pt", "checkpoint.pt", "done.json")
-RESULT_FILES = (CONFIG, METRICS, FINAL, WEIGHTS, PREDICTIONS)  # what done.json vouches for
+RECORD_FILES = (CONFIG, METRICS, FINAL, PREDICTIONS)  # what the book reads: committed with it
+RESULT_FILES = (*RECORD_FILES, WEIGHTS)  # what done.json vouches for
 METRIC_COLUMNS = ["epoch", "train_loss", "valid_loss", "valid_accuracy", "train_probe_loss", "train_probe_accuracy",
                   "lr", "train_samples", "seconds"]
 
@@ -76,8 +83,10 @@ def read_metrics(path: Path) -> list[dict]:
 
 
 def mark_done(path: Path) -> None:
-    """Write done.json, the checksums of the run's result files: from now on the run counts as finished."""
-    atomic_write_json(path / DONE, dict(sha256={name: sha256(path / name) for name in RESULT_FILES}))
+    """Write done.json, the checksums of the run's result files (of its record alone if it has no weights): from
+    now on the run counts as finished."""
+    atomic_write_json(path / DONE, dict(sha256={name: sha256(path / name) for name in RESULT_FILES
+                                                if name in RECORD_FILES or (path / name).exists()}))
 
 
 # ---------------------------------------------------------------- the run directory
@@ -98,11 +107,16 @@ class Run:
     def test_accuracy(self) -> float:
         return self.final["test_accuracy"]
 
+    @property
+    def has_weights(self) -> bool:
+        return weights_problem(self.path) is None
+
     def test_logits(self) -> torch.Tensor:
-        return self._predictions()["logits"]
+        """The last epoch's test-set logits (stored in float16, returned as float32)."""
+        return self._predictions()["logits"].float()
 
     def test_labels(self) -> torch.Tensor:
-        return self._predictions()["labels"]
+        return self._predictions()["labels"].long()
 
     def _predictions(self) -> dict:
         if not hasattr(self, "_cached_predictions"):
@@ -114,6 +128,10 @@ class Run:
         return pd.read_csv(self.path / METRICS)
 
     def load_model(self, device="cpu") -> torch.nn.Module:
+        problem = weights_problem(self.path)
+        if problem is not None:
+            raise BannbError(f"run {self.run_id} has no usable weights: {problem}; "
+                             f"`bannb.training.restore_weights` trains it again for them")
         dataset = load_dataset(self.config.dataset)
         model = build_model(self.config, dataset.image_shape[0], dataset.num_classes)
         try:
@@ -137,12 +155,34 @@ def finished_problem(path: Path) -> str | None:
         checksums = json.loads(done.read_text())["sha256"]
     except (ValueError, KeyError) as err:
         return f"its done.json is unreadable ({err})"
+    unvouched = [name for name in RECORD_FILES if name not in checksums]
+    if unvouched:
+        return f"its done.json has no checksum for {', '.join(unvouched)} (written by an older bannb)"
     for name, expected in checksums.items():
         if not (path / name).exists():
+            if name == WEIGHTS:  # a record without its weights (as committed): finished, and readable
+                continue
             return f"{name} is missing"
         if sha256(path / name) != expected:
             return f"{name} does not match the checksum in done.json"
     return None
+
+
+def weights_problem(path: Path) -> str | None:
+    """Why the finished run at `path` has no trustworthy weights, or None if it has them."""
+    problem = finished_problem(path)
+    if problem is not None:
+        return f"it is not a finished run ({problem})"
+    if not (path / WEIGHTS).exists():
+        return "only its record is here (config, metrics and predictions, as committed with the book), not model.pt"
+    return None
+
+
+def compact_predictions(logits: torch.Tensor, labels: torch.Tensor) -> dict:
+    """Test-set predictions as stored: float16 logits (about 2 bytes a class an image; every reader, the
+    training machine included, reads the same rounded values) and labels in the smallest integer type."""
+    return dict(logits=logits.detach().to(torch.float16).cpu(),
+                labels=labels.detach().to(torch.uint8 if int(labels.max()) < 256 else torch.int64).cpu())
 
 
 def resolve_teacher(teacher: str | None, runs_dir: Path) -> Run | None:

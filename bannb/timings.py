@@ -52,6 +52,11 @@ def add_training_time(root: Path, chapter: str, seconds: float, runs: int = 1, p
     entry = dict(entry) if isinstance(entry, dict) else {}
     entry["train_seconds"] = round(entry.get("train_seconds", 0.0) + seconds, 1)
     entry["plan_runs_trained"] = entry.get("plan_runs_trained", 0) + runs
+    from .precision import cpu_info  # lazily: torch
+    info = cpu_info()
+    machine = f"{info['model']} ({info['isa']}), {info['cores']} cores"
+    machines = entry.get("machines", [])
+    entry["machines"] = machines if machine in machines else [*machines, machine]  # a plan may span sessions
     timings[chapter] = entry
     from .store import atomic_write_json
     atomic_write_json(timings_file(root, profile), timings)

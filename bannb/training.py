@@ -7,7 +7,9 @@ run store (`bannb.store`), `done.json` last.
 from __future__ import annotations
 
 import json
+import os
 import random
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +28,9 @@ from .errors import BannbError, ConfigError
 from .learner import TrainProbe, make_learner, predict
 from .losses import BanObjective, make_loss
 from .models import count_parameters
-from .store import (CHECKPOINT, CONFIG, FINAL, METRICS, PREDICTIONS, WEIGHTS, Run, atomic_torch_save, atomic_write_json,
-                    default_runs_dir, finished_problem, mark_done, read_metrics, resolve_teacher, write_metrics)
+from .store import (CHECKPOINT, CONFIG, FINAL, METRICS, PREDICTIONS, WEIGHTS, Run, atomic_torch_save, atomic_write_bytes,
+                    atomic_write_json, compact_predictions, default_runs_dir, finished_problem, mark_done, read_metrics,
+                    resolve_teacher, sha256, write_metrics)
 
 TRAIN_PROBE_SIZE = 1000  # clean training images evaluated after every epoch (the whole split at the end)
 
@@ -151,10 +154,11 @@ class Training:
         return self.checkpoint["epoch"] if self.checkpoint else 0
 
 
-def prepare_training(config: RunConfig, runs_dir: Path, device, log=print) -> Training:
+def prepare_training(config: RunConfig, runs_dir: Path, device, log=print, path: Path | None = None) -> Training:
     """Everything a run needs before fitting, drawn in a fixed order from the run's seed: the data, the model's
-    initial weights, the loss and the teacher; the run's directory with its config; and, if an earlier process
-    was interrupted, its last checkpoint's model weights and metrics."""
+    initial weights, the loss and the teacher (looked up in `runs_dir`); the run's directory (`path`, by default
+    `runs_dir / run_id`) with its config; and, if an earlier process was interrupted, its last checkpoint's model
+    weights and metrics."""
     if config.processes != distributed.world_size():
         raise ConfigError(f"run {config.run_id} is configured for {config.processes} processes but "
                           f"{distributed.world_size()} are running; make the config with processes={distributed.world_size()}")
@@ -169,7 +173,7 @@ def prepare_training(config: RunConfig, runs_dir: Path, device, log=print) -> Tr
     model = build_model(config, dls.in_channels, dls.num_classes)
     objective = make_loss(config.loss, run_seed=config.seed, **config.loss_params)
     teacher = teacher_run.load_model(device) if teacher_run else None
-    training = Training(config, runs_dir / config.run_id, device, dls, model, objective, teacher)
+    training = Training(config, Path(path or runs_dir / config.run_id), device, dls, model, objective, teacher)
     _write_config(training)
     _load_checkpoint(training, log)
     return training
@@ -248,7 +252,7 @@ def finish_run(training: Training, learn, wall_seconds: float) -> Run:
         distributed.barrier()  # process 0 writes the run
         return Run(path)
     atomic_torch_save(path / WEIGHTS, {k: v.detach().cpu() for k, v in model.state_dict().items()})
-    atomic_torch_save(path / PREDICTIONS, dict(logits=test_logits.to(torch.float32), labels=test_labels))
+    atomic_torch_save(path / PREDICTIONS, compact_predictions(test_logits, test_labels))
     atomic_write_json(path / FINAL, final)
     mark_done(path)
     (path / CHECKPOINT).unlink(missing_ok=True)
@@ -257,22 +261,63 @@ def finish_run(training: Training, learn, wall_seconds: float) -> Run:
 
 
 def train_run(config: RunConfig, runs_dir: Path | None = None, device: str | torch.device = "cpu",
-              progress: bool = True, log=print, callbacks=()) -> Run:
+              progress: bool = True, log=print, callbacks=(), path: Path | None = None) -> Run:
     """Train the run `config` describes, or load it if it has already finished.
 
-    An interrupted run resumes from its last completed epoch. `callbacks` are extra fastai callbacks
-    (logging, say); they must not change what is trained, since they are not part of the run's config.
+    An interrupted run resumes from its last completed epoch. A student whose teacher is recorded without its
+    weights (a fresh clone) first gets them back (`restore_weights`). `callbacks` are extra fastai callbacks
+    (logging, say); they must not change what is trained, since they are not part of the run's config. `path`
+    is where the run is written (by default `runs_dir / run_id`; teachers are always looked up in `runs_dir`).
     """
     runs_dir = Path(runs_dir or default_runs_dir())
-    path = runs_dir / config.run_id
+    path = Path(path or runs_dir / config.run_id)
     if path.exists():
         problem = finished_problem(path)
         if problem is None:
             return Run(path)
         log(f"run {config.run_id}: not finished ({problem}); training it")
-    training = prepare_training(config, runs_dir, device, log)
+    if config.teacher is not None:
+        restore_weights(resolve_teacher(config.teacher, runs_dir), runs_dir, device, progress, log)
+    training = prepare_training(config, runs_dir, device, log, path)
     learn = build_learner(training, progress, callbacks)
     started = time.perf_counter()
     if training.start_epoch < config.epochs:
         learn.fit(config.epochs, lr=config.lr, reset_opt=training.checkpoint is None)
     return finish_run(training, learn, time.perf_counter() - started)
+
+
+RESTORE_DIR = ".restore"  # under the runs folder: recorded runs being trained again for their weights
+
+
+def restore_weights(run: Run, runs_dir: Path | None = None, device: str | torch.device = "cpu",
+                    progress: bool = False, log=print) -> Run:
+    """A finished run with its weights: `run` itself if it has them, else the run trained again from its config
+    (its own teacher first, the same way) in a scratch folder, then moved in.
+
+    Training is deterministic on one CPU type and torch version, so the retrained run normally reproduces its
+    record exactly: the record is kept and only `model.pt` is added. Where it does not (another CPU type's
+    kernels round differently), the record is replaced by the run that now teaches, and the log says so, with
+    both test errors. An interruption leaves the record as it was and the scratch run resumable."""
+    if run.has_weights:
+        return run
+    runs_dir = Path(runs_dir or default_runs_dir())
+    if run.config.teacher is not None:
+        restore_weights(resolve_teacher(run.config.teacher, runs_dir), runs_dir, device, progress, log)
+    log(f"run {run.run_id}: recorded without its weights; training it again for them")
+    scratch = runs_dir / RESTORE_DIR / run.run_id
+    retrained = train_run(run.config, runs_dir, device, progress, log, path=scratch)
+    if sha256(scratch / PREDICTIONS) == sha256(run.path / PREDICTIONS):
+        atomic_write_bytes(run.path / WEIGHTS, (scratch / WEIGHTS).read_bytes())
+        mark_done(run.path)  # the record's checksums are unchanged; the weights' is the new file's
+        shutil.rmtree(scratch)
+        log(f"run {run.run_id}: weights restored; the retrained run reproduces its record exactly")
+        return Run(run.path)
+    log(f"run {run.run_id}: the retrained run differs from its record (test error "
+        f"{100 * run.final['test_error']:.2f}% recorded, {100 * retrained.final['test_error']:.2f}% now: another "
+        f"CPU type or torch version); the record is replaced by the run that now teaches its students")
+    replaced = run.path.with_name(run.path.name + ".replaced")
+    shutil.rmtree(replaced, ignore_errors=True)
+    os.replace(run.path, replaced)  # between these two renames the run is absent: asked again, it is retrained
+    os.replace(scratch, run.path)
+    shutil.rmtree(replaced)
+    return Run(run.path)

@@ -30,7 +30,7 @@ def test_book_config_shrinks_only_at_smoke_and_only_what_is_not_given():
     assert smoke.seed == 1 and smoke.epochs == 2
     assert book_config("smoke", train_size=100).train_size == 100
     cpu = book_config("cpu")
-    assert cpu.train_size == 5000 and cpu.arch == "wrn-16-1" and cpu.epochs == 15
+    assert cpu.train_size == 3000 and cpu.arch == "wrn-16-1" and cpu.epochs == 20
     # a teacher: labels only, whatever the overrides
     assert (cpu.loss, cpu.teacher, cpu.generation) == ("ce", None, 0)
     # the same parameters give the same config, hence the same run

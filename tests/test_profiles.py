@@ -32,7 +32,7 @@ def test_a_profile_is_its_run_defaults():
             assert getattr(config, field) == getattr(profile, field), (name, field)
         assert config.dropout == (profile.wrn_dropout if model_family(config.arch) == "wide_resnet" else 0.0)
     assert make_config("cpu", epochs=7, arch=None).epochs == 7  # None keeps the profile's value
-    assert list(recipe_table().index) == list(PROFILES) and recipe_table().loc["cpu", "epochs"] == PROFILES["cpu"].epochs == 15
+    assert list(recipe_table().index) == list(PROFILES) and recipe_table().loc["cpu", "epochs"] == PROFILES["cpu"].epochs == 20
 
 
 def test_seeds_and_book_shrinking_come_from_the_profile():
@@ -84,8 +84,8 @@ def test_note_is_computed_from_the_real_network_and_data(fashion_mnist_available
     cpu = PROFILES["cpu"].note()
     params = meta_count("wrn-16-1", in_channels=1, num_classes=10)
     assert f"wrn-16-1 ({params / 1e6:.2f}M parameters)" in cpu
-    assert "5,000 training, 2,000 validation and 10,000 test images" in cpu  # the regime study's subset
-    assert "15 epochs, one-cycle schedule" in cpu and "fp32, the profile's precision of record" in cpu
+    assert "3,000 training, 2,000 validation and 10,000 test images" in cpu  # the regime study's subset
+    assert "20 epochs, one-cycle schedule" in cpu and "fp32, the profile's precision of record" in cpu
     assert "mean nothing" not in cpu
     # a chapter's overrides change the note: another network, its own count
     wider = PROFILES["cpu"].note(arch="wrn-16-2", train_size=4000)
