@@ -260,6 +260,7 @@ def chapter_plan(chapter: str, profile: str, device: str = "cpu", **overrides) -
             for arch in grid["res_students"]:
                 plan.append(book_config(profile, s, device, **{**data, "arch": arch}))
                 plan += chain_configs(dense_base, 1, student_arch=arch)[1:]
+            plan.append(book_config(profile, s, device, **{**data, "arch": grid["linear"]}))
         return plan
     return []
 

@@ -51,7 +51,9 @@ class Profile:
     seeds: tuple = (0, 1, 2)  # a chapter's central comparisons average over these
     secondary_seeds: tuple = (0, 1, 2)  # comparisons the budget allows fewer seeds (chapter 8's grid)
     book_overrides: dict = field(default_factory=dict)  # what the book's chapters change beyond the run defaults
-    transfer: dict = field(default_factory=dict)  # chapter 8's grid: wrn_archs, densenet, depth_factors, …
+    # chapter 8's grid: wrn_archs, densenet, depth_factors, …, and `linear`, the pixel-level linear classifier every
+    # network of the chapter must beat
+    transfer: dict = field(default_factory=dict)
     numbers_mean_nothing: bool = False  # a profile for tests: the note says not to read its results
     committed: bool = False  # the committed chapters carry this profile's outputs (executed in place, timed)
 
@@ -104,7 +106,7 @@ class Profile:
         if not grid:
             return []
         variants = densenet_variants(grid["densenet"], grid["depth_factors"], grid["compression_factors"])
-        return [*grid["wrn_archs"], grid["densenet"], *variants.values(), *grid["res_students"]]
+        return [*grid["wrn_archs"], grid["densenet"], *variants.values(), *grid["res_students"], grid["linear"]]
 
     def note(self, **overrides) -> str:
         """What a chapter's numbers are worth at this profile, in one paragraph of Markdown: the data and its
@@ -156,7 +158,7 @@ PROFILES = {profile.name: profile for profile in (
         test_size=1000, precision="fp32", seeds=(0, 1), secondary_seeds=(0,), numbers_mean_nothing=True,
         # the chapters shrink further than the profile, so that nbval runs every chapter in seconds
         book_overrides=dict(train_size=512),
-        transfer=dict(wrn_archs=["wrn-10-1"], densenet="densenet-bc-16-8", depth_factors=[2],
+        transfer=dict(wrn_archs=["wrn-10-1"], densenet="densenet-bc-16-8", linear="linear-28", depth_factors=[2],
                       compression_factors=[0.5], res_students=["res-student-16-8-wide-1-1"], train_size=None,
                       valid_size=None)),
     Profile(
@@ -174,7 +176,7 @@ PROFILES = {profile.name: profile for profile in (
         # fp32 is the precision of record: it is fast on every CPU type the project runs on (bf16 is emulated,
         # and many times slower, on CPUs without AVX512-BF16)
         precision="fp32", seeds=(0, 1, 2, 3, 4), secondary_seeds=(0, 1, 2),
-        transfer=dict(wrn_archs=["wrn-16-1"], densenet="densenet-bc-22-12", depth_factors=[2],
+        transfer=dict(wrn_archs=["wrn-16-1"], densenet="densenet-bc-22-12", linear="linear-28", depth_factors=[2],
                       compression_factors=[0.5], res_students=["res-student-22-12-wide-1-1"],
                       train_size=None, valid_size=None)),
     Profile(
@@ -184,6 +186,7 @@ PROFILES = {profile.name: profile for profile in (
         wrn_dropout=0.3, seeds=(0, 1, 2), secondary_seeds=(0, 1, 2),
         # the paper's Tables 3-5
         transfer=dict(wrn_archs=["wrn-28-1", "wrn-28-2", "wrn-28-5", "wrn-28-10"], densenet="densenet-bc-90-60",
+                      linear="linear-32",
                       depth_factors=[0.5, 2, 3, 4], compression_factors=[0.5, 0.75, 1.5],
                       res_students=["res-student-90-60-bottleneck-14-0.5", "res-student-90-60-bottleneck-14-1",
                                     "res-student-90-60-wide-1-1", "res-student-90-60-wide-2-1",

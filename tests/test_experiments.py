@@ -138,3 +138,23 @@ def test_initial_test_logits_are_the_runs_starting_point(fashion_mnist_available
     train_run(config, tmp_path, progress=False, callbacks=[start])
     assert only_run(tmp_path).name == config.run_id
     torch.testing.assert_close(start.logits, first, rtol=1e-5, atol=1e-5)
+
+
+def test_the_cpu_book_plan_trains_each_run_once_in_the_first_chapter_that_needs_it():
+    """The cold cpu book's cost is the sum of these plans: each chapter's new runs, counted exactly."""
+    from collections import Counter
+    from bannb.experiments import BOOK_PLAN_CHAPTERS, chapter_plan
+    seen, new = set(), {}
+    for chapter in BOOK_PLAN_CHAPTERS:
+        plan = chapter_plan(chapter, "cpu")
+        new[chapter] = [c for c in {c.run_id: c for c in plan}.values() if c.run_id not in seen]
+        seen |= {c.run_id for c in plan}
+    # 7 regime candidates (the profile's own is teacher 0) + 5 teachers; 5 × (BAN-1, BAN-2) + 3 BAN-3 + 3 teachers
+    # trained twice as long; 5 × (BAN+L, CWTM); 5 DKPP; 4 more independent teachers; chapter 8's grid on 3 seeds
+    # (its WRN teachers and their BANs are chapters 3 and 4's)
+    assert {chapter: len(runs) for chapter, runs in new.items()} == {
+        "03_teachers": 11, "04_born_again": 16, "05_cwtm": 10, "06_dkpp": 5, "07_ensembles": 4,
+        "08_densenet_resnet": 21}
+    assert Counter(c.epochs for c in new["04_born_again"]) == {20: 13, 40: 3}
+    grid = Counter(c.arch for c in new["08_densenet_resnet"])
+    assert grid["linear-28"] == 3 and grid["densenet-bc-22-12"] == 6  # 3 teachers + 3 students of the WRNs

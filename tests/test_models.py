@@ -184,6 +184,8 @@ def test_wide_students_match_table_5(name, paper_millions):
 @pytest.mark.parametrize("channels_last", [False, True], ids=["contiguous", "channels_last"])
 def test_forward_shapes(name, channels_last):
     for in_channels, size, num_classes in [(1, 28, 10), (3, 32, 100)]:
+        if model_family(name) == "linear" and resolve(name).arguments["image_size"] != size:
+            continue  # a linear classifier is built for one image size (tested below)
         model = create_model(name, in_channels=in_channels, num_classes=num_classes).eval()
         x = torch.randn(2, in_channels, size, size)
         if channels_last:
@@ -318,3 +320,13 @@ def test_invalid_arguments_are_config_errors(build):
 def test_count_parameters_counts_every_tensor():
     model = create_model("wrn-16-1")
     assert count_parameters(model) == sum(math.prod(p.shape) for p in model.parameters())
+
+
+def test_linear_classifier_is_one_affine_map_of_the_pixels():
+    model = create_model("linear-28", in_channels=1, num_classes=10)
+    assert count_parameters(model) == 28 * 28 * 10 + 10
+    images = torch.randn(3, 1, 28, 28)
+    expected = images.flatten(1) @ model.fc.weight.T + model.fc.bias
+    assert torch.allclose(model(images), expected)
+    with pytest.raises(ValueError, match=r"linear-28 takes 28×28 images, got \(32, 32\); use linear-32"):
+        model(torch.randn(1, 1, 32, 32))

@@ -13,6 +13,7 @@ from torch import nn
 
 from bannb.errors import ConfigError, unknown_choice
 from bannb.models.densenet import densenet_bc
+from bannb.models.linear import linear_classifier
 from bannb.models.preact_resnet import dense_res_student, preact_resnet
 from bannb.models.wide_resnet import wide_resnet
 
@@ -51,6 +52,11 @@ FAMILIES = {
             "densenet_variant", densenet_bc, ("bottleneck_width", "drop_rate", "memory_efficient"),
             re.compile(r"densenet-bc-(\d+)-(\d+)-t(\d+)-(\d+)"), "densenet-bc-DEPTH-GROWTH-tCHANNELS1-CHANNELS2",
             lambda m: dict(depth=int(m[1]), growth=int(m[2]), transition_channels=(int(m[3]), int(m[4]))),
+        ),
+        Family(
+            "linear", linear_classifier, (),
+            re.compile(r"linear-(\d+)"), "linear-IMAGESIZE",
+            lambda m: dict(image_size=int(m[1])),
         ),
         Family(
             "preact_resnet", preact_resnet, (),
@@ -106,6 +112,9 @@ register_model("densenet-bc-80-120", "densenet", depth=80, growth=120, note="Den
 register_model("densenet-bc-40-6-t30-33", "densenet_variant", depth=40, growth=6, transition_channels=(30, 33),
                note="CPU-sized: 2×Depth of DenseNet-BC-22-12, same hidden-state size after each transition")
 
+# The floor chapter 8's networks must beat: logistic regression on Fashion-MNIST's 28×28 pixels.
+register_model("linear-28", "linear", image_size=28, note="softmax regression on the pixels")
+
 register_model("preresnet-20", "preact_resnet", depth=20, note="CPU-sized")
 register_model("preresnet-56", "preact_resnet", depth=56)
 register_model("preresnet-164", "preact_resnet", depth=164, note="He et al. 2016: 1.7M")
@@ -158,7 +167,7 @@ def resolve(name: str) -> ModelSpec:
 
 
 def model_family(name: str) -> str:
-    """'wide_resnet', 'densenet', 'densenet_variant', 'preact_resnet' or 'res_student'."""
+    """'wide_resnet', 'densenet', 'densenet_variant', 'linear', 'preact_resnet' or 'res_student'."""
     return resolve(name).family
 
 
