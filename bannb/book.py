@@ -88,11 +88,14 @@ class Chapter:
         return self.profile.note(**self.overrides)
 
 
-def chapter(profile: str | Profile = DEFAULT_PROFILE, seeds: list | None = None, secondary_seeds: list | None = None,
+def chapter(profile: str | Profile | None = None, seeds: list | None = None, secondary_seeds: list | None = None,
             device: str | None = None, show_note: bool = True, **parameters) -> Chapter:
-    """A chapter's one set-up call: validates its papermill parameters (`check_parameters`), resolves the seeds
-    (None: the profile's) and the run overrides, and shows the profile's note once (the first time a chapter
-    of this profile and these overrides asks, in this process)."""
+    """A chapter's one set-up call: validates its papermill parameters (`check_parameters`), resolves the profile
+    (None: `$BANNB_PROFILE`, else the committed profile), the seeds (None: the profile's) and the run overrides,
+    and shows the profile's note once (the first time a chapter of this profile and these overrides asks, in
+    this process)."""
+    if profile is None:
+        profile = os.environ.get("BANNB_PROFILE") or DEFAULT_PROFILE
     name = profile.name if isinstance(profile, Profile) else profile
     check_parameters(profile=name, seeds=seeds, device=device, **parameters)
     if secondary_seeds is not None:

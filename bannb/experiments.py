@@ -221,6 +221,22 @@ def regime_configs(profile: str, device: str = "cpu", **overrides) -> dict[str, 
             for label, change in REGIME_CANDIDATES.items()}
 
 
+def regime_records(profile: str, device: str = "cpu", runs_dir: Path | None = None, progress: bool = False,
+                   **overrides) -> pd.DataFrame:
+    """The regime study, one row per candidate (its seed-0 teacher): what it changes, how well the teacher fits
+    (`convergence.fit_record`), its test error and its training time."""
+    from .convergence import fit_record
+    configs = regime_configs(profile, device, **overrides)
+    train_all(list(configs.values()), runs_dir, device)
+    rows = []
+    for label, config in configs.items():
+        run = train_run(config, runs_dir, device, progress)
+        rows.append(dict(candidate=label, **fit_record(run), test_error=100 * run.final["test_error"],
+                         train_size=config.train_size, epochs=config.epochs, arch=config.arch,
+                         train_minutes=run.final["train_seconds"] / 60))
+    return pd.DataFrame(rows)
+
+
 def long_teacher_config(profile: str, seed: int, device: str = "cpu", **overrides) -> RunConfig:
     epochs = overrides.pop("epochs", None) or get_profile(profile).book_config(device=device).epochs
     return book_config(profile, seed, device, epochs=LONG_TEACHER_FACTOR * epochs, **overrides)
@@ -266,6 +282,90 @@ def chapter_plan(chapter: str, profile: str, device: str = "cpu", **overrides) -
 
 
 BOOK_PLAN_CHAPTERS = ("03_teachers", "04_born_again", "05_cwtm", "06_dkpp", "07_ensembles", "08_densenet_resnet")
+
+
+# ---------------------------------------------------------------- every chapter's records, for its claims
+
+CENTRAL_GENERATIONS = 2  # BAN-1 and BAN-2 on the central seeds; BAN-3 on the secondary ones (chapter_plan)
+
+
+def chapter_records(chapter: str, profile: str, seeds: Sequence[int] | None = None,
+                    secondary_seeds: Sequence[int] | None = None, device: str = "cpu", runs_dir: Path | None = None,
+                    progress: bool = False, **overrides) -> pd.DataFrame:
+    """Every model `chapter` compares, as one tidy table (`report.run_records`: one row per run or ensemble, its
+    base `seed`, test error in %), labelled as `bannb.claims` names them; the runs are `chapter_plan`'s (trained
+    first where missing). The summary concatenates every chapter's table and evaluates every claim on it.
+
+    03_teachers: Teacher. 04_born_again: Teacher, BAN-1, BAN-2 on the central seeds, BAN-3 and "Teacher (2×
+    epochs)" on the secondary ones. 05_cwtm: Teacher, BAN-1, BAN+L, CWTM. 06_dkpp: Teacher, BAN-1, DKPP.
+    07_ensembles: Teacher, BAN-1…BAN-3, Ens*2 (central seeds), Ens*3 (secondary), Teachers×2 and Teachers×3
+    (disjoint groups of independently trained teachers). 08_densenet_resnet: WRN teacher, WRN BAN, DenseNet
+    student, DenseNet baseline, each Table 4 student by its column name, ResNet baseline, ResNet student, Linear.
+    """
+    chosen = get_profile(profile)
+    seeds = list(chosen.seeds if seeds is None else seeds)
+    secondary = list(chosen.secondary_seeds if secondary_seeds is None else secondary_seeds)
+    common = dict(device=device, progress=progress, runs_dir=runs_dir, **overrides)
+    if chapter == "08_densenet_resnet":
+        return _transfer_records(profile, transfer_grid(profile, seeds=secondary_seeds), device, progress, runs_dir,
+                                 **overrides)
+    if chapter == "03_teachers":
+        return run_records(teachers(profile, seeds, device, progress, runs_dir, **overrides), model="Teacher")
+    chains = sequences(profile, seeds, CENTRAL_GENERATIONS, **common)
+    frames = [generation_records(chains)]
+    if chapter in ("04_born_again", "07_ensembles"):
+        longer = sequences(profile, secondary, CENTRAL_GENERATIONS + 1, **common)
+        frames.append(run_records([longer[s][-1] for s in secondary], model=f"BAN-{CENTRAL_GENERATIONS + 1}"))
+    if chapter == "04_born_again":
+        configs = [long_teacher_config(profile, s, device, **overrides) for s in secondary]
+        train_all(configs, runs_dir, device)
+        frames.append(run_records([train_run(c, runs_dir, device, progress) for c in configs],
+                                  model="Teacher (2× epochs)"))
+    elif chapter == "05_cwtm":
+        for label, loss, params in (("BAN+L", "ban+l", BAN_L_PARAMS), ("CWTM", "cwtm", None)):
+            frames.append(run_records(students(profile, seeds, loss, params, **common), model=label))
+    elif chapter == "06_dkpp":
+        frames.append(run_records(students(profile, seeds, "dkpp", **common), model="DKPP"))
+    elif chapter == "07_ensembles":
+        frames.append(ensemble_records({s: chains[s][1:3] for s in seeds}, model="Ens*2"))
+        frames.append(ensemble_records({s: longer[s][1:4] for s in secondary}, model="Ens*3"))
+        pool = teachers(profile, seeds + extra_teacher_seeds(seeds, EXTRA_TEACHERS), device, progress, runs_dir,
+                        **overrides)
+        for size in (2, 3):
+            frames.append(ensemble_records(disjoint_groups(pool, size), model=f"Teachers×{size}"))
+    elif chapter != "04_born_again":
+        raise ValueError(f"no records for chapter {chapter!r}; chapters with runs: {', '.join(BOOK_PLAN_CHAPTERS)}")
+    return pd.concat(frames, ignore_index=True)
+
+
+def _transfer_records(profile: str, grid: dict, device: str, progress: bool, runs_dir: Path | None,
+                      **overrides) -> pd.DataFrame:
+    """Chapter 8's table: per Wide-ResNet teacher (column `wrn`) its BAN and its DenseNet student; the DenseNet
+    trained on the labels and its Table 4 students; per residual student (column `res`) its baseline and its
+    BAN from the DenseNet; the linear classifier every model must beat."""
+    data = _grid_overrides(grid, overrides)
+    seeds = grid["seeds"]
+    common = dict(device=device, progress=progress, runs_dir=runs_dir)
+    frames = []
+    for wrn in grid["wrn_archs"]:
+        chains = sequences(profile, seeds, 1, arch=wrn, **common, **data)
+        frames += [run_records([c[0] for c in chains.values()], model="WRN teacher", wrn=wrn),
+                   run_records([c[1] for c in chains.values()], model="WRN BAN", wrn=wrn),
+                   run_records(students(profile, seeds, student_arch=grid["densenet"], arch=wrn, **common, **data),
+                               model="DenseNet student", wrn=wrn)]
+    frames.append(run_records(teachers(profile, seeds, device, progress, runs_dir, arch=grid["densenet"], **data),
+                              model="DenseNet baseline"))
+    for label, arch in densenet_variants(grid["densenet"], grid["depth_factors"], grid["compression_factors"]).items():
+        frames.append(run_records(students(profile, seeds, student_arch=arch, arch=grid["densenet"], **common, **data),
+                                  model=label))
+    for arch in grid["res_students"]:
+        frames += [run_records(teachers(profile, seeds, device, progress, runs_dir, arch=arch, **data),
+                               model="ResNet baseline", res=arch),
+                   run_records(students(profile, seeds, student_arch=arch, arch=grid["densenet"], **common, **data),
+                               model="ResNet student", res=arch)]
+    frames.append(run_records(teachers(profile, seeds, device, progress, runs_dir, arch=grid["linear"], **data),
+                              model="Linear"))
+    return pd.concat(frames, ignore_index=True)
 
 
 # ---------------------------------------------------------------- verdicts on the paper's claims

@@ -158,3 +158,48 @@ def test_the_cpu_book_plan_trains_each_run_once_in_the_first_chapter_that_needs_
     assert Counter(c.epochs for c in new["04_born_again"]) == {20: 13, 40: 3}
     grid = Counter(c.arch for c in new["08_densenet_resnet"])
     assert grid["linear-28"] == 3 and grid["densenet-bc-22-12"] == 6  # 3 teachers + 3 students of the WRNs
+
+
+class RecordedRun:
+    """What a chapter's records read of a run, for a config nobody trains: its config, final metrics, logits."""
+
+    def __init__(self, config):
+        self.config, self.run_id = config, config.run_id
+        generator = torch.Generator().manual_seed(int(config.hash, 16) % 2**31)
+        self._logits = torch.randn(20, 10, generator=generator)
+        self.final = dict(test_error=0.1, valid_accuracy=0.9, parameters=1, train_seconds=1.0, train_accuracy=1.0)
+
+    def test_logits(self):
+        return self._logits
+
+    def test_labels(self):
+        return torch.arange(20) % 10
+
+
+def test_each_chapter_reads_only_runs_that_its_plan_or_an_earlier_chapters_plan_trains(monkeypatch):
+    """`chapter_records` (what a chapter shows) and `chapter_plan` (what the book trains before the chapter runs)
+    are written separately; at the cpu profile, no chapter may ask for a run that no plan up to it trains."""
+    import bannb.experiments as experiments
+    import bannb.generations as generations
+    from bannb.experiments import BOOK_PLAN_CHAPTERS, chapter_plan, chapter_records
+    asked = []
+
+    def fake_train_run(config, *args, **kwargs):
+        asked.append(config.run_id)
+        return RecordedRun(config)
+    monkeypatch.setattr(experiments, "train_all", lambda *args, **kwargs: None)
+    monkeypatch.setattr(experiments, "train_run", fake_train_run)
+    monkeypatch.setattr(generations, "train_run", fake_train_run)
+    planned = set()
+    for chapter in BOOK_PLAN_CHAPTERS:
+        planned |= {c.run_id for c in chapter_plan(chapter, "cpu")}
+        asked.clear()
+        frame = chapter_records(chapter, "cpu")
+        assert set(asked) <= planned, (chapter, sorted(set(asked) - planned))
+        assert not frame.empty and frame["test_error"].notna().all()
+    # and the plans train nothing a chapter does not show, beyond the regime study (chapter 3 shows it apart)
+    asked.clear()
+    for chapter in BOOK_PLAN_CHAPTERS:
+        chapter_records(chapter, "cpu")
+    regime = {c.run_id for c in experiments.regime_configs("cpu").values()}
+    assert planned - regime <= set(asked)
