@@ -45,9 +45,13 @@ test: data
 	$(PY) -m pytest tests -q -p no:cacheprovider
 	BANNB_WORKERS=1 BANNB_PROFILE=smoke BANNB_RUNS=$$(mktemp -d) $(PY) -m pytest --nbval-lax -p no:cacheprovider book/
 
-# Speed of a distillation step against a plain fp32 loop; writes book/results/performance.{csv,json}.
+# Speed of a distillation step in every precision against a plain fp32 loop, on the CPU at hand (writes
+# book/results/performance-<cpu>.json); where a GPU is present, the gpu profile's steps too (performance-gpu.json).
 bench: $(INSTALLED)
 	$(PY) -m bannb.bench
+	@if $(PY) -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then \
+	  $(PY) -m bannb.bench_gpu --json book/results/performance-gpu.json; \
+	else echo "no CUDA device: the GPU cases (python -m bannb.bench_gpu) are skipped"; fi
 
 # Load every rendered chapter in headless chromium (Debian's `chromium`): title, every figure decodes.
 check-html: $(INSTALLED)
