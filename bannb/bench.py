@@ -274,11 +274,12 @@ ACCURACY = dict(profile="cpu", arch="wrn-16-1", dataset="fashion-mnist")
 
 
 def precision_accuracy(seeds: int, runs_dir: Path | None = None, log=print) -> dict:
-    """Train (or reuse) `seeds` cpu-profile WRN-16-1 teachers in bf16 and in fp32; their test errors and
-    whether the two differ beyond seed noise (`report.verdict`)."""
+    """Train (or reuse) `seeds` cpu-profile WRN-16-1 teachers in bf16 and in fp32; their test errors and the
+    paired difference bf16 − fp32 (same seed, same data order) with its 95% CI and the book's verdict word
+    (`bannb.stats`: "no effect of the paper's size" when the interval lies within ±MARGIN)."""
     from .experiments import book_config
-    from .report import verdict
     from .runs import train_run
+    from .stats import paired_difference
     rows = []
     for precision in ("bf16", "fp32"):
         for seed in range(seeds):
@@ -288,10 +289,10 @@ def precision_accuracy(seeds: int, runs_dir: Path | None = None, log=print) -> d
             run = train_run(config, runs_dir, log=log)
             rows.append(dict(precision=precision, seed=seed, test_error=100 * run.final["test_error"],
                              run_id=run.run_id))
-    errors = {p: [row["test_error"] for row in rows if row["precision"] == p] for p in ("fp32", "bf16")}
-    result = verdict(errors["fp32"], errors["bf16"], "fp32", "bf16")
-    return dict(setting=ACCURACY, runs=rows, outcome=result.outcome, delta=result.delta, p_value=result.p_value,
-                verdict=result.text)
+    errors = {p: {row["seed"]: row["test_error"] for row in rows if row["precision"] == p} for p in ("fp32", "bf16")}
+    difference = paired_difference(errors["fp32"], errors["bf16"])
+    return dict(setting=ACCURACY, runs=rows, outcome=difference.verdict("lower"), delta=difference.mean,
+                ci_low=difference.low, ci_high=difference.high, p_value=difference.p_value, verdict=str(difference))
 
 
 # ---------------------------------------------------------------------------------------------------- the report

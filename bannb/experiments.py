@@ -17,9 +17,8 @@ from .generations import born_again, chain_configs, teacher_config
 from .plan import train_all
 from .models import densenet_compression_variant, densenet_depth_variant
 from .models.registry import resolve
-from .paper import paper_table
 from .profiles import get_profile
-from .report import compare, ensemble_records, paper_support, run_records
+from .report import ensemble_records, run_records
 from .config import RunConfig, build_model
 from .store import Run
 from .training import seed_everything, train_run
@@ -105,29 +104,6 @@ def initial_test_logits(config: RunConfig, device: str = "cpu") -> torch.Tensor:
         return torch.cat([model(images).float().cpu() for images, _ in dls.test])
 
 
-# ---------------------------------------------------------------- chapters 3-7: one architecture, many objectives
-
-def ban_records(profile: str, seeds: Sequence[int], generations: int, extra_teachers: int | None = None,
-                label_weight: float = BAN_L_PARAMS["label_weight"], device: str = "cpu", progress: bool = False,
-                runs_dir: Path | None = None, **overrides) -> pd.DataFrame:
-    """Every model of chapters 3-7 as one tidy table (test error %, one row per run or ensemble), labelled
-    with the paper's Table 2 column names: Teacher, BAN-1…BAN-k, BAN+L, CWTM, DKPP, Ens*2…Ens*k (the mean
-    of BAN-1…BAN-j), and Teachers×j (independently trained teachers, disjoint groups of j)."""
-    chains = sequences(profile, seeds, generations, device=device, progress=progress, runs_dir=runs_dir, **overrides)
-    frames = [generation_records(chains)]
-    for label, loss, params in (("BAN+L", "ban+l", dict(label_weight=label_weight)), ("CWTM", "cwtm", None),
-                                ("DKPP", "dkpp", None)):
-        frames.append(run_records(students(profile, seeds, loss, params, device=device, progress=progress,
-                                           runs_dir=runs_dir, **overrides), model=label))
-    for size in range(2, generations + 1):
-        frames.append(ensemble_records({s: chains[s][1:size + 1] for s in seeds}, model=f"Ens*{size}"))
-    pool = teachers(profile, list(seeds) + extra_teacher_seeds(seeds, extra_teachers), device, progress, runs_dir,
-                    **overrides)
-    for size in range(2, generations + 1):
-        frames.append(ensemble_records(disjoint_groups(pool, size), model=f"Teachers×{size}"))
-    return pd.concat(frames, ignore_index=True)
-
-
 # ---------------------------------------------------------------- chapter 8: across architectures
 
 def transfer_grid(profile: str, **overrides) -> dict:
@@ -151,51 +127,6 @@ def densenet_variants(densenet: str, depth_factors: Sequence[float], compression
 
 def _grid_overrides(grid: dict, overrides: dict) -> dict:
     return dict(overrides, train_size=grid["train_size"], valid_size=grid["valid_size"])
-
-
-def wrn_to_densenet_records(profile: str, grid: dict, device: str = "cpu", progress: bool = False,
-                            runs_dir: Path | None = None, **overrides) -> pd.DataFrame:
-    """Table 3's analogue: each Wide-ResNet teacher, its same-architecture BAN, and a DenseNet student of it;
-    plus the DenseNet trained on the labels (not in the paper's table, but the baseline the student needs)."""
-    data = _grid_overrides(grid, overrides)
-    frames = []
-    for wrn in grid["wrn_archs"]:
-        chains = sequences(profile, grid["seeds"], 1, arch=wrn, device=device, progress=progress, runs_dir=runs_dir,
-                           **data)
-        frames.append(run_records([chain[0] for chain in chains.values()], teacher=wrn, model="Teacher"))
-        frames.append(run_records([chain[1] for chain in chains.values()], teacher=wrn, model="BAN"))
-        frames.append(run_records(students(profile, grid["seeds"], student_arch=grid["densenet"], arch=wrn,
-                                           device=device, progress=progress, runs_dir=runs_dir, **data),
-                                  teacher=wrn, model="DenseNet student"))
-    frames.append(run_records(teachers(profile, grid["seeds"], device, progress, runs_dir, arch=grid["densenet"],
-                                       **data), teacher="(labels)", model="DenseNet baseline"))
-    return pd.concat(frames, ignore_index=True)
-
-
-def densenet_variant_records(profile: str, grid: dict, device: str = "cpu", progress: bool = False,
-                             runs_dir: Path | None = None, **overrides) -> pd.DataFrame:
-    """Table 4's analogue: the DenseNet teacher and its BAN students of other depth or compression."""
-    data = _grid_overrides(grid, overrides)
-    frames = [run_records(teachers(profile, grid["seeds"], device, progress, runs_dir, arch=grid["densenet"], **data),
-                          model="Teacher")]
-    for label, arch in densenet_variants(grid["densenet"], grid["depth_factors"], grid["compression_factors"]).items():
-        frames.append(run_records(students(profile, grid["seeds"], student_arch=arch, arch=grid["densenet"],
-                                           device=device, progress=progress, runs_dir=runs_dir, **data), model=label))
-    return pd.concat(frames, ignore_index=True)
-
-
-def residual_student_records(profile: str, grid: dict, device: str = "cpu", progress: bool = False,
-                             runs_dir: Path | None = None, **overrides) -> pd.DataFrame:
-    """Table 5's analogue: each residual student trained on the labels (Baseline) and from the DenseNet teacher (BAN)."""
-    data = _grid_overrides(grid, overrides)
-    frames = []
-    for arch in grid["res_students"]:
-        frames.append(run_records(teachers(profile, grid["seeds"], device, progress, runs_dir, arch=arch, **data),
-                                  student=arch, model="Baseline"))
-        frames.append(run_records(students(profile, grid["seeds"], student_arch=arch, arch=grid["densenet"],
-                                           device=device, progress=progress, runs_dir=runs_dir, **data),
-                                  student=arch, model="BAN"))
-    return pd.concat(frames, ignore_index=True)
 
 
 # ---------------------------------------------------------------- the book's plan: every run of every chapter
@@ -366,77 +297,3 @@ def _transfer_records(profile: str, grid: dict, device: str, progress: bool, run
     frames.append(run_records(teachers(profile, seeds, device, progress, runs_dir, arch=grid["linear"], **data),
                               model="Linear"))
     return pd.concat(frames, ignore_index=True)
-
-
-# ---------------------------------------------------------------- verdicts on the paper's claims
-
-def table2_verdicts(frame: pd.DataFrame, generations: int) -> list[dict]:
-    """Table 2's claims tested on `ban_records`' table: one `compare` row each, with the paper's own support.
-    Comparisons with ensembles of independent teachers, which the paper does not make, come last, without verdict."""
-    table = paper_table(2)
-    # (claim, paper's column a, paper's column b, our model a, our model b, the paper's direction)
-    claims = [
-        ("A BAN student beats its teacher", "Teacher", "BAN", "Teacher", "BAN-1", "lower"),
-        ("BAN+L is worse than BAN", "BAN", "BAN+L", "BAN-1", "BAN+L", "higher"),
-        ("BAN+L beats the teacher", "Teacher", "BAN+L", "Teacher", "BAN+L", "lower"),
-        ("A CWTM student beats its teacher", "Teacher", "CWTM", "Teacher", "CWTM", "lower"),
-        ("A CWTM student is worse than a BAN student", "BAN", "CWTM", "BAN-1", "CWTM", "higher"),
-        ("A DKPP student beats its teacher", "Teacher", "DKPP", "Teacher", "DKPP", "lower"),
-        ("A DKPP student is worse than a BAN student", "BAN", "DKPP", "BAN-1", "DKPP", "higher"),
-    ]
-    claims += [(f"BAN-{g} beats BAN-{g - 1}", f"BAN-{g - 1}", f"BAN-{g}", f"BAN-{g - 1}", f"BAN-{g}", "lower")
-               for g in range(2, generations + 1)]
-    claims += [(f"Ens*{k} beats BAN-{k}", f"BAN-{k}", f"Ens*{k}", f"BAN-{k}", f"Ens*{k}", "lower")
-               for k in range(2, generations + 1)]
-    rows = [compare(frame, ours_a, ours_b, expected=expected, claim=claim,
-                    paper=paper_support(table, a, b, expected) if {a, b} <= set(table.columns) else None)
-            for claim, a, b, ours_a, ours_b, expected in claims]
-    rows += [compare(frame, f"Teachers×{k}", f"Ens*{k}", claim=f"Ens*{k} against {k} independent teachers")
-             for k in range(2, generations + 1)]
-    return rows
-
-
-def table3_verdicts(frame: pd.DataFrame, grid: dict) -> list[dict]:
-    """Table 3's claims on `wrn_to_densenet_records`' table, per Wide-ResNet teacher, and the DenseNet student
-    against the DenseNet baseline (not in the paper: no verdict)."""
-    table = paper_table(3)
-    rows = []
-    for wrn in grid["wrn_archs"]:
-        runs = frame[(frame["teacher"] == wrn) | (frame["model"] == "DenseNet baseline")]
-        rows += [
-            compare(runs, "Teacher", "DenseNet student", expected="lower", claim=f"A DenseNet student beats its {wrn} teacher",
-                    paper=paper_support(table, "Teacher err", "DenseNet-90-60 student")),
-            compare(runs, "Teacher", "BAN", expected="lower", claim=f"A {wrn} BAN student beats its teacher",
-                    paper=paper_support(table, "Teacher err", "BAN")),
-            compare(runs, "DenseNet baseline", "DenseNet student",
-                    claim=f"The DenseNet student of {wrn} against the DenseNet trained on the labels"),
-        ]
-    return rows
-
-
-def table4_verdicts(frame: pd.DataFrame) -> list[dict]:
-    """Each student of `densenet_variant_records`' table against the teacher, in the direction Table 4 shows for
-    the student of the same name (no verdict for a student Table 4 does not have)."""
-    table = paper_table(4)
-    teacher_error = table.loc["Error", "Teacher"]
-    rows = []
-    for label in frame.loc[frame["model"] != "Teacher", "model"].unique():
-        if label in table.columns:
-            paper_error = table.loc["Error", label]
-            expected = "lower" if paper_error < teacher_error else "higher"
-            rows.append(compare(frame, "Teacher", label, expected=expected,
-                                claim=f"A {label} student has {expected} error than its teacher",
-                                paper=f"{paper_error} vs {teacher_error}"))
-        else:
-            rows.append(compare(frame, "Teacher", label, claim=f"A {label} student against its teacher"))
-    return rows
-
-
-def table5_verdicts(frame: pd.DataFrame, grid: dict) -> list[dict]:
-    """Table 5's claim on `residual_student_records`' table: each residual student is better taught than trained
-    on the labels."""
-    table = paper_table(5)
-    return [compare(frame[frame["student"] == student], "Baseline", "BAN", expected="lower",
-                    claim=f"{student} taught by {grid['densenet']} beats {student} trained on the labels",
-                    paper=paper_support(table, "Baseline", "BAN"))
-            for student in grid["res_students"]]

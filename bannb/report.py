@@ -1,31 +1,15 @@
 """What the chapters share for showing results: runs into tidy tables (one row per run), mean ± std over
-seeds, a plain-words verdict on a difference (the rule is `VERDICT_RULE`), and the book's seaborn figures.
+seeds, and the book's seaborn figures. Claims and their verdicts are `bannb.claims` and `bannb.stats`.
 
 Errors are in percent throughout (100 × the test error of the last epoch), the paper's unit.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
-
-ALPHA = 0.05  # Welch's test threshold
-
-VERDICT_RULE = """\
-For two sets of per-seed test errors a and b, with Δ = mean(b) − mean(a):
-
-- fewer than 2 seeds on either side: **inconclusive**, since one seed gives no estimate of seed-to-seed noise;
-- 2 seeds on a side (and at least 2 on the other): the difference counts only if |Δ| is at least the combined
-  standard deviation √(s_a² + s_b²); otherwise it is **within noise**;
-- 3 or more seeds on both sides: Welch's two-sided t-test (unequal variances); the difference counts if
-  p < 0.05, otherwise it is **within noise**.
-
-A paper claim such as "b is lower than a" then **holds** if the difference counts and goes the paper's way,
-**does not hold** if it counts and goes the other way, and is **inconclusive** otherwise (within noise, or too
-few seeds)."""
 
 # ---------------------------------------------------------------- tidy tables
 
@@ -88,154 +72,6 @@ def mean_std(frame: pd.DataFrame, by: str | Sequence[str], value: str = "test_er
     summary["mean ± std"] = [format_mean_std(m, s, n, digits) for m, s, n in
                              zip(summary["mean"], summary["std"], summary["n"])]
     return summary
-
-
-# ---------------------------------------------------------------- verdicts
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """The outcome of comparing b against a (lower is better): "lower", "higher", "within noise" or "inconclusive"."""
-
-    outcome: str
-    delta: float  # mean(b) − mean(a)
-    mean_a: float
-    mean_b: float
-    n_a: int
-    n_b: int
-    p_value: float | None  # Welch's test, at n ≥ 3 on both sides
-    text: str
-
-    def claim(self, expected: str = "lower") -> str:
-        """"holds", "does not hold" or "inconclusive" for a paper claim that b is `expected` ("lower"/"higher") than a."""
-        if expected not in ("lower", "higher"):
-            raise ValueError(f"expected must be 'lower' or 'higher', got {expected!r}")
-        if self.outcome in ("lower", "higher"):
-            return "holds" if self.outcome == expected else "does not hold"
-        return "inconclusive"
-
-    def __str__(self) -> str:
-        return self.text
-
-
-def _values(values) -> np.ndarray:
-    array = np.asarray(list(values), dtype=float)
-    return array[~np.isnan(array)]
-
-
-def welch_p_value(a, b) -> float:
-    """Two-sided p-value of Welch's t-test; 1.0 when both samples are constant and equal, 0.0 when constant and different."""
-    from scipy import stats
-    a, b = _values(a), _values(b)
-    if np.std(a) == 0 and np.std(b) == 0:
-        return 1.0 if a.mean() == b.mean() else 0.0
-    return float(stats.ttest_ind(a, b, equal_var=False).pvalue)
-
-
-def verdict(a, b, name_a: str = "a", name_b: str = "b", unit: str = "points") -> Verdict:
-    """Whether the errors `b` differ from `a` beyond seed noise, by the rule in this module's docstring."""
-    a, b = _values(a), _values(b)
-    n_a, n_b = len(a), len(b)
-    if n_a == 0 or n_b == 0:
-        raise ValueError("verdict needs at least one value on each side")
-    mean_a, mean_b = float(a.mean()), float(b.mean())
-    delta = mean_b - mean_a
-    compared = f"{name_b} {mean_b:.2f} against {name_a} {mean_a:.2f}"
-    p_value = None
-    if min(n_a, n_b) < 2:
-        outcome = "inconclusive"
-        text = (f"inconclusive: {compared} ({delta:+.2f} {unit}), but with a single seed there is no estimate "
-                f"of seed-to-seed noise")
-    else:
-        if min(n_a, n_b) >= 3:
-            p_value = welch_p_value(a, b)
-            counts = p_value < ALPHA
-            evidence = f"Welch's t-test p = {p_value:.3f}, n = {n_a} and {n_b}"
-        else:
-            combined = math.sqrt(a.std(ddof=1) ** 2 + b.std(ddof=1) ** 2)
-            counts = abs(delta) >= combined and delta != 0
-            evidence = f"combined std {combined:.2f}, n = {n_a} and {n_b}"
-        if counts:
-            outcome = "lower" if delta < 0 else "higher"
-            text = f"{name_b} is {abs(delta):.2f} {unit} {outcome} than {name_a}: {compared} ({evidence})"
-        else:
-            outcome = "within noise"
-            text = f"within noise: {compared} ({delta:+.2f} {unit}; {evidence})"
-    return Verdict(outcome, delta, mean_a, mean_b, n_a, n_b, p_value, text)
-
-
-def compare(frame: pd.DataFrame, a: str, b: str, by: str = "model", expected: str | None = None,
-            claim: str | None = None, paper=None, value: str = "test_error") -> dict:
-    """One row of a verdict table: the rows with frame[by] == b against those with frame[by] == a.
-
-    `expected` is the paper's direction for b ("lower"/"higher"), or None where the comparison is not a paper
-    claim; `paper` is the paper's own support for the claim (e.g. `paper_support(...)`)."""
-    values_a = frame.loc[frame[by] == a, value]
-    values_b = frame.loc[frame[by] == b, value]
-    result = verdict(values_a, values_b, a, b)
-    summary_a = format_mean_std(result.mean_a, values_a.std(), len(values_a))
-    summary_b = format_mean_std(result.mean_b, values_b.std(), len(values_b))
-    return {"claim": claim or f"{b} vs {a}", "paper": "—" if paper is None else str(paper),
-            "a": f"{a}: {summary_a}", "b": f"{b}: {summary_b}", "Δ (b − a)": round(result.delta, 2),
-            "outcome": result.outcome, "verdict": result.claim(expected) if expected else "—", "detail": result.text}
-
-
-# A claim's verdict inside a sentence: "the claim … holds / does not hold / is inconclusive".
-CLAIM_PHRASES = {"holds": "holds", "does not hold": "does not hold", "inconclusive": "is inconclusive",
-                 "—": "is not one of the paper's claims"}
-
-# An outcome inside a sentence: "b is … than a".
-OUTCOME_PHRASES = {"lower": "lower (better)", "higher": "higher (worse)", "within noise": "within noise",
-                   "inconclusive": "inconclusive (too few seeds to tell)"}
-
-
-VERDICT_VERBS = {"holds": ("holds", "hold"), "does not hold": ("does not hold", "do not hold"),
-                 "inconclusive": ("is inconclusive", "are inconclusive")}
-
-
-def tally(verdicts: Iterable[str]) -> str:
-    """How many claims got each verdict, as a phrase: "14 are inconclusive, 3 do not hold, 1 holds"."""
-    counts = pd.Series(list(verdicts), dtype=object).value_counts()
-    return ", ".join(f"{count} {VERDICT_VERBS[word][count != 1]}" for word, count in counts.items())
-
-
-def markdown_escape(text: str) -> str:
-    """`text` with Markdown's emphasis characters escaped, so that "Ens*2" stays as written."""
-    return text.replace("\\", "\\\\").replace("*", "\\*").replace("_", "\\_")
-
-
-def verdict_lines(rows: Sequence[dict]) -> str:
-    """The `compare` rows as a Markdown list: the claim, its verdict where it is a paper claim, and the numbers."""
-    lines = []
-    for row in rows:
-        verdict_word = f" — **{row['verdict']}**" if row["verdict"] != "—" else ""
-        lines.append(f"- *{markdown_escape(row['claim'])}*{verdict_word}: {markdown_escape(row['detail'])}.")
-    return "\n".join(lines)
-
-
-@dataclass(frozen=True)
-class Support:
-    """In how many of the paper's rows a claim holds."""
-
-    count: int
-    rows: int
-
-    def __str__(self) -> str:
-        return f"{self.count} of {self.rows} rows"
-
-
-def paper_support(table: pd.DataFrame, a: str, b: str, expected: str = "lower") -> Support:
-    """In how many rows of a paper table column b is strictly `expected` ("lower"/"higher") than column a,
-    out of the rows that give both."""
-    both = table[[a, b]].dropna()
-    holds = both[b] < both[a] if expected == "lower" else both[b] > both[a]
-    return Support(int(holds.sum()), len(both))
-
-
-def profile_note(profile: str) -> str:
-    """What a chapter's numbers are worth at `profile` (`Profile.note`; kept for the chapters' imports)."""
-    from .profiles import get_profile
-    return get_profile(profile).note()
 
 
 # ---------------------------------------------------------------- figures

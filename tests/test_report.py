@@ -13,21 +13,14 @@ import pytest
 import torch
 
 from bannb.report import (
-    Support,
-    compare,
     ensemble_records,
     format_mean_std,
-    markdown_escape,
     mean_std,
     metrics_records,
-    paper_support,
     plot_errors,
     plot_gradient_terms,
     plot_learning_curves,
     run_records,
-    verdict,
-    verdict_lines,
-    welch_p_value,
 )
 
 
@@ -111,85 +104,6 @@ def test_format_mean_std():
     assert format_mean_std(8.123, 0.314, 3, digits=1) == "8.1 ± 0.3"
 
 
-# ---------------------------------------------------------------- verdicts
-
-def test_one_seed_is_inconclusive():
-    result = verdict([10.0], [5.0], "teacher", "student")
-    assert result.outcome == "inconclusive" and result.p_value is None
-    assert result.delta == -5.0 and (result.n_a, result.n_b) == (1, 1)
-    assert result.claim("lower") == "inconclusive"
-    assert "single seed" in result.text
-
-
-def test_two_seeds_use_the_combined_std():
-    # s_a = s_b = √2, so the combined std is √(2 + 2) = 2
-    beyond = verdict([1.0, 3.0], [4.0, 6.0])
-    assert beyond.outcome == "higher" and beyond.delta == 3.0 and beyond.p_value is None
-    assert beyond.claim("higher") == "holds" and beyond.claim("lower") == "does not hold"
-    assert "combined std 2.00" in beyond.text
-    within = verdict([1.0, 3.0], [2.0, 4.0])  # Δ = 1 < 2
-    assert within.outcome == "within noise" and within.claim("lower") == "inconclusive"
-    exactly = verdict([1.0, 3.0], [3.0, 5.0])  # Δ = 2 = the combined std: counts
-    assert exactly.outcome == "higher"
-
-
-def test_three_seeds_use_welchs_t_test():
-    # t = (5 − 2) / √(1/3 + 1/3) = 3.674, 4 degrees of freedom (equal variances): two-sided p = 0.02131
-    result = verdict([1.0, 2.0, 3.0], [4.0, 5.0, 6.0], "a", "b")
-    assert result.p_value == pytest.approx(0.021312, abs=1e-5)
-    assert result.outcome == "higher" and result.claim("lower") == "does not hold"
-    assert result.text.startswith("b is 3.00 points higher than a") and "p = 0.021" in result.text
-    lower = verdict([4.0, 5.0, 6.0], [1.0, 2.0, 3.0])
-    assert lower.outcome == "lower" and lower.claim("lower") == "holds"
-    # Δ = 0.5 with the same spread: t = 0.612, p = 0.573
-    noise = verdict([1.0, 2.0, 3.0], [1.5, 2.5, 3.5])
-    assert noise.p_value == pytest.approx(0.5734, abs=1e-3)
-    assert noise.outcome == "within noise" and noise.claim("lower") == "inconclusive"
-
-
-def test_welch_p_value_of_constant_samples():
-    assert welch_p_value([1.0, 1.0, 1.0], [1.0, 1.0, 1.0]) == 1.0
-    assert welch_p_value([1.0, 1.0, 1.0], [2.0, 2.0, 2.0]) == 0.0
-    assert verdict([1.0, 1.0, 1.0], [1.0, 1.0, 1.0]).outcome == "within noise"
-
-
-def test_unequal_seed_counts_follow_the_smaller_side():
-    assert verdict([1.0, 2.0, 3.0], [9.0]).outcome == "inconclusive"
-    assert verdict([1.0, 2.0, 3.0], [9.0, 9.5]).p_value is None  # n = 2 on one side: the combined-std rule
-
-
-def test_nan_values_are_ignored_and_empty_sides_refused():
-    assert verdict([1.0, float("nan")], [2.0]).n_a == 1
-    with pytest.raises(ValueError):
-        verdict([], [1.0])
-    with pytest.raises(ValueError):
-        verdict([1.0], [2.0]).claim("better")
-
-
-def test_compare_builds_a_verdict_row():
-    frame = pd.DataFrame({"model": ["T", "T", "S", "S"], "test_error": [1.0, 3.0, 4.0, 6.0]})
-    row = compare(frame, "T", "S", expected="lower", claim="S beats T", paper=Support(3, 4))
-    assert row["claim"] == "S beats T" and row["paper"] == "3 of 4 rows"
-    assert row["a"] == "T: 2.00 ± 1.41" and row["b"] == "S: 5.00 ± 1.41"
-    assert row["Δ (b − a)"] == 3.0 and row["outcome"] == "higher" and row["verdict"] == "does not hold"
-    unclaimed = compare(frame, "T", "S")
-    assert unclaimed["verdict"] == "—" and unclaimed["paper"] == "—" and unclaimed["claim"] == "S vs T"
-    lines = verdict_lines([row, unclaimed])
-    assert lines.splitlines()[0].startswith("- *S beats T* — **does not hold**: S is 3.00 points higher than T")
-    assert lines.splitlines()[1].startswith("- *S vs T*: ")
-
-
-def test_paper_support_counts_strict_wins_over_rows_giving_both():
-    table = pd.DataFrame({"a": [2.0, 2.0, 2.0, np.nan], "b": [1.0, 3.0, 2.0, 1.0]})
-    assert paper_support(table, "a", "b") == Support(1, 3)
-    assert paper_support(table, "a", "b", "higher") == Support(1, 3)
-    assert str(Support(1, 3)) == "1 of 3 rows"
-
-
-def test_markdown_escape():
-    assert markdown_escape("Ens*2 of res_student") == "Ens\\*2 of res\\_student"
-
-
 # ---------------------------------------------------------------- figures
 
 def test_plot_errors_draws_one_point_per_group_with_seed_dots():
@@ -226,10 +140,3 @@ def test_plot_paper_rows_draws_the_tables_columns_in_order():
     assert [label.get_text() for label in ax.get_xticklabels()] == ["T", "S"] and ax.get_title() == "paper"
     assert [text.get_text() for text in ax.get_legend().get_texts()] == ["x", "y"]
     plt.close(fig)
-
-
-def test_tally_agrees_in_number():
-    from bannb.report import tally
-    assert tally(["inconclusive"] * 14 + ["does not hold"] * 3 + ["holds"]) == \
-        "14 are inconclusive, 3 do not hold, 1 holds"
-    assert tally(["holds", "holds", "does not hold"]) == "2 hold, 1 does not hold"
