@@ -29,6 +29,16 @@ def read_timings(root: Path = PROJECT_ROOT, profile: str = COMMITTED_PROFILE) ->
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+def seconds_per_run(chapter: str, root: Path = PROJECT_ROOT, profile: str = COMMITTED_PROFILE) -> float | None:
+    """What one more run of `chapter`'s kind costs on the machines that trained the committed book: the wall time of
+    training the chapter's plan (on parallel workers, as the book trains) over the runs it trained; None where the
+    chapter's training has not been measured."""
+    entry = read_timings(root, profile).get(chapter)
+    if not isinstance(entry, dict) or not entry.get("plan_runs_trained"):
+        return None
+    return entry.get("train_seconds", 0.0) / entry["plan_runs_trained"]
+
+
 def record_timing(root: Path, chapter: str, seconds: float, runs_trained: int) -> None:
     """Record what a chapter cost. A rerun that only reused finished runs does not replace the time of one
     that trained them: the file keeps what the book costs from scratch."""
