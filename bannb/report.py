@@ -404,7 +404,7 @@ def plot_class_differences(student_probs: Mapping[str, Sequence[float]], teacher
         ax.set_xticks(positions, list(classes), rotation=60, ha="right", fontsize=8)
         dark = difference.sum() - difference[label]
         ax.set_title(f"{name}\nq* − p* = {difference[label]:+.3f}; Σ over i ≠ * = {dark:+.3f}", fontsize=9)
-        ax.set_ylabel("q_i − p_i (gradient on logit i)")
+        ax.set_ylabel("$q_i - p_i$ (gradient on logit $i$)")
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -440,9 +440,13 @@ def plot_true_class_probability(p_star, bins: int = 50, title: str | None = None
     """Histogram of p*, the probability given to the true class, on a log count axis: a teacher that fits puts
     most images near 1, and only a log axis shows the few it is unsure about."""
     import seaborn as sns
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
     fig, (ax,) = _figure(1, width=6.5, height=3.4)
     sns.histplot(x=np.asarray(p_star, dtype=float), bins=np.linspace(0, 1, bins + 1), ax=ax)
     ax.set_yscale("log")
+    ax.set_ylim(bottom=0.7)  # from one image up, so that the axis spans whole decades
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.axvline(0.5, color="black", lw=0.8, ls="--")
     ax.set(xlabel="probability of the true class, p*", ylabel="test images (log scale)", title=title or "")
     fig.tight_layout()

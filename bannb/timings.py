@@ -39,6 +39,27 @@ def seconds_per_run(chapter: str, root: Path = PROJECT_ROOT, profile: str = COMM
     return entry.get("train_seconds", 0.0) / entry["plan_runs_trained"]
 
 
+def machines(root: Path = PROJECT_ROOT, profile: str = COMMITTED_PROFILE) -> list[str]:
+    """The machines (CPU model, ISA, cores) that trained the committed book's chapters, in order of first use."""
+    found = []
+    for entry in read_timings(root, profile).values():
+        for machine in entry.get("machines", []) if isinstance(entry, dict) else []:
+            if machine not in found:
+                found.append(machine)
+    return found
+
+
+def duration_text(seconds: float | None) -> str:
+    """A measured duration for prose: "40 s", "12 min", "2.4 h", or "not measured yet" for None."""
+    if seconds is None:
+        return "not measured yet"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def record_timing(root: Path, chapter: str, seconds: float, runs_trained: int) -> None:
     """Record what a chapter cost. A rerun that only reused finished runs does not replace the time of one
     that trained them: the file keeps what the book costs from scratch."""

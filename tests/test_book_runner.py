@@ -79,6 +79,20 @@ def test_seconds_per_run_is_a_chapters_training_time_over_the_runs_it_trained(tm
     assert seconds_per_run("01_introduction", tmp_path) is None  # a chapter that trains nothing
 
 
+def test_machines_and_durations_for_prose(tmp_path, monkeypatch):
+    from bannb import precision
+    from bannb.timings import add_training_time, duration_text, machines
+    assert machines(tmp_path) == []
+    cpus = iter([dict(model="CPU A", isa="avx2", cores=2), dict(model="CPU B", isa="avx512", cores=4),
+                 dict(model="CPU A", isa="avx2", cores=2)])
+    monkeypatch.setattr(precision, "cpu_info", lambda: next(cpus))
+    add_training_time(tmp_path, "03_teachers", 10.0)
+    add_training_time(tmp_path, "04_born_again", 10.0)
+    add_training_time(tmp_path, "04_born_again", 10.0)
+    assert machines(tmp_path) == ["CPU A (avx2), 2 cores", "CPU B (avx512), 4 cores"]
+    assert [duration_text(s) for s in (None, 40, 720, 8640)] == ["not measured yet", "40 s", "12 min", "2.4 h"]
+
+
 def test_papermill_parameter_of_the_wrong_type(book):
     failures = run_book("cpu", chapters=["03"], root=book, parameters={"epochs": "five"})
     assert len(failures) == 1
