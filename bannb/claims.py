@@ -34,6 +34,11 @@ class Claim:
     ours: bool = False  # a control the paper lacks
     where: dict = field(default_factory=dict)  # a filter on other record columns (chapter 8's grids)
 
+    @property
+    def source(self) -> str:
+        """Where the claim comes from: "Table 2", or "ours" for a control the paper lacks."""
+        return f"Table {self.table}" if self.table else "ours"
+
     def paper_difference(self) -> dict:
         """The paper's own b − a per printed row: mean, range, and in how many rows it goes the claim's way."""
         if self.table is None or self.paper_columns is None:
@@ -130,6 +135,16 @@ def claims_for(chapter: str | None = None) -> list[Claim]:
     return chosen
 
 
+def claims_table(claims: list[Claim] | None = None) -> pd.DataFrame:
+    """The claims as stated before any data (all of them for None): one row each, the chapter that tests it, its
+    source, whether the experiment is sized for it (central), and the paper's own difference b − a in points (mean
+    over the table's rows, and in how many rows it goes the claim's way)."""
+    rows = [dict(claim=claim.statement, chapter=claim.chapter, source=claim.source, central=claim.central,
+                 **claim.paper_difference())
+            for claim in (CLAIMS if claims is None else claims)]
+    return pd.DataFrame(rows, columns=["claim", "chapter", "source", "central", "paper_mean", "paper_rows"])
+
+
 def _side(frame: pd.DataFrame, claim: Claim, model: str, value: str) -> pd.Series:
     rows = frame[frame["model"] == model]
     for column, wanted in claim.where.items():
@@ -156,7 +171,7 @@ def evaluate(frame: pd.DataFrame, claims: list[Claim], value: str = "test_error"
     for claim in claims:
         diff = difference(frame, claim, value)
         row = dict(claim=claim.statement, key=claim.key, chapter=claim.chapter,
-                   table=f"Table {claim.table}" if claim.table else "ours", a=claim.a, b=claim.b,
+                   table=claim.source, a=claim.a, b=claim.b,
                    expected=claim.expected, central=claim.central, paired=claim.paired)
         if diff is None:
             row.update(n=0, mean=np.nan, ci_low=np.nan, ci_high=np.nan, half_width=np.nan, detectable=np.nan,

@@ -12,7 +12,7 @@ from typing import Sequence
 import pandas as pd
 import torch
 
-from .data import load_dataset, make_dataloaders
+from .data import load_dataset, make_dataloaders, test_indices
 from .generations import born_again, chain_configs, teacher_config
 from .plan import train_all
 from .models import densenet_compression_variant, densenet_depth_variant
@@ -102,6 +102,12 @@ def initial_test_logits(config: RunConfig, device: str = "cpu") -> torch.Tensor:
     model = build_model(config, dls.in_channels, dls.num_classes).to(device).train()
     with torch.no_grad():
         return torch.cat([model(images).float().cpu() for images, _ in dls.test])
+
+
+def test_images(config: RunConfig) -> torch.Tensor:
+    """The uint8 test images (N×C×H×W) `config`'s run was evaluated on, in the order of `Run.test_labels()`."""
+    dataset = load_dataset(config.dataset)
+    return dataset.test_images[test_indices(len(dataset.test_images), config.test_size, config.split_seed)]
 
 
 # ---------------------------------------------------------------- chapter 8: across architectures

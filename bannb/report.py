@@ -115,16 +115,176 @@ def plot_errors(frame: pd.DataFrame, x: str, y: str = "test_error", hue: str | N
     return fig
 
 
-def plot_gradient_terms(ground_truth, dark_knowledge, bins: int = 60, title: str | None = None):
-    """Histograms of Eq. 7's two per-sample terms: q_* − p_* (ground truth) and Σ_{i≠*} (q_i − p_i) (dark knowledge)."""
+def plot_born_again_diagram(generations: int = 3):
+    """The born-again sequence and its ensembles (Eq. 3-4), drawn: the teacher, trained on the labels, teaches
+    BAN-1, BAN-k teaches BAN-(k+1) (same architecture, new seed, only the teacher's outputs as targets), and Ens*k
+    averages the softmax outputs of BAN-1…BAN-k (k ≥ 2). One box per model, one "teaches" arrow per student, one
+    bracket per ensemble."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import FancyBboxPatch
+    if generations < 1:
+        raise ValueError(f"a born-again sequence has at least one generation, got {generations}")
+    names = ["Teacher"] + [f"BAN-{k}" for k in range(1, generations + 1)]
+    step, width, height = 2.9, 1.5, 0.7
+    ensembles = list(range(2, generations + 1))
+    fig, ax = plt.subplots(figsize=(1.75 * len(names) + 2.2, 1.5 + 0.3 * len(ensembles)))
+    colours = ["#4c72b0"] + ["#dd8452"] * generations
+    for i, (name, colour) in enumerate(zip(names, colours)):
+        ax.add_patch(FancyBboxPatch((i * step - width / 2, -height / 2), width, height,
+                                    boxstyle="round,pad=0.05", facecolor=colour, edgecolor="black", alpha=0.85))
+        ax.text(i * step, 0, name, ha="center", va="center", fontsize=11, color="white", weight="bold")
+    ax.text(0, height / 2 + 0.25, "trained on the labels", ha="center", va="bottom", fontsize=9)
+    for i in range(generations):
+        ax.annotate("", xy=((i + 1) * step - width / 2 - 0.08, 0), xytext=(i * step + width / 2 + 0.08, 0),
+                    arrowprops=dict(arrowstyle="-|>", lw=1.6, color="black"))
+        ax.text((i + 0.5) * step, 0.12, "teaches", ha="center", va="bottom", fontsize=9)
+    for row, k in enumerate(ensembles):
+        y = -height / 2 - 0.35 - 0.45 * row
+        ax.plot([step, k * step], [y, y], color="#55a868", lw=2)
+        for member in range(1, k + 1):
+            ax.plot([member * step] * 2, [y, -height / 2 - 0.08], color="#55a868", lw=0.8, ls=":")
+        ax.text(generations * step + width / 2 + 0.2, y, f"Ens*{k}: mean of BAN-1…BAN-{k}", ha="left",
+                va="center", fontsize=9, color="#2f6b3f")
+    ax.set_xlim(-width / 2 - 0.2, generations * step + width / 2 + (3.6 if ensembles else 0.2))
+    ax.set_ylim(-height / 2 - 0.2 - 0.45 * len(ensembles), height / 2 + 0.6)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def true_class_probability(probs, labels) -> np.ndarray:
+    """p*: each row's probability for its true class (Eq. 9's weight w_s when `probs` are the teacher's)."""
+    probs, labels = np.asarray(probs, dtype=float), np.asarray(labels)
+    return probs[np.arange(len(labels)), labels]
+
+
+def soft_target_examples(probs, labels, count: int = 3) -> list[int]:
+    """Up to `count` rows worth drawing as soft targets, chosen by rule: the row with the median p* among those
+    the teacher gets right, the right one with p* nearest 0.5 (an unsure teacher), then the wrong one with the
+    highest p* (a near miss), then the next lowest p*; no row twice."""
+    probs, labels = np.asarray(probs, dtype=float), np.asarray(labels)
+    p_star = true_class_probability(probs, labels)
+    right = np.flatnonzero(probs.argmax(1) == labels)
+    wrong = np.flatnonzero(probs.argmax(1) != labels)
+    candidates = []
+    if len(right):
+        ordered = right[np.argsort(p_star[right], kind="stable")]
+        candidates.append(int(ordered[len(ordered) // 2]))
+        candidates.append(int(right[np.argmin(np.abs(p_star[right] - 0.5))]))
+    if len(wrong):
+        candidates.append(int(wrong[np.argmax(p_star[wrong])]))
+    candidates += [int(i) for i in np.argsort(p_star, kind="stable")]
+    chosen = []
+    for index in candidates:
+        if index not in chosen:
+            chosen.append(index)
+        if len(chosen) == count:
+            break
+    return chosen
+
+
+def plot_soft_targets(probs, labels, classes: Sequence[str], indices: Sequence[int], images=None,
+                      title: str | None = None, log: bool = True):
+    """The teacher's output distribution (the student's targets) for a few test images, one panel each: a bar
+    per class, the true class highlighted, its p* in the panel's title. `images` (N×C×H×W, the rows of `probs`)
+    adds each image above its bars. On a log axis (the default) the dark knowledge, the small probabilities of
+    the wrong classes, is visible next to the true class's."""
+    import matplotlib.pyplot as plt
+    probs, labels = np.asarray(probs, dtype=float), np.asarray(labels)
+    n, rows = len(indices), 1 if images is None else 2
+    fig, axes = plt.subplots(rows, n, figsize=(2.7 * n + 0.9, 3.0 + 1.6 * (rows - 1)), squeeze=False,
+                             gridspec_kw=dict(height_ratios=[1, 1.9]) if rows == 2 else None)
+    positions = np.arange(len(classes))
+    for column, index in enumerate(indices):
+        ax = axes[-1][column]
+        colours = ["#dd8452" if c == labels[index] else "#8c8c8c" for c in range(len(classes))]
+        floor = 1e-5 if log else 0.0
+        ax.barh(positions, np.maximum(probs[index], floor) - floor, left=floor, color=colours)
+        if log:
+            ax.set_xscale("log")
+            ax.set_xlim(floor, 1.5)
+        else:
+            ax.set_xlim(0, 1)
+        ax.set_yticks(positions, list(classes) if column == 0 else [""] * len(classes))
+        ax.invert_yaxis()
+        ax.set_title(f"true: {classes[labels[index]]}, p* = {probs[index, labels[index]]:.2f}", fontsize=9)
+        ax.set_xlabel("teacher's probability" + (" (log)" if log else ""), fontsize=8)
+        ax.tick_params(labelsize=8)
+        if images is not None:
+            image = np.asarray(images[index])
+            image_ax = axes[0][column]
+            image_ax.imshow(image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0),
+                            cmap="gray_r" if image.shape[0] == 1 else None)
+            image_ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_class_differences(student_probs: Mapping[str, Sequence[float]], teacher_probs: Sequence[float], label: int,
+                           classes: Sequence[str], title: str | None = None):
+    """The BAN loss's gradient for one image, q − p per class (Eq. 5), one panel per student output in
+    `student_probs` (e.g. {"start of training": q0, "end of training": q1}); the true class's bar (Eq. 7's
+    ground-truth term) highlighted, the others' sum (the dark-knowledge term) in the panel's title."""
+    import matplotlib.pyplot as plt
+    teacher_probs = np.asarray(teacher_probs, dtype=float)
+    fig, axes = _figure(len(student_probs), width=max(4.5, 0.45 * len(classes) + 1.0), height=3.4)
+    positions = np.arange(len(classes))
+    for ax, (name, q) in zip(axes, student_probs.items()):
+        difference = np.asarray(q, dtype=float) - teacher_probs
+        colours = ["#dd8452" if c == label else "#4c72b0" for c in range(len(classes))]
+        ax.bar(positions, difference, color=colours)
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set_xticks(positions, list(classes), rotation=60, ha="right", fontsize=8)
+        dark = difference.sum() - difference[label]
+        ax.set_title(f"{name}\nq* − p* = {difference[label]:+.3f}; Σ over i ≠ * = {dark:+.3f}", fontsize=9)
+        ax.set_ylabel("$q_i - p_i$ (gradient on logit $i$)")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def class_mean_outputs(probs, labels, classes: Sequence[str]) -> pd.DataFrame:
+    """The mean output distribution per true class: row c is the average of `probs` over the images of class c
+    (rows: true class, columns: output class; each row sums to 1)."""
+    probs, labels = np.asarray(probs, dtype=float), np.asarray(labels)
+    frame = pd.DataFrame(probs, columns=list(classes))
+    frame.index = pd.Index([classes[c] for c in labels], name="true class")
+    return frame.groupby(level=0, sort=False).mean().reindex([c for c in classes if c in set(frame.index)])
+
+
+def plot_class_mean_outputs(means: pd.DataFrame, title: str | None = None, floor: float = 1e-4):
+    """`class_mean_outputs` as a heatmap on a log colour scale (so that the dark knowledge, off the diagonal, shows),
+    each cell annotated in percent (blank below 0.05%)."""
     import seaborn as sns
-    frame = pd.concat([
-        pd.DataFrame({"value": np.asarray(ground_truth, dtype=float), "term": "ground truth: q* − p*"}),
-        pd.DataFrame({"value": np.asarray(dark_knowledge, dtype=float), "term": "dark knowledge: Σ over i ≠ * of (q_i − p_i)"}),
-    ], ignore_index=True)
-    fig, (ax,) = _figure(1, width=7.0)
-    sns.histplot(data=frame, x="value", hue="term", bins=bins, element="step", stat="count", ax=ax)
-    ax.set(xlabel="per-sample gradient term (summed over its classes)", ylabel="test images", title=title or "")
+    from matplotlib.colors import LogNorm
+    values = means.to_numpy(dtype=float)
+    annotations = np.where(100 * values >= 0.05, np.char.mod("%.1f", 100 * values), "")
+    fig, (ax,) = _figure(1, width=0.62 * means.shape[1] + 2.2, height=0.5 * means.shape[0] + 1.6)
+    sns.heatmap(means.clip(lower=floor), norm=LogNorm(vmin=floor, vmax=1), annot=annotations, fmt="",
+                annot_kws=dict(fontsize=7), cmap="viridis", square=True, ax=ax,
+                cbar_kws=dict(label="mean probability (log scale)"))
+    ax.set(xlabel="output class", ylabel="true class", title=title or "")
+    fig.tight_layout()
+    return fig
+
+
+def plot_true_class_probability(p_star, bins: int = 50, title: str | None = None):
+    """Histogram of p*, the probability given to the true class, on a log count axis: a teacher that fits puts
+    most images near 1, and only a log axis shows the few it is unsure about."""
+    import seaborn as sns
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+    fig, (ax,) = _figure(1, width=6.5, height=3.4)
+    sns.histplot(x=np.asarray(p_star, dtype=float), bins=np.linspace(0, 1, bins + 1), ax=ax)
+    ax.set_yscale("log")
+    ax.set_ylim(bottom=0.7)  # from one image up, so that the axis spans whole decades
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.axvline(0.5, color="black", lw=0.8, ls="--")
+    ax.set(xlabel="probability of the true class, p*", ylabel="test images (log scale)", title=title or "")
     fig.tight_layout()
     return fig
 

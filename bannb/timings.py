@@ -29,6 +29,37 @@ def read_timings(root: Path = PROJECT_ROOT, profile: str = COMMITTED_PROFILE) ->
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+def seconds_per_run(chapter: str, root: Path = PROJECT_ROOT, profile: str = COMMITTED_PROFILE) -> float | None:
+    """What one more run of `chapter`'s kind costs on the machines that trained the committed book: the wall time of
+    training the chapter's plan (on parallel workers, as the book trains) over the runs it trained; None where the
+    chapter's training has not been measured."""
+    entry = read_timings(root, profile).get(chapter)
+    if not isinstance(entry, dict) or not entry.get("plan_runs_trained"):
+        return None
+    return entry.get("train_seconds", 0.0) / entry["plan_runs_trained"]
+
+
+def machines(root: Path = PROJECT_ROOT, profile: str = COMMITTED_PROFILE) -> list[str]:
+    """The machines (CPU model, ISA, cores) that trained the committed book's chapters, in order of first use."""
+    found = []
+    for entry in read_timings(root, profile).values():
+        for machine in entry.get("machines", []) if isinstance(entry, dict) else []:
+            if machine not in found:
+                found.append(machine)
+    return found
+
+
+def duration_text(seconds: float | None) -> str:
+    """A measured duration for prose: "40 s", "12 min", "2.4 h", or "not measured yet" for None."""
+    if seconds is None:
+        return "not measured yet"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def record_timing(root: Path, chapter: str, seconds: float, runs_trained: int) -> None:
     """Record what a chapter cost. A rerun that only reused finished runs does not replace the time of one
     that trained them: the file keeps what the book costs from scratch."""

@@ -68,6 +68,31 @@ def test_a_rerun_that_reuses_runs_keeps_the_time_of_the_one_that_trained(tmp_pat
     assert book_wall_seconds(tmp_path) == pytest.approx(2691.2)
 
 
+def test_seconds_per_run_is_a_chapters_training_time_over_the_runs_it_trained(tmp_path):
+    from bannb.timings import add_training_time, record_timing, seconds_per_run
+    assert seconds_per_run("04_born_again", tmp_path) is None  # nothing measured yet
+    add_training_time(tmp_path, "04_born_again", 300.0, runs=2)
+    add_training_time(tmp_path, "04_born_again", 100.0, runs=2)  # a plan trained over two sessions adds up
+    record_timing(tmp_path, "04_born_again", 20.0, runs_trained=0)  # the notebook's own time is not a run's
+    assert seconds_per_run("04_born_again", tmp_path) == pytest.approx(100.0)
+    record_timing(tmp_path, "01_introduction", 5.0, runs_trained=0)
+    assert seconds_per_run("01_introduction", tmp_path) is None  # a chapter that trains nothing
+
+
+def test_machines_and_durations_for_prose(tmp_path, monkeypatch):
+    from bannb import precision
+    from bannb.timings import add_training_time, duration_text, machines
+    assert machines(tmp_path) == []
+    cpus = iter([dict(model="CPU A", isa="avx2", cores=2), dict(model="CPU B", isa="avx512", cores=4),
+                 dict(model="CPU A", isa="avx2", cores=2)])
+    monkeypatch.setattr(precision, "cpu_info", lambda: next(cpus))
+    add_training_time(tmp_path, "03_teachers", 10.0)
+    add_training_time(tmp_path, "04_born_again", 10.0)
+    add_training_time(tmp_path, "04_born_again", 10.0)
+    assert machines(tmp_path) == ["CPU A (avx2), 2 cores", "CPU B (avx512), 4 cores"]
+    assert [duration_text(s) for s in (None, 40, 720, 8640)] == ["not measured yet", "40 s", "12 min", "2.4 h"]
+
+
 def test_papermill_parameter_of_the_wrong_type(book):
     failures = run_book("cpu", chapters=["03"], root=book, parameters={"epochs": "five"})
     assert len(failures) == 1

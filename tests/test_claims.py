@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from bannb.claims import CLAIMS, Claim, claims_for, evaluate
+from bannb.claims import CLAIMS, Claim, claims_for, claims_table, evaluate
 from bannb.stats import MARGIN, paired_difference, seeds_for_half_width, unpaired_difference
 
 
@@ -122,3 +122,16 @@ def test_claims_for_a_chapter():
     assert len(claims_for()) == len(CLAIMS)
     with pytest.raises(ValueError, match="no claim belongs"):
         claims_for("99_nothing")
+
+
+def test_claims_table_states_every_claim_with_the_papers_difference_and_no_data():
+    table = claims_table()
+    assert table["claim"].tolist() == [claim.statement for claim in CLAIMS]
+    ban1 = table.set_index("claim").loc[CLAIMS[0].statement]
+    paper = pd.DataFrame({"Teacher": [18.25, 17.69, 17.16, 16.87], "BAN-1": [17.61, 16.62, 16.26, 16.13]})
+    assert ban1["source"] == "Table 2" and bool(ban1["central"]) and ban1["chapter"] == "04_born_again"
+    assert ban1["paper_mean"] == pytest.approx((paper["BAN-1"] - paper["Teacher"]).mean())
+    assert ban1["paper_rows"] == "4 of 4 rows"
+    ours = table[table["source"] == "ours"]
+    assert len(ours) == sum(claim.ours for claim in CLAIMS) and ours["paper_mean"].isna().all()
+    assert claims_table(claims_for("06_dkpp"))["chapter"].unique().tolist() == ["06_dkpp"]

@@ -171,3 +171,21 @@ def test_dataset_shapes_match_the_loaded_data(fashion_mnist_available):
     assert set(DATASET_SHAPES) == set(DATASETS)
     data = load_dataset("fashion-mnist")
     assert dataset_shape("fashion-mnist") == (tuple(data.image_shape), data.num_classes)
+
+
+def test_test_images_are_the_runs_test_set_in_its_order(fashion_mnist_available):
+    from bannb.data import test_indices
+    from bannb.experiments import test_images
+    from tests.conftest import smoke_config
+    assert torch.equal(test_indices(5), torch.arange(5))
+    subset = test_indices(10_000, 1000, split_seed=0)
+    assert len(subset) == 1000 and torch.equal(subset, subset.sort().values) and len(set(subset.tolist())) == 1000
+    config = smoke_config()  # a seeded test subset
+    dataset = load_dataset(config.dataset)
+    dls = make_dataloaders(dataset, config.batch_size, config.valid_size, config.split_seed, config.train_size,
+                           config.test_size, augment=False)
+    images = test_images(config)
+    assert len(images) == config.test_size == len(dls.test.labels)
+    index = test_indices(len(dataset.test_images), config.test_size, config.split_seed)
+    assert torch.equal(dataset.test_labels[index], dls.test.labels)  # the order of Run.test_labels()
+    assert torch.equal(images, dataset.test_images[index]) and images.dtype == torch.uint8

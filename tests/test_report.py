@@ -18,7 +18,6 @@ from bannb.report import (
     mean_std,
     metrics_records,
     plot_errors,
-    plot_gradient_terms,
     plot_learning_curves,
     run_records,
 )
@@ -123,12 +122,93 @@ def test_plot_learning_curves_has_loss_and_error_panels():
     plt.close(fig)
 
 
-def test_plot_gradient_terms_histograms_both_terms():
-    ground_truth = torch.tensor([0.1, -0.2, 0.05])
-    fig = plot_gradient_terms(ground_truth, -ground_truth, bins=5)
+CLASSES = ["a", "b", "c"]
+# three images of classes 0, 1, 2: a confident right answer, an unsure right one, a confident wrong one
+PROBS = np.array([[0.90, 0.08, 0.02], [0.30, 0.45, 0.25], [0.05, 0.70, 0.25]])
+LABELS = np.array([0, 1, 2])
+
+
+def test_born_again_diagram_has_a_box_per_model_an_arrow_per_student_and_a_bracket_per_ensemble():
+    from matplotlib.patches import FancyBboxPatch
+    from bannb.report import plot_born_again_diagram
+    fig = plot_born_again_diagram(3)
     ax = fig.axes[0]
-    legend = [text.get_text() for text in ax.get_legend().get_texts()]
-    assert legend[0].startswith("ground truth") and legend[1].startswith("dark knowledge")
+    boxes = [patch for patch in ax.patches if isinstance(patch, FancyBboxPatch)]
+    texts = [text.get_text() for text in ax.texts]
+    assert len(boxes) == 4
+    assert [t for t in texts if t in ("Teacher", "BAN-1", "BAN-2", "BAN-3")] == ["Teacher", "BAN-1", "BAN-2", "BAN-3"]
+    assert texts.count("teaches") == 3
+    assert len([t for t in ax.texts if getattr(t, "arrow_patch", None) is not None]) == 3  # the "teaches" arrows
+    assert [t for t in texts if t.startswith("Ens*")] == ["Ens*2: mean of BAN-1…BAN-2", "Ens*3: mean of BAN-1…BAN-3"]
+    plt.close(fig)
+    fig = plot_born_again_diagram(1)  # one student: no ensemble
+    assert not [t for t in fig.axes[0].texts if t.get_text().startswith("Ens*")]
+    plt.close(fig)
+    with pytest.raises(ValueError):
+        plot_born_again_diagram(0)
+
+
+def test_true_class_probability_and_the_soft_target_examples_rule():
+    from bannb.report import soft_target_examples, true_class_probability
+    assert true_class_probability(PROBS, LABELS).tolist() == [0.90, 0.45, 0.25]
+    # right answers 0 (p* 0.90) and 1 (0.45): the median of two sorted [1, 0] is 0; the one nearest 0.5 is 1;
+    # the wrong one with the highest p* is 2
+    assert soft_target_examples(PROBS, LABELS, count=3) == [0, 1, 2]
+    assert soft_target_examples(PROBS, LABELS, count=2) == [0, 1]
+    all_right = PROBS[:2]
+    assert soft_target_examples(all_right, LABELS[:2], count=3) == [0, 1]  # never a row twice, never past the rows
+
+
+def test_plot_soft_targets_one_panel_per_image_true_class_highlighted():
+    from bannb.report import plot_soft_targets
+    images = np.zeros((3, 1, 4, 4), dtype=np.uint8)
+    fig = plot_soft_targets(PROBS, LABELS, CLASSES, [0, 2], images=images)
+    assert len(fig.axes) == 4  # two images above two bar panels
+    bars = fig.axes[2]
+    assert len(bars.patches) == 3 and bars.get_xscale() == "log"
+    colours = [patch.get_facecolor() for patch in bars.patches]
+    assert colours[0] != colours[1] == colours[2]  # the true class (a) stands out
+    assert bars.get_title() == "true: a, p* = 0.90" and fig.axes[3].get_title() == "true: c, p* = 0.25"
+    assert [t.get_text() for t in bars.get_yticklabels()] == CLASSES
+    plt.close(fig)
+    fig = plot_soft_targets(PROBS, LABELS, CLASSES, [1], log=False)
+    assert len(fig.axes) == 1 and fig.axes[0].get_xscale() == "linear"
+    plt.close(fig)
+
+
+def test_plot_class_differences_draws_q_minus_p_and_both_terms():
+    from bannb.report import plot_class_differences
+    teacher = PROBS[1]
+    fig = plot_class_differences({"start": [1 / 3] * 3, "end": teacher}, teacher, label=1, classes=CLASSES)
+    start, end = fig.axes
+    assert [patch.get_height() for patch in start.patches] == pytest.approx([1 / 3 - 0.30, 1 / 3 - 0.45, 1 / 3 - 0.25])
+    assert start.get_title() == "start\nq* − p* = -0.117; Σ over i ≠ * = +0.117"
+    assert [patch.get_height() for patch in end.patches] == pytest.approx([0, 0, 0])
+    plt.close(fig)
+
+
+def test_class_mean_outputs_averages_per_true_class_and_draws_a_heatmap():
+    from bannb.report import class_mean_outputs, plot_class_mean_outputs
+    probs = np.vstack([PROBS, [[0.10, 0.10, 0.80]]])
+    labels = np.array([0, 1, 2, 2])
+    means = class_mean_outputs(probs, labels, CLASSES)
+    assert means.index.tolist() == CLASSES and means.columns.tolist() == CLASSES
+    assert means.loc["c"].tolist() == pytest.approx([0.075, 0.40, 0.525])
+    assert means.sum(axis=1).tolist() == pytest.approx([1, 1, 1])
+    fig = plot_class_mean_outputs(means, title="teacher")
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "output class" and ax.get_ylabel() == "true class" and ax.get_title() == "teacher"
+    annotations = [t.get_text() for t in ax.texts]
+    assert len(annotations) == 9 and "90.0" in annotations and "52.5" in annotations
+    plt.close(fig)
+
+
+def test_plot_true_class_probability_uses_a_log_count_axis():
+    from bannb.report import plot_true_class_probability
+    fig = plot_true_class_probability([0.99, 0.98, 0.2], bins=10)
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log" and len(ax.patches) == 10
+    assert sum(patch.get_height() for patch in ax.patches) == 3
     plt.close(fig)
 
 

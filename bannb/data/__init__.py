@@ -7,7 +7,7 @@ from functools import lru_cache
 from ..errors import unknown_choice
 from .arrays import ImageArrays, data_roots
 from .cifar10_jpeg import NOTE as CIFAR10_JPEG_NOTE
-from .loaders import BanDataLoaders, InMemoryLoader, make_dataloaders, pad_crop_flip, split_indices
+from .loaders import BanDataLoaders, InMemoryLoader, make_dataloaders, pad_crop_flip, split_indices, test_indices
 from .text import CORPORA, TextCorpus, check_corpus, load_corpus
 
 DATASETS = ("fashion-mnist", "cifar10", "cifar100", "cifar10-jpeg")

@@ -23,6 +23,13 @@ def split_indices(num_samples: int, valid_size: int, split_seed: int = 0) -> tup
     return order[valid_size:].sort().values, order[:valid_size].sort().values
 
 
+def test_indices(num_samples: int, test_size: int | None = None, split_seed: int = 0) -> torch.Tensor:
+    """The test images a run is evaluated on, in order: all of them, or a seeded subset of `test_size` (smoke runs)."""
+    if test_size is None:
+        return torch.arange(num_samples)
+    return torch.randperm(num_samples, generator=torch.Generator().manual_seed(split_seed))[:test_size].sort().values
+
+
 def channel_stats(images: torch.Tensor, chunk: int = 8192) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-channel mean and std of uint8 images, in pixel units (0–255), in float64 for accuracy."""
     total = torch.zeros(images.shape[1], dtype=torch.float64)
@@ -162,9 +169,7 @@ def make_dataloaders(dataset: ImageArrays, batch_size: int = 128, valid_size: in
     train_index, valid_index = split_indices(len(dataset.train_images), valid_size, split_seed)
     if train_size is not None:
         train_index = train_index[:train_size]
-    test_index = torch.arange(len(dataset.test_images))
-    if test_size is not None:
-        test_index = torch.randperm(len(test_index), generator=torch.Generator().manual_seed(split_seed))[:test_size].sort().values
+    test_index = test_indices(len(dataset.test_images), test_size, split_seed)
     train_images = dataset.train_images[train_index]
     mean, std = channel_stats(train_images)
     eval_batch_size = eval_batch_size or 2 * batch_size
