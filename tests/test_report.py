@@ -293,3 +293,17 @@ def test_plot_against_floor_colours_the_models_that_do_not_beat_it():
     with pytest.raises(ValueError, match="no rows of the floor"):
         plot_against_floor(frame[frame["model"] != "Linear"], floor="Linear")
     plt.close(fig)
+
+
+def test_record_runs_are_the_rows_runs_in_order_and_refuse_ensembles(tmp_path):
+    import json
+    from bannb.config import RunConfig
+    from bannb.report import record_runs
+    for name, seed in (("b", 1), ("a", 0)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(json.dumps(RunConfig(arch="wrn-16-1", seed=seed).to_dict()))
+        (tmp_path / name / "final.json").write_text("{}")
+    runs = record_runs(pd.DataFrame({"run_id": ["a", "b"]}), runs_dir=tmp_path)
+    assert [(run.run_id, run.config.seed) for run in runs] == [("a", 0), ("b", 1)]
+    with pytest.raises(ValueError, match="1 rows are ensembles"):
+        record_runs(pd.DataFrame({"run_id": ["a", "a + b"]}), runs_dir=tmp_path)
