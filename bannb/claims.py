@@ -51,14 +51,16 @@ class Claim:
         table = paper_table(self.table)
         if col_a == "Teacher" and "Teacher" not in table.columns and "Teacher err" in table.columns:
             col_a = "Teacher err"
-        if col_a not in table.index and col_a in table.columns and col_b in table.columns:
+        if "Error" in table.index:  # Table 4 is printed transposed: an "Error" row, a column per student
+            diffs = pd.Series([table.loc["Error", col_b] - table.loc["Error", col_a]])
+        elif col_a in table.columns and col_b in table.columns:
             rows = table[[col_a, col_b]]
             if self.paper_row is not None:
                 rows = rows.loc[[self.paper_row]]
             rows = rows.dropna()
             diffs = rows[col_b] - rows[col_a]
-        else:  # Table 4 is printed transposed: one "Error" row, a column per student
-            diffs = pd.Series([table.loc["Error", col_b] - table.loc["Error", col_a]])
+        else:
+            raise ValueError(f"claim {self.key}: Table {self.table} has no columns {col_a!r} and {col_b!r}")
         way = diffs < 0 if self.expected == "lower" else diffs > 0
         return dict(paper_mean=float(diffs.mean()), paper_rows=f"{int(way.sum())} of {len(diffs)} rows")
 
