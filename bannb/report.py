@@ -325,6 +325,14 @@ def lr_drops(metrics: pd.DataFrame, factor: float = 0.5) -> list[int]:
     return [int(epoch) for epoch, ratio in (lr / lr.shift()).items() if ratio < factor]
 
 
+def _plain_log_ticks(ax) -> None:
+    """Label a log y axis in plain numbers at 1, 2 and 5 of each decade (…, 0.5, 1, 2, 5, 10, 20, …)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda value, _: ""))
+
+
 def plot_last_epochs(metrics: pd.DataFrame, hue: str, fraction: float = 0.2, title: str | None = None):
     """Every model's training, with its end readable: clean training error and validation error (%) per epoch on
     log axes (mean over seeds, ±1 std band, one line per `hue`), then the validation error of the last `fraction`
@@ -344,12 +352,13 @@ def plot_last_epochs(metrics: pd.DataFrame, hue: str, fraction: float = 0.2, tit
                      legend=position == 2)
         ax.set(ylabel=label, xlabel="epoch")
         ax.xaxis.get_major_locator().set_params(integer=True)
+    positive = pd.concat([frame["train_error"], frame["valid_error"]])
+    positive = positive[positive > 0]
     for ax in axes[:2]:
-        # a run that fits its training set reaches 0 errors: floor the log axis at a tenth of the smallest non-zero
-        positive = frame.loc[frame["train_error"] > 0, "train_error"]
         ax.set_yscale("log")
-        if not positive.empty:
-            ax.set_ylim(bottom=min(positive.min(), frame["valid_error"].min()) / 2)
+        _plain_log_ticks(ax)
+        if not positive.empty:  # a run that fits its training set reaches 0 errors, which a log axis cannot show
+            ax.set_ylim(bottom=0.8 * positive.min())
         for epoch in lr_drops(frame):
             ax.axvline(epoch, color="0.6", linestyle=":", linewidth=1)
     for epoch in (e for e in lr_drops(frame) if e >= start):
@@ -377,7 +386,7 @@ def plot_against_floor(frame: pd.DataFrame, floor: str, y: str = "model", x: str
     means = others.groupby(y)[x].mean()
     floor_mean, floor_std = floor_values.mean(), floor_values.std() if len(floor_values) > 1 else 0.0
     palette = {label: ("tab:red" if means[label] >= floor_mean else "tab:blue") for label in order}
-    fig, (ax,) = _figure(1, width=7.5, height=max(2.5, 0.42 * len(order) + 1.2))
+    fig, (ax,) = _figure(1, width=8.5, height=max(2.5, 0.42 * len(order) + 1.2))
     ax.axvspan(floor_mean - floor_std, floor_mean + floor_std, color="0.85", zorder=0)
     ax.axvline(floor_mean, color="0.35", linestyle="--", zorder=1)
     sns.stripplot(data=others, x=x, y=y, order=order, hue=y, palette=palette, alpha=0.5, size=5, legend=False, ax=ax)
@@ -385,8 +394,9 @@ def plot_against_floor(frame: pd.DataFrame, floor: str, y: str = "model", x: str
                   linestyle="none", marker="D", legend=False, ax=ax)
     handles = [mlines.Line2D([], [], color="tab:blue", marker="D", linestyle="none", label="beats the floor"),
                mlines.Line2D([], [], color="tab:red", marker="D", linestyle="none", label="does not beat the floor"),
-               mpatches.Patch(color="0.85", label=f"{floor}: mean ± 1 std")]
-    ax.legend(handles=handles, loc="lower right", fontsize="small")
+               mlines.Line2D([], [], color="0.35", linestyle="--", label=f"{floor}: mean"),
+               mpatches.Patch(color="0.85", label=f"{floor}: ± 1 std")]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small")
     ax.set(xlabel="test error (%)", ylabel="", title=title or "")
     fig.tight_layout()
     return fig
