@@ -372,15 +372,23 @@ def _transfer_records(profile: str, grid: dict, device: str, progress: bool, run
 TRANSFER_TEACHERS = ("WRN teacher", "DenseNet baseline")
 
 
-def transfer_labels(frame: pd.DataFrame) -> pd.Series:
-    """Chapter 8's records labelled for figures and tables: the model, and for a model of one network of a grid
-    (its `wrn` teacher or `res` student) that network in brackets, as `claims.split_claims` names its claims."""
+def grid_networks(frame: pd.DataFrame) -> pd.Series:
+    """Per row of chapter 8's records, the network of a grid it belongs to (its `wrn` teacher or `res` student,
+    `claims.GRID_COLUMNS`), None where it belongs to none."""
     from .claims import GRID_COLUMNS
-    labels = frame["model"].astype(str)
+    networks = pd.Series(None, index=frame.index, dtype=object)
     for column in GRID_COLUMNS:
         if column in frame:
-            labels = labels.where(frame[column].isna(), labels + " [" + frame[column].astype(str) + "]")
-    return labels
+            networks = networks.where(networks.notna(), frame[column])
+    return networks
+
+
+def transfer_labels(frame: pd.DataFrame) -> pd.Series:
+    """Chapter 8's records labelled for figures and tables: the model, and for a model of one network of a grid
+    (`grid_networks`) that network in brackets, as `claims.split_claims` names its claims."""
+    networks = grid_networks(frame)
+    labels = frame["model"].astype(str)
+    return labels.where(networks.isna(), labels + " [" + networks.astype(str) + "]")
 
 
 def transfer_tables(frame: pd.DataFrame) -> dict[int, pd.DataFrame]:

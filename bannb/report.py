@@ -333,13 +333,17 @@ def _plain_log_ticks(ax) -> None:
     ax.yaxis.set_minor_formatter(FuncFormatter(lambda value, _: ""))
 
 
-def plot_last_epochs(metrics: pd.DataFrame, hue: str, fraction: float = 0.2, title: str | None = None):
+def plot_last_epochs(metrics: pd.DataFrame, hue: str, fraction: float = 0.2, title: str | None = None,
+                     style: str | None = None):
     """Every model's training, with its end readable: clean training error and validation error (%) per epoch on
-    log axes (mean over seeds, ±1 std band, one line per `hue`), then the validation error of the last `fraction`
-    of training (and the epoch before it) on a linear axis. Dotted lines: the epochs where the learning rate fell
-    by half or more (`lr_drops`). `metrics` is `metrics_records`' table (it needs `train_probe_accuracy`)."""
+    log axes (mean over seeds, ±1 std band, one line per `hue`, dashed by `style` where that column has several
+    values), then the validation error of the last `fraction` of training (and the epoch before it) on a linear
+    axis. Dotted lines: the epochs where the learning rate fell by half or more (`lr_drops`). `metrics` is
+    `metrics_records`' table (it needs `train_probe_accuracy`)."""
     import seaborn as sns
     frame = metrics.assign(train_error=100 * (1 - metrics["train_probe_accuracy"]))
+    style = style if style is not None and frame[style].nunique() > 1 else None
+    palette = "tab10" if frame[hue].nunique() <= 10 else None
     last = int(frame["epoch"].max())
     start = max(int(frame["epoch"].min()), last - math.ceil(fraction * last))
     fig, axes = _figure(3, width=4.4, height=3.6)
@@ -348,8 +352,8 @@ def plot_last_epochs(metrics: pd.DataFrame, hue: str, fraction: float = 0.2, tit
               (axes[2], frame[frame["epoch"] >= start], "valid_error",
                f"validation error (%), epochs {start}–{last}"))
     for position, (ax, data, y, label) in enumerate(panels):
-        sns.lineplot(data=data, x="epoch", y=y, hue=hue, errorbar="sd", marker="o", markersize=4, ax=ax,
-                     legend=position == 2)
+        sns.lineplot(data=data, x="epoch", y=y, hue=hue, style=style, palette=palette, errorbar="sd", marker="o",
+                     markersize=4, dashes=style is not None, ax=ax, legend=position == 2)
         ax.set(ylabel=label, xlabel="epoch")
         ax.xaxis.get_major_locator().set_params(integer=True)
     positive = pd.concat([frame["train_error"], frame["valid_error"]])
@@ -363,7 +367,7 @@ def plot_last_epochs(metrics: pd.DataFrame, hue: str, fraction: float = 0.2, tit
             ax.axvline(epoch, color="0.6", linestyle=":", linewidth=1)
     for epoch in (e for e in lr_drops(frame) if e >= start):
         axes[2].axvline(epoch, color="0.6", linestyle=":", linewidth=1)
-    axes[2].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small", title=hue)
+    axes[2].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small")
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -233,6 +233,10 @@ def test_transfer_labels_name_the_network_of_a_grid_row():
     assert list(dict.fromkeys(labels))[:4] == ["WRN teacher [wrn-28-1]", "WRN BAN [wrn-28-1]",
                                                "DenseNet student [wrn-28-1]", "WRN teacher [wrn-28-2]"]
     assert {"DenseNet baseline", "ResNet student [res-a]", "Linear"} <= set(labels)
+    from bannb.experiments import grid_networks
+    networks = grid_networks(frame)
+    assert set(networks.dropna()) == {"wrn-28-1", "wrn-28-2", "res-a"}
+    assert networks[frame["model"].isin(["DenseNet baseline", "2×Depth", "Linear"])].isna().all()
 
 
 def test_transfer_tables_lay_our_means_out_as_the_papers_tables():

@@ -274,6 +274,13 @@ def test_plot_last_epochs_zooms_on_the_last_fifth_and_marks_lr_drops():
     assert "2" in [t.get_text() for t in valid_ax.get_yticklabels()]
     assert [text.get_text() for text in zoom_ax.get_legend().get_texts()] == ["T", "S"]
     plt.close(fig)
+    # several networks per model: one line per (model, network), the networks told apart in the legend
+    curves = pd.concat([_curves(step).assign(network=network) for network in ("a", "b")], ignore_index=True)
+    fig = plot_last_epochs(curves, hue="model", style="network")
+    zoom_ax = fig.axes[2]
+    assert len([line for line in zoom_ax.get_lines() if len(line.get_xdata()) == 3]) == 4
+    assert [text.get_text() for text in zoom_ax.get_legend().get_texts()] == ["model", "T", "S", "network", "a", "b"]
+    plt.close(fig)
 
 
 def test_plot_against_floor_colours_the_models_that_do_not_beat_it():
