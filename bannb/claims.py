@@ -7,15 +7,23 @@ them, from this one list, with the rule of `bannb.stats`.
 
 `central` claims are the ones the experiment is sized for (5 seeds at the cpu profile; the CI half-width
 target is 0.3 points); `ours` marks the controls the paper does not have (no paper numbers, same rule).
+
+Two rules come on top of the verdict rule, both applied by `evaluate`:
+
+- **one row per network of a grid**: where a claim's models were trained for several networks of a grid column
+  (`GRID_COLUMNS`: chapter 8's Wide-ResNet teachers `wrn`, its residual students `res`), the claim is tested once
+  per network (`split_claims`), beside that network's row of the paper's table;
+- **the floor** (`FLOOR_RULE`): a model whose mean test error is not below the floor's (chapter 8's linear
+  classifier on the pixels, `FLOOR`) voids every claim it is part of.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
-from .paper import paper_table
+from .paper import PAPER_ARCHS, paper_table
 from .stats import MARGIN, Difference, paired_difference, unpaired_difference
 
 
@@ -33,6 +41,7 @@ class Claim:
     paired: bool = True  # False where the two sides are not the same seed chain
     ours: bool = False  # a control the paper lacks
     where: dict = field(default_factory=dict)  # a filter on other record columns (chapter 8's grids)
+    paper_row: str | None = None  # the one row of the paper's table this claim stands for (None: every row)
 
     @property
     def source(self) -> str:
@@ -47,11 +56,16 @@ class Claim:
         table = paper_table(self.table)
         if col_a == "Teacher" and "Teacher" not in table.columns and "Teacher err" in table.columns:
             col_a = "Teacher err"
-        if col_a not in table.index and col_a in table.columns and col_b in table.columns:
-            rows = table[[col_a, col_b]].dropna()
-            diffs = rows[col_b] - rows[col_a]
-        else:  # Table 4 is printed transposed: one "Error" row, a column per student
+        if "Error" in table.index:  # Table 4 is printed transposed: an "Error" row, a column per student
             diffs = pd.Series([table.loc["Error", col_b] - table.loc["Error", col_a]])
+        elif col_a in table.columns and col_b in table.columns:
+            rows = table[[col_a, col_b]]
+            if self.paper_row is not None:
+                rows = rows.loc[[self.paper_row]]
+            rows = rows.dropna()
+            diffs = rows[col_b] - rows[col_a]
+        else:
+            raise ValueError(f"claim {self.key}: Table {self.table} has no columns {col_a!r} and {col_b!r}")
         way = diffs < 0 if self.expected == "lower" else diffs > 0
         return dict(paper_mean=float(diffs.mean()), paper_rows=f"{int(way.sum())} of {len(diffs)} rows")
 
@@ -146,10 +160,71 @@ def claims_table(claims: list[Claim] | None = None) -> pd.DataFrame:
 
 
 def _side(frame: pd.DataFrame, claim: Claim, model: str, value: str) -> pd.Series:
+    """Per seed, `model`'s mean `value`. `claim.where` filters only the columns this model's rows have: the
+    DenseNet baseline has no Wide-ResNet teacher, so it is the baseline of every `wrn` network."""
     rows = frame[frame["model"] == model]
     for column, wanted in claim.where.items():
-        rows = rows[rows[column] == wanted]
+        if column in rows and rows[column].notna().any():
+            rows = rows[rows[column] == wanted]
     return rows.groupby("seed")[value].mean()
+
+
+# Record columns that name one network of a grid (chapter 8's Wide-ResNet teachers and residual students): a
+# claim about models recorded for several of them is tested once per network.
+GRID_COLUMNS = ("wrn", "res")
+
+
+def _paper_row(claim: Claim, arch: str) -> str | None:
+    """The row of the claim's paper table that names `arch` (e.g. "Wide-ResNet-28-1" for wrn-28-1), if any."""
+    if claim.table is None:
+        return None
+    index = paper_table(claim.table).index
+    return next((name for name, registered in PAPER_ARCHS.items() if registered == arch and name in index), None)
+
+
+def split_claims(claims: list[Claim], frame: pd.DataFrame, columns: tuple[str, ...] = GRID_COLUMNS) -> list[Claim]:
+    """Each claim once per network of a grid column where its models were recorded for several: key
+    "<key>[<arch>]", the statement followed by the network, `where` set, and the paper's row of that network
+    where its table has one. A claim whose models have one network or none stays as it is."""
+    chosen = []
+    for claim in claims:
+        rows = frame[frame["model"].isin([claim.a, claim.b])]
+        column = next((c for c in columns if c not in claim.where and c in rows and rows[c].nunique() > 1), None)
+        if column is None:
+            chosen.append(claim)
+            continue
+        chosen += split_claims([replace(claim, key=f"{claim.key}[{value}]", statement=f"{claim.statement} ({value})",
+                                        where={**claim.where, column: value},
+                                        paper_row=_paper_row(claim, value) or claim.paper_row)
+                                for value in dict.fromkeys(rows[column].dropna())], frame, columns)
+    return chosen
+
+
+# Chapter 8's floor: the label of the linear classifier on the pixels in the records.
+FLOOR = "Linear"
+VOID = "void"  # the verdict of a claim one of whose models does not beat the floor
+
+FLOOR_RULE = f"""\
+A network that does not beat a linear classifier on the pixels, trained with the same recipe on the same images,
+has not learned the task, and a comparison with it says nothing about teaching. So a model whose mean test error
+(over its seeds) is not below the linear classifier's mean test error **voids** every claim it is part of: the
+claim's verdict is **{VOID}**, whatever the verdict rule would have said, and its note names the model and the two
+means."""
+
+
+def floor_reasons(frame: pd.DataFrame, claim: Claim, floor: str = FLOOR, value: str = "test_error") -> list[str]:
+    """Why `claim` is void under `FLOOR_RULE`: one line per model of the claim whose mean `value` is not below
+    `floor`'s mean (none: the claim stands). Raises if `frame` has no record of `floor`."""
+    floor_side = frame[frame["model"] == floor].groupby("seed")[value].mean()
+    if floor_side.empty:
+        raise ValueError(f"no records of the floor model {floor!r}; the records' models: "
+                         f"{', '.join(map(str, frame['model'].unique()))}")
+    reasons = []
+    for model in dict.fromkeys((claim.a, claim.b)):
+        side = _side(frame, claim, model, value)
+        if not side.empty and side.mean() >= floor_side.mean():
+            reasons.append(f"{model} ({side.mean():.2f}%) does not beat {floor} ({floor_side.mean():.2f}%)")
+    return reasons
 
 
 def difference(frame: pd.DataFrame, claim: Claim, value: str = "test_error") -> Difference | None:
@@ -162,13 +237,18 @@ def difference(frame: pd.DataFrame, claim: Claim, value: str = "test_error") -> 
     return unpaired_difference(a.values, b.values)
 
 
-def evaluate(frame: pd.DataFrame, claims: list[Claim], value: str = "test_error",
-             margin: float = MARGIN) -> pd.DataFrame:
+def evaluate(frame: pd.DataFrame, claims: list[Claim], value: str = "test_error", margin: float = MARGIN,
+             floor: str | None = None, split: tuple[str, ...] = GRID_COLUMNS) -> pd.DataFrame:
     """One row per claim: our paired mean difference b − a with its 95% CI, n, the smallest detectable effect,
     the verdict, and the paper's own difference. A claim whose models are not in `frame` is reported as
-    not run (verdict "inconclusive"), so a table never silently drops a claim."""
+    not run (verdict "inconclusive"), so a table never silently drops a claim.
+
+    A claim whose models were recorded for several networks of a `split` column gets one row per network
+    (`split_claims`). With `floor` (a model label, e.g. `FLOOR`), a claim one of whose models does not beat the
+    floor's mean error is void (`FLOOR_RULE`): verdict `VOID`, the rule's verdict kept in `rule_verdict`, the
+    reason in `note`, and `void` true."""
     rows = []
-    for claim in claims:
+    for claim in split_claims(claims, frame, split) if split else claims:
         diff = difference(frame, claim, value)
         row = dict(claim=claim.statement, key=claim.key, chapter=claim.chapter,
                    table=claim.source, a=claim.a, b=claim.b,
@@ -180,6 +260,29 @@ def evaluate(frame: pd.DataFrame, claims: list[Claim], value: str = "test_error"
             row.update(n=diff.n, mean=diff.mean, ci_low=diff.low, ci_high=diff.high, half_width=diff.half_width,
                        detectable=diff.detectable, p_value=diff.p_value, verdict=diff.verdict(claim.expected, margin),
                        note="")
+        row.update(rule_verdict=row["verdict"], void=False)
+        reasons = floor_reasons(frame, claim, floor, value) if floor is not None else []
+        if reasons:
+            row.update(verdict=VOID, void=True, note="; ".join(reasons))
         row.update(claim.paper_difference())
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def claim_view(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
+    """`evaluate`'s table as a chapter shows it, one row per claim: the claim and its table, the paper's difference
+    b − a (its mean, and in how many of its rows it goes the claim's way), ours with its 95% CI, n, the smallest
+    effect it could have detected, the verdict, and why a claim is void or not run."""
+    def ours(row) -> str:
+        if row["n"] == 0 or pd.isna(row["mean"]):
+            return "—"
+        interval = "" if pd.isna(row["ci_low"]) else f" [{row['ci_low']:+.{digits}f}, {row['ci_high']:+.{digits}f}]"
+        return f"{row['mean']:+.{digits}f}{interval}"
+
+    paper = ["—" if pd.isna(mean) else f"{mean:+.{digits}f} ({rows})"
+             for mean, rows in zip(table["paper_mean"], table["paper_rows"])]
+    return pd.DataFrame({
+        "claim": table["claim"], "table": table["table"], "paper: b − a": paper,
+        "ours: b − a [95% CI]": [ours(row) for _, row in table.iterrows()], "n": table["n"],
+        "detectable": [("—" if pd.isna(d) else f"{d:.{digits}f}") for d in table["detectable"]],
+        "verdict": table["verdict"], "note": table["note"]}).set_index("claim")

@@ -303,3 +303,50 @@ def _transfer_records(profile: str, grid: dict, device: str, progress: bool, run
     frames.append(run_records(teachers(profile, seeds, device, progress, runs_dir, arch=grid["linear"], **data),
                               model="Linear"))
     return pd.concat(frames, ignore_index=True)
+
+
+# Chapter 8's models that teach others: the Wide-ResNets (Table 3) and the DenseNet trained on the labels (Tables 4-5)
+TRANSFER_TEACHERS = ("WRN teacher", "DenseNet baseline")
+
+
+def grid_networks(frame: pd.DataFrame) -> pd.Series:
+    """Per row of chapter 8's records, the network of a grid it belongs to (its `wrn` teacher or `res` student,
+    `claims.GRID_COLUMNS`), None where it belongs to none."""
+    from .claims import GRID_COLUMNS
+    networks = pd.Series(None, index=frame.index, dtype=object)
+    for column in GRID_COLUMNS:
+        if column in frame:
+            networks = networks.where(networks.notna(), frame[column])
+    return networks
+
+
+def transfer_labels(frame: pd.DataFrame) -> pd.Series:
+    """Chapter 8's records labelled for figures and tables: the model, and for a model of one network of a grid
+    (`grid_networks`) that network in brackets, as `claims.split_claims` names its claims."""
+    networks = grid_networks(frame)
+    labels = frame["model"].astype(str)
+    return labels.where(networks.isna(), labels + " [" + networks.astype(str) + "]")
+
+
+def transfer_tables(frame: pd.DataFrame) -> dict[int, pd.DataFrame]:
+    """Our analogues of the paper's Tables 3, 4 and 5 from chapter 8's records (`chapter_records`), laid out as the
+    paper prints them (`paper.paper_table`), mean test error (%) over the seeds: Table 3 one row per Wide-ResNet
+    teacher, with our DenseNet trained on the labels beside its student (the paper has no such column); Table 4
+    the DenseNet teacher and its students of other depth or compression, errors and parameters (M); Table 5 one
+    row per residual student, its parameters (M), trained on the labels and from the DenseNet."""
+    mean = frame.groupby(transfer_labels(frame))["test_error"].mean()
+    first = frame.groupby(transfer_labels(frame))[["arch", "params"]].first()
+    dense = frame.loc[frame["model"] == "DenseNet baseline", "arch"].iloc[0]
+    table3 = pd.DataFrame([{"Teacher": f"{wrn} → {dense}", "Teacher err": mean[f"WRN teacher [{wrn}]"],
+                            "BAN": mean[f"WRN BAN [{wrn}]"], "DenseNet-90-60 student": mean[f"DenseNet student [{wrn}]"],
+                            "DenseNet baseline": mean["DenseNet baseline"]}
+                           for wrn in dict.fromkeys(frame["wrn"].dropna())]).set_index("Teacher")
+    variants = [m for m in dict.fromkeys(frame["model"]) if m.endswith(("×Depth", "×Compr"))]
+    columns = {"Teacher": "DenseNet baseline", **{label: label for label in variants}}
+    table4 = pd.DataFrame({column: {"Error": mean[label], "Params (M)": first.loc[label, "params"] / 1e6}
+                           for column, label in columns.items()})
+    table4.index.name = None
+    table5 = pd.DataFrame([{"Student": res, "Params (M)": first.loc[f"ResNet student [{res}]", "params"] / 1e6,
+                            "Baseline": mean[f"ResNet baseline [{res}]"], "BAN": mean[f"ResNet student [{res}]"]}
+                           for res in dict.fromkeys(frame["res"].dropna())]).set_index("Student")
+    return {3: table3, 4: table4, 5: table5}

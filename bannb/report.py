@@ -40,6 +40,18 @@ def ensemble_records(groups: Mapping[int, Sequence] | Sequence[Sequence], **labe
     return pd.DataFrame(rows, columns=[*labels, "seed", "members", "test_error", "params", "run_id"])
 
 
+def record_runs(frame: pd.DataFrame, runs_dir=None) -> list:
+    """The finished run (`store.Run`) of each row of a `run_records` table, in order (rows of ensembles, whose
+    `run_id` joins several runs, are refused: take their members' rows)."""
+    from .paths import default_runs_dir
+    from .store import Run
+    ensembles = [run_id for run_id in frame["run_id"] if " + " in run_id]
+    if ensembles:
+        raise ValueError(f"{len(ensembles)} rows are ensembles, not runs (e.g. {ensembles[0]})")
+    folder = default_runs_dir() if runs_dir is None else runs_dir
+    return [Run(folder / run_id) for run_id in frame["run_id"]]
+
+
 def metrics_records(runs: Iterable, **labels) -> pd.DataFrame:
     """Every run's per-epoch metrics (`Run.metrics()`) with the labels and base seed, and validation error in %."""
     frames = []
@@ -298,5 +310,93 @@ def plot_paper_rows(table: pd.DataFrame, columns: Sequence[str], title: str | No
     fig, (ax,) = _figure(1, width=max(5.0, 0.9 * len(columns) + 2.5))
     sns.pointplot(data=long, x="column", y="value", hue=name, order=list(columns), marker="o", ax=ax)
     ax.set(xlabel="", ylabel=ylabel, title=title or "")
+    fig.tight_layout()
+    return fig
+
+
+def lr_drops(metrics: pd.DataFrame, factor: float = 0.5) -> list[int]:
+    """The epochs at whose end the learning rate (`lr`, mean over runs) is below `factor` × the previous epoch's:
+    the step schedule's milestones, and the last, steepest epochs of a one-cycle schedule's annealing."""
+    lr = metrics.groupby("epoch")["lr"].mean().sort_index()
+    return [int(epoch) for epoch, ratio in (lr / lr.shift()).items() if ratio < factor]
+
+
+def _plain_log_ticks(ax) -> None:
+    """Label a log y axis in plain numbers at 1, 2 and 5 of each decade (…, 0.5, 1, 2, 5, 10, 20, …)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda value, _: ""))
+
+
+def plot_last_epochs(metrics: pd.DataFrame, hue: str, fraction: float = 0.2, title: str | None = None,
+                     style: str | None = None):
+    """Every model's training, with its end readable: clean training error and validation error (%) per epoch on
+    log axes (mean over seeds, ±1 std band, one line per `hue`, dashed by `style` where that column has several
+    values), then the validation error of the last `fraction` of training (and the epoch before it) on a linear
+    axis. Dotted lines: the epochs where the learning rate fell by half or more (`lr_drops`). `metrics` is
+    `metrics_records`' table (it needs `train_probe_accuracy`)."""
+    import seaborn as sns
+    frame = metrics.assign(train_error=100 * (1 - metrics["train_probe_accuracy"]))
+    style = style if style is not None and frame[style].nunique() > 1 else None
+    palette = "tab10" if frame[hue].nunique() <= 10 else None
+    last = int(frame["epoch"].max())
+    start = max(int(frame["epoch"].min()), last - math.ceil(fraction * last))
+    fig, axes = _figure(3, width=4.4, height=3.6)
+    panels = ((axes[0], frame, "train_error", "clean training error (%), log"),
+              (axes[1], frame, "valid_error", "validation error (%), log"),
+              (axes[2], frame[frame["epoch"] >= start], "valid_error",
+               f"validation error (%), epochs {start}–{last}"))
+    for position, (ax, data, y, label) in enumerate(panels):
+        sns.lineplot(data=data, x="epoch", y=y, hue=hue, style=style, palette=palette, errorbar="sd", marker="o",
+                     markersize=4, dashes=style is not None, ax=ax, legend=position == 2)
+        ax.set(ylabel=label, xlabel="epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    positive = pd.concat([frame["train_error"], frame["valid_error"]])
+    positive = positive[positive > 0]
+    for ax in axes[:2]:
+        ax.set_yscale("log")
+        _plain_log_ticks(ax)
+        if not positive.empty:  # a run that fits its training set reaches 0 errors, which a log axis cannot show
+            ax.set_ylim(bottom=0.8 * positive.min())
+        for epoch in lr_drops(frame):
+            ax.axvline(epoch, color="0.6", linestyle=":", linewidth=1)
+    for epoch in (e for e in lr_drops(frame) if e >= start):
+        axes[2].axvline(epoch, color="0.6", linestyle=":", linewidth=1)
+    axes[2].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_against_floor(frame: pd.DataFrame, floor: str, y: str = "model", x: str = "test_error",
+                       order: Sequence | None = None, title: str | None = None):
+    """Every model's test error (one row each: each seed a dot, the mean ± 1 std a diamond) against the floor, the
+    model `floor` of column `y` (a linear classifier): its mean as a vertical line in a ±1 std band. Models whose
+    mean error is not below the floor's are drawn in red and marked "does not beat" in the legend."""
+    import matplotlib.lines as mlines
+    import matplotlib.patches as mpatches
+    import seaborn as sns
+    floor_values = frame.loc[frame[y] == floor, x]
+    if floor_values.empty:
+        raise ValueError(f"no rows of the floor {floor!r} in column {y!r}")
+    others = frame[frame[y] != floor]
+    order = list(order) if order is not None else list(dict.fromkeys(others[y]))
+    means = others.groupby(y)[x].mean()
+    floor_mean, floor_std = floor_values.mean(), floor_values.std() if len(floor_values) > 1 else 0.0
+    palette = {label: ("tab:red" if means[label] >= floor_mean else "tab:blue") for label in order}
+    fig, (ax,) = _figure(1, width=8.5, height=max(2.5, 0.42 * len(order) + 1.2))
+    ax.axvspan(floor_mean - floor_std, floor_mean + floor_std, color="0.85", zorder=0)
+    ax.axvline(floor_mean, color="0.35", linestyle="--", zorder=1)
+    sns.stripplot(data=others, x=x, y=y, order=order, hue=y, palette=palette, alpha=0.5, size=5, legend=False, ax=ax)
+    sns.pointplot(data=others, x=x, y=y, order=order, hue=y, palette=palette, errorbar="sd", capsize=0.2,
+                  linestyle="none", marker="D", legend=False, ax=ax)
+    handles = [mlines.Line2D([], [], color="tab:blue", marker="D", linestyle="none", label="beats the floor"),
+               mlines.Line2D([], [], color="tab:red", marker="D", linestyle="none", label="does not beat the floor"),
+               mlines.Line2D([], [], color="0.35", linestyle="--", label=f"{floor}: mean"),
+               mpatches.Patch(color="0.85", label=f"{floor}: ± 1 std")]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small")
+    ax.set(xlabel="test error (%)", ylabel="", title=title or "")
     fig.tight_layout()
     return fig

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from bannb.claims import CLAIMS, Claim, claims_for, claims_table, evaluate
+from bannb.claims import CLAIMS, FLOOR, VOID, Claim, claims_for, claims_table, evaluate, floor_reasons, split_claims
 from bannb.stats import MARGIN, paired_difference, seeds_for_half_width, unpaired_difference
 
 
@@ -98,6 +98,9 @@ def test_every_paper_claim_reads_its_table():
     table1 = Claim("table1", "04_born_again", "", "Teacher", "BAN-1", table=1, paper_columns=("Teacher", "BAN"))
     assert table1.paper_difference()["paper_rows"] == "5 of 8 rows"
     assert not any(c.table == 1 for c in CLAIMS)
+    # Table 4 (printed transposed, with a "Params (M)" row under its "Error" row): the errors only, 19.83 - 17.69
+    compressed = next(c for c in CLAIMS if c.key == "compressed-densenet-vs-teacher").paper_difference()
+    assert compressed == dict(paper_mean=pytest.approx(19.83 - 17.69), paper_rows="1 of 1 rows")
 
 
 def test_central_claims_are_the_ones_the_issue_names():
@@ -135,3 +138,80 @@ def test_claims_table_states_every_claim_with_the_papers_difference_and_no_data(
     ours = table[table["source"] == "ours"]
     assert len(ours) == sum(claim.ours for claim in CLAIMS) and ours["paper_mean"].isna().all()
     assert claims_table(claims_for("06_dkpp"))["chapter"].unique().tolist() == ["06_dkpp"]
+
+
+def _transfer_frame(errors: dict, seeds=range(3), **columns) -> pd.DataFrame:
+    """Records of chapter 8's models: {model: error}, + 0.1 × seed and a jitter within ±0.003 (so that no difference is
+    exactly constant), with `columns` on every row."""
+    return pd.DataFrame([dict(model=model, seed=s, test_error=error + 0.1 * s + 0.003 * np.sin(s + 2 * i), **columns)
+                         for i, (model, error) in enumerate(errors.items()) for s in seeds])
+
+
+def test_a_model_that_does_not_beat_the_floor_voids_its_claims():
+    frame = _transfer_frame({"WRN teacher": 12.0, "WRN BAN": 11.0, "DenseNet student": 20.0,
+                             "DenseNet baseline": 13.0, FLOOR: 16.0})
+    claims = [c for c in claims_for("08_densenet_resnet")
+              if c.key in ("wrn-ban-vs-teacher", "densenet-student-vs-wrn-teacher", "densenet-student-vs-baseline")]
+    table = evaluate(frame, claims, floor=FLOOR).set_index("key")
+    # the WRN teacher and its BAN both beat the floor: the rule's verdict stands
+    assert table.loc["wrn-ban-vs-teacher", "verdict"] == "holds" and not table.loc["wrn-ban-vs-teacher", "void"]
+    # the DenseNet student (20.1% on average) is worse than the linear classifier (16.1%): both its claims are void,
+    # whatever the rule says (it says "does not hold"), and the note names the model and both means
+    for key in ("densenet-student-vs-wrn-teacher", "densenet-student-vs-baseline"):
+        assert table.loc[key, "verdict"] == VOID and table.loc[key, "void"]
+        assert table.loc[key, "rule_verdict"] == "does not hold"
+        assert table.loc[key, "note"] == f"DenseNet student (20.10%) does not beat {FLOOR} (16.10%)"
+    # without a floor nothing is void
+    assert not evaluate(frame, claims)["void"].any()
+
+
+def test_a_model_level_with_the_floor_does_not_beat_it_and_the_floor_must_be_recorded():
+    frame = _transfer_frame({"WRN teacher": 16.0, "WRN BAN": 15.0, FLOOR: 16.0})
+    claim = next(c for c in CLAIMS if c.key == "wrn-ban-vs-teacher")
+    assert floor_reasons(frame, claim) == [f"WRN teacher (16.10%) does not beat {FLOOR} (16.10%)"]
+    with pytest.raises(ValueError, match="no records of the floor model 'Linear'"):
+        evaluate(frame[frame["model"] != FLOOR], [claim], floor=FLOOR)
+
+
+def test_claims_are_split_per_network_of_a_grid_and_read_that_networks_paper_row():
+    wrns = {"wrn-28-1": 0.0, "wrn-28-10": -5.0}
+    frame = pd.concat([_transfer_frame({"WRN teacher": 20.0 + shift, "WRN BAN": 19.0 + shift,
+                                        "DenseNet student": 17.0 + shift}, wrn=wrn)
+                       for wrn, shift in wrns.items()]
+                      + [_transfer_frame({"DenseNet baseline": 18.0, FLOOR: 30.0})], ignore_index=True)
+    claims = [c for c in claims_for("08_densenet_resnet")
+              if c.key in ("wrn-ban-vs-teacher", "densenet-student-vs-baseline", "deeper-densenet-vs-teacher")]
+    table = evaluate(frame, claims, floor=FLOOR).set_index("key")
+    assert list(table.index) == ["wrn-ban-vs-teacher[wrn-28-1]", "wrn-ban-vs-teacher[wrn-28-10]",
+                                 "densenet-student-vs-baseline[wrn-28-1]", "densenet-student-vs-baseline[wrn-28-10]",
+                                 "deeper-densenet-vs-teacher"]
+    assert table.loc["wrn-ban-vs-teacher[wrn-28-1]", "claim"].endswith("(wrn-28-1)")
+    # each network against its own teacher (not the mean of both), and the baseline, which has no `wrn`, against each
+    assert table.loc["wrn-ban-vs-teacher[wrn-28-10]", "mean"] == pytest.approx(-1.0, abs=0.01)
+    assert table.loc["densenet-student-vs-baseline[wrn-28-1]", "mean"] == pytest.approx(-1.0, abs=0.01)
+    assert table.loc["densenet-student-vs-baseline[wrn-28-10]", "mean"] == pytest.approx(-6.0, abs=0.01)
+    # the paper's difference of that network's row of Table 3 (Wide-ResNet-28-1: 29.43 - 30.05), not the mean of four
+    assert table.loc["wrn-ban-vs-teacher[wrn-28-1]", "paper_mean"] == pytest.approx(29.43 - 30.05)
+    assert table.loc["wrn-ban-vs-teacher[wrn-28-1]", "paper_rows"] == "1 of 1 rows"
+    assert table.loc["deeper-densenet-vs-teacher", "note"] == "not run"
+    # one network per column: no split, the claims keep their keys (the cpu book)
+    single = frame[(frame["wrn"] != "wrn-28-10")]
+    assert [c.key for c in split_claims(claims, single)] == [c.key for c in claims]
+
+
+def test_claim_view_shows_the_difference_its_interval_and_why_a_claim_is_void():
+    from bannb.claims import claim_view
+    frame = _transfer_frame({"WRN teacher": 12.0, "WRN BAN": 11.0, "DenseNet student": 20.0, FLOOR: 16.0})
+    claims = [c for c in claims_for("08_densenet_resnet")
+              if c.key in ("wrn-ban-vs-teacher", "densenet-student-vs-wrn-teacher", "resnet-student-vs-baseline")]
+    table = evaluate(frame, claims, floor=FLOOR)
+    view = claim_view(table)
+    assert list(view.columns) == ["table", "paper: b − a", "ours: b − a [95% CI]", "n", "detectable", "verdict", "note"]
+    ban = view.loc[claims[0].statement]
+    row = table.set_index("key").loc["wrn-ban-vs-teacher"]
+    assert ban["ours: b − a [95% CI]"] == f"{row['mean']:+.2f} [{row['ci_low']:+.2f}, {row['ci_high']:+.2f}]"
+    assert ban["paper: b − a"] == f"{row['paper_mean']:+.2f} (3 of 4 rows)"  # Table 3: WRN-28-5's BAN is worse
+    assert view.loc[claims[1].statement, "verdict"] == VOID
+    assert view.loc[claims[1].statement, "note"].startswith("DenseNet student (20.10%) does not beat")
+    not_run = view.loc[claims[2].statement]
+    assert (not_run["ours: b − a [95% CI]"], not_run["n"], not_run["note"]) == ("—", 0, "not run")

@@ -2,6 +2,7 @@
 import copy
 import math
 
+import pandas as pd
 import pytest
 import torch
 from fastai.callback.core import Callback
@@ -203,3 +204,52 @@ def test_each_chapter_reads_only_runs_that_its_plan_or_an_earlier_chapters_plan_
         chapter_records(chapter, "cpu")
     regime = {c.run_id for c in experiments.regime_configs("cpu").values()}
     assert planned - regime <= set(asked)
+
+
+def _chapter8_records(wrns=("wrn-16-1",), res=("res-a",), seeds=(0, 1, 2)):
+    """Chapter 8's records as `chapter_records` lays them out, with errors whose means are known."""
+    rows = []
+    for s in seeds:
+        for i, wrn in enumerate(wrns):
+            rows += [dict(model="WRN teacher", wrn=wrn, arch=wrn, test_error=12.0 + i + s, params=100_000),
+                     dict(model="WRN BAN", wrn=wrn, arch=wrn, test_error=11.0 + i + s, params=100_000),
+                     dict(model="DenseNet student", wrn=wrn, arch="dn", test_error=10.0 + i + s, params=50_000)]
+        rows += [dict(model="DenseNet baseline", arch="dn", test_error=10.5 + s, params=50_000),
+                 dict(model="2×Depth", arch="dn-deep", test_error=10.2 + s, params=40_000),
+                 dict(model="0.5×Compr", arch="dn-thin", test_error=11.2 + s, params=20_000)]
+        for j, student in enumerate(res):
+            rows += [dict(model="ResNet baseline", res=student, arch=student, test_error=13.0 + j + s, params=2_000_000),
+                     dict(model="ResNet student", res=student, arch=student, test_error=12.5 + j + s, params=2_000_000)]
+        rows.append(dict(model="Linear", arch="linear-28", test_error=16.0 + s, params=7_850))
+    frame = pd.DataFrame(rows)
+    frame["seed"] = [s for s in seeds for _ in range(len(rows) // len(seeds))]
+    return frame
+
+
+def test_transfer_labels_name_the_network_of_a_grid_row():
+    from bannb.experiments import transfer_labels
+    frame = _chapter8_records(wrns=("wrn-28-1", "wrn-28-2"))
+    labels = transfer_labels(frame)
+    assert list(dict.fromkeys(labels))[:4] == ["WRN teacher [wrn-28-1]", "WRN BAN [wrn-28-1]",
+                                               "DenseNet student [wrn-28-1]", "WRN teacher [wrn-28-2]"]
+    assert {"DenseNet baseline", "ResNet student [res-a]", "Linear"} <= set(labels)
+    from bannb.experiments import grid_networks
+    networks = grid_networks(frame)
+    assert set(networks.dropna()) == {"wrn-28-1", "wrn-28-2", "res-a"}
+    assert networks[frame["model"].isin(["DenseNet baseline", "2×Depth", "Linear"])].isna().all()
+
+
+def test_transfer_tables_lay_our_means_out_as_the_papers_tables():
+    from bannb.experiments import transfer_tables
+    tables = transfer_tables(_chapter8_records(wrns=("wrn-28-1", "wrn-28-2"), res=("res-a", "res-b")))
+    table3 = tables[3]
+    assert list(table3.columns) == [*paper_table(3).columns, "DenseNet baseline"]
+    assert list(table3.index) == ["wrn-28-1 → dn", "wrn-28-2 → dn"]
+    assert table3.loc["wrn-28-2 → dn"].tolist() == pytest.approx([14.0, 13.0, 12.0, 11.5])  # means over seeds 0-2
+    table4 = tables[4]
+    assert list(table4.index) == list(paper_table(4).index) and list(table4.columns) == ["Teacher", "2×Depth", "0.5×Compr"]
+    assert table4.loc["Error"].tolist() == pytest.approx([11.5, 11.2, 12.2])
+    assert table4.loc["Params (M)"].tolist() == pytest.approx([0.05, 0.04, 0.02])
+    table5 = tables[5]
+    assert list(table5.columns) == list(paper_table(5).columns) and list(table5.index) == ["res-a", "res-b"]
+    assert table5.loc["res-b"].tolist() == pytest.approx([2.0, 15.0, 14.5])

@@ -220,3 +220,86 @@ def test_plot_paper_rows_draws_the_tables_columns_in_order():
     assert [label.get_text() for label in ax.get_xticklabels()] == ["T", "S"] and ax.get_title() == "paper"
     assert [text.get_text() for text in ax.get_legend().get_texts()] == ["x", "y"]
     plt.close(fig)
+
+
+def _curves(schedule_lr, models=("T", "S"), seeds=(0, 1)):
+    """metrics_records-like rows: per model and seed, one row per epoch with the given lr."""
+    rows = []
+    for m, model in enumerate(models):
+        for seed in seeds:
+            for epoch, lr in enumerate(schedule_lr, start=1):
+                rows.append(dict(model=model, seed=seed, epoch=epoch, lr=lr, valid_error=30.0 / epoch + m + seed,
+                                 train_probe_accuracy=1 - 0.2 / epoch ** 2 if epoch < len(schedule_lr) else 1.0))
+    return pd.DataFrame(rows)
+
+
+def test_lr_drops_are_the_step_milestones_not_a_flat_or_slow_schedule():
+    from bannb.report import lr_drops
+    step = [0.1, 0.1, 0.1, 0.02, 0.02, 0.004, 0.004, 0.0008, 0.0008, 0.0008]
+    assert lr_drops(_curves(step)) == [4, 6, 8]
+    assert lr_drops(_curves([0.1] * 5)) == []
+    assert lr_drops(_curves([0.1, 0.09, 0.08, 0.07])) == []
+
+
+def test_plot_last_epochs_zooms_on_the_last_fifth_and_marks_lr_drops():
+    from bannb.report import plot_last_epochs
+    step = [0.1, 0.1, 0.1, 0.02, 0.02, 0.004, 0.004, 0.0008, 0.0008, 0.0008]
+    fig = plot_last_epochs(_curves(step), hue="model", title="curves")
+    train_ax, valid_ax, zoom_ax = fig.axes
+    assert train_ax.get_yscale() == "log" and valid_ax.get_yscale() == "log" and zoom_ax.get_yscale() == "linear"
+    assert zoom_ax.get_ylabel() == "validation error (%), epochs 8–10"
+    # one line per model in each panel, and the zoom shows only its epochs
+    assert len([line for line in zoom_ax.get_lines() if len(line.get_xdata()) == 3]) == 2
+    assert all(min(line.get_xdata()) >= 8 for line in zoom_ax.get_lines()
+               if line.get_linestyle() != ":" and len(line.get_xdata()))
+    # dotted lines at the drops: 3 on each full panel, 1 (epoch 8) on the zoom
+    dotted = [[line for line in ax.get_lines() if line.get_linestyle() == ":"] for ax in fig.axes]
+    assert [len(lines) for lines in dotted] == [3, 3, 1]
+    # a run that fits its training set (0 errors at the end) still has a finite log axis
+    assert np.isfinite(train_ax.get_ylim()).all() and train_ax.get_ylim()[0] > 0
+    fig.canvas.draw()  # the log axes read in plain numbers, not powers of ten
+    assert "2" in [t.get_text() for t in valid_ax.get_yticklabels()]
+    assert [text.get_text() for text in zoom_ax.get_legend().get_texts()] == ["T", "S"]
+    plt.close(fig)
+    # several networks per model: one line per (model, network), the networks told apart in the legend
+    curves = pd.concat([_curves(step).assign(network=network) for network in ("a", "b")], ignore_index=True)
+    fig = plot_last_epochs(curves, hue="model", style="network")
+    zoom_ax = fig.axes[2]
+    assert len([line for line in zoom_ax.get_lines() if len(line.get_xdata()) == 3]) == 4
+    assert [text.get_text() for text in zoom_ax.get_legend().get_texts()] == ["model", "T", "S", "network", "a", "b"]
+    plt.close(fig)
+
+
+def test_plot_against_floor_colours_the_models_that_do_not_beat_it():
+    from bannb.report import plot_against_floor
+    frame = pd.DataFrame({"model": ["good"] * 3 + ["bad"] * 3 + ["Linear"] * 3,
+                          "test_error": [10.0, 11.0, 12.0, 20.0, 21.0, 22.0, 15.0, 16.0, 17.0]})
+    fig = plot_against_floor(frame, floor="Linear", title="floor")
+    ax = fig.axes[0]
+    assert [label.get_text() for label in ax.get_yticklabels()] == ["good", "bad"]  # the floor is a line, not a row
+    assert ax.get_xlabel() == "test error (%)" and ax.get_title() == "floor"
+    floor_lines = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert len(floor_lines) == 1 and floor_lines[0].get_xdata()[0] == pytest.approx(16.0)
+    # seeds' dots: blue for the model that beats the floor, red for the one that does not
+    colours = [tuple(np.round(c.get_facecolor()[0][:3], 3)) for c in ax.collections if len(c.get_offsets()) == 3]
+    assert colours == [tuple(np.round(matplotlib.colors.to_rgb("tab:blue"), 3)),
+                       tuple(np.round(matplotlib.colors.to_rgb("tab:red"), 3))]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["beats the floor", "does not beat the floor",
+                                                                    "Linear: mean", "Linear: ± 1 std"]
+    with pytest.raises(ValueError, match="no rows of the floor"):
+        plot_against_floor(frame[frame["model"] != "Linear"], floor="Linear")
+    plt.close(fig)
+
+
+def test_record_runs_are_the_rows_runs_in_order_and_refuse_ensembles(tmp_path):
+    import json
+    from bannb.config import RunConfig
+    from bannb.report import record_runs
+    for name, seed in (("b", 1), ("a", 0)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_text(json.dumps(RunConfig(arch="wrn-16-1", seed=seed).to_dict()))
+        (tmp_path / name / "final.json").write_text("{}")
+    runs = record_runs(pd.DataFrame({"run_id": ["a", "b"]}), runs_dir=tmp_path)
+    assert [(run.run_id, run.config.seed) for run in runs] == [("a", 0), ("b", 1)]
+    with pytest.raises(ValueError, match="1 rows are ensembles"):
+        record_runs(pd.DataFrame({"run_id": ["a", "a + b"]}), runs_dir=tmp_path)
