@@ -11,6 +11,7 @@ target is 0.3 points); `ours` marks the controls the paper does not have (no pap
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -40,13 +41,12 @@ class Claim:
             return dict(paper_mean=np.nan, paper_rows="—")
         col_a, col_b = self.paper_columns
         table = paper_table(self.table)
+        if "Error" in table.index:  # Table 4 is printed transposed: an "Error" row, a "Params (M)" row
+            table = table.loc[["Error"]]
         if col_a == "Teacher" and "Teacher" not in table.columns and "Teacher err" in table.columns:
             col_a = "Teacher err"
-        if col_a not in table.index and col_a in table.columns and col_b in table.columns:
-            rows = table[[col_a, col_b]].dropna()
-            diffs = rows[col_b] - rows[col_a]
-        else:  # Table 4 is printed transposed: one "Error" row, a column per student
-            diffs = pd.Series([table.loc["Error", col_b] - table.loc["Error", col_a]])
+        rows = table[[col_a, col_b]].dropna()
+        diffs = rows[col_b] - rows[col_a]
         way = diffs < 0 if self.expected == "lower" else diffs > 0
         return dict(paper_mean=float(diffs.mean()), paper_rows=f"{int(way.sum())} of {len(diffs)} rows")
 
@@ -131,10 +131,12 @@ def claims_for(chapter: str | None = None) -> list[Claim]:
 
 
 def _side(frame: pd.DataFrame, claim: Claim, model: str, value: str) -> pd.Series:
+    if value not in frame.columns or any(column not in frame.columns for column in claim.where):
+        return pd.Series(dtype=float)  # records of other models: the claim was not run on them
     rows = frame[frame["model"] == model]
     for column, wanted in claim.where.items():
         rows = rows[rows[column] == wanted]
-    return rows.groupby("seed")[value].mean()
+    return rows.dropna(subset=[value]).groupby("seed")[value].mean()
 
 
 def difference(frame: pd.DataFrame, claim: Claim, value: str = "test_error") -> Difference | None:
@@ -168,3 +170,34 @@ def evaluate(frame: pd.DataFrame, claims: list[Claim], value: str = "test_error"
         row.update(claim.paper_difference())
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def book_chapters(claims: list[Claim] | None = None) -> list[str]:
+    """The chapters that test `claims` (all of them for None), in the order of the claim list."""
+    return list(dict.fromkeys(claim.chapter for claim in (CLAIMS if claims is None else claims)))
+
+
+def evaluate_book(records_by_chapter: Mapping[str, pd.DataFrame], claims: list[Claim] | None = None,
+                  **evaluate_options) -> pd.DataFrame:
+    """Every claim (or `claims`) evaluated on the records of its own chapter, one row per claim in the claim list's
+    order: the summary's table. Chapters label different things alike ("Teacher" is chapter 4's teachers and also
+    the same runs in chapters 5-7), so the chapters' records are never pooled; a chapter missing from
+    `records_by_chapter`, or with an empty frame, has its claims reported as not run (`evaluate`); records of a
+    chapter without claims (chapter 3's teachers) are not used. `evaluate_options` go to `evaluate` (value, margin)."""
+    claims = list(CLAIMS if claims is None else claims)
+    frames = [evaluate(records_by_chapter.get(chapter, pd.DataFrame()), [c for c in claims if c.chapter == chapter],
+                       **evaluate_options)
+              for chapter in book_chapters(claims)]
+    table = pd.concat(frames, ignore_index=True)
+    order = {claim.key: position for position, claim in enumerate(claims)}
+    return table.sort_values("key", key=lambda keys: keys.map(order)).reset_index(drop=True)
+
+
+def verdict_counts(evaluated: pd.DataFrame) -> dict:
+    """How many claims of `evaluate`'s table were tested (had runs), how many were not run, and how many of the
+    tested ones got each verdict of `stats.VERDICTS` (zeros included): the tally the summary gives."""
+    from .stats import VERDICTS
+    tested = evaluated[evaluated["note"] != "not run"]
+    counts = tested["verdict"].value_counts()
+    return dict(tested=len(tested), not_run=len(evaluated) - len(tested),
+                **{verdict: int(counts.get(verdict, 0)) for verdict in VERDICTS})
