@@ -400,7 +400,7 @@ def plot_student_gains(pairs: pd.DataFrame, min_train_accuracy: float | None = N
 
 def plot_step_speedups(steps: pd.DataFrame, machines: pd.DataFrame, labels: Sequence[str] | None = None):
     """Speed-up of bannb's step over the plain fp32 loop, per precision candidate (bars) and case (rows), one panel
-    per CPU type (`bench.steps_table` and `bench.machines_table`). The black line is the plain loop (1×), the red
+    per CPU type (`bench.steps_table` and `bench.machines_table`). The black line is the plain loop (1×), the purple
     dotted one the CPU's bf16/fp32 matmul peak ratio (what a compute-bound step can gain from bf16 at most); auto's
     pick has a black edge. Candidates not measured on a CPU have no bar; one given up (far slower) reads "gave up"."""
     import matplotlib.pyplot as plt
@@ -408,7 +408,7 @@ def plot_step_speedups(steps: pd.DataFrame, machines: pd.DataFrame, labels: Sequ
     cpus = list(dict.fromkeys(steps["CPU"]))
     cases = list(dict.fromkeys(steps["case"]))
     colors = dict(zip(labels, plt.get_cmap("tab10").colors))
-    fig, axes = plt.subplots(1, len(cpus), figsize=(4.6 * len(cpus) + 1.5, 0.55 * len(cases) * len(labels) / 2 + 1.6),
+    fig, axes = plt.subplots(1, len(cpus), figsize=(4.6 * len(cpus) + 1.5, 0.2 * len(cases) * len(labels) + 1.6),
                              sharey=True, squeeze=False, layout="constrained")
     height = 0.8 / len(labels)
     for ax, cpu in zip(axes[0], cpus):
@@ -430,14 +430,14 @@ def plot_step_speedups(steps: pd.DataFrame, machines: pd.DataFrame, labels: Sequ
                         edgecolor="black" if picked else "none", linewidth=1.2 if picked else 0)
         ratio = machines.set_index("CPU").loc[cpu, "bf16 / fp32"]
         ax.axvline(1.0, color="black", linewidth=1)
-        ax.axvline(ratio, color="tab:red", linestyle=":", linewidth=1.5)
+        ax.axvline(ratio, color="tab:purple", linestyle=":", linewidth=1.8)
         ax.set_title(cpu, fontsize=9)
         ax.set_xlabel("speed-up over the plain fp32 loop (×)")
     axes[0][0].set_yticks(range(len(cases)), cases, fontsize=8)
     axes[0][0].invert_yaxis()
     handles = [plt.Rectangle((0, 0), 1, 1, color=colors[label]) for label in labels]
     handles += [plt.Rectangle((0, 0), 1, 1, facecolor="white", edgecolor="black"),
-                plt.Line2D([], [], color="tab:red", linestyle=":")]
+                plt.Line2D([], [], color="tab:purple", linestyle=":")]
     fig.legend(handles, [*labels, "auto's pick (black edge)", "bf16/fp32 matmul peak ratio"],
                loc="outside lower center", ncol=3, fontsize=8, frameon=False)
     return fig
