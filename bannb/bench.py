@@ -389,11 +389,12 @@ def steps_table(reports: dict[str, dict], tolerance: float = AUTO_TOLERANCE):
     measured, inf where given up), what `auto` picked, the fastest candidate, auto's gap to it (%) and whether it
     is within `tolerance` (None where only auto's choice was timed), auto's speed-up over the plain loop, and the
     share of the matmul peak (of its precision) and of the memory bandwidth its step reaches, beside the plain
-    loop's share of the fp32 peak."""
+    loop's share of the fp32 peak. Cases in the order of `CASES`."""
     import pandas as pd
     rows = []
+    order = {case: position for position, case in enumerate(CASES)}
     for name, report in reports.items():
-        for row in report["rows"]:
+        for row in sorted(report["rows"], key=lambda row: order.get(row["case"], len(order))):
             choice = row["auto"]["choice"]
             shares = row.get("candidate_shares", {}).get(choice, {})
             entry = {"CPU": name, "case": row["case"], "plain fp32 loop": 1e3 * row["plain_fp32_seconds"]}
