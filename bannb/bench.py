@@ -348,6 +348,103 @@ def print_report(report: dict, path: Path) -> None:
     print(f"written: {path}")
 
 
+# ------------------------------------------------------------------------------ the reports, for the appendix
+
+AUTO_TOLERANCE = 0.05  # issue 13: a run with precision "auto" is within 5% of the fastest candidate's step
+
+
+def read_reports(folder: Path | None = None) -> dict[str, dict]:
+    """Every CPU type's report in `folder` (default `book/results`), by "<CPU model> (<ISA level>)"."""
+    folder = Path(folder) if folder is not None else PROJECT_ROOT / "book" / "results"
+    reports = {}
+    for path in sorted(folder.glob("performance-*.json")):
+        report = json.loads(path.read_text())
+        reports[f"{report['machine']['model']} ({report['machine']['isa']})"] = report
+    return reports
+
+
+def _share(value) -> float:
+    return math.nan if value is None else 100 * value
+
+
+def machines_table(reports: dict[str, dict]):
+    """One row per CPU type: what it is (flags, cores, torch) and its ceilings measured in the same run (the fp32
+    and bf16 matmul peaks in GFLOP/s, their ratio, the memory bandwidth in GB/s), and the note a report carries
+    when it was measured before the benchmark measured everything."""
+    import pandas as pd
+    rows = []
+    for name, report in reports.items():
+        machine, peaks = report["machine"], report["matmul_peak_flops_per_second"]
+        bandwidth = report.get("memory_bandwidth_bytes_per_second")
+        rows.append({"CPU": name, "flags": ", ".join(flag for flag, on in machine.get("flags", {}).items() if on),
+                     "cores": machine.get("cores"), "threads": machine.get("threads"), "torch": report.get("torch"),
+                     "fp32 matmul (GFLOP/s)": peaks["fp32"] / 1e9, "bf16 matmul (GFLOP/s)": peaks["bf16"] / 1e9,
+                     "bf16 / fp32": peaks["bf16"] / peaks["fp32"],
+                     "memory bandwidth (GB/s)": math.nan if bandwidth is None else bandwidth / 1e9,
+                     "measured": report.get("measured"), "note": machine.get("note", "")})
+    return pd.DataFrame(rows)
+
+
+def steps_table(reports: dict[str, dict], tolerance: float = AUTO_TOLERANCE):
+    """One row per CPU type and case: the plain fp32 loop and bannb's step in every candidate (ms; NaN where not
+    measured, inf where given up), what `auto` picked, the fastest candidate, auto's gap to it (%) and whether it
+    is within `tolerance` (None where only auto's choice was timed), auto's speed-up over the plain loop, and the
+    share of the matmul peak (of its precision) and of the memory bandwidth its step reaches, beside the plain
+    loop's share of the fp32 peak. Cases in the order of `CASES`."""
+    import pandas as pd
+    rows = []
+    order = {case: position for position, case in enumerate(CASES)}
+    for name, report in reports.items():
+        for row in sorted(report["rows"], key=lambda row: order.get(row["case"], len(order))):
+            choice = row["auto"]["choice"]
+            shares = row.get("candidate_shares", {}).get(choice, {})
+            entry = {"CPU": name, "case": row["case"], "plain fp32 loop": 1e3 * row["plain_fp32_seconds"]}
+            entry.update({c.label: 1e3 * row["candidates"][c.label] if c.label in row["candidates"] else math.nan
+                          for c in candidates("cpu")})
+            gap = row.get("auto_gap")
+            entry.update({"auto picks": choice, "fastest": row.get("fastest") or "not measured",
+                          "auto vs fastest (%)": math.nan if gap is None else 100 * gap,
+                          "within tolerance": None if gap is None else bool(gap <= tolerance),
+                          "speed-up over plain": row["plain_fp32_seconds"] / row["bannb_seconds"],
+                          "% of its matmul peak": _share(shares.get("share_of_peak")),
+                          "% of memory bandwidth": _share(shares.get("share_of_bandwidth")),
+                          "plain loop: % of fp32 peak": _share(row.get("plain_fp32_shares", {}).get("share_of_peak"))})
+            rows.append(entry)
+    return pd.DataFrame(rows)
+
+
+def variants_table(reports: dict[str, dict]):
+    """The dense-block variants of DenseNet-BC-40-12 tried on each CPU type (`VARIANTS`), in auto's precision: ms per
+    step, its change against concatenating (%, below 0: faster), its share of the matmul peak and of the memory
+    bandwidth, and the first epoch's seconds (compiling included)."""
+    import pandas as pd
+    rows = []
+    for name, report in reports.items():
+        for row in report["rows"]:
+            variants = row.get("variants", {})
+            before = variants.get(VARIANTS[0], {}).get("seconds")
+            for variant, result in variants.items():
+                rows.append({"CPU": name, "case": row["case"], "dense block": variant, "precision": result["precision"],
+                             "ms per step": 1e3 * result["seconds"],
+                             "change (%)": math.nan if not before else 100 * (result["seconds"] / before - 1),
+                             "% of matmul peak": _share(result.get("share_of_peak")),
+                             "% of memory bandwidth": _share(result.get("share_of_bandwidth")),
+                             "first epoch (s)": result.get("first_epoch_seconds") or math.nan})
+    return pd.DataFrame(rows)
+
+
+def accuracy_difference(report: dict):
+    """bf16 against fp32 on the book's teachers of the report's accuracy section: their test errors paired by seed
+    (`stats.paired_difference`, bf16 − fp32 in points), or None where the report has no accuracy section."""
+    from .stats import paired_difference
+    runs = report.get("accuracy", {}).get("runs")
+    if not runs:
+        return None
+    errors = {precision: {run["seed"]: run["test_error"] for run in runs if run["precision"] == precision}
+              for precision in ("fp32", "bf16")}
+    return paired_difference(errors["fp32"], errors["bf16"])
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bannb.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -19,6 +19,7 @@ Two rules come on top of the verdict rule, both applied by `evaluate`:
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -54,6 +55,8 @@ class Claim:
             return dict(paper_mean=np.nan, paper_rows="—")
         col_a, col_b = self.paper_columns
         table = paper_table(self.table)
+        if "Error" in table.index:  # Table 4 is printed transposed: an "Error" row, a "Params (M)" row
+            table = table.loc[["Error"]]
         if col_a == "Teacher" and "Teacher" not in table.columns and "Teacher err" in table.columns:
             col_a = "Teacher err"
         if "Error" in table.index:  # Table 4 is printed transposed: an "Error" row, a column per student
@@ -161,12 +164,15 @@ def claims_table(claims: list[Claim] | None = None) -> pd.DataFrame:
 
 def _side(frame: pd.DataFrame, claim: Claim, model: str, value: str) -> pd.Series:
     """Per seed, `model`'s mean `value`. `claim.where` filters only the columns this model's rows have: the
-    DenseNet baseline has no Wide-ResNet teacher, so it is the baseline of every `wrn` network."""
+    DenseNet baseline has no Wide-ResNet teacher, so it is the baseline of every `wrn` network. Records without
+    the value or a filtered column are another chapter's: the claim was not run on them (empty)."""
+    if value not in frame.columns or any(column not in frame.columns for column in claim.where):
+        return pd.Series(dtype=float)
     rows = frame[frame["model"] == model]
     for column, wanted in claim.where.items():
-        if column in rows and rows[column].notna().any():
+        if rows[column].notna().any():
             rows = rows[rows[column] == wanted]
-    return rows.groupby("seed")[value].mean()
+    return rows.dropna(subset=[value]).groupby("seed")[value].mean()
 
 
 # Record columns that name one network of a grid (chapter 8's Wide-ResNet teachers and residual students): a
@@ -286,3 +292,34 @@ def claim_view(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
         "ours: b − a [95% CI]": [ours(row) for _, row in table.iterrows()], "n": table["n"],
         "detectable": [("—" if pd.isna(d) else f"{d:.{digits}f}") for d in table["detectable"]],
         "verdict": table["verdict"], "note": table["note"]}).set_index("claim")
+
+
+def book_chapters(claims: list[Claim] | None = None) -> list[str]:
+    """The chapters that test `claims` (all of them for None), in the order of the claim list."""
+    return list(dict.fromkeys(claim.chapter for claim in (CLAIMS if claims is None else claims)))
+
+
+def evaluate_book(records_by_chapter: Mapping[str, pd.DataFrame], claims: list[Claim] | None = None,
+                  **evaluate_options) -> pd.DataFrame:
+    """Every claim (or `claims`) evaluated on the records of its own chapter, one row per claim in the claim list's
+    order: the summary's table. Chapters label different things alike ("Teacher" is chapter 4's teachers and also
+    the same runs in chapters 5-7), so the chapters' records are never pooled; a chapter missing from
+    `records_by_chapter`, or with an empty frame, has its claims reported as not run (`evaluate`); records of a
+    chapter without claims (chapter 3's teachers) are not used. `evaluate_options` go to `evaluate` (value, margin)."""
+    claims = list(CLAIMS if claims is None else claims)
+    frames = [evaluate(records_by_chapter.get(chapter, pd.DataFrame()), [c for c in claims if c.chapter == chapter],
+                       **evaluate_options)
+              for chapter in book_chapters(claims)]
+    table = pd.concat(frames, ignore_index=True)
+    order = {claim.key: position for position, claim in enumerate(claims)}
+    return table.sort_values("key", key=lambda keys: keys.map(order)).reset_index(drop=True)
+
+
+def verdict_counts(evaluated: pd.DataFrame) -> dict:
+    """How many claims of `evaluate`'s table were tested (had runs), how many were not run, and how many of the
+    tested ones got each verdict of `stats.VERDICTS` (zeros included): the tally the summary gives."""
+    from .stats import VERDICTS
+    tested = evaluated[evaluated["note"] != "not run"]
+    counts = tested["verdict"].value_counts()
+    return dict(tested=len(tested), not_run=len(evaluated) - len(tested),
+                **{verdict: int(counts.get(verdict, 0)) for verdict in VERDICTS})

@@ -6,6 +6,8 @@ functions, for exactly the runs the chapters trained.
 """
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 from typing import Sequence
 
@@ -20,7 +22,7 @@ from .models.registry import resolve
 from .profiles import get_profile
 from .report import ensemble_records, run_records
 from .config import RunConfig, build_model
-from .store import Run
+from .store import Run, default_runs_dir
 from .training import seed_everything, train_run
 
 # BAN+L mixes the label loss and the teacher loss; the paper does not give the weight.
@@ -238,11 +240,14 @@ def chapter_records(chapter: str, profile: str, seeds: Sequence[int] | None = No
     07_ensembles: Teacher, BAN-1…BAN-3, Ens*2 (central seeds), Ens*3 (secondary), Teachers×2 and Teachers×3
     (disjoint groups of independently trained teachers). 08_densenet_resnet: WRN teacher, WRN BAN, DenseNet
     student, DenseNet baseline, each Table 4 student by its column name, ResNet baseline, ResNet student, Linear.
+    09_language_models (`LM_CHAPTER`): `lm_records`.
     """
     chosen = get_profile(profile)
     seeds = list(chosen.seeds if seeds is None else seeds)
     secondary = list(chosen.secondary_seeds if secondary_seeds is None else secondary_seeds)
     common = dict(device=device, progress=progress, runs_dir=runs_dir, **overrides)
+    if chapter == LM_CHAPTER:
+        return lm_records(profile, seeds, device, runs_dir, **overrides)
     if chapter == "08_densenet_resnet":
         return _transfer_records(profile, transfer_grid(profile, seeds=secondary_seeds), device, progress, runs_dir,
                                  **overrides)
@@ -273,6 +278,88 @@ def chapter_records(chapter: str, profile: str, seeds: Sequence[int] | None = No
     elif chapter != "04_born_again":
         raise ValueError(f"no records for chapter {chapter!r}; chapters with runs: {', '.join(BOOK_PLAN_CHAPTERS)}")
     return pd.concat(frames, ignore_index=True)
+
+
+# ---------------------------------------------------------------- the whole book's records, for the summary
+
+LM_CHAPTER = "09_language_models"  # Table 6: its records come from `bannb.lm`, through `lm_records`
+
+
+def lm_records(profile: str, seeds: Sequence[int] | None = None, device: str = "cpu", runs_dir: Path | None = None,
+               **overrides) -> pd.DataFrame:
+    """THE HOOK for the language-model chapter's records (Table 6): one tidy row per LM run, labelled as the claims
+    of chapter `LM_CHAPTER` in `bannb.claims` name them, from `bannb.lm`'s runs. Until that chapter is written it
+    returns an empty table with the records' columns, so the summary lists Table 6's claims as not run."""
+    return pd.DataFrame(columns=["model", "seed", "test_error", "run_id"])
+
+
+RECORD_CHAPTERS = tuple(dict.fromkeys((*BOOK_PLAN_CHAPTERS, LM_CHAPTER)))  # every chapter that has records
+
+
+def book_records(profile: str, seeds: Sequence[int] | None = None, secondary_seeds: Sequence[int] | None = None,
+                 device: str = "cpu", runs_dir: Path | None = None, progress: bool = False,
+                 **overrides) -> dict[str, pd.DataFrame]:
+    """Every chapter's records (`chapter_records`; the language-model chapter's from `lm_records`), by
+    chapter: what `claims.evaluate_book` takes. Kept apart, since chapters label different things alike."""
+    return {name: chapter_records(name, profile, seeds, secondary_seeds, device, runs_dir, progress, **overrides)
+            for name in RECORD_CHAPTERS}
+
+
+def pooled_records(records_by_chapter: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The chapters' records in one table with a `chapter` column, each (run_id, model) once (the first chapter
+    that has it): chapters 4-7 all show chapter 3's teachers as "Teacher". For looking at the runs, never for
+    evaluating claims (`claims.evaluate_book` keeps the chapters apart)."""
+    frames = [frame.assign(chapter=name) for name, frame in records_by_chapter.items() if len(frame)]
+    if not frames:
+        return pd.DataFrame(columns=["chapter", "model", "seed", "test_error", "run_id"])
+    return pd.concat(frames, ignore_index=True).drop_duplicates(["run_id", "model"], ignore_index=True)
+
+
+SEED_CHAPTERS = ("03_teachers", "04_born_again", "05_cwtm", "06_dkpp")  # the chapters whose runs are per central seed
+
+
+def runs_per_seed(profile: str, chapters: Sequence[str] = SEED_CHAPTERS) -> int:
+    """How many runs one more central seed adds to `chapters`' plans at `profile` (a teacher and its students),
+    counted on a central seed that is not also a secondary one, so that BAN-3 and the long teacher are not in it."""
+    chosen = get_profile(profile)
+    seed = max(set(chosen.seeds) - set(chosen.secondary_seeds) or chosen.seeds)
+    return len({config.run_id for chapter in chapters for config in chapter_plan(chapter, profile)
+                if config.base_seed == seed and config.run_id not in
+                {c.run_id for c in regime_configs(profile).values()}})
+
+
+FIT_FIELDS = ("train_accuracy", "train_loss", "teacher_train_targets_wrong", "test_agreement_with_teacher")
+
+
+def run_fit(frame: pd.DataFrame, runs_dir: Path | None = None) -> pd.DataFrame:
+    """`frame` with what each run's `final.json` records of its fit (`FIT_FIELDS`; accuracies and shares in %) and
+    its teacher's run id (`teacher`): NaN for an ensemble (several runs) and for a field a run does not have (only
+    students have a teacher)."""
+    runs_dir = Path(runs_dir) if runs_dir is not None else default_runs_dir()
+    rows = []
+    for run_id in frame["run_id"]:
+        path = runs_dir / str(run_id) / "final.json"
+        final = json.loads(path.read_text()) if " + " not in str(run_id) and path.exists() else {}
+        row = {name: final.get(name, math.nan) * (1 if name == "train_loss" else 100) for name in FIT_FIELDS}
+        rows.append(dict(row, teacher=final.get("teacher") or math.nan))
+    return pd.concat([frame.reset_index(drop=True), pd.DataFrame(rows, columns=[*FIT_FIELDS, "teacher"])], axis=1)
+
+
+def teacher_pairs(fit: pd.DataFrame) -> pd.DataFrame:
+    """Each student of `run_fit`'s table beside its own teacher (found by the teacher's run id, so a BAN-2 is paired
+    with its BAN-1): the student's `model` and `chapter`, the teacher's model, clean training accuracy and test
+    error, the share of the teacher's training targets that are wrong, and `gain`, the student's test error minus
+    its teacher's (points; below 0: the student is better)."""
+    teachers = fit.drop_duplicates("run_id").set_index("run_id")
+    students = fit[fit["teacher"].isin(teachers.index)].reset_index(drop=True)
+    teacher = teachers.loc[students["teacher"]].reset_index(drop=True)
+    return pd.DataFrame({"chapter": students.get("chapter"), "model": students["model"],
+                         "teacher_model": teacher["model"], "seed": students["seed"],
+                         "teacher_train_accuracy": teacher["train_accuracy"],
+                         "teacher_train_targets_wrong": students["teacher_train_targets_wrong"],
+                         "test_agreement_with_teacher": students["test_agreement_with_teacher"],
+                         "teacher_test_error": teacher["test_error"], "test_error": students["test_error"],
+                         "gain": students["test_error"] - teacher["test_error"]})
 
 
 def _transfer_records(profile: str, grid: dict, device: str, progress: bool, runs_dir: Path | None,

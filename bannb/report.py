@@ -400,3 +400,140 @@ def plot_against_floor(frame: pd.DataFrame, floor: str, y: str = "model", x: str
     ax.set(xlabel="test error (%)", ylabel="", title=title or "")
     fig.tight_layout()
     return fig
+
+
+VERDICT_COLORS = {"holds": "tab:green", "does not hold": "tab:red", "no effect of the paper's size": "tab:blue",
+                  "inconclusive": "tab:orange"}
+
+
+def _table_order(name: str) -> tuple:
+    return (1, 0) if name == "ours" else (0, int(name.split()[-1])) if name.split()[-1].isdigit() else (0, 99)
+
+
+def plot_claims_forest(claims: pd.DataFrame, title: str | None = None):
+    """A forest plot of `claims.evaluate`'s table: one row per claim ("b − a"), one panel per table of the paper
+    (our own controls last, under "ours"). Our paired mean difference is a dot with its 95% CI, coloured by the
+    verdict (written at the right); the paper's mean difference over its printed rows is a hollow black diamond;
+    the grey band is ±the rule's margin, the line zero. A claim without runs reads "not run". Panels share the x
+    axis of their unit (the table's `unit` column where it has one, e.g. perplexity for language models; test
+    error in points otherwise) and take the margin from its `margin` column (`stats.MARGIN` otherwise)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+    from matplotlib.transforms import blended_transform_factory
+    from .stats import MARGIN
+    claims = claims.assign(unit=claims["unit"] if "unit" in claims else "points of error",
+                           margin=claims["margin"] if "margin" in claims else MARGIN)
+    groups = sorted(claims["table"].unique(), key=_table_order)
+    sizes = [int((claims["table"] == group).sum()) for group in groups]
+    units = [claims.loc[claims["table"] == group, "unit"].iloc[0] for group in groups]
+    fig, axes = plt.subplots(len(groups), 1, squeeze=False, layout="constrained",
+                             figsize=(9.0, 1.0 + 0.34 * sum(sizes) + 0.4 * len(groups) + 0.5 * (len(set(units)) - 1)),
+                             gridspec_kw=dict(height_ratios=[size + 0.6 for size in sizes]))
+    axes = list(axes[:, 0])
+    for index, (ax, group, unit) in enumerate(zip(axes, groups, units)):
+        first = units.index(unit)
+        if first != index:
+            ax.sharex(axes[first])
+        rows = claims[claims["table"] == group].reset_index(drop=True)
+        y = np.arange(len(rows))[::-1]
+        margin = float(rows["margin"].iloc[0])
+        ax.axvspan(-margin, margin, color="0.92", zorder=0)
+        ax.axvline(0, color="0.3", linewidth=0.8, zorder=1)
+        right = blended_transform_factory(ax.transAxes, ax.transData)
+        for position, row in zip(y, rows.itertuples()):
+            color = VERDICT_COLORS.get(row.verdict, "0.5")
+            if row.n == 0 or not np.isfinite(row.mean):
+                ax.text(0, position, "not run", ha="center", va="center", fontsize=8, color="0.35", style="italic")
+                ax.text(1.01, position, "not run", transform=right, va="center", fontsize=8, color="0.35")
+                continue
+            if np.isfinite(row.ci_low):
+                ax.plot([row.ci_low, row.ci_high], [position, position], color=color, linewidth=2.2,
+                        solid_capstyle="butt", zorder=2)
+            ax.plot(row.mean, position, "o", color=color, markersize=6, zorder=3)
+            ax.text(1.01, position, row.verdict, transform=right, va="center", fontsize=8, color=color)
+        paper = rows["paper_mean"].to_numpy(dtype=float)
+        shown = np.isfinite(paper)
+        ax.plot(paper[shown], y[shown], "D", markerfacecolor="none", markeredgecolor="black", markersize=6, zorder=4)
+        ax.set_yticks(y, [f"{row.b} − {row.a}" for row in rows.itertuples()], fontsize=8)
+        ax.set_ylim(-0.7, len(rows) - 0.3)
+        ax.set_title("our controls (not in the paper)" if group == "ours" else f"the paper's {group}",
+                     fontsize=9, loc="left")
+        last_of_unit = index == len(axes) - 1 or unit not in units[index + 1:]
+        ax.tick_params(labelbottom=last_of_unit)
+        if last_of_unit:
+            ax.set_xlabel(f"b − a in {unit} (left of 0: b is better)")
+    run = claims[claims["n"] > 0]
+    handles = [Line2D([], [], marker="o", color=color, linewidth=2.2, label=f"ours, 95% CI: {verdict}")
+               for verdict, color in VERDICT_COLORS.items() if verdict in set(run["verdict"])]
+    handles += [Line2D([], [], marker="D", linestyle="none", markerfacecolor="none", markeredgecolor="black",
+                       label="the paper (mean over its rows)"),
+                Patch(color="0.92", label="± the rule's margin")]
+    fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=8, frameon=False)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_student_gains(pairs: pd.DataFrame, min_train_accuracy: float | None = None, title: str | None = None):
+    """Each student's test error minus its own teacher's (`experiments.teacher_pairs`), against how well that teacher
+    fits its training set (clean training accuracy, %), one colour per kind of student; the convergence criterion's
+    training accuracy (`convergence.MIN_TRAIN_ACCURACY`) is the dotted line, zero gain the grey one."""
+    import seaborn as sns
+    from .convergence import MIN_TRAIN_ACCURACY
+    threshold = 100 * (MIN_TRAIN_ACCURACY if min_train_accuracy is None else min_train_accuracy)
+    fig, (ax,) = _figure(1, width=6.4, height=3.8)
+    ax.axhline(0, color="0.5", linewidth=0.8)
+    ax.axvline(threshold, color="0.3", linestyle=":", linewidth=1)
+    sns.scatterplot(data=pairs, x="teacher_train_accuracy", y="gain", hue="model", style="model", s=45, ax=ax)
+    ax.set(xlabel="the teacher's clean training accuracy (%)",
+           ylabel="student − its teacher: test error (points)", title=title or "")
+    if ax.get_legend() is not None:
+        sns.move_legend(ax, "upper left", bbox_to_anchor=(1.01, 1), title="student", fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def plot_step_speedups(steps: pd.DataFrame, machines: pd.DataFrame, labels: Sequence[str] | None = None):
+    """Speed-up of bannb's step over the plain fp32 loop, per precision candidate (bars) and case (rows), one panel
+    per CPU type (`bench.steps_table` and `bench.machines_table`). The black line is the plain loop (1×), the purple
+    dotted one the CPU's bf16/fp32 matmul peak ratio (what a compute-bound step can gain from bf16 at most); auto's
+    pick has a black edge. Candidates not measured on a CPU have no bar; one given up (far slower) reads "gave up"."""
+    import matplotlib.pyplot as plt
+    labels = list(labels or ["fp32", "fp32+channels-last", "bf16", "bf16+channels-last"])
+    cpus = list(dict.fromkeys(steps["CPU"]))
+    cases = list(dict.fromkeys(steps["case"]))
+    colors = dict(zip(labels, plt.get_cmap("tab10").colors))
+    fig, axes = plt.subplots(1, len(cpus), figsize=(4.6 * len(cpus) + 1.5, 0.2 * len(cases) * len(labels) + 1.6),
+                             sharey=True, squeeze=False, layout="constrained")
+    height = 0.8 / len(labels)
+    for ax, cpu in zip(axes[0], cpus):
+        rows = steps[steps["CPU"] == cpu].set_index("case")
+        for position, case in enumerate(cases):
+            if case not in rows.index:
+                continue
+            row = rows.loc[case]
+            for k, label in enumerate(labels):
+                y = position - 0.4 + height * (k + 0.5)
+                ms = row[label]
+                if np.isnan(ms):
+                    continue
+                if np.isinf(ms):
+                    ax.text(0.02, y, "gave up", va="center", fontsize=7, color=colors[label])
+                    continue
+                picked = label == row["auto picks"]
+                ax.barh(y, row["plain fp32 loop"] / ms, height=height, color=colors[label],
+                        edgecolor="black" if picked else "none", linewidth=1.2 if picked else 0)
+        ratio = machines.set_index("CPU").loc[cpu, "bf16 / fp32"]
+        ax.axvline(1.0, color="black", linewidth=1)
+        ax.axvline(ratio, color="tab:purple", linestyle=":", linewidth=1.8)
+        ax.set_title(cpu, fontsize=9)
+        ax.set_xlabel("speed-up over the plain fp32 loop (×)")
+    axes[0][0].set_yticks(range(len(cases)), cases, fontsize=8)
+    axes[0][0].invert_yaxis()
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colors[label]) for label in labels]
+    handles += [plt.Rectangle((0, 0), 1, 1, facecolor="white", edgecolor="black"),
+                plt.Line2D([], [], color="tab:purple", linestyle=":")]
+    fig.legend(handles, [*labels, "auto's pick (black edge)", "bf16/fp32 matmul peak ratio"],
+               loc="outside lower center", ncol=3, fontsize=8, frameon=False)
+    return fig

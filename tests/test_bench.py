@@ -110,3 +110,67 @@ def test_bad_arguments(argv, message, tmp_path, capsys):
     assert bench.main([*argv, "--out", str(tmp_path)]) == 2
     assert message in capsys.readouterr().err
     assert not list(tmp_path.iterdir()), "a refused run writes nothing"
+
+
+def _report(model, isa, fp32_ms, auto, variants=None, bandwidth=2e10, old=False):
+    """A report as `main` writes it (old=True: as the first files were, auto's choice and the plain loop only)."""
+    seconds = {label: ms / 1e3 for label, ms in fp32_ms.items()}
+    choice = auto
+    row = dict(case="densenet-bc-40-12 1×28×28", plain_fp32_seconds=1.0, candidates=seconds,
+               candidate_shares={label: dict(share_of_peak=0.25, share_of_bandwidth=None if old else 0.5)
+                                 for label in seconds},
+               plain_fp32_shares=dict(share_of_peak=0.2, share_of_bandwidth=None), auto=dict(choice=choice),
+               fastest=None if old else min(seconds, key=seconds.get),
+               auto_gap=None if old else seconds[choice] / min(seconds.values()) - 1, bannb_seconds=seconds[choice])
+    if variants:
+        row["variants"] = {name: dict(seconds=ms / 1e3, precision=choice, share_of_peak=0.3, share_of_bandwidth=0.6,
+                                      first_epoch_seconds=None) for name, ms in variants.items()}
+    return dict(machine=dict(model=model, isa=isa, cores=2, threads=2, flags={"avx512f": True, "avx512_bf16": False}),
+                torch="2.x", matmul_peak_flops_per_second={"fp32": 3e11, "bf16": 1.5e11},
+                memory_bandwidth_bytes_per_second=None if old else bandwidth, rows=[row], measured="2026-01-01")
+
+
+def test_the_reports_side_by_side(tmp_path):
+    new = _report("Intel Xeon", "avx512", {"fp32": 500, "fp32+channels-last": 400, "bf16": 900,
+                                           "bf16+channels-last": 410}, auto="bf16+channels-last",
+                  variants={"concat (as before)": 410, "preallocated buffer": 533})
+    new["rows"].append(dict(new["rows"][0], case="wrn-16-1 1×28×28", variants={}))  # written after the DenseNet
+    old = _report("AMD EPYC", "avx512-bf16", {"bf16+channels-last": 250}, auto="bf16+channels-last", old=True)
+    for report in (new, old):
+        bench.write_report(bench.report_file(tmp_path, report["machine"]), report)
+    reports = bench.read_reports(tmp_path)
+    assert list(reports) == ["AMD EPYC (avx512-bf16)", "Intel Xeon (avx512)"]
+
+    machines = bench.machines_table(reports).set_index("CPU")
+    assert machines.loc["Intel Xeon (avx512)", "bf16 / fp32"] == pytest.approx(0.5)
+    assert machines.loc["Intel Xeon (avx512)", "memory bandwidth (GB/s)"] == pytest.approx(20.0)
+    assert math.isnan(machines.loc["AMD EPYC (avx512-bf16)", "memory bandwidth (GB/s)"])
+    assert machines.loc["Intel Xeon (avx512)", "flags"] == "avx512f"
+
+    steps = bench.steps_table(reports)
+    assert list(steps.loc[steps["CPU"] == "Intel Xeon (avx512)", "case"]) == [  # in the order of bench.CASES
+        "wrn-16-1 1×28×28", "densenet-bc-40-12 1×28×28"]
+    steps = steps[steps["case"].str.startswith("densenet")].set_index("CPU")
+    xeon, amd = steps.loc["Intel Xeon (avx512)"], steps.loc["AMD EPYC (avx512-bf16)"]
+    assert xeon["fastest"] == "fp32+channels-last" and xeon["auto vs fastest (%)"] == pytest.approx(2.5)
+    assert xeon["within tolerance"] is True and xeon["fp32"] == pytest.approx(500)
+    assert xeon["speed-up over plain"] == pytest.approx(1 / 0.41)
+    assert xeon["% of memory bandwidth"] == pytest.approx(50.0)
+    assert amd["within tolerance"] is None and amd["fastest"] == "not measured" and math.isnan(amd["fp32"])
+    assert math.isnan(amd["% of memory bandwidth"])
+    # a gap beyond the tolerance fails it
+    strict = bench.steps_table(reports, tolerance=0.01)
+    assert not strict.loc[strict["CPU"] == "Intel Xeon (avx512)", "within tolerance"].any()
+
+    variants = bench.variants_table(reports).set_index("dense block")
+    assert list(variants["CPU"]) == ["Intel Xeon (avx512)"] * 2
+    assert variants.loc["preallocated buffer", "change (%)"] == pytest.approx(30.0)
+    assert variants.loc["concat (as before)", "change (%)"] == pytest.approx(0.0)
+
+
+def test_accuracy_difference_pairs_bf16_and_fp32_by_seed():
+    runs = [dict(precision=p, seed=s, test_error=e) for p, s, e in
+            [("bf16", 0, 9.2), ("bf16", 1, 9.4), ("bf16", 2, 9.0), ("fp32", 0, 9.5), ("fp32", 1, 9.3), ("fp32", 2, 9.4)]]
+    diff = bench.accuracy_difference(dict(accuracy=dict(runs=runs)))
+    assert diff.n == 3 and diff.paired and diff.mean == pytest.approx((-0.3 + 0.1 - 0.4) / 3)
+    assert bench.accuracy_difference({}) is None

@@ -215,3 +215,68 @@ def test_claim_view_shows_the_difference_its_interval_and_why_a_claim_is_void():
     assert view.loc[claims[1].statement, "note"].startswith("DenseNet student (20.10%) does not beat")
     not_run = view.loc[claims[2].statement]
     assert (not_run["ours: b − a [95% CI]"], not_run["n"], not_run["note"]) == ("—", 0, "not run")
+
+
+def test_table_4_is_read_on_its_error_row_only():
+    # Table 4 prints an "Error" row and a "Params (M)" row; only the first is a difference of errors
+    claims = {c.key: c for c in CLAIMS}
+    deeper = claims["deeper-densenet-vs-teacher"].paper_difference()
+    assert deeper["paper_mean"] == pytest.approx(16.43 - 17.69) and deeper["paper_rows"] == "1 of 1 rows"
+    compressed = claims["compressed-densenet-vs-teacher"].paper_difference()
+    assert compressed["paper_mean"] == pytest.approx(19.83 - 17.69) and compressed["paper_rows"] == "1 of 1 rows"
+
+
+def _records(**errors):
+    """A chapter's tidy records: model -> its error per seed (seeds 0, 1, 2, …)."""
+    return pd.DataFrame([dict(model=model, seed=seed, test_error=error, run_id=f"{model}-{seed}")
+                         for model, values in errors.items() for seed, error in enumerate(values)])
+
+
+def test_evaluate_book_covers_every_claim_once_in_the_claim_lists_order():
+    from bannb.claims import book_chapters, evaluate_book
+    table = evaluate_book({})
+    assert table["key"].tolist() == [c.key for c in CLAIMS]  # each claim once, none added
+    assert (table["note"] == "not run").all() and (table["verdict"] == "inconclusive").all()
+    # the union of the chapters' claims is every claim: the summary misses none
+    union = [c.key for chapter in book_chapters() for c in claims_for(chapter)]
+    assert sorted(union) == sorted(c.key for c in CLAIMS)
+
+
+def test_evaluate_book_judges_each_claim_on_its_own_chapters_records():
+    from bannb.claims import evaluate_book
+    # "BAN-1" in chapter 4 and in chapter 5 are different numbers here: pooling them would mix the two
+    records = {"04_born_again": _records(**{"Teacher": [10.0, 10.2, 10.1], "BAN-1": [9.0, 9.3, 9.1]}),
+               "05_cwtm": _records(**{"Teacher": [10.0, 10.2, 10.1], "BAN-1": [12.0, 12.1, 12.3],
+                                      "BAN+L": [11.0, 11.2, 11.1]}),
+               "03_teachers": _records(Teacher=[50.0, 50.0, 50.0])}  # a chapter without claims: not used
+    table = evaluate_book(records).set_index("key")
+    assert table.loc["ban1-vs-teacher", "mean"] == pytest.approx((-1.0 - 0.9 - 1.0) / 3)
+    assert table.loc["banl-vs-ban", "mean"] == pytest.approx(11.1 - (12.0 + 12.1 + 12.3) / 3)
+    assert table.loc["banl-vs-ban", "chapter"] == "05_cwtm"
+    assert table.loc["ban2-vs-ban1", "note"] == "not run"  # chapter 4 has no BAN-2 here
+    assert (table.loc[[c.key for c in claims_for("08_densenet_resnet")], "note"] == "not run").all()
+    # a chapter whose records are an empty frame (the language models before their chapter exists): not run
+    empty = evaluate_book({"06_dkpp": pd.DataFrame(columns=["model", "seed", "test_error", "run_id"])})
+    assert (empty.set_index("key").loc[[c.key for c in claims_for("06_dkpp")], "note"] == "not run").all()
+
+
+def test_every_claims_chapter_has_records_and_the_summary_evaluates_them_all():
+    from bannb.experiments import LM_CHAPTER, RECORD_CHAPTERS
+    assert {c.chapter for c in CLAIMS} <= set(RECORD_CHAPTERS)
+    assert LM_CHAPTER in RECORD_CHAPTERS
+    summary = json.loads((Path(__file__).resolve().parents[1] / "book" / "10_summary.ipynb").read_text())
+    code = "\n".join("".join(cell["source"]) for cell in summary["cells"] if cell["cell_type"] == "code")
+    # the summary evaluates every claim (evaluate_book's default) on every chapter's records, with no list of its own
+    assert "evaluate_book(records)" in code and "book_records(" in code
+    assert "claims_for(" not in code and "Claim(" not in code
+
+
+def test_verdict_counts_tally_the_tested_claims_only():
+    from bannb.claims import evaluate_book, verdict_counts
+    from bannb.stats import VERDICTS
+    records = {"04_born_again": _records(**{"Teacher": [10.0, 10.2, 10.1], "BAN-1": [9.0, 9.3, 9.1],
+                                            "BAN-2": [9.0, 10.3, 8.1]})}
+    counts = verdict_counts(evaluate_book(records))
+    assert counts["tested"] == 2 and counts["not_run"] == len(CLAIMS) - 2
+    assert counts["holds"] == 1 and counts["inconclusive"] == 1  # BAN-2 − BAN-1: 0.0, +1.0, −1.0
+    assert sum(counts[v] for v in VERDICTS) == counts["tested"]

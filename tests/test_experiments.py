@@ -253,3 +253,65 @@ def test_transfer_tables_lay_our_means_out_as_the_papers_tables():
     table5 = tables[5]
     assert list(table5.columns) == list(paper_table(5).columns) and list(table5.index) == ["res-a", "res-b"]
     assert table5.loc["res-b"].tolist() == pytest.approx([2.0, 15.0, 14.5])
+
+
+def test_the_language_model_chapter_has_records_even_before_it_exists():
+    from bannb.experiments import LM_CHAPTER, chapter_records, lm_records
+    for frame in (lm_records("smoke"), chapter_records(LM_CHAPTER, "smoke")):
+        assert {"model", "seed", "test_error", "run_id"} <= set(frame.columns)
+
+
+def test_pooled_records_keep_each_run_once_and_name_its_chapter():
+    import pandas as pd
+    from bannb.experiments import pooled_records
+    teacher = dict(model="Teacher", seed=0, test_error=9.0, run_id="t0")
+    pooled = pooled_records({"04_born_again": pd.DataFrame([teacher, dict(teacher, model="BAN-1", run_id="s0")]),
+                             "05_cwtm": pd.DataFrame([teacher, dict(teacher, model="CWTM", run_id="c0")]),
+                             "09_language_models": pd.DataFrame(columns=["model", "seed", "test_error", "run_id"])})
+    assert sorted(zip(pooled["chapter"], pooled["model"])) == [
+        ("04_born_again", "BAN-1"), ("04_born_again", "Teacher"), ("05_cwtm", "CWTM")]
+    assert pooled_records({}).empty
+
+
+def test_run_fit_reads_each_runs_final_record(tmp_path):
+    import json
+    import pandas as pd
+    from bannb.experiments import run_fit
+    (tmp_path / "t0").mkdir()
+    (tmp_path / "t0" / "final.json").write_text(json.dumps(dict(train_accuracy=0.99, train_loss=0.05)))
+    (tmp_path / "s0").mkdir()
+    (tmp_path / "s0" / "final.json").write_text(json.dumps(dict(
+        train_accuracy=0.97, train_loss=0.1, teacher_train_targets_wrong=0.01, test_agreement_with_teacher=0.95,
+        teacher="t0")))
+    frame = pd.DataFrame(dict(model=["Teacher", "BAN-1", "Ens*2"], run_id=["t0", "s0", "t0 + s0"], seed=[0, 0, 0],
+                              test_error=[10.0, 9.5, 9.0]), index=[5, 6, 7])
+    fit = run_fit(frame, tmp_path).set_index("model")
+    assert fit.loc["BAN-1", "teacher"] == "t0"
+    assert fit.loc["Teacher", "train_accuracy"] == pytest.approx(99.0)
+    assert math.isnan(fit.loc["Teacher", "teacher_train_targets_wrong"])  # a teacher has no teacher
+    assert fit.loc["BAN-1", "teacher_train_targets_wrong"] == pytest.approx(1.0)
+    assert fit.loc["BAN-1", "test_agreement_with_teacher"] == pytest.approx(95.0)
+    assert fit.loc["BAN-1", "train_loss"] == pytest.approx(0.1)
+    assert fit.loc["Ens*2", ["train_accuracy", "teacher"]].isna().all()  # an ensemble is several runs: no one record
+
+
+def test_teacher_pairs_put_each_student_beside_its_own_teacher():
+    import pandas as pd
+    from bannb.experiments import teacher_pairs
+    fit = pd.DataFrame(dict(
+        chapter=["04_born_again"] * 4, model=["Teacher", "BAN-1", "BAN-2", "Teacher"], seed=[0, 0, 0, 1],
+        run_id=["t0", "b1", "b2", "t1"], teacher=[math.nan, "t0", "b1", math.nan], test_error=[10.0, 9.0, 9.5, 11.0],
+        train_accuracy=[99.0, 98.0, 97.0, 95.0], teacher_train_targets_wrong=[math.nan, 1.0, 2.0, math.nan],
+        test_agreement_with_teacher=[math.nan, 90.0, 91.0, math.nan]))
+    pairs = teacher_pairs(fit).set_index("model")
+    assert list(pairs.index) == ["BAN-1", "BAN-2"]  # the teachers have no teacher
+    assert pairs.loc["BAN-2", "teacher_model"] == "BAN-1" and pairs.loc["BAN-2", "teacher_train_accuracy"] == 98.0
+    assert pairs.loc["BAN-1", "gain"] == pytest.approx(-1.0) and pairs.loc["BAN-2", "gain"] == pytest.approx(0.5)
+    assert pairs.loc["BAN-1", "teacher_train_targets_wrong"] == 1.0
+
+
+def test_runs_per_seed_counts_a_teacher_and_its_students():
+    from bannb.experiments import runs_per_seed
+    # a teacher; BAN-1 and BAN-2 (chapter 4); BAN+L and CWTM (chapter 5); DKPP (chapter 6)
+    assert runs_per_seed("cpu") == 6 and runs_per_seed("smoke") == 6
+    assert runs_per_seed("cpu", ["03_teachers"]) == 1

@@ -303,3 +303,93 @@ def test_record_runs_are_the_rows_runs_in_order_and_refuse_ensembles(tmp_path):
     assert [(run.run_id, run.config.seed) for run in runs] == [("a", 0), ("b", 1)]
     with pytest.raises(ValueError, match="1 rows are ensembles"):
         record_runs(pd.DataFrame({"run_id": ["a", "a + b"]}), runs_dir=tmp_path)
+
+
+def test_tally_agrees_in_number():
+    from bannb.report import tally
+    assert tally(["inconclusive"] * 14 + ["does not hold"] * 3 + ["holds"]) == \
+        "14 are inconclusive, 3 do not hold, 1 holds"
+    assert tally(["holds", "holds", "does not hold"]) == "2 hold, 1 does not hold"
+
+
+def test_plot_claims_forest_one_panel_per_table_one_row_per_claim():
+    from bannb.claims import CLAIMS, evaluate
+    from bannb.report import VERDICT_COLORS, plot_claims_forest
+    chosen = [c for c in CLAIMS if c.key in ("ban1-vs-teacher", "banl-vs-teacher", "wrn-ban-vs-teacher",
+                                             "ban1-vs-long-teacher")]
+    frame = pd.DataFrame([dict(model=model, seed=seed, test_error=base + 0.05 * ((seed + len(model)) % 3))
+                          for model, base in (("Teacher", 10.0), ("BAN-1", 9.0), ("BAN+L", 10.0))
+                          for seed in range(4)])
+    table = evaluate(frame, chosen)
+    fig = plot_claims_forest(table)
+    panels = [ax for ax in fig.axes if ax.get_yticklabels()]
+    assert [ax.get_title(loc="left") for ax in panels] == ["the paper's Table 2", "the paper's Table 3",
+                                                            "our controls (not in the paper)"]
+    labels = [t.get_text() for t in panels[0].get_yticklabels()]
+    assert sorted(labels) == ["BAN+L − Teacher", "BAN-1 − Teacher"]
+    at = dict(zip(panels[0].get_yticks(), labels))
+    assert at[max(at)] == "BAN-1 − Teacher"  # the table's first claim is drawn at the top
+    assert panels[-1].get_xlabel() == "b − a in points of error (left of 0: b is better)"
+    assert not panels[0].get_xlabel() and panels[0].get_shared_x_axes().joined(panels[0], panels[-1])
+    texts = [t.get_text() for ax in panels for t in ax.texts]
+    verdicts = table.set_index("key")["verdict"]
+    assert verdicts["ban1-vs-teacher"] == "holds" and "holds" in texts
+    assert texts.count("not run") == 2 * 2  # two claims without runs: at zero and in the verdict column
+    # the paper's diamond on every paper claim with runs or without; ours only where there are runs
+    diamonds = [line for ax in panels for line in ax.lines if line.get_marker() == "D"]
+    assert sum(len(line.get_xdata()) for line in diamonds) == 3
+    dots = [line for ax in panels for line in ax.lines if line.get_marker() == "o"]
+    assert len(dots) == 2 and {line.get_color() for line in dots} <= set(VERDICT_COLORS.values())
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert any(text.startswith("the paper") for text in legend) and "ours, 95% CI: holds" in legend
+    plt.close(fig)
+
+
+def test_plot_claims_forest_gives_another_unit_its_own_axis():
+    from bannb.report import plot_claims_forest
+    base = dict(n=3, verdict="holds", paper_mean=-1.0, a="Teacher", b="BAN")
+    table = pd.DataFrame([dict(base, table="Table 2", mean=-0.5, ci_low=-0.8, ci_high=-0.2),
+                          dict(base, table="Table 6", mean=-4.0, ci_low=-6.0, ci_high=-2.0,
+                               unit="perplexity points", margin=3.0)])
+    table.loc[0, ["unit", "margin"]] = ["points of error", 0.3]
+    fig = plot_claims_forest(table)
+    errors, perplexity = [ax for ax in fig.axes if ax.get_yticklabels()]
+    assert errors.get_xlabel() == "b − a in points of error (left of 0: b is better)"
+    assert perplexity.get_xlabel() == "b − a in perplexity points (left of 0: b is better)"
+    assert not errors.get_shared_x_axes().joined(errors, perplexity)
+    assert perplexity.get_xlim()[0] <= -6.0 and errors.get_xlim()[1] < 3.0
+    plt.close(fig)
+
+
+def test_plot_student_gains_marks_zero_and_the_criterion():
+    from bannb.report import plot_student_gains
+    pairs = pd.DataFrame(dict(model=["BAN-1", "BAN-1", "CWTM"], teacher_train_accuracy=[97.0, 99.5, 99.0],
+                              gain=[0.4, -0.2, 0.1]))
+    fig = plot_student_gains(pairs)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "the teacher's clean training accuracy (%)" and ax.get_ylabel().startswith("student −")
+    assert [line.get_xdata()[0] for line in ax.lines if line.get_linestyle() == ":"] == [pytest.approx(98.0)]
+    assert sum(len(c.get_offsets()) for c in ax.collections) == 3
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["BAN-1", "CWTM"]
+    plt.close(fig)
+
+
+def test_plot_step_speedups_one_panel_per_cpu_and_a_bar_per_measured_candidate():
+    from bannb.report import plot_step_speedups
+    labels = ["fp32", "fp32+channels-last", "bf16", "bf16+channels-last"]
+    steps = pd.DataFrame([
+        {"CPU": "Xeon", "case": "wrn", "plain fp32 loop": 200.0, "fp32": 200.0, "fp32+channels-last": 160.0,
+         "bf16": math.inf, "bf16+channels-last": 170.0, "auto picks": "fp32+channels-last"},
+        {"CPU": "EPYC", "case": "wrn", "plain fp32 loop": 500.0, "fp32": math.nan, "fp32+channels-last": math.nan,
+         "bf16": math.nan, "bf16+channels-last": 250.0, "auto picks": "bf16+channels-last"}])
+    machines = pd.DataFrame({"CPU": ["Xeon", "EPYC"], "bf16 / fp32": [0.54, 2.27]})
+    fig = plot_step_speedups(steps, machines, labels)
+    xeon, epyc = [ax for ax in fig.axes if ax.get_title()]
+    assert (xeon.get_title(), epyc.get_title()) == ("Xeon", "EPYC")
+    assert [p.get_width() for p in xeon.patches] == pytest.approx([1.0, 1.25, 200 / 170])
+    assert [p.get_width() for p in epyc.patches] == pytest.approx([2.0])
+    assert [t.get_text() for t in xeon.texts] == ["gave up"]
+    assert [p.get_linewidth() > 0 for p in xeon.patches] == [False, True, False]  # auto's pick has an edge
+    ratio = [line.get_xdata()[0] for line in epyc.lines if line.get_linestyle() == ":"]
+    assert ratio == [pytest.approx(2.27)] and xeon.get_xlabel().startswith("speed-up")
+    plt.close(fig)
