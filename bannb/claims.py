@@ -192,6 +192,8 @@ def split_claims(claims: list[Claim], frame: pd.DataFrame, columns: tuple[str, .
     """Each claim once per network of a grid column where its models were recorded for several: key
     "<key>[<arch>]", the statement followed by the network, `where` set, and the paper's row of that network
     where its table has one. A claim whose models have one network or none stays as it is."""
+    if "model" not in frame.columns:  # no records (a chapter not run yet): nothing to split
+        return list(claims)
     chosen = []
     for claim in claims:
         rows = frame[frame["model"].isin([claim.a, claim.b])]

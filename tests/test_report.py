@@ -305,13 +305,6 @@ def test_record_runs_are_the_rows_runs_in_order_and_refuse_ensembles(tmp_path):
         record_runs(pd.DataFrame({"run_id": ["a", "a + b"]}), runs_dir=tmp_path)
 
 
-def test_tally_agrees_in_number():
-    from bannb.report import tally
-    assert tally(["inconclusive"] * 14 + ["does not hold"] * 3 + ["holds"]) == \
-        "14 are inconclusive, 3 do not hold, 1 holds"
-    assert tally(["holds", "holds", "does not hold"]) == "2 hold, 1 does not hold"
-
-
 def test_plot_claims_forest_one_panel_per_table_one_row_per_claim():
     from bannb.claims import CLAIMS, evaluate
     from bannb.report import VERDICT_COLORS, plot_claims_forest
