@@ -187,7 +187,7 @@ def train_chapter(chapter: str, profile: str, root: Path = PROJECT_ROOT, log=pri
     runs; at the committed profile the wall time goes into the chapter's timings after every finished run."""
     from .experiments import chapter_plan
     from .plan import default_workers, train_all
-    from .store import Run, default_runs_dir
+    from .store import default_runs_dir, open_run
     committed = get_profile(profile).committed
     plan = chapter_plan(chapter, profile)
     if not plan:
@@ -201,7 +201,7 @@ def train_chapter(chapter: str, profile: str, root: Path = PROJECT_ROOT, log=pri
         seconds = now - last[0]
         # a run resumed after an interruption did part of its epochs in an earlier process, whose wall time was
         # never recorded: add those epochs' own seconds, shared between the workers that trained side by side
-        run = Run(default_runs_dir() / result["run_id"])
+        run = open_run(default_runs_dir() / result["run_id"])
         resumed = run.final.get("resumed_from_epoch") or 0
         if resumed:
             seconds += run.metrics().query("epoch <= @resumed")["seconds"].sum() / workers
