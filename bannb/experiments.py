@@ -6,6 +6,7 @@ functions, for exactly the runs the chapters trained.
 """
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Sequence
 
@@ -13,13 +14,14 @@ import pandas as pd
 import torch
 
 from .data import load_dataset, make_dataloaders
-from .generations import born_again, chain_configs, teacher_config
+from .generations import born_again, chain_configs, generation_seed, teacher_config
+from .lm import LMRun, LMRunConfig, lm_config, lm_profile, lm_seeds, train_lm_run
 from .plan import train_all
 from .models import densenet_compression_variant, densenet_depth_variant
 from .models.registry import resolve
 from .paper import paper_table
 from .profiles import get_profile
-from .report import compare, ensemble_records, paper_support, run_records
+from .report import compare, ensemble_records, lm_run_records, paper_support, run_records
 from .config import RunConfig, build_model
 from .store import Run
 from .training import seed_everything, train_run
@@ -278,10 +280,51 @@ def chapter_plan(chapter: str, profile: str, device: str = "cpu", **overrides) -
                 plan += chain_configs(dense_base, 1, student_arch=arch)[1:]
             plan.append(book_config(profile, s, device, **{**data, "arch": grid["linear"]}))
         return plan
+    if chapter == "09_language_models":
+        return [config for seed in lm_seeds(profile) for config in lm_chain_configs(profile, seed, **overrides)]
     return []
 
 
-BOOK_PLAN_CHAPTERS = ("03_teachers", "04_born_again", "05_cwtm", "06_dkpp", "07_ensembles", "08_densenet_resnet")
+BOOK_PLAN_CHAPTERS = ("03_teachers", "04_born_again", "05_cwtm", "06_dkpp", "07_ensembles", "08_densenet_resnet",
+                      "09_language_models")
+
+
+# ---------------------------------------------------------------- chapter 9: born-again language models
+
+LM_MODELS = {"ce": "Teacher", "ban": "BAN", "ban+l": "BAN+L"}  # a run's loss -> its label in the records
+
+
+def lm_chain_configs(profile: str, seed: int, **overrides) -> list[LMRunConfig]:
+    """[teacher, BAN, BAN+L] of the replicate `seed` at `profile` (its LM profile, `lm.lm_profile`): the teacher
+    on the labels, then two students of it with the same new seed (`generation_seed`), so that they differ in
+    their objective alone: BAN on the teacher's outputs alone, BAN+L on labels and teacher (weight
+    `BAN_L_PARAMS`, as for the images)."""
+    teacher = lm_config(lm_profile(profile), seed=seed, **overrides)
+    return [teacher, *(dataclasses.replace(teacher, loss=loss, loss_params=dict(params), teacher=teacher.run_id,
+                                           generation=1, seed=generation_seed(seed, 1), base_seed=seed)
+                       for loss, params in (("ban", {}), ("ban+l", BAN_L_PARAMS)))]
+
+
+def lm_runs(profile: str, seeds: Sequence[int] | None = None, device: str = "cpu", runs_dir: Path | None = None,
+            **overrides) -> dict[str, list[LMRun]]:
+    """Chapter 9's runs, {"Teacher": [...], "BAN": [...], "BAN+L": [...]} in the order of `seeds` (None: the LM
+    profile's, `lm.lm_seeds`); what is not finished trains first, on parallel workers (`plan.train_all`)."""
+    configs = [config for seed in lm_seeds(profile, seeds) for config in lm_chain_configs(profile, seed, **overrides)]
+    train_all(configs, runs_dir, device)
+    runs = {label: [] for label in LM_MODELS.values()}
+    for config in configs:
+        runs[LM_MODELS[config.loss]].append(train_lm_run(config, runs_dir, device))
+    return runs
+
+
+def lm_records(profile: str, seeds: Sequence[int] | None = None, device: str = "cpu", runs_dir: Path | None = None,
+               **overrides) -> pd.DataFrame:
+    """Chapter 9's tidy table (`report.lm_run_records`): one row per run, model Teacher, BAN or BAN+L, its base
+    seed, the corpus, test, validation and training perplexity, parameters and run id; Table 6's claims
+    (`claims_for("09_language_models")`) are judged on it."""
+    return pd.concat([lm_run_records(runs, model=label)
+                      for label, runs in lm_runs(profile, seeds, device, runs_dir, **overrides).items()],
+                     ignore_index=True)
 
 
 # ---------------------------------------------------------------- every chapter's records, for its claims
@@ -301,7 +344,10 @@ def chapter_records(chapter: str, profile: str, seeds: Sequence[int] | None = No
     07_ensembles: Teacher, BAN-1…BAN-3, Ens*2 (central seeds), Ens*3 (secondary), Teachers×2 and Teachers×3
     (disjoint groups of independently trained teachers). 08_densenet_resnet: WRN teacher, WRN BAN, DenseNet
     student, DenseNet baseline, each Table 4 student by its column name, ResNet baseline, ResNet student, Linear.
+    09_language_models: `lm_records` (Teacher, BAN, BAN+L; perplexities, not errors; seeds None: the LM seeds).
     """
+    if chapter == "09_language_models":
+        return lm_records(profile, seeds, device, runs_dir, **overrides)
     chosen = get_profile(profile)
     seeds = list(chosen.seeds if seeds is None else seeds)
     secondary = list(chosen.secondary_seeds if secondary_seeds is None else secondary_seeds)
