@@ -116,6 +116,16 @@ def chapter(profile: str | Profile | None = None, seeds: list | None = None, sec
     return context
 
 
+def glue_value(name: str, value) -> None:
+    """myst-nb's `glue(name, value, display=False)` for a value the prose cites (``{glue:text}`name:.2f` ``), with
+    numpy scalars turned into Python numbers: myst-nb formats a glued value from its repr, and numpy 2's
+    `np.float64(3.08)` is not one it can format (the page would show nothing)."""
+    from myst_nb import glue
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        value = value.item()
+    glue(name, value, display=False)
+
+
 def show_markdown(text: str) -> None:
     """Rendered Markdown in a notebook, the text itself elsewhere."""
     try:
