@@ -148,7 +148,7 @@ def _language_model_claims() -> list[Claim]:
         Claim("lm-ban-vs-teacher", "09_language_models",
               "A born-again LSTM language model trained on the teacher alone (BAN) does not have lower test "
               "perplexity than its teacher", "Teacher", "BAN", expected="higher", table=6,
-              paper_note="no numbers: 'BAN alone did not help'", **perplexity),
+              paper_note="no numbers (the paper: plain BAN did not help)", **perplexity),
     ]
 
 

@@ -337,6 +337,7 @@ def plot_lm_curves(metrics: pd.DataFrame, hue: str = "model", order: Sequence[st
     ⌈epochs/5⌉ epochs and the one before, each seed a thin line, so that the end of training is readable. In both,
     a triangle marks each run's first epoch at a lowered learning rate (the plateau rule's drops)."""
     import seaborn as sns
+    from matplotlib.ticker import StrMethodFormatter
     order = list(order) if order is not None else list(dict.fromkeys(metrics[hue]))
     colours = dict(zip(order, sns.color_palette(n_colors=len(order))))
     fig, (all_ax, end_ax) = _figure(2, width=5.4)
@@ -354,8 +355,10 @@ def plot_lm_curves(metrics: pd.DataFrame, hue: str = "model", order: Sequence[st
     for ax, rows in ((all_ax, dropped), (end_ax, dropped[dropped["epoch"] >= start])):
         ax.scatter(rows["epoch"], rows["valid_ppl"], marker="v", s=60, color=[colours[m] for m in rows[hue]],
                    edgecolor="black", zorder=5, gid="lr-drops",
-                   label="first epoch at a lower lr" if ax is all_ax else None)
+                   label="first epoch at a lower lr" if ax is all_ax and len(rows) else None)
     all_ax.set_yscale("log")
+    for axis in (all_ax.yaxis.set_major_formatter, all_ax.yaxis.set_minor_formatter):
+        axis(StrMethodFormatter("{x:g}"))  # 200, 300 rather than 2 × 10²
     all_ax.set(ylabel="perplexity (log scale)",
                title="validation (solid) and training slice (dashed)")
     end_ax.set(xlabel="epoch", ylabel="validation perplexity", title=f"epochs {start}-{epochs}, one line per seed")
