@@ -116,6 +116,16 @@ def chapter(profile: str | Profile | None = None, seeds: list | None = None, sec
     return context
 
 
+def glue_value(name: str, value) -> None:
+    """myst-nb's `glue(name, value, display=False)` for a value the prose cites (``{glue:text}`name:.2f` ``), with
+    numpy scalars turned into Python numbers: myst-nb formats a glued value from its repr, and numpy 2's
+    `np.float64(3.08)` is not one it can format (the page would show nothing)."""
+    from myst_nb import glue
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        value = value.item()
+    glue(name, value, display=False)
+
+
 def show_markdown(text: str) -> None:
     """Rendered Markdown in a notebook, the text itself elsewhere."""
     try:
@@ -187,7 +197,7 @@ def train_chapter(chapter: str, profile: str, root: Path = PROJECT_ROOT, log=pri
     runs; at the committed profile the wall time goes into the chapter's timings after every finished run."""
     from .experiments import chapter_plan
     from .plan import default_workers, train_all
-    from .store import Run, default_runs_dir
+    from .store import default_runs_dir, open_run
     committed = get_profile(profile).committed
     plan = chapter_plan(chapter, profile)
     if not plan:
@@ -201,7 +211,7 @@ def train_chapter(chapter: str, profile: str, root: Path = PROJECT_ROOT, log=pri
         seconds = now - last[0]
         # a run resumed after an interruption did part of its epochs in an earlier process, whose wall time was
         # never recorded: add those epochs' own seconds, shared between the workers that trained side by side
-        run = Run(default_runs_dir() / result["run_id"])
+        run = open_run(default_runs_dir() / result["run_id"])
         resumed = run.final.get("resumed_from_epoch") or 0
         if resumed:
             seconds += run.metrics().query("epoch <= @resumed")["seconds"].sum() / workers

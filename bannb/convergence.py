@@ -24,19 +24,28 @@ A run has **converged** when both hold:
    n the validation images — no improvement that the validation split could detect is left."""
 
 
+def last_fifth_change(values: pd.Series | np.ndarray) -> float | None:
+    """The change of a per-epoch series over the last ⌈epochs/5⌉ epochs and the epoch before them, by a
+    least-squares line (in the series' unit); None where fewer than 2 epochs are in that window."""
+    values = np.asarray(values, dtype=float)
+    window = values[-(math.ceil(len(values) / 5) + 1):]
+    if len(window) < 2:
+        return None
+    slope = np.polyfit(np.arange(len(window), dtype=float), window, 1)[0]
+    return float(slope * (len(window) - 1))
+
+
 def flatness(valid_error: pd.Series | np.ndarray, valid_size: int) -> tuple[float, float]:
     """(change of validation error over the last fifth by a least-squares line, the allowed drop), in points.
 
     `valid_error` is in percent, one value per epoch in order."""
     errors = np.asarray(valid_error, dtype=float)
-    window = errors[-(math.ceil(len(errors) / 5) + 1):]
-    if len(window) < 2:
+    change = last_fifth_change(errors)
+    if change is None:
         return 0.0, math.inf
-    epochs = np.arange(len(window), dtype=float)
-    slope = np.polyfit(epochs, window, 1)[0]
     final = errors[-1] / 100
     allowed = 2 * 100 * math.sqrt(max(final * (1 - final), 1e-12) / valid_size)
-    return float(slope * (len(window) - 1)), float(allowed)
+    return change, float(allowed)
 
 
 def fit_record(run) -> dict:
@@ -55,3 +64,31 @@ def fit_record(run) -> dict:
 def fit_records(runs, **labels) -> pd.DataFrame:
     """`fit_record` for each run, with the `labels` (e.g. model="Teacher") in front."""
     return pd.DataFrame([dict(labels, **fit_record(run)) for run in runs])
+
+
+# ---------------------------------------------------------------- language models (chapter 9)
+
+# A language model never fits its training text the way an image classifier fits its images (the next word stays
+# uncertain), so an LM teacher is judged on the second part alone, with an allowance in perplexity: 1% of its
+# final validation perplexity, a quarter of the relative gain the paper reports for BAN+L (Table 6: 4-5%), so a
+# teacher that is "flat" could not have produced the paper's effect by training on.
+LM_FLAT_FRACTION = 0.01
+
+LM_CRITERION = f"""\
+A language-model teacher has **converged** when its **validation perplexity is flat over the last fifth of
+training**: a least-squares line through the validation perplexity of the last ⌈epochs/5⌉ epochs and the epoch
+before them falls by less than {LM_FLAT_FRACTION:.0%} of the final validation perplexity (a quarter of the
+paper's relative BAN+L gain). How far it is from fitting its training text is reported, not required: the
+perplexity of the clean model (eval mode, no dropout) on every training token, against the validation one."""
+
+
+def lm_fit_record(run) -> dict:
+    """One row of the LM convergence table for a finished language-model run (`bannb.lm.LMRun`): training,
+    validation and test perplexity, the last fifth's change of validation perplexity against what is allowed."""
+    change = last_fifth_change(run.metrics()["valid_ppl"])
+    valid_ppl = run.final["valid_ppl"]
+    allowed = LM_FLAT_FRACTION * valid_ppl
+    flat = change is None or change > -allowed
+    return dict(run_id=run.run_id, seed=run.config.base_seed, train_ppl=run.final["train_ppl"], valid_ppl=valid_ppl,
+                test_ppl=run.final["test_ppl"], valid_over_train=valid_ppl / run.final["train_ppl"],
+                last_fifth_change=math.nan if change is None else change, allowed_drop=allowed, flat=bool(flat))

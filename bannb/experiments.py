@@ -6,6 +6,7 @@ functions, for exactly the runs the chapters trained.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -15,18 +16,20 @@ import pandas as pd
 import torch
 
 from .data import load_dataset, make_dataloaders, test_indices
-from .generations import born_again, chain_configs, teacher_config
+from .generations import born_again, chain_configs, generation_seed, teacher_config
+from .lm import LMRun, LMRunConfig, lm_config, lm_profile, lm_seeds, train_lm_run
 from .plan import train_all
 from .models import densenet_compression_variant, densenet_depth_variant
 from .models.registry import resolve
 from .profiles import get_profile
-from .report import ensemble_records, run_records
+from .report import ensemble_records, lm_run_records, run_records
 from .config import RunConfig, build_model
 from .store import Run, default_runs_dir
 from .training import seed_everything, train_run
 
 # BAN+L mixes the label loss and the teacher loss; the paper does not give the weight.
 BAN_L_PARAMS = dict(label_weight=0.5)
+LM_CHAPTER = "09_language_models"  # Table 6: its records come from `bannb.lm`, through `lm_records`
 
 
 def chapter_seeds(profile: str, seeds: Sequence[int] | None, secondary: bool = False) -> list[int]:
@@ -217,10 +220,51 @@ def chapter_plan(chapter: str, profile: str, device: str = "cpu", **overrides) -
                 plan += chain_configs(dense_base, 1, student_arch=arch)[1:]
             plan.append(book_config(profile, s, device, **{**data, "arch": grid["linear"]}))
         return plan
+    if chapter == "09_language_models":
+        return [config for seed in lm_seeds(profile) for config in lm_chain_configs(profile, seed, **overrides)]
     return []
 
 
-BOOK_PLAN_CHAPTERS = ("03_teachers", "04_born_again", "05_cwtm", "06_dkpp", "07_ensembles", "08_densenet_resnet")
+BOOK_PLAN_CHAPTERS = ("03_teachers", "04_born_again", "05_cwtm", "06_dkpp", "07_ensembles", "08_densenet_resnet",
+                      "09_language_models")
+
+
+# ---------------------------------------------------------------- chapter 9: born-again language models
+
+LM_MODELS = {"ce": "Teacher", "ban": "BAN", "ban+l": "BAN+L"}  # a run's loss -> its label in the records
+
+
+def lm_chain_configs(profile: str, seed: int, **overrides) -> list[LMRunConfig]:
+    """[teacher, BAN, BAN+L] of the replicate `seed` at `profile` (its LM profile, `lm.lm_profile`): the teacher
+    on the labels, then two students of it with the same new seed (`generation_seed`), so that they differ in
+    their objective alone: BAN on the teacher's outputs alone, BAN+L on labels and teacher (weight
+    `BAN_L_PARAMS`, as for the images)."""
+    teacher = lm_config(lm_profile(profile), seed=seed, **overrides)
+    return [teacher, *(dataclasses.replace(teacher, loss=loss, loss_params=dict(params), teacher=teacher.run_id,
+                                           generation=1, seed=generation_seed(seed, 1), base_seed=seed)
+                       for loss, params in (("ban", {}), ("ban+l", BAN_L_PARAMS)))]
+
+
+def lm_runs(profile: str, seeds: Sequence[int] | None = None, device: str = "cpu", runs_dir: Path | None = None,
+            **overrides) -> dict[str, list[LMRun]]:
+    """Chapter 9's runs, {"Teacher": [...], "BAN": [...], "BAN+L": [...]} in the order of `seeds` (None: the LM
+    profile's, `lm.lm_seeds`); what is not finished trains first, on parallel workers (`plan.train_all`)."""
+    configs = [config for seed in lm_seeds(profile, seeds) for config in lm_chain_configs(profile, seed, **overrides)]
+    train_all(configs, runs_dir, device)
+    runs = {label: [] for label in LM_MODELS.values()}
+    for config in configs:
+        runs[LM_MODELS[config.loss]].append(train_lm_run(config, runs_dir, device))
+    return runs
+
+
+def lm_records(profile: str, seeds: Sequence[int] | None = None, device: str = "cpu", runs_dir: Path | None = None,
+               **overrides) -> pd.DataFrame:
+    """Chapter 9's tidy table (`report.lm_run_records`): one row per run, model Teacher, BAN or BAN+L, its base
+    seed, the corpus, test, validation and training perplexity, parameters and run id; Table 6's claims
+    (`claims_for("09_language_models")`) are judged on it."""
+    return pd.concat([lm_run_records(runs, model=label)
+                      for label, runs in lm_runs(profile, seeds, device, runs_dir, **overrides).items()],
+                     ignore_index=True)
 
 
 # ---------------------------------------------------------------- every chapter's records, for its claims
@@ -240,14 +284,14 @@ def chapter_records(chapter: str, profile: str, seeds: Sequence[int] | None = No
     07_ensembles: Teacher, BAN-1…BAN-3, Ens*2 (central seeds), Ens*3 (secondary), Teachers×2 and Teachers×3
     (disjoint groups of independently trained teachers). 08_densenet_resnet: WRN teacher, WRN BAN, DenseNet
     student, DenseNet baseline, each Table 4 student by its column name, ResNet baseline, ResNet student, Linear.
-    09_language_models (`LM_CHAPTER`): `lm_records`.
+    09_language_models: `lm_records` (Teacher, BAN, BAN+L; perplexities, not errors; seeds None: the LM seeds).
     """
+    if chapter == LM_CHAPTER:
+        return lm_records(profile, seeds, device, runs_dir, **overrides)
     chosen = get_profile(profile)
     seeds = list(chosen.seeds if seeds is None else seeds)
     secondary = list(chosen.secondary_seeds if secondary_seeds is None else secondary_seeds)
     common = dict(device=device, progress=progress, runs_dir=runs_dir, **overrides)
-    if chapter == LM_CHAPTER:
-        return lm_records(profile, seeds, device, runs_dir, **overrides)
     if chapter == "08_densenet_resnet":
         return _transfer_records(profile, transfer_grid(profile, seeds=secondary_seeds), device, progress, runs_dir,
                                  **overrides)
@@ -282,17 +326,6 @@ def chapter_records(chapter: str, profile: str, seeds: Sequence[int] | None = No
 
 # ---------------------------------------------------------------- the whole book's records, for the summary
 
-LM_CHAPTER = "09_language_models"  # Table 6: its records come from `bannb.lm`, through `lm_records`
-
-
-def lm_records(profile: str, seeds: Sequence[int] | None = None, device: str = "cpu", runs_dir: Path | None = None,
-               **overrides) -> pd.DataFrame:
-    """THE HOOK for the language-model chapter's records (Table 6): one tidy row per LM run, labelled as the claims
-    of chapter `LM_CHAPTER` in `bannb.claims` name them, from `bannb.lm`'s runs. Until that chapter is written it
-    returns an empty table with the records' columns, so the summary lists Table 6's claims as not run."""
-    return pd.DataFrame(columns=["model", "seed", "test_error", "run_id"])
-
-
 RECORD_CHAPTERS = tuple(dict.fromkeys((*BOOK_PLAN_CHAPTERS, LM_CHAPTER)))  # every chapter that has records
 
 
@@ -301,7 +334,9 @@ def book_records(profile: str, seeds: Sequence[int] | None = None, secondary_see
                  **overrides) -> dict[str, pd.DataFrame]:
     """Every chapter's records (`chapter_records`; the language-model chapter's from `lm_records`), by
     chapter: what `claims.evaluate_book` takes. Kept apart, since chapters label different things alike."""
-    return {name: chapter_records(name, profile, seeds, secondary_seeds, device, runs_dir, progress, **overrides)
+    # the language-model chapter has seeds of its own (`bannb.lm.lm_seeds`): the image chapters' are not passed on
+    return {name: chapter_records(name, profile, None if name == LM_CHAPTER else seeds, secondary_seeds, device,
+                                  runs_dir, progress, **overrides)
             for name in RECORD_CHAPTERS}
 
 

@@ -1,10 +1,13 @@
 """Born-again language models (the paper's Table 6): LSTM teachers and BAN / BAN+L students on a word corpus.
 
-Runs are hashed, resumable run directories like the image runs (`bannb.runs`): `config.json`,
-`metrics.csv` (one row per epoch), `checkpoint.pt` (after every epoch: model, optimiser, RNG and the
-learning-rate schedule), then `model.pt`, `test_logprobs.pt`, `final.json` and `done.json` (written last,
-with the checksums of the others). A finished run is loaded instead of retrained; a killed one resumes
-after its last finished epoch and ends as an uninterrupted run would.
+Runs are hashed, resumable run directories like the image runs, in the same store (`bannb.store`):
+`config.json`, `metrics.csv` (one row per epoch), `checkpoint.pt` (after every epoch: model, optimiser, RNG
+and the learning-rate schedule), then `model.pt`, `test_predictions.pt` (the log-probability of every test
+token, float16, and the tokens), `final.json` and `done.json` (written last, with the checksums of the
+others). A finished run is loaded instead of retrained; a killed one resumes after its last finished epoch
+and ends as an uninterrupted run would. As for the image runs, the *record* (everything but `model.pt`) is
+what the book reads and commits; a record without weights is a finished run, and a student whose teacher is
+recorded without them first trains the teacher again for them (`bannb.training.restore_weights`).
 
 Training is a plain loop rather than a fastai `Learner`: truncated BPTT carries the student's and the
 teacher's LSTM states from one window to the next, and the learning rate falls on a validation plateau,
@@ -36,15 +39,15 @@ from .errors import BannbError, ConfigError
 from .losses import make_loss
 from .models.lstm_lm import LSTMLanguageModel, create_language_model, detach_state, parse_name
 from .config import HashedConfig
-from .store import atomic_torch_save, atomic_write_bytes, atomic_write_json, default_runs_dir, finished_problem, sha256
+from .store import (CHECKPOINT, CONFIG, DONE, FINAL, METRICS, PREDICTIONS, WEIGHTS, atomic_torch_save,  # noqa: F401
+                    atomic_write_bytes, atomic_write_json, default_runs_dir, finished_problem, mark_done,
+                    weights_problem)
 
-CONFIG, METRICS, FINAL, WEIGHTS, LOGPROBS, CHECKPOINT, DONE = (
-    "config.json", "metrics.csv", "final.json", "model.pt", "test_logprobs.pt", "checkpoint.pt", "done.json")
 METRIC_COLUMNS = ["epoch", "train_loss", "train_ppl", "train_probe_ppl", "valid_loss", "valid_ppl", "lr",
                   "train_tokens", "seconds"]
 EVAL_BATCH_SIZE = 10  # streams evaluated in parallel (the PyTorch example's); each stream's first token has no context
 LM_LOSSES = ("ce", "ban", "ban+l")
-LM_CONFIG_VERSION = 1
+LM_CONFIG_VERSION = 2  # 2: base_seed; the record's files are the image runs' (test_predictions.pt, weights optional)
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,9 @@ class LMRunConfig(HashedConfig):
     teacher: str | None = None  # the teacher's run id
     generation: int = 0
     seed: int = 0
+    # The replicate the run belongs to: a teacher's own seed; its students keep it (their own seed differs).
+    # None means the run's own seed (always so for a teacher).
+    base_seed: int | None = None
     epochs: int = 40
     batch_size: int = 20
     bptt: int = 35
@@ -100,6 +106,12 @@ class LMRunConfig(HashedConfig):
             raise ConfigError(f"plateau_threshold must be ≥ 0 (perplexity units), got {self.plateau_threshold}")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        for name in ("seed", "base_seed"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise ConfigError(f"{name} must be an integer, got {value!r}")
+        if self.teacher is None or self.base_seed is None:
+            object.__setattr__(self, "base_seed", self.seed)  # a teacher is its own replicate
 
     KIND = "LM run"
 
@@ -139,6 +151,72 @@ def lm_config(profile: str = "cpu", **overrides) -> LMRunConfig:
         return LMRunConfig(**values)
     except TypeError as err:
         raise ConfigError(f"bad LM run parameter: {err}") from err
+
+
+# The LM profile each of the book's profiles trains (the `gpu` profile has one GPU: the paper's LSTM fits it).
+BOOK_LM_PROFILES = {"smoke": "smoke", "cpu": "cpu", "gpu": "paper", "paper": "paper"}
+# Replicates per LM profile (each a teacher, its BAN and its BAN+L student): 3 at cpu, what 45 minutes of a
+# 2-core machine allow; 2 at smoke, so that the chapter's paired statistics run.
+LM_SEEDS = {"smoke": (0, 1), "cpu": (0, 1, 2), "paper": (0, 1, 2)}
+# What one epoch cost at the cpu profile, in seconds of one single-threaded worker, two side by side on a 2-core
+# machine busy with other runs too: the measurements the cpu profile was sized from (see LM_PROFILES["cpu"]).
+CPU_EPOCH_SECONDS = {"teacher": 29.0, "student": 47.0}
+CPU_CHAPTER_BUDGET_MINUTES = 45  # issue 12: the whole language-model chapter at the cpu profile, on a 2-core machine
+
+
+def lm_profile(profile: str) -> str:
+    """The LM profile the book's `profile` trains (an LM profile's own name is accepted too)."""
+    name = getattr(profile, "name", profile)
+    if name not in BOOK_LM_PROFILES:
+        from .errors import unknown_choice
+        raise unknown_choice("profile", name, BOOK_LM_PROFILES)
+    return BOOK_LM_PROFILES[name]
+
+
+def lm_seeds(profile: str, seeds=None) -> list[int]:
+    """A language-model chapter's seeds: `seeds`, or the LM profile's (`LM_SEEDS`) for None."""
+    return list(LM_SEEDS[lm_profile(profile)] if seeds is None else seeds)
+
+
+def expected_seconds(configs, epoch_seconds: dict = CPU_EPOCH_SECONDS, workers: int = 2) -> float:
+    """The wall time `plan.train_all` would take to train `configs` from scratch on `workers` single-threaded
+    workers, if a teacher's epoch took `epoch_seconds["teacher"]` and a student's `epoch_seconds["student"]`
+    (a student also runs its teacher forward on every window)."""
+    from .plan import schedule_seconds
+    return schedule_seconds(configs, lambda c: c.epochs * epoch_seconds["teacher" if c.teacher is None else "student"],
+                            workers)
+
+
+def parameter_count(arch: str, vocab_size: int) -> int:
+    """The parameters of the LSTM language model `arch` for a vocabulary of `vocab_size` (tied: counted once),
+    built on the meta device (nothing is allocated)."""
+    with torch.device("meta"):
+        return sum(p.numel() for p in create_language_model(arch, vocab_size).parameters())
+
+
+def lm_note(profile: str, seeds=None, **overrides) -> str:
+    """What a language-model chapter's numbers are worth at `profile` (with `seeds`, None: the profile's), in one
+    paragraph of Markdown: the corpus and how much of it is read, the network and its parameters, the training;
+    computed from the configs."""
+    name = lm_profile(profile)
+    config = lm_config(name, **overrides)
+    corpus = load_corpus(config.corpus, max_vocab=config.max_vocab)
+    sizes = corpus.describe()["splits"]
+    train = min(config.train_tokens or sizes["train"]["tokens"], sizes["train"]["tokens"])
+    evaluated = "" if config.eval_tokens is None else f" (the first {config.eval_tokens:,} of each evaluated)"
+    facts = (f"the `{config.corpus}` corpus with a {corpus.vocab_size:,}-token vocabulary, training on "
+             f"{train:,} of its {sizes['train']['tokens']:,} training tokens, validation and test splits of "
+             f"{sizes['valid']['tokens']:,} and {sizes['test']['tokens']:,} tokens{evaluated}; {config.arch} "
+             f"({parameter_count(config.arch, corpus.vocab_size) / 1e6:.2f}M parameters, tied, dropout "
+             f"{config.dropout:g}); {config.epochs} epochs of SGD from lr {config.lr:g} (batch {config.batch_size} "
+             f"× {config.bptt} steps, gradient norm clipped at {config.clip:g}, lr × {config.lr_decay:g} after an "
+             f"epoch that does not improve the best validation perplexity by more than {config.plateau_threshold:g}); "
+             f"{len(lm_seeds(profile, seeds))} seeds; in fp32.")
+    if name == "smoke":
+        return (f"**{profile} profile: the numbers in this chapter mean nothing.** Seconds per run on a slice of "
+                f"the corpus, to show that every cell runs. Do not read any result or verdict below. LM profile "
+                f"`{name}`: {facts}")
+    return f"*{profile} profile*, language-model profile `{name}`: {facts}"
 
 
 # ---------------------------------------------------------------- data
@@ -235,11 +313,19 @@ class LMRun:
         import pandas as pd
         return pd.read_csv(self.path / METRICS)
 
+    @property
+    def has_weights(self) -> bool:
+        return weights_problem(self.path) is None
+
     def test_log_probs(self) -> dict:
         """`log_probs` (fp16) and `targets` of every test token, as (streams, length) tensors."""
-        return torch.load(self.path / LOGPROBS, weights_only=True)
+        return torch.load(self.path / PREDICTIONS, weights_only=True)
 
     def load_model(self, device="cpu") -> LSTMLanguageModel:
+        problem = weights_problem(self.path)
+        if problem is not None:
+            raise BannbError(f"run {self.run_id} has no usable weights: {problem}; "
+                             f"`bannb.training.restore_weights` trains it again for them")
         model = create_language_model(self.config.arch, self.final["vocab_size"], self.config.dropout)
         try:
             model.load_state_dict(torch.load(self.path / WEIGHTS, map_location=device, weights_only=True))
@@ -269,16 +355,21 @@ def resolve_lm_teacher(teacher: str | None, runs_dir: Path) -> LMRun | None:
 # ---------------------------------------------------------------- training
 
 def train_lm_run(config: LMRunConfig, runs_dir: Path | None = None, device: str = "cpu", log=print,
-                 after_epoch=None) -> LMRun:
+                 after_epoch=None, path: Path | None = None) -> LMRun:
     """Train the run (or load it if finished, or resume it if interrupted) and return it.
 
     `after_epoch(epoch)` is called once each epoch's checkpoint is on disk (tests use it to interrupt a run).
+    `path` is where the run is written (by default `runs_dir / run_id`; teachers are looked up in `runs_dir`).
+    A teacher recorded without its weights is first trained again for them (`restore_weights`).
     """
     runs_dir = Path(runs_dir) if runs_dir is not None else default_runs_dir()
-    path = runs_dir / config.run_id
+    path = Path(path or runs_dir / config.run_id)
     if path.is_dir() and finished_problem(path) is None:
         return LMRun(path)
     teacher_run = resolve_lm_teacher(config.teacher, runs_dir)
+    if teacher_run is not None and not teacher_run.has_weights:
+        from .training import restore_weights  # lazily: training imports fastai
+        teacher_run = restore_weights(teacher_run, runs_dir, device, log=log)
     if teacher_run is not None and teacher_run.config.data_key() != config.data_key():
         raise ConfigError(f"teacher {teacher_run.run_id} read other data (corpus, max_vocab, train_tokens, eval_tokens "
                           f"= {teacher_run.config.data_key()}) than this student ({config.data_key()}); "
@@ -359,11 +450,10 @@ def train_lm_run(config: LMRunConfig, runs_dir: Path | None = None, device: str 
         teacher_log_probs, _ = token_log_probs(teacher, streams["test"], config.bptt)
         final["teacher_test_ppl"] = math.exp(-teacher_log_probs.double().mean().item())
     atomic_torch_save(path / WEIGHTS, {k: v.detach().cpu() for k, v in model.state_dict().items()})
-    atomic_torch_save(path / LOGPROBS, dict(log_probs=log_probs.to(torch.float16),
-                                            targets=targets.to(torch.int32)))
+    atomic_torch_save(path / PREDICTIONS, dict(log_probs=log_probs.to(torch.float16),
+                                               targets=targets.to(torch.int16 if vocab_size <= 2**15 else torch.int32)))
     atomic_write_json(path / FINAL, final)
-    names = [CONFIG, METRICS, FINAL, WEIGHTS, LOGPROBS]
-    atomic_write_json(path / DONE, dict(sha256={name: sha256(path / name) for name in names}))
+    mark_done(path)
     (path / CHECKPOINT).unlink(missing_ok=True)
     return LMRun(path)
 

@@ -60,21 +60,27 @@ def _die_with_parent() -> None:
 
 
 def _train_one(config_dict: dict, runs_dir: str | None, device: str) -> dict:
-    """Train one run, or give a recorded run without weights its weights back (`restore_weights`)."""
-    from .config import RunConfig
-    from .store import Run
+    """Train one run (an image run or a language-model run, by its config), or give a recorded run without weights
+    its weights back (`restore_weights`). The result names the run, its test result in words and the seconds."""
+    from .lm import LMRunConfig, train_lm_run
+    from .store import config_class
     from .training import restore_weights, train_run
-    config = RunConfig.from_dict(config_dict)
+    config = config_class(config_dict).from_dict(config_dict)
     started = time.perf_counter()
-    run = train_run(config, runs_dir, device, progress=False, log=lambda *_: None)
-    run = restore_weights(run, runs_dir, device, log=lambda *_: None) if not run.has_weights else run
-    return dict(run_id=run.run_id, test_error=run.final["test_error"], seconds=time.perf_counter() - started)
+    quiet = lambda *_: None  # noqa: E731
+    if isinstance(config, LMRunConfig):
+        run = train_lm_run(config, runs_dir, device, log=quiet)
+    else:
+        run = train_run(config, runs_dir, device, progress=False, log=quiet)
+    run = restore_weights(run, runs_dir, device, log=quiet) if not run.has_weights else run
+    result = (f"test perplexity {run.final['test_ppl']:.2f}" if "test_ppl" in run.final
+              else f"test error {100 * run.final['test_error']:.2f}%")
+    return dict(run_id=run.run_id, result=result, seconds=time.perf_counter() - started)
 
 
 def teachers_to_restore(configs: Sequence, runs_dir: Path) -> list:
     """The configs of the recorded runs without weights that `configs` need as teachers, their own teachers
     included: on a fresh clone the committed records have no weights, and a student to train needs them."""
-    from .config import RunConfig
     from .store import finished_problem, weights_problem
     needed, seen = [], set()
     for config in configs:
@@ -84,7 +90,7 @@ def teachers_to_restore(configs: Sequence, runs_dir: Path) -> list:
             path = runs_dir / teacher
             if finished_problem(path) is not None or weights_problem(path) is None:
                 break  # not recorded (the plan trains it, or training says what is missing), or already complete
-            recorded = RunConfig.from_dict(json.loads((path / "config.json").read_text()))
+            recorded = type(config).from_dict(json.loads((path / "config.json").read_text()))
             needed.append(recorded)
             teacher = recorded.teacher
     return needed
@@ -109,6 +115,26 @@ def order_by_dependency(configs: Sequence) -> list:
     return ordered
 
 
+def schedule_seconds(configs: Sequence, seconds_of, workers: int | None = None) -> float:
+    """The wall time `train_all` would take to train `configs` from scratch if each run took `seconds_of(config)`
+    seconds: the same order, each student once its teacher has finished, `workers` at a time."""
+    pending = order_by_dependency(configs)
+    ids = {config.run_id for config in pending}
+    workers = workers or default_workers()
+    now, done, running, waiting = 0.0, set(), {}, list(pending)  # running: run id -> when it finishes
+    while waiting or running:
+        for config in list(waiting):
+            if len(running) >= workers:
+                break
+            if config.teacher is None or config.teacher not in ids or config.teacher in done:
+                running[config.run_id] = now + seconds_of(config)
+                waiting.remove(config)
+        run_id, now = min(running.items(), key=lambda item: item[1])
+        del running[run_id]
+        done.add(run_id)
+    return now
+
+
 def train_all(configs: Sequence, runs_dir: Path | None = None, device: str = "cpu", workers: int | None = None,
               threads_per_worker: int = 1, log=print, on_finished=None) -> None:
     """Train every config not yet finished (finished runs are reused), `workers` at a time, each student only
@@ -127,8 +153,7 @@ def train_all(configs: Sequence, runs_dir: Path | None = None, device: str = "cp
             result = _train_one(config.to_dict(), str(runs_dir), device)
             if on_finished:
                 on_finished(result)
-            log(f"[train] {position}/{len(pending)} {result['run_id']}: test error {100 * result['test_error']:.2f}% "
-                f"in {result['seconds']:.0f} s")
+            log(f"[train] {position}/{len(pending)} {result['run_id']}: {result['result']} in {result['seconds']:.0f} s")
         return
     ids = {c.run_id for c in pending}
     done, failed, running = set(), {}, {}
@@ -161,8 +186,8 @@ def train_all(configs: Sequence, runs_dir: Path | None = None, device: str = "cp
                 done.add(config.run_id)
                 if on_finished:
                     on_finished(result)
-                log(f"[train] {len(done)}/{len(pending)} {result['run_id']}: test error "
-                    f"{100 * result['test_error']:.2f}% in {result['seconds']:.0f} s "
+                log(f"[train] {len(done)}/{len(pending)} {result['run_id']}: {result['result']} "
+                    f"in {result['seconds']:.0f} s "
                     f"({time.perf_counter() - started:.0f} s so far)")
     if failed:
         raise PlanFailed("runs failed (the finished ones are kept):\n  "

@@ -28,6 +28,24 @@ def run_records(runs: Iterable, **labels) -> pd.DataFrame:
                                        "valid_error", "params", "run_id"])
 
 
+def lm_run_records(runs: Iterable, **labels) -> pd.DataFrame:
+    """One row per language-model run (`bannb.lm.LMRun`): the `labels`, the base seed, the corpus, test,
+    validation and training perplexity of the last epoch (training: the clean model on every training token),
+    and the parameter count."""
+    rows = [dict(labels, seed=run.config.base_seed, corpus=run.config.corpus, arch=run.config.arch,
+                 loss=run.config.loss, test_ppl=run.final["test_ppl"], valid_ppl=run.final["valid_ppl"],
+                 train_ppl=run.final["train_ppl"], params=run.final["parameters"], run_id=run.run_id)
+            for run in runs]
+    return pd.DataFrame(rows, columns=[*labels, "seed", "corpus", "arch", "loss", "test_ppl", "valid_ppl", "train_ppl",
+                                       "params", "run_id"])
+
+
+def lm_metrics_records(runs: Iterable, **labels) -> pd.DataFrame:
+    """Every language-model run's per-epoch metrics (`LMRun.metrics()`: train_ppl, train_probe_ppl, valid_ppl,
+    lr, seconds…) with the labels and the base seed."""
+    return _labelled_metrics(runs, labels)
+
+
 def ensemble_records(groups: Mapping[int, Sequence] | Sequence[Sequence], **labels) -> pd.DataFrame:
     """One row per ensemble (the mean of its members' softmax outputs on the test set, Eq. 4): the labels,
     the replicate (the dict key, or the group's position), its test error (%), its members' total parameters."""
@@ -54,13 +72,18 @@ def record_runs(frame: pd.DataFrame, runs_dir=None) -> list:
 
 def metrics_records(runs: Iterable, **labels) -> pd.DataFrame:
     """Every run's per-epoch metrics (`Run.metrics()`) with the labels and base seed, and validation error in %."""
+    frame = _labelled_metrics(runs, labels)
+    frame["valid_error"] = 100 * (1 - frame["valid_accuracy"])
+    return frame
+
+
+def _labelled_metrics(runs: Iterable, labels: dict) -> pd.DataFrame:
     frames = []
     for run in runs:
         frame = run.metrics()
         frame.insert(0, "seed", run.config.base_seed)
         for position, (name, value) in enumerate(labels.items()):
             frame.insert(position, name, value)
-        frame["valid_error"] = 100 * (1 - frame["valid_accuracy"])
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
 
@@ -370,6 +393,48 @@ def plot_last_epochs(metrics: pd.DataFrame, hue: str, fraction: float = 0.2, tit
     return fig
 
 
+def plot_lm_curves(metrics: pd.DataFrame, hue: str = "model", order: Sequence[str] | None = None,
+                   title: str | None = None):
+    """Language-model learning curves from `lm_metrics_records`' table, in two panels. Left, every epoch on a log
+    axis: validation perplexity (solid, mean over seeds with a ±1 std band) and the clean model's perplexity on
+    a fixed slice of the training text (dashed), one colour per `hue`. Right: validation perplexity over the last
+    ⌈epochs/5⌉ epochs and the one before, each seed a thin line, so that the end of training is readable. In both,
+    a triangle marks each run's first epoch at a lowered learning rate (the plateau rule's drops)."""
+    import seaborn as sns
+    from matplotlib.ticker import StrMethodFormatter
+    order = list(order) if order is not None else list(dict.fromkeys(metrics[hue]))
+    colours = dict(zip(order, sns.color_palette(n_colors=len(order))))
+    fig, (all_ax, end_ax) = _figure(2, width=5.4)
+    epochs = int(metrics["epoch"].max())
+    start = max(1, epochs - math.ceil(epochs / 5))
+    sns.lineplot(data=metrics, x="epoch", y="valid_ppl", hue=hue, hue_order=order, palette=colours, errorbar="sd",
+                 marker="o", ax=all_ax)
+    sns.lineplot(data=metrics, x="epoch", y="train_probe_ppl", hue=hue, hue_order=order, palette=colours,
+                 errorbar=None, linestyle="--", legend=False, ax=all_ax)
+    end = metrics[metrics["epoch"] >= start]
+    for (label, seed), rows in end.groupby([hue, "seed"], sort=False):
+        end_ax.plot(rows["epoch"], rows["valid_ppl"], color=colours[label], linewidth=1, alpha=0.8, marker=".")
+    ordered = metrics.sort_values([hue, "seed", "epoch"])
+    dropped = ordered[ordered["lr"] < ordered.groupby([hue, "seed"])["lr"].shift(1)]
+    for ax, rows in ((all_ax, dropped), (end_ax, dropped[dropped["epoch"] >= start])):
+        ax.scatter(rows["epoch"], rows["valid_ppl"], marker="v", s=60, color=[colours[m] for m in rows[hue]],
+                   edgecolor="black", zorder=5, gid="lr-drops",
+                   label="first epoch at a lower lr" if ax is all_ax and len(rows) else None)
+    all_ax.set_yscale("log")
+    for axis in (all_ax.yaxis.set_major_formatter, all_ax.yaxis.set_minor_formatter):
+        axis(StrMethodFormatter("{x:g}"))  # 200, 300 rather than 2 × 10²
+    all_ax.set(ylabel="perplexity (log scale)",
+               title="validation (solid) and training slice (dashed)")
+    end_ax.set(xlabel="epoch", ylabel="validation perplexity", title=f"epochs {start}-{epochs}, one line per seed")
+    all_ax.legend(fontsize="small")
+    for ax in (all_ax, end_ax):
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def plot_against_floor(frame: pd.DataFrame, floor: str, y: str = "model", x: str = "test_error",
                        order: Sequence | None = None, title: str | None = None):
     """Every model's test error (one row each: each seed a dot, the mean ± 1 std a diamond) against the floor, the
@@ -536,4 +601,32 @@ def plot_step_speedups(steps: pd.DataFrame, machines: pd.DataFrame, labels: Sequ
                 plt.Line2D([], [], color="tab:purple", linestyle=":")]
     fig.legend(handles, [*labels, "auto's pick (black edge)", "bf16/fp32 matmul peak ratio"],
                loc="outside lower center", ncol=3, fontsize=8, frameon=False)
+    return fig
+
+
+def plot_relative_changes(frame: pd.DataFrame, baseline: str, order: Sequence[str], value: str = "test_ppl",
+                          paper: Mapping[str, Sequence[float]] | None = None, ylabel: str | None = None,
+                          title: str | None = None):
+    """Each model's change of `value` against the `baseline` model of the same seed, in % of the baseline's: one
+    dot per seed and a bar at the mean, per model of `order`; the paper's own changes (`paper`: {model: [% …]},
+    e.g. Table 6's rows) as crosses beside them. Relative changes put runs of another scale (another corpus,
+    another perplexity) on the paper's axis."""
+    wide = frame.pivot_table(index="seed", columns="model", values=value)
+    fig, (ax,) = _figure(1, width=max(4.5, 1.3 * len(order) + 2.5))
+    ax.axhline(0, color="0.5", linewidth=1)
+    for position, model in enumerate(order):
+        change = (100 * (wide[model] / wide[baseline] - 1)).dropna()
+        offsets = np.linspace(-0.08, 0.08, len(change)) if len(change) > 1 else np.zeros(len(change))
+        ax.scatter(position + offsets, change, color="C0", alpha=0.7, gid="seeds",
+                   label="ours, one dot per seed" if position == 0 else None)
+        if len(change):
+            ax.hlines(change.mean(), position - 0.2, position + 0.2, color="C0", linewidth=2.5)
+        if paper and model in paper:
+            ax.scatter([position + 0.3] * len(paper[model]), paper[model], marker="x", s=60, color="C3",
+                       gid="paper", label="the paper" if not any(m in paper for m in order[:position]) else None)
+    ax.set_xticks(range(len(order)), list(order))
+    ax.set_xlim(-0.6, len(order) - 0.4)
+    ax.set(ylabel=ylabel or f"change of {value} against {baseline} (%)", title=title or "")
+    ax.legend(fontsize="small")
+    fig.tight_layout()
     return fig

@@ -146,6 +146,23 @@ class Run:
         return f"Run({self.run_id}, test_accuracy={self.test_accuracy:.4f})"
 
 
+def config_class(values: dict):
+    """The config class of a stored config: a language-model run's (`bannb.lm.LMRunConfig`, it names a `corpus`)
+    or an image run's (`RunConfig`)."""
+    if "corpus" in values:
+        from .lm import LMRunConfig  # lazily: lm imports this module
+        return LMRunConfig
+    return RunConfig
+
+
+def open_run(path: Path):
+    """The finished run at `path`, image (`Run`) or language model (`bannb.lm.LMRun`), by its stored config."""
+    if config_class(json.loads((Path(path) / CONFIG).read_text())) is RunConfig:
+        return Run(path)
+    from .lm import LMRun
+    return LMRun(path)
+
+
 def finished_problem(path: Path) -> str | None:
     """Why `path` is not a trustworthy finished run, or None if it is one."""
     done = path / DONE

@@ -289,35 +289,52 @@ def train_run(config: RunConfig, runs_dir: Path | None = None, device: str | tor
 RESTORE_DIR = ".restore"  # under the runs folder: recorded runs being trained again for their weights
 
 
-def restore_weights(run: Run, runs_dir: Path | None = None, device: str | torch.device = "cpu",
-                    progress: bool = False, log=print) -> Run:
+def _retrainer(run):
+    """How to train a recorded run again (image or language-model run): (resolve its teacher, train it at a
+    path, open a run directory, the name of its result, its result as a number)."""
+    from .lm import LMRun, resolve_lm_teacher, train_lm_run  # lazily: lm imports nothing of training at import
+    if isinstance(run, LMRun):
+        return (resolve_lm_teacher,
+                lambda config, runs_dir, device, progress, log, path: train_lm_run(config, runs_dir, device, log,
+                                                                                    path=path),
+                LMRun, "test perplexity", lambda r: f"{r.final['test_ppl']:.2f}")
+    return (resolve_teacher,
+            lambda config, runs_dir, device, progress, log, path: train_run(config, runs_dir, device, progress, log,
+                                                                            path=path),
+            Run, "test error", lambda r: f"{100 * r.final['test_error']:.2f}%")
+
+
+def restore_weights(run, runs_dir: Path | None = None, device: str | torch.device = "cpu",
+                    progress: bool = False, log=print):
     """A finished run with its weights: `run` itself if it has them, else the run trained again from its config
-    (its own teacher first, the same way) in a scratch folder, then moved in.
+    (its own teacher first, the same way) in a scratch folder, then moved in. Image runs (`Run`) and language-model
+    runs (`bannb.lm.LMRun`) alike.
 
     Training is deterministic on one CPU type and torch version, so the retrained run normally reproduces its
     record exactly: the record is kept and only `model.pt` is added. Where it does not (another CPU type's
     kernels round differently), the record is replaced by the run that now teaches, and the log says so, with
-    both test errors. An interruption leaves the record as it was and the scratch run resumable."""
+    both results. An interruption leaves the record as it was and the scratch run resumable."""
     if run.has_weights:
         return run
+    resolve, train, open_run, measure, result = _retrainer(run)
     runs_dir = Path(runs_dir or default_runs_dir())
     if run.config.teacher is not None:
-        restore_weights(resolve_teacher(run.config.teacher, runs_dir), runs_dir, device, progress, log)
+        restore_weights(resolve(run.config.teacher, runs_dir), runs_dir, device, progress, log)
     log(f"run {run.run_id}: recorded without its weights; training it again for them")
     scratch = runs_dir / RESTORE_DIR / run.run_id
-    retrained = train_run(run.config, runs_dir, device, progress, log, path=scratch)
+    retrained = train(run.config, runs_dir, device, progress, log, scratch)
     if sha256(scratch / PREDICTIONS) == sha256(run.path / PREDICTIONS):
         atomic_write_bytes(run.path / WEIGHTS, (scratch / WEIGHTS).read_bytes())
         mark_done(run.path)  # the record's checksums are unchanged; the weights' is the new file's
         shutil.rmtree(scratch)
         log(f"run {run.run_id}: weights restored; the retrained run reproduces its record exactly")
-        return Run(run.path)
-    log(f"run {run.run_id}: the retrained run differs from its record (test error "
-        f"{100 * run.final['test_error']:.2f}% recorded, {100 * retrained.final['test_error']:.2f}% now: another "
-        f"CPU type or torch version); the record is replaced by the run that now teaches its students")
+        return open_run(run.path)
+    log(f"run {run.run_id}: the retrained run differs from its record ({measure} {result(run)} recorded, "
+        f"{result(retrained)} now: another CPU type or torch version); the record is replaced by the run that now "
+        f"teaches its students")
     replaced = run.path.with_name(run.path.name + ".replaced")
     shutil.rmtree(replaced, ignore_errors=True)
     os.replace(run.path, replaced)  # between these two renames the run is absent: asked again, it is retrained
     os.replace(scratch, run.path)
     shutil.rmtree(replaced)
-    return Run(run.path)
+    return open_run(run.path)

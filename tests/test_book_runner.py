@@ -176,3 +176,17 @@ def test_check_html_in_chromium(tmp_path, png_bytes, figures_on_page, corrupt, p
         assert problems == [] and (tmp_path / "shots" / "01_figure.png").stat().st_size > 0
     else:
         assert len(problems) == 1 and problems[0].startswith(problem)
+
+
+def test_glue_value_gives_myst_nb_python_numbers(monkeypatch):
+    """numpy 2 writes np.float64(3.08) as its repr, which myst-nb cannot format into the prose."""
+    import numpy as np
+    import myst_nb
+    from bannb.book import glue_value
+    glued = []
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: glued.append((name, value, display)))
+    glue_value("gain", np.float64(3.08))
+    glue_value("runs", np.int64(9))
+    glue_value("verdict", "holds")
+    assert glued == [("gain", 3.08, False), ("runs", 9, False), ("verdict", "holds", False)]
+    assert [type(value) for _, value, _ in glued] == [float, int, str]

@@ -87,6 +87,9 @@ def test_every_paper_claim_reads_its_table():
             assert claim.paper_difference()["paper_rows"] == "—"
             continue
         paper = claim.paper_difference()
+        if claim.paper_note is not None:  # the paper states the claim without numbers (Table 6's plain BAN)
+            assert paper["paper_rows"] == claim.paper_note and np.isnan(paper["paper_mean"])
+            continue
         assert np.isfinite(paper["paper_mean"]), claim.key
     # Table 2, BAN-1 against the teacher: 17.61-18.25, 16.62-17.69, 16.26-17.16, 16.13-16.87
     ban1 = next(c for c in CLAIMS if c.key == "ban1-vs-teacher").paper_difference()
@@ -280,3 +283,55 @@ def test_verdict_counts_tally_the_tested_claims_only():
     assert counts["tested"] == 2 and counts["not_run"] == len(CLAIMS) - 2
     assert counts["holds"] == 1 and counts["inconclusive"] == 1  # BAN-2 − BAN-1: 0.0, +1.0, −1.0
     assert sum(counts[v] for v in VERDICTS) == counts["tested"]
+
+
+# ---------------------------------------------------------------- Table 6: language models, in perplexity
+
+def lm_frame(teacher, ban, banl, corpus="fortunes"):
+    """Chapter 9's records (`experiments.lm_records`' columns that matter): per-seed test perplexities."""
+    rows = []
+    for label, values in (("Teacher", teacher), ("BAN", ban), ("BAN+L", banl)):
+        rows += [dict(model=label, seed=seed, corpus=corpus, test_ppl=value) for seed, value in enumerate(values)]
+    return pd.DataFrame(rows)
+
+
+def test_table6_claims_compare_perplexity_with_their_own_margin():
+    from bannb.claims import PERPLEXITY_MARGIN
+    claims = claims_for("09_language_models")
+    assert {c.key for c in claims} == {"lm-banl-vs-teacher", "lm-ban-vs-teacher"}
+    assert all(c.value == "test_ppl" and c.margin == PERPLEXITY_MARGIN for c in claims)
+    # the paper's BAN+L gains, test perplexity: 80.05 -> 76.97 and 71.87 -> 68.56
+    banl = next(c for c in claims if c.key == "lm-banl-vs-teacher").paper_difference()
+    assert banl["paper_mean"] == pytest.approx(np.mean([76.97 - 80.05, 68.56 - 71.87]))
+    assert banl["paper_rows"] == "2 of 2 rows"
+    assert PERPLEXITY_MARGIN <= min(80.05 - 76.97, 71.87 - 68.56, 83.69 - 80.27, 75.11 - 71.19)
+
+    # BAN+L 3.5-4 points below its teacher; BAN within a point of it, tightly
+    frame = lm_frame(teacher=[110.0, 112.0, 115.0], ban=[110.3, 111.9, 115.2], banl=[106.4, 108.2, 111.3])
+    table = evaluate(frame, claims).set_index("key")
+    assert table.loc["lm-banl-vs-teacher", "verdict"] == "holds"
+    assert table.loc["lm-banl-vs-teacher", "mean"] == pytest.approx(np.mean([-3.6, -3.8, -3.7]))
+    assert table.loc["lm-ban-vs-teacher", "verdict"] == "no effect of the paper's size"
+    assert set(table["unit"]) == {"perplexity points"} and set(table["value"]) == {"test_ppl"}
+    # with the error margin (0.3 points) the same BAN interval reaches past ±m: a margin that fits error, not
+    # perplexity, would leave it undecided
+    assert evaluate(frame, claims, margin=MARGIN).set_index("key").loc["lm-ban-vs-teacher", "verdict"] == "inconclusive"
+    # BAN clearly better than its teacher: the paper's "BAN did not help" does not hold
+    better = lm_frame(teacher=[110.0, 112.0, 115.0], ban=[105.0, 107.5, 110.2], banl=[106.4, 108.2, 111.3])
+    assert evaluate(better, claims).set_index("key").loc["lm-ban-vs-teacher", "verdict"] == "does not hold"
+
+
+def test_table6_claims_read_only_language_model_rows_of_a_mixed_table():
+    """The summary's table of every chapter holds image Teacher and BAN+L rows too (test error, no corpus)."""
+    images = pd.DataFrame([dict(model=m, seed=s, test_error=e + 0.1 * s)
+                           for m, e in (("Teacher", 10.0), ("BAN+L", 9.0), ("BAN-1", 9.2)) for s in range(3)])
+    language = lm_frame(teacher=[110.0, 112.0, 115.0], ban=[110.3, 111.9, 115.2], banl=[106.4, 108.2, 111.3])
+    mixed = pd.concat([images, language], ignore_index=True)
+    claim = {c.key: c for c in CLAIMS}
+    both = evaluate(mixed, [claim["lm-banl-vs-teacher"], claim["banl-vs-teacher"]]).set_index("key")
+    alone = pd.concat([evaluate(language, [claim["lm-banl-vs-teacher"]]),
+                       evaluate(images, [claim["banl-vs-teacher"]])]).set_index("key")
+    for key in ("lm-banl-vs-teacher", "banl-vs-teacher"):
+        assert both.loc[key, "mean"] == pytest.approx(alone.loc[key, "mean"]) and both.loc[key, "n"] == 3
+    # image records alone: the language-model claims were not run on them
+    assert evaluate(images, claims_for("09_language_models"))["note"].eq("not run").all()

@@ -28,3 +28,25 @@ def test_window_is_the_last_fifth_plus_one():
 
 def test_threshold_is_the_papers_fit():
     assert MIN_TRAIN_ACCURACY == 0.98
+
+
+def test_a_language_model_teacher_is_flat_when_its_validation_perplexity_stops_falling():
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from bannb.convergence import LM_FLAT_FRACTION, lm_fit_record
+
+    def lm_run(valid_ppl):
+        final = dict(valid_ppl=valid_ppl[-1], test_ppl=valid_ppl[-1] - 2, train_ppl=80.0)
+        return SimpleNamespace(run_id="lm", config=SimpleNamespace(base_seed=3), final=final,
+                               metrics=lambda: pd.DataFrame({"valid_ppl": valid_ppl}))
+
+    levelled = lm_run([190, 145, 132, 123, 118, 116, 112.4, 112.2, 112.0, 111.9])
+    record = lm_fit_record(levelled)
+    # the window is the last 3 epochs: 112.2, 112.0, 111.9 fall by 0.3, under 1% of 111.9
+    assert record["last_fifth_change"] == pytest.approx(-0.3)
+    assert record["allowed_drop"] == pytest.approx(LM_FLAT_FRACTION * 111.9) and record["flat"]
+    assert record["seed"] == 3 and record["valid_over_train"] == pytest.approx(111.9 / 80)
+    falling = lm_fit_record(lm_run([190, 170, 150, 140, 130, 125, 120, 116, 112, 108]))
+    assert falling["last_fifth_change"] == pytest.approx(-8.0) and not falling["flat"]

@@ -152,10 +152,10 @@ def test_the_cpu_book_plan_trains_each_run_once_in_the_first_chapter_that_needs_
         seen |= {c.run_id for c in plan}
     # 7 regime candidates (the profile's own is teacher 0) + 5 teachers; 5 × (BAN-1, BAN-2) + 3 BAN-3 + 3 teachers
     # trained twice as long; 5 × (BAN+L, CWTM); 5 DKPP; 4 more independent teachers; chapter 8's grid on 3 seeds
-    # (its WRN teachers and their BANs are chapters 3 and 4's)
+    # (its WRN teachers and their BANs are chapters 3 and 4's); 3 × (LSTM teacher, BAN, BAN+L)
     assert {chapter: len(runs) for chapter, runs in new.items()} == {
         "03_teachers": 11, "04_born_again": 16, "05_cwtm": 10, "06_dkpp": 5, "07_ensembles": 4,
-        "08_densenet_resnet": 21}
+        "08_densenet_resnet": 21, "09_language_models": 9}
     assert Counter(c.epochs for c in new["04_born_again"]) == {20: 13, 40: 3}
     grid = Counter(c.arch for c in new["08_densenet_resnet"])
     assert grid["linear-28"] == 3 and grid["densenet-bc-22-12"] == 6  # 3 teachers + 3 students of the WRNs
@@ -177,6 +177,14 @@ class RecordedRun:
         return torch.arange(20) % 10
 
 
+class RecordedLMRun:
+    """What chapter 9's records read of a language-model run, for a config nobody trains."""
+
+    def __init__(self, config):
+        self.config, self.run_id = config, config.run_id
+        self.final = dict(test_ppl=110.0, valid_ppl=115.0, train_ppl=90.0, parameters=1)
+
+
 def test_each_chapter_reads_only_runs_that_its_plan_or_an_earlier_chapters_plan_trains(monkeypatch):
     """`chapter_records` (what a chapter shows) and `chapter_plan` (what the book trains before the chapter runs)
     are written separately; at the cpu profile, no chapter may ask for a run that no plan up to it trains."""
@@ -185,19 +193,21 @@ def test_each_chapter_reads_only_runs_that_its_plan_or_an_earlier_chapters_plan_
     from bannb.experiments import BOOK_PLAN_CHAPTERS, chapter_plan, chapter_records
     asked = []
 
-    def fake_train_run(config, *args, **kwargs):
+    def fake_train_run(config, *args, lm=False, **kwargs):
         asked.append(config.run_id)
-        return RecordedRun(config)
+        return RecordedLMRun(config) if lm else RecordedRun(config)
     monkeypatch.setattr(experiments, "train_all", lambda *args, **kwargs: None)
     monkeypatch.setattr(experiments, "train_run", fake_train_run)
     monkeypatch.setattr(generations, "train_run", fake_train_run)
+    monkeypatch.setattr(experiments, "train_lm_run", lambda config, *args, **kwargs: fake_train_run(config, lm=True))
     planned = set()
     for chapter in BOOK_PLAN_CHAPTERS:
         planned |= {c.run_id for c in chapter_plan(chapter, "cpu")}
         asked.clear()
         frame = chapter_records(chapter, "cpu")
         assert set(asked) <= planned, (chapter, sorted(set(asked) - planned))
-        assert not frame.empty and frame["test_error"].notna().all()
+        value = "test_ppl" if chapter == "09_language_models" else "test_error"  # what its claims compare
+        assert not frame.empty and frame[value].notna().all()
     # and the plans train nothing a chapter does not show, beyond the regime study (chapter 3 shows it apart)
     asked.clear()
     for chapter in BOOK_PLAN_CHAPTERS:

@@ -267,3 +267,96 @@ def test_plateau_rule_divides_the_learning_rate(small_corpus):
     config = LMRunConfig(**dict(SMOKE, plateau_threshold=1e6))
     rows = read_lm_metrics(train_lm_run(config, small_corpus / "runs", log=lambda message: None).path / METRICS)
     assert [row["lr"] for row in rows] == [5.0, 5.0, 1.25]
+
+
+# ---------------------------------------------------------------- the book's plan: chapter 9's runs, as the image runs
+
+def test_a_plan_trains_language_models_and_restores_a_teacher_recorded_without_weights(small_corpus):
+    """`plan.train_all` trains LM configs like image configs; a record without `model.pt` (as committed) is a
+    finished run, and a new student of it first gets its teacher's weights back, reproducing the record."""
+    import dataclasses
+    from bannb.lm import LMRun
+    from bannb.plan import train_all
+    from bannb.store import PREDICTIONS, WEIGHTS, finished_problem, open_run
+    runs_dir = small_corpus / "runs"
+    teacher = LMRunConfig(**dict(SMOKE, epochs=1))
+    student = dataclasses.replace(teacher, loss="ban+l", loss_params={"label_weight": 0.5}, teacher=teacher.run_id,
+                                  generation=1, seed=1000, base_seed=0)
+    lines = []
+    train_all([student, teacher], runs_dir, workers=1, log=lines.append)
+    assert len(lines) == 2 and all("test perplexity" in line for line in lines)
+    recorded = open_run(runs_dir / teacher.run_id)
+    assert isinstance(recorded, LMRun) and recorded.has_weights and recorded.config.base_seed == 0
+    assert open_run(runs_dir / student.run_id).config.base_seed == 0
+    predictions = (recorded.path / PREDICTIONS).read_bytes()
+
+    for config in (teacher, student):  # as committed: the records alone
+        (runs_dir / config.run_id / WEIGHTS).unlink()
+        assert finished_problem(runs_dir / config.run_id) is None
+    with pytest.raises(Exception, match="no usable weights"):
+        recorded.load_model()
+    train_all([teacher, student], runs_dir, workers=1, log=lines.append)
+    assert len(lines) == 2  # finished runs: nothing trains
+
+    ban = dataclasses.replace(student, loss="ban", loss_params={})
+    messages = []
+    train_all([teacher, ban], runs_dir, workers=1, log=messages.append)
+    assert len(messages) == 2  # the teacher's weights restored, then the new student
+    assert recorded.has_weights and (recorded.path / PREDICTIONS).read_bytes() == predictions
+    assert LMRun(runs_dir / ban.run_id).final["teacher_test_ppl"] == pytest.approx(recorded.test_ppl)
+    assert not (runs_dir / student.run_id / WEIGHTS).exists()  # a run no student needs stays a record
+
+
+def test_chapter_records_of_the_language_models(small_corpus, monkeypatch):
+    """`experiments.lm_records`: the teacher, BAN and BAN+L of each seed, trained (smoke LM profile, on the test's
+    corpus) and tabulated for Table 6's claims."""
+    from bannb.claims import claims_for, evaluate
+    from bannb.experiments import lm_records, lm_runs
+    from bannb.stats import VERDICTS
+    monkeypatch.setenv("BANNB_WORKERS", "1")
+    data = dict(max_vocab=25, batch_size=4, bptt=6, probe_tokens=200, epochs=1)
+    frame = lm_records("smoke", [0, 1], runs_dir=small_corpus / "runs", **data)
+    assert list(frame["model"]) == ["Teacher"] * 2 + ["BAN"] * 2 + ["BAN+L"] * 2
+    assert list(frame["seed"]) == [0, 1] * 3 and set(frame["corpus"]) == {"fortunes"}
+    assert (frame[["test_ppl", "valid_ppl", "train_ppl"]] > 1).all().all()
+    assert frame.groupby("model")["params"].nunique().eq(1).all()  # one architecture throughout
+    runs = lm_runs("smoke", [0, 1], runs_dir=small_corpus / "runs", **data)  # the same runs, loaded
+    for teacher, ban, banl in zip(runs["Teacher"], runs["BAN"], runs["BAN+L"]):
+        assert ban.config.teacher == banl.config.teacher == teacher.run_id
+        assert ban.config.seed == banl.config.seed != teacher.config.seed  # the students differ in the loss alone
+    table = evaluate(frame, claims_for("09_language_models"))
+    assert list(table["n"]) == [2, 2] and set(table["verdict"]) <= set(VERDICTS)
+    assert table["mean"].notna().all()
+
+
+def test_language_model_plan_of_the_book():
+    from bannb.experiments import BOOK_PLAN_CHAPTERS, chapter_plan
+    from bannb.lm import CPU_CHAPTER_BUDGET_MINUTES, LM_PROFILES, expected_seconds, lm_profile, lm_seeds
+    assert "09_language_models" in BOOK_PLAN_CHAPTERS
+    assert lm_profile("gpu") == "paper" and lm_seeds("cpu") == [0, 1, 2] and lm_seeds("smoke", [4]) == [4]
+    with pytest.raises(ConfigError, match="unknown profile"):
+        lm_profile("tpu")
+    for profile in ("smoke", "cpu"):
+        plan = chapter_plan("09_language_models", profile)
+        seeds = lm_seeds(profile)
+        assert len(plan) == 3 * len(seeds) and len({c.run_id for c in plan}) == len(plan)
+        assert [c.loss for c in plan] == ["ce", "ban", "ban+l"] * len(seeds)
+        ids = [c.run_id for c in plan]
+        for position, config in enumerate(plan):
+            assert config.arch == LM_PROFILES[profile]["arch"]
+            if config.teacher is not None:  # each student after its teacher, on the teacher's data
+                teacher = plan[ids.index(config.teacher)]
+                assert ids.index(config.teacher) < position and teacher.data_key() == config.data_key()
+                assert config.base_seed == teacher.seed and config.generation == 1
+    # the cpu chapter's budget (issue 12): at most 45 minutes of a 2-core machine, at the measured epoch costs
+    cpu_plan = chapter_plan("09_language_models", "cpu")
+    assert CPU_CHAPTER_BUDGET_MINUTES == 45
+    assert len(lm_seeds("cpu")) >= 3 and expected_seconds(cpu_plan, workers=2) <= CPU_CHAPTER_BUDGET_MINUTES * 60
+
+
+def test_lm_note_says_what_the_numbers_are_worth(small_corpus):
+    from bannb.lm import lm_note
+    smoke = lm_note("smoke", max_vocab=25)
+    assert smoke.startswith("**smoke profile: the numbers in this chapter mean nothing.**")
+    assert "lstm-1x32" in smoke and "25-token vocabulary" in smoke and "2 seeds" in smoke
+    assert lm_note("cpu", max_vocab=25).startswith("*cpu profile*")

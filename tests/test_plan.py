@@ -102,3 +102,15 @@ def test_workers_die_with_the_planning_process(tmp_path, fashion_mnist_available
         time.sleep(0.5)
     alive = [pid for pid in workers if os.path.exists(f"/proc/{pid}") and open(f"/proc/{pid}/stat").read().split()[2] != "Z"]
     assert alive == []
+
+
+def test_schedule_seconds_follows_train_alls_order():
+    from bannb.plan import schedule_seconds
+    t0, s0, g0 = chain(0)
+    t1, s1, _ = chain(1)
+    seconds = {t0.run_id: 10, s0.run_id: 20, g0.run_id: 5, t1.run_id: 10, s1.run_id: 20}
+    plan = [t0, s0, g0, t1, s1]
+    assert schedule_seconds(plan, lambda c: seconds[c.run_id], workers=1) == 65
+    # two workers: both teachers (0-10), both students (10-30), then the grandchild (30-35)
+    assert schedule_seconds(plan, lambda c: seconds[c.run_id], workers=2) == 35
+    assert schedule_seconds([s0, t0, s0], lambda c: seconds[c.run_id], workers=2) == 30  # duplicates train once

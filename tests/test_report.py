@@ -385,4 +385,54 @@ def test_plot_step_speedups_one_panel_per_cpu_and_a_bar_per_measured_candidate()
     assert [p.get_linewidth() > 0 for p in xeon.patches] == [False, True, False]  # auto's pick has an edge
     ratio = [line.get_xdata()[0] for line in epyc.lines if line.get_linestyle() == ":"]
     assert ratio == [pytest.approx(2.27)] and xeon.get_xlabel().startswith("speed-up")
+
+
+def test_tally_agrees_in_number():
+    from bannb.report import tally
+    assert tally(["inconclusive"] * 14 + ["does not hold"] * 3 + ["holds"]) == \
+        "14 are inconclusive, 3 do not hold, 1 holds"
+    assert tally(["holds", "holds", "does not hold"]) == "2 hold, 1 does not hold"
+
+
+def lm_fake_run(label_seed, valid, lr):
+    config = SimpleNamespace(base_seed=label_seed, corpus="fortunes", arch="lstm-1x8", loss="ce")
+    final = dict(test_ppl=valid[-1] + 1, valid_ppl=valid[-1], train_ppl=valid[-1] / 2, parameters=7)
+    metrics = pd.DataFrame({"epoch": range(1, len(valid) + 1), "valid_ppl": valid,
+                            "train_probe_ppl": [v / 2 for v in valid], "lr": lr})
+    return SimpleNamespace(config=config, final=final, run_id=f"lm{label_seed}", metrics=lambda: metrics.copy())
+
+
+def test_lm_records_and_curves():
+    from bannb.report import lm_metrics_records, lm_run_records, plot_lm_curves
+    runs = [lm_fake_run(0, [200, 150, 130, 125, 124], [20, 20, 20, 5, 5]),
+            lm_fake_run(1, [210, 160, 140, 128, 127], [20, 20, 5, 5, 1.25])]
+    records = lm_run_records(runs, model="Teacher")
+    assert list(records.columns[:3]) == ["model", "seed", "corpus"]
+    assert list(records["test_ppl"]) == [125, 128] and list(records["train_ppl"]) == [62, 63.5]
+    metrics = pd.concat([lm_metrics_records(runs, model="Teacher"),
+                         lm_metrics_records(runs[:1], model="BAN")], ignore_index=True)
+    assert len(metrics) == 15 and list(metrics.columns[:2]) == ["model", "seed"]
+    fig = plot_lm_curves(metrics, order=["Teacher", "BAN"])
+    all_ax, end_ax = fig.axes
+    assert all_ax.get_yscale() == "log" and end_ax.get_xlim()[0] >= 3.5  # the zoom: epochs 4-5 only
+    # the lr drops: Teacher seed 0 at epoch 4, seed 1 at 3 and 5, BAN (seed 0) at 4 — 4 triangles in all,
+    # 3 of them in the last epochs' panel (epochs 4-5)
+    drops = lambda ax: sum(len(c.get_offsets()) for c in ax.collections if c.get_gid() == "lr-drops")  # noqa: E731
+    assert drops(all_ax) == 4 and drops(end_ax) == 3
+    assert len(end_ax.get_lines()) == 3  # one line per (model, seed)
+    plt.close(fig)
+
+
+def test_plot_relative_changes_puts_each_seed_against_its_own_baseline():
+    from bannb.report import plot_relative_changes
+    frame = pd.DataFrame({"model": ["T", "T", "S", "S", "U", "U"], "seed": [0, 1] * 3,
+                          "test_ppl": [100.0, 200.0, 90.0, 190.0, 100.0, 210.0]})
+    fig = plot_relative_changes(frame, "T", ["S", "U"], paper={"S": [-4.0, -5.0]}, title="t")
+    ax = fig.axes[0]
+    assert [label.get_text() for label in ax.get_xticklabels()] == ["S", "U"] and ax.get_title() == "t"
+    ours = [c for c in ax.collections if c.get_gid() == "seeds"]
+    assert sorted(np.round(ours[0].get_offsets()[:, 1], 6)) == [-10.0, -5.0]  # 90/100, 190/200
+    assert sorted(np.round(ours[1].get_offsets()[:, 1], 6)) == [0.0, 5.0]
+    paper = [c for c in ax.collections if c.get_gid() == "paper"]
+    assert len(paper) == 1 and sorted(paper[0].get_offsets()[:, 1]) == [-5.0, -4.0]
     plt.close(fig)

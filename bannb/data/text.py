@@ -42,6 +42,9 @@ SYSTEM_FOLDER = Path("/usr/share/games/fortunes")  # Debian's `fortunes` package
 EXCLUDED_FILES = frozenset({"ascii-art"})
 SPLIT_FRACTIONS = {"test": 0.08, "valid": 0.08}  # the rest is the training split
 SPLITS = ("train", "valid", "test")
+# Penn Treebank as language models read it (Mikolov et al. 2011's ptb.{train,valid,test}.txt, the paper's Table 6
+# data): tokens per split counting one <eos> per sentence, and its 10,000-word vocabulary (<unk> included).
+PENN_TREEBANK = dict(train_tokens=929_589, valid_tokens=73_760, test_tokens=82_430, vocabulary=10_000)
 FIX = ("install Debian's package with `apt-get install fortunes` (or `make data` as root), or point "
        "$BANNB_DATA at a folder holding a `fortunes/` folder of fortune files (entries separated by `%` lines)")
 
