@@ -265,12 +265,6 @@ def test_transfer_tables_lay_our_means_out_as_the_papers_tables():
     assert table5.loc["res-b"].tolist() == pytest.approx([2.0, 15.0, 14.5])
 
 
-def test_the_language_model_chapter_has_records_even_before_it_exists():
-    from bannb.experiments import LM_CHAPTER, chapter_records, lm_records
-    for frame in (lm_records("smoke"), chapter_records(LM_CHAPTER, "smoke")):
-        assert {"model", "seed", "test_error", "run_id"} <= set(frame.columns)
-
-
 def test_pooled_records_keep_each_run_once_and_name_its_chapter():
     import pandas as pd
     from bannb.experiments import pooled_records

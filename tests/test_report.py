@@ -387,13 +387,6 @@ def test_plot_step_speedups_one_panel_per_cpu_and_a_bar_per_measured_candidate()
     assert ratio == [pytest.approx(2.27)] and xeon.get_xlabel().startswith("speed-up")
 
 
-def test_tally_agrees_in_number():
-    from bannb.report import tally
-    assert tally(["inconclusive"] * 14 + ["does not hold"] * 3 + ["holds"]) == \
-        "14 are inconclusive, 3 do not hold, 1 holds"
-    assert tally(["holds", "holds", "does not hold"]) == "2 hold, 1 does not hold"
-
-
 def lm_fake_run(label_seed, valid, lr):
     config = SimpleNamespace(base_seed=label_seed, corpus="fortunes", arch="lstm-1x8", loss="ce")
     final = dict(test_ppl=valid[-1] + 1, valid_ppl=valid[-1], train_ppl=valid[-1] / 2, parameters=7)
