@@ -29,6 +29,16 @@ def read_timings(root: Path = PROJECT_ROOT, profile: str = COMMITTED_PROFILE) ->
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+def seconds_per_run(chapter: str, root: Path = PROJECT_ROOT, profile: str = COMMITTED_PROFILE) -> float | None:
+    """What one more run of `chapter`'s kind costs on the machines that trained the committed book: the wall time of
+    training the chapter's plan (on parallel workers, as the book trains) over the runs it trained; None where the
+    chapter's training has not been measured."""
+    entry = read_timings(root, profile).get(chapter)
+    if not isinstance(entry, dict) or not entry.get("plan_runs_trained"):
+        return None
+    return entry.get("train_seconds", 0.0) / entry["plan_runs_trained"]
+
+
 def record_timing(root: Path, chapter: str, seconds: float, runs_trained: int) -> None:
     """Record what a chapter cost. A rerun that only reused finished runs does not replace the time of one
     that trained them: the file keeps what the book costs from scratch."""
@@ -66,3 +76,15 @@ def book_wall_seconds(root: Path = PROJECT_ROOT) -> float | None:
     """The whole cpu book's wall time: the sum of its chapters' (None until `make book` has run)."""
     timings = read_timings(root)
     return sum(chapter_seconds(entry) for entry in timings.values()) if timings else None
+
+
+def cost_text(chapter: str, runs: int, root: Path = PROJECT_ROOT, profile: str = COMMITTED_PROFILE) -> str:
+    """What `runs` more runs like `chapter`'s cost on the machines that trained the committed book, in words
+    ("about 40 minutes on …"), from `seconds_per_run`; says so where the book's training has not been measured."""
+    seconds = seconds_per_run(chapter, root, profile)
+    if seconds is None:
+        return f"a cost not measured yet (the {profile} book's timings have no training time for {chapter})"
+    machines = "; ".join(read_timings(root, profile)[chapter].get("machines", [])) or "the machine that ran the book"
+    minutes = runs * seconds / 60
+    amount = f"{minutes:.0f} minutes" if minutes < 120 else f"{minutes / 60:.1f} hours"
+    return f"about {amount} on {machines} ({seconds / 60:.1f} minutes per run, as the {profile} book trained them)"

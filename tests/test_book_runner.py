@@ -68,6 +68,17 @@ def test_a_rerun_that_reuses_runs_keeps_the_time_of_the_one_that_trained(tmp_pat
     assert book_wall_seconds(tmp_path) == pytest.approx(2691.2)
 
 
+def test_seconds_per_run_is_a_chapters_training_time_over_the_runs_it_trained(tmp_path):
+    from bannb.timings import add_training_time, record_timing, seconds_per_run
+    assert seconds_per_run("04_born_again", tmp_path) is None  # nothing measured yet
+    add_training_time(tmp_path, "04_born_again", 300.0, runs=2)
+    add_training_time(tmp_path, "04_born_again", 100.0, runs=2)  # a plan trained over two sessions adds up
+    record_timing(tmp_path, "04_born_again", 20.0, runs_trained=0)  # the notebook's own time is not a run's
+    assert seconds_per_run("04_born_again", tmp_path) == pytest.approx(100.0)
+    record_timing(tmp_path, "01_introduction", 5.0, runs_trained=0)
+    assert seconds_per_run("01_introduction", tmp_path) is None  # a chapter that trains nothing
+
+
 def test_papermill_parameter_of_the_wrong_type(book):
     failures = run_book("cpu", chapters=["03"], root=book, parameters={"epochs": "five"})
     assert len(failures) == 1
@@ -151,3 +162,12 @@ def test_check_html_in_chromium(tmp_path, png_bytes, figures_on_page, corrupt, p
         assert problems == [] and (tmp_path / "shots" / "01_figure.png").stat().st_size > 0
     else:
         assert len(problems) == 1 and problems[0].startswith(problem)
+
+
+def test_cost_text_counts_runs_at_the_measured_rate_or_says_it_was_not_measured(tmp_path):
+    from bannb.timings import add_training_time, cost_text
+    assert cost_text("05_cwtm", 10, tmp_path).startswith("a cost not measured yet")
+    add_training_time(tmp_path, "05_cwtm", 1200.0, runs=10)  # 2 minutes per run
+    text = cost_text("05_cwtm", 10, tmp_path)
+    assert text.startswith("about 20 minutes on ") and "(2.0 minutes per run" in text
+    assert cost_text("05_cwtm", 90, tmp_path).startswith("about 3.0 hours on ")
