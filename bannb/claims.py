@@ -164,14 +164,15 @@ def claim_facts(evaluated: pd.DataFrame, digits: int = 2) -> dict:
     """`evaluate`'s results as named values for a chapter's prose (myst-nb `glue`), per claim, with the claim's key
     (hyphens as underscores) as prefix: `<key>_paper` (the paper's mean b − a, points), `<key>_paper_rows`,
     `<key>_mean`, `<key>_ci` ("[low, high]"), `<key>_n`, `<key>_verdict` and `<key>_ours` (all of ours in a
-    phrase: "+0.12 points, 95% CI [−0.20, +0.44], n = 5"). Plain Python values, so that glue formats them."""
+    phrase: "+0.12 points, 95% CI [−0.20, +0.44], n = 5", or "…, no interval with n = 1"). Plain Python values,
+    so that glue formats them."""
     facts = {}
     for _, row in evaluated.iterrows():
         key = row["key"].replace("-", "_")
-        interval = "no interval" if pd.isna(row["ci_low"]) else \
-            f"[{row['ci_low']:+.{digits}f}, {row['ci_high']:+.{digits}f}]"
-        ours = "not run" if row["n"] == 0 else \
-            f"{row['mean']:+.{digits}f} points, 95% CI {interval}, n = {int(row['n'])}"
+        no_interval = pd.isna(row["ci_low"])
+        interval = "no interval" if no_interval else f"[{row['ci_low']:+.{digits}f}, {row['ci_high']:+.{digits}f}]"
+        ours = "not run" if row["n"] == 0 else f"{row['mean']:+.{digits}f} points, " + (
+            f"no interval with n = {int(row['n'])}" if no_interval else f"95% CI {interval}, n = {int(row['n'])}")
         facts.update({f"{key}_paper": float(row["paper_mean"]), f"{key}_paper_rows": str(row["paper_rows"]),
                       f"{key}_mean": float(row["mean"]), f"{key}_ci": interval, f"{key}_n": int(row["n"]),
                       f"{key}_verdict": str(row["verdict"]), f"{key}_ours": ours})

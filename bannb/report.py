@@ -328,21 +328,23 @@ def plot_class_heatmap(means, title: str | None = None, floor: float = 1e-4):
     from matplotlib.colors import LogNorm
     panels = dict(means) if isinstance(means, Mapping) else {title or "": means}
     first = next(iter(panels.values()))
-    width, height = 0.62 * first.shape[1] + 1.4, 0.5 * first.shape[0] + 1.6
-    fig, axes = plt.subplots(1, len(panels), figsize=(width * len(panels) + 0.8, height), squeeze=False)
-    for position, (ax, (name, table)) in enumerate(zip(axes[0], panels.items())):
+    cell = 0.5  # inches per cell
+    width = cell * first.shape[1] * len(panels) + 0.4 * (len(panels) - 1) + 2.6  # + class names and the colour bar
+    fig, axes = plt.subplots(1, len(panels) + 1, figsize=(width, cell * first.shape[0] + 2.0), layout="constrained",
+                             gridspec_kw=dict(width_ratios=[1] * len(panels) + [0.05]))
+    for position, (ax, (name, table)) in enumerate(zip(axes, panels.items())):
         values = table.to_numpy(dtype=float)
         annotations = np.where(100 * values >= 0.05, np.char.mod("%.1f", 100 * values), "")
         last = position == len(panels) - 1
         sns.heatmap(table.clip(lower=floor), norm=LogNorm(vmin=floor, vmax=1), annot=annotations, fmt="",
-                    annot_kws=dict(fontsize=7), cmap="viridis", square=True, ax=ax, cbar=last,
+                    annot_kws=dict(fontsize=7), cmap="viridis", ax=ax, cbar=last, cbar_ax=axes[-1] if last else None,
                     cbar_kws=dict(label="mean probability (log scale)") if last else None)
         ax.set(xlabel="output class", ylabel="true class" if position == 0 else "", title=name)
         if position:
             ax.set_yticklabels([])
+        ax.tick_params(axis="y", rotation=0)
     if isinstance(means, Mapping) and title:
         fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
@@ -359,7 +361,7 @@ def plot_soft_targets(probs, labels, classes: Sequence[str], indices: Sequence[i
         else {None: np.asarray(probs, dtype=float)}
     labels = np.asarray(labels)
     n, rows, several = len(indices), 1 if images is None else 2, len(sources) > 1 or isinstance(probs, Mapping)
-    panel_width = 2.7 + (1.3 if several else 0)
+    panel_width = 2.7 + (2.0 if several else 0)
     fig, axes = plt.subplots(rows, n, figsize=(panel_width * n + 0.9, 3.0 + 1.6 * (rows - 1)), squeeze=False,
                              gridspec_kw=dict(height_ratios=[1, 1.9]) if rows == 2 else None)
     positions = np.arange(len(classes))
@@ -397,7 +399,7 @@ def plot_soft_targets(probs, labels, classes: Sequence[str], indices: Sequence[i
                             cmap="gray_r" if image.shape[0] == 1 else None)
             image_ax.axis("off")
     if several:
-        axes[-1][-1].legend(fontsize=8, loc="lower right")
+        axes[-1][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -446,10 +448,11 @@ def plot_cwtm_weights(relative_weights, teacher_right, bins: int = 40, title: st
 
 
 def plot_ensemble_sizes(frame: pd.DataFrame, families: Mapping[str, Sequence[str]], value: str = "test_error",
-                        title: str | None = None, ylabel: str = "test error (%)"):
+                        title: str | None = None, ylabel: str = "test error (%)", dashed: Sequence[str] = ()):
     """Test error against ensemble size, one line per family of models: `families` maps a family's name to its
     model labels for sizes 1, 2, 3… (e.g. {"born-again": ["BAN-1", "Ens*2", "Ens*3"], "independent teachers":
-    ["Teacher", "Teachers×2", "Teachers×3"]}). Mean ± 1 std over replicates, each replicate as a dot."""
+    ["Teacher", "Teachers×2", "Teachers×3"]}). Mean ± 1 std over replicates, each replicate as a dot; the families
+    named in `dashed` (a reference that is no ensemble, say) are drawn dashed."""
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6.0, 3.8))
     width = 0.1 * (len(families) - 1)
@@ -465,7 +468,7 @@ def plot_ensemble_sizes(frame: pd.DataFrame, families: Mapping[str, Sequence[str
             stds.append(values.std(ddof=1) if len(values) > 1 else 0.0)
             ax.scatter(np.full(len(values), size + offset), values, s=12, alpha=0.45, color=f"C{position}")
         ax.errorbar(np.array(sizes) + offset, means, yerr=stds, marker="D", capsize=3, color=f"C{position}",
-                    label=name)
+                    label=name, linestyle="--" if name in dashed else "-")
     longest = max(len(labels) for labels in families.values())
     ax.set_xticks(range(1, longest + 1))
     ax.set(xlabel="models in the ensemble (1: a single model)", ylabel=ylabel, title=title or "")

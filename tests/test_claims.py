@@ -164,4 +164,7 @@ def test_claim_facts_name_every_result_of_a_claim_for_the_prose():
     assert facts["cwtm_vs_teacher_ci"].startswith("[-1.") and facts["cwtm_vs_teacher_ours"].startswith("-0.90 points")
     assert facts["cwtm_vs_teacher_paper_rows"] == "2 of 4 rows" and isinstance(facts["cwtm_vs_teacher_paper"], float)
     assert facts["dkpp_vs_ban_ours"] == "not run" and facts["dkpp_vs_ban_verdict"] == "inconclusive"
+    one_seed = claim_facts(evaluate(frame[frame["seed"] == 0], claims))
+    assert one_seed["cwtm_vs_teacher_ours"] == "-1.00 points, no interval with n = 1"
+    assert one_seed["cwtm_vs_teacher_ci"] == "no interval"
     assert all(type(value) in (float, int, str) for value in facts.values())  # glue formats plain values only

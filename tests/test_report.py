@@ -330,13 +330,15 @@ def test_plot_ensemble_sizes_draws_one_line_per_family_over_the_sizes():
     from bannb.report import plot_ensemble_sizes
     frame = pd.DataFrame({"model": ["A1", "A1", "A2", "A2", "B1", "B1", "B2", "B3"], "seed": [0, 1, 0, 1, 0, 1, 0, 0],
                           "test_error": [10.0, 12.0, 9.0, 9.0, 11.0, 11.0, 8.0, 7.0]})
-    fig = plot_ensemble_sizes(frame, {"born-again": ["A1", "A2"], "independent": ["B1", "B2", "B3"]})
+    fig = plot_ensemble_sizes(frame, {"born-again": ["A1", "A2"], "independent": ["B1", "B2", "B3"]},
+                              dashed=["independent"])
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["born-again", "independent"]
     assert [tick for tick in ax.get_xticks()] == [1, 2, 3]
     born_again, independent = ax.containers
     assert born_again.lines[0].get_ydata().tolist() == [11.0, 9.0]
     assert independent.lines[0].get_ydata().tolist() == [11.0, 8.0, 7.0]
+    assert born_again.lines[0].get_linestyle() == "-" and independent.lines[0].get_linestyle() == "--"
     assert len(ax.collections[0].get_offsets()) == 2  # A1's two replicates as dots
     plt.close(fig)
 
