@@ -177,6 +177,64 @@ def _language_model_claims() -> list[Claim]:
 CLAIMS: tuple[Claim, ...] = tuple(_ban_claims() + _transfer_claims() + _language_model_claims())
 
 
+def seed_differences(frame: pd.DataFrame, claims: list[Claim], value: str = "test_error") -> pd.DataFrame:
+    """The per-seed differences b − a behind each paired claim's interval: one row per seed, one column per paired
+    claim named "b − a" (NaN where a seed lacks one side). Unpaired claims have no per-seed difference and are
+    left out."""
+    columns = {}
+    for claim in claims:
+        if not claim.paired:
+            continue
+        a, b = _side(frame, claim, claim.a, value), _side(frame, claim, claim.b, value)
+        columns[f"{claim.b} − {claim.a}"] = (b - a).dropna()
+    table = pd.DataFrame(columns)
+    table.index.name = "seed"
+    return table
+
+
+def results_table(evaluated: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
+    """`evaluate`'s table as a chapter shows it: the claim, the paper's b − a (mean over its rows, and in how many
+    rows it goes the claim's way), ours with its 95% CI, n, the smallest effect the comparison could detect, and
+    the verdict. Differences in points of test error."""
+    def number(value):
+        return "—" if pd.isna(value) else f"{value:+.{digits}f}"
+
+    def ours(row):
+        if row["n"] == 0:
+            return "not run"
+        interval = "" if pd.isna(row["ci_low"]) else f" [{row['ci_low']:+.{digits}f}, {row['ci_high']:+.{digits}f}]"
+        return f"{row['mean']:+.{digits}f}{interval}"
+
+    return pd.DataFrame({
+        "claim": evaluated["claim"],
+        "paper: b − a": [number(m) if r == "—" else f"{number(m)} ({r})"
+                         for m, r in zip(evaluated["paper_mean"], evaluated["paper_rows"])],
+        "ours: b − a [95% CI]": [ours(row) for _, row in evaluated.iterrows()],
+        "n": evaluated["n"].astype(int),
+        "detectable": [("—" if pd.isna(d) else f"{d:.{digits}f}") for d in evaluated["detectable"]],
+        "verdict": evaluated["verdict"],
+    }).set_index("claim")
+
+
+def claim_facts(evaluated: pd.DataFrame, digits: int = 2) -> dict:
+    """`evaluate`'s results as named values for a chapter's prose (myst-nb `glue`), per claim, with the claim's key
+    (hyphens as underscores) as prefix: `<key>_paper` (the paper's mean b − a, points), `<key>_paper_rows`,
+    `<key>_mean`, `<key>_ci` ("[low, high]"), `<key>_n`, `<key>_verdict` and `<key>_ours` (all of ours in a
+    phrase: "+0.12 points, 95% CI [−0.20, +0.44], n = 5", or "…, no interval with n = 1"). Plain Python values,
+    so that glue formats them."""
+    facts = {}
+    for _, row in evaluated.iterrows():
+        key = row["key"].replace("-", "_")
+        no_interval = pd.isna(row["ci_low"])
+        interval = "no interval" if no_interval else f"[{row['ci_low']:+.{digits}f}, {row['ci_high']:+.{digits}f}]"
+        ours = "not run" if row["n"] == 0 else f"{row['mean']:+.{digits}f} points, " + (
+            f"no interval with n = {int(row['n'])}" if no_interval else f"95% CI {interval}, n = {int(row['n'])}")
+        facts.update({f"{key}_paper": float(row["paper_mean"]), f"{key}_paper_rows": str(row["paper_rows"]),
+                      f"{key}_mean": float(row["mean"]), f"{key}_ci": interval, f"{key}_n": int(row["n"]),
+                      f"{key}_verdict": str(row["verdict"]), f"{key}_ours": ours})
+    return facts
+
+
 def claims_for(chapter: str | None = None) -> list[Claim]:
     """The claims a chapter tests (all of them for None)."""
     chosen = [c for c in CLAIMS if chapter is None or c.chapter == chapter]

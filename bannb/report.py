@@ -219,45 +219,6 @@ def soft_target_examples(probs, labels, count: int = 3) -> list[int]:
     return chosen
 
 
-def plot_soft_targets(probs, labels, classes: Sequence[str], indices: Sequence[int], images=None,
-                      title: str | None = None, log: bool = True):
-    """The teacher's output distribution (the student's targets) for a few test images, one panel each: a bar
-    per class, the true class highlighted, its p* in the panel's title. `images` (N×C×H×W, the rows of `probs`)
-    adds each image above its bars. On a log axis (the default) the dark knowledge, the small probabilities of
-    the wrong classes, is visible next to the true class's."""
-    import matplotlib.pyplot as plt
-    probs, labels = np.asarray(probs, dtype=float), np.asarray(labels)
-    n, rows = len(indices), 1 if images is None else 2
-    fig, axes = plt.subplots(rows, n, figsize=(2.7 * n + 0.9, 3.0 + 1.6 * (rows - 1)), squeeze=False,
-                             gridspec_kw=dict(height_ratios=[1, 1.9]) if rows == 2 else None)
-    positions = np.arange(len(classes))
-    for column, index in enumerate(indices):
-        ax = axes[-1][column]
-        colours = ["#dd8452" if c == labels[index] else "#8c8c8c" for c in range(len(classes))]
-        floor = 1e-5 if log else 0.0
-        ax.barh(positions, np.maximum(probs[index], floor) - floor, left=floor, color=colours)
-        if log:
-            ax.set_xscale("log")
-            ax.set_xlim(floor, 1.5)
-        else:
-            ax.set_xlim(0, 1)
-        ax.set_yticks(positions, list(classes) if column == 0 else [""] * len(classes))
-        ax.invert_yaxis()
-        ax.set_title(f"true: {classes[labels[index]]}, p* = {probs[index, labels[index]]:.2f}", fontsize=9)
-        ax.set_xlabel("teacher's probability" + (" (log)" if log else ""), fontsize=8)
-        ax.tick_params(labelsize=8)
-        if images is not None:
-            image = np.asarray(images[index])
-            image_ax = axes[0][column]
-            image_ax.imshow(image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0),
-                            cmap="gray_r" if image.shape[0] == 1 else None)
-            image_ax.axis("off")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
-
-
 def plot_class_differences(student_probs: Mapping[str, Sequence[float]], teacher_probs: Sequence[float], label: int,
                            classes: Sequence[str], title: str | None = None):
     """The BAN loss's gradient for one image, q − p per class (Eq. 5), one panel per student output in
@@ -278,31 +239,6 @@ def plot_class_differences(student_probs: Mapping[str, Sequence[float]], teacher
         ax.set_ylabel("$q_i - p_i$ (gradient on logit $i$)")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    return fig
-
-
-def class_mean_outputs(probs, labels, classes: Sequence[str]) -> pd.DataFrame:
-    """The mean output distribution per true class: row c is the average of `probs` over the images of class c
-    (rows: true class, columns: output class; each row sums to 1)."""
-    probs, labels = np.asarray(probs, dtype=float), np.asarray(labels)
-    frame = pd.DataFrame(probs, columns=list(classes))
-    frame.index = pd.Index([classes[c] for c in labels], name="true class")
-    return frame.groupby(level=0, sort=False).mean().reindex([c for c in classes if c in set(frame.index)])
-
-
-def plot_class_mean_outputs(means: pd.DataFrame, title: str | None = None, floor: float = 1e-4):
-    """`class_mean_outputs` as a heatmap on a log colour scale (so that the dark knowledge, off the diagonal, shows),
-    each cell annotated in percent (blank below 0.05%)."""
-    import seaborn as sns
-    from matplotlib.colors import LogNorm
-    values = means.to_numpy(dtype=float)
-    annotations = np.where(100 * values >= 0.05, np.char.mod("%.1f", 100 * values), "")
-    fig, (ax,) = _figure(1, width=0.62 * means.shape[1] + 2.2, height=0.5 * means.shape[0] + 1.6)
-    sns.heatmap(means.clip(lower=floor), norm=LogNorm(vmin=floor, vmax=1), annot=annotations, fmt="",
-                annot_kws=dict(fontsize=7), cmap="viridis", square=True, ax=ax,
-                cbar_kws=dict(label="mean probability (log scale)"))
-    ax.set(xlabel="output class", ylabel="true class", title=title or "")
     fig.tight_layout()
     return fig
 
@@ -536,6 +472,46 @@ def plot_claims_forest(claims: pd.DataFrame, title: str | None = None):
                 Patch(color="0.92", label="± the rule's margin")]
     fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=8, frameon=False)
     if title:
+
+
+# ---------------------------------------------------------------- teaching figures of chapters 5-7 (and 2)
+
+
+def class_mean_outputs(probs, labels, classes: Sequence[str]) -> pd.DataFrame:
+    """The mean output distribution per true class: row c is the average of `probs` over the images of class c
+    (rows: true class, columns: output class; each row sums to 1; a class without images has no row)."""
+    probs, labels = np.asarray(probs, dtype=float), np.asarray(labels)
+    frame = pd.DataFrame(probs, columns=list(classes))
+    frame.index = pd.Index([classes[c] for c in labels], name="true class")
+    return frame.groupby(level=0, sort=False).mean().reindex([c for c in classes if c in set(frame.index)])
+
+
+def plot_class_heatmap(means, title: str | None = None, floor: float = 1e-4):
+    """The mean output per true class (`class_mean_outputs`) as a heatmap on a log colour scale, so that the dark
+    knowledge off the diagonal shows; each cell annotated in percent (blank below 0.05%). `means` is one such
+    table, or a mapping {panel title: table} drawn side by side on one shared colour scale (e.g. a teacher's
+    outputs before and after DKPP's permutation)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+    from matplotlib.colors import LogNorm
+    panels = dict(means) if isinstance(means, Mapping) else {title or "": means}
+    first = next(iter(panels.values()))
+    cell = 0.5  # inches per cell
+    width = cell * first.shape[1] * len(panels) + 0.4 * (len(panels) - 1) + 2.6  # + class names and the colour bar
+    fig, axes = plt.subplots(1, len(panels) + 1, figsize=(width, cell * first.shape[0] + 2.0), layout="constrained",
+                             gridspec_kw=dict(width_ratios=[1] * len(panels) + [0.05]))
+    for position, (ax, (name, table)) in enumerate(zip(axes, panels.items())):
+        values = table.to_numpy(dtype=float)
+        annotations = np.where(100 * values >= 0.05, np.char.mod("%.1f", 100 * values), "")
+        last = position == len(panels) - 1
+        sns.heatmap(table.clip(lower=floor), norm=LogNorm(vmin=floor, vmax=1), annot=annotations, fmt="",
+                    annot_kws=dict(fontsize=7), cmap="viridis", ax=ax, cbar=last, cbar_ax=axes[-1] if last else None,
+                    cbar_kws=dict(label="mean probability (log scale)") if last else None)
+        ax.set(xlabel="output class", ylabel="true class" if position == 0 else "", title=name)
+        if position:
+            ax.set_yticklabels([])
+        ax.tick_params(axis="y", rotation=0)
+    if isinstance(means, Mapping) and title:
         fig.suptitle(title)
     return fig
 
@@ -630,3 +606,167 @@ def plot_relative_changes(frame: pd.DataFrame, baseline: str, order: Sequence[st
     ax.legend(fontsize="small")
     fig.tight_layout()
     return fig
+
+
+def plot_soft_targets(probs, labels, classes: Sequence[str], indices: Sequence[int], images=None,
+                      title: str | None = None, log: bool = True):
+    """Soft targets as bars for a few test images, one panel per image: a bar per class, the true class
+    highlighted, its p* in the panel's title. `probs` is an N×C array (one distribution per image, e.g. the
+    teacher's), or a mapping {name: N×C array} to set several distributions of the same images side by side in
+    each panel (e.g. {"teacher": p, "permuted (DKPP)": p'}): one colour per name, the true class's name in bold.
+    `images` (N×C×H×W, the rows of `probs`) adds each image above its bars. On a log axis (the default) the dark
+    knowledge, the small probabilities of the wrong classes, shows next to the true class's."""
+    import matplotlib.pyplot as plt
+    sources = {name: np.asarray(p, dtype=float) for name, p in probs.items()} if isinstance(probs, Mapping) \
+        else {None: np.asarray(probs, dtype=float)}
+    labels = np.asarray(labels)
+    n, rows, several = len(indices), 1 if images is None else 2, len(sources) > 1 or isinstance(probs, Mapping)
+    panel_width = 2.7 + (2.0 if several else 0)
+    fig, axes = plt.subplots(rows, n, figsize=(panel_width * n + 0.9, 3.0 + 1.6 * (rows - 1)), squeeze=False,
+                             gridspec_kw=dict(height_ratios=[1, 1.9]) if rows == 2 else None)
+    positions = np.arange(len(classes))
+    floor = 1e-5 if log else 0.0
+    palette = ["#4c72b0", "#dd8452", "#55a868", "#c44e52"]
+    for column, index in enumerate(indices):
+        ax, label = axes[-1][column], labels[index]
+        thickness = 0.8 / len(sources)
+        for s, (name, values) in enumerate(sources.items()):
+            if several:
+                colours = palette[s % len(palette)]
+                offset = (s - (len(sources) - 1) / 2) * thickness
+            else:
+                colours = ["#dd8452" if c == label else "#8c8c8c" for c in range(len(classes))]
+                offset = 0.0
+            ax.barh(positions + offset, np.maximum(values[index], floor) - floor, left=floor, color=colours,
+                    height=thickness, label=name)
+        if log:
+            ax.set_xscale("log")
+            ax.set_xlim(floor, 1.5)
+        else:
+            ax.set_xlim(0, 1)
+        ax.set_yticks(positions, list(classes) if column == 0 else [""] * len(classes))
+        if several and column == 0:
+            ax.get_yticklabels()[label].set_fontweight("bold")
+        ax.invert_yaxis()
+        p_star = " / ".join(f"{values[index, label]:.2f}" for values in sources.values())
+        ax.set_title(f"true: {classes[label]}, p* = {p_star}", fontsize=9)
+        ax.set_xlabel("probability" + (" (log)" if log else ""), fontsize=8)
+        ax.tick_params(labelsize=8)
+        if images is not None:
+            image = np.asarray(images[index])
+            image_ax = axes[0][column]
+            image_ax.imshow(image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0),
+                            cmap="gray_r" if image.shape[0] == 1 else None)
+            image_ax.axis("off")
+    if several:
+        axes[-1][-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_paired_seeds(frame: pd.DataFrame, order: Sequence[str], value: str = "test_error",
+                      title: str | None = None, ylabel: str = "test error (%)"):
+    """Paired runs drawn as pairs: one thin line per seed through its models in `order` (a student and its own
+    teacher share a seed), and the mean over seeds as black diamonds. A seed's slope between two models is its
+    paired difference; lines that run parallel show differences more consistent than the spread of seeds."""
+    import matplotlib.pyplot as plt
+    table = frame[frame["model"].isin(order)].pivot_table(index="seed", columns="model", values=value)
+    table = table.reindex(columns=list(order))
+    fig, ax = plt.subplots(figsize=(max(4.5, 1.1 * len(order) + 2.0), 3.6))
+    x = np.arange(len(order))
+    colours = plt.get_cmap("tab10")
+    for position, (seed, row) in enumerate(table.iterrows()):
+        shown = row.notna().to_numpy()
+        ax.plot(x[shown], row.to_numpy()[shown], marker="o", markersize=3.5, linewidth=1, alpha=0.6,
+                color=colours(position % 10), label=f"seed {seed}")
+    ax.plot(x, table.mean().to_numpy(), "D", color="black", markersize=7, label="mean", zorder=3)
+    ax.set_xticks(x, list(order))
+    ax.set(ylabel=ylabel, title=title or "")
+    ax.legend(fontsize=7, ncol=2 if len(table) > 6 else 1, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.tight_layout()
+    return fig
+
+
+def plot_cwtm_weights(relative_weights, teacher_right, bins: int = 40, title: str | None = None):
+    """Histogram of CWTM's per-sample weights (Eq. 10) times the batch size, so that 1 is what every sample would get
+    under plain cross-entropy, split by whether the teacher's top class is right; counts on a log axis, since a
+    teacher that fits puts nearly every image at the top."""
+    import seaborn as sns
+    frame = pd.DataFrame({"weight": np.asarray(relative_weights, dtype=float),
+                          "teacher": np.where(np.asarray(teacher_right, dtype=bool), "teacher right", "teacher wrong")})
+    fig, (ax,) = _figure(1, width=6.5, height=3.4)
+    sns.histplot(data=frame, x="weight", hue="teacher", hue_order=["teacher right", "teacher wrong"], bins=bins,
+                 multiple="stack", ax=ax)
+    ax.set_yscale("log")
+    ax.axvline(1, color="black", lw=0.8, ls="--")
+    ax.set(xlabel="CWTM weight × batch size (1: plain cross-entropy's weight)", ylabel="test images (log scale)",
+           title=title or "")
+    fig.tight_layout()
+    return fig
+
+
+def plot_ensemble_sizes(frame: pd.DataFrame, families: Mapping[str, Sequence[str]], value: str = "test_error",
+                        title: str | None = None, ylabel: str = "test error (%)", dashed: Sequence[str] = ()):
+    """Test error against ensemble size, one line per family of models: `families` maps a family's name to its
+    model labels for sizes 1, 2, 3… (e.g. {"born-again": ["BAN-1", "Ens*2", "Ens*3"], "independent teachers":
+    ["Teacher", "Teachers×2", "Teachers×3"]}). Mean ± 1 std over replicates, each replicate as a dot; the families
+    named in `dashed` (a reference that is no ensemble, say) are drawn dashed."""
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6.0, 3.8))
+    width = 0.1 * (len(families) - 1)
+    for position, (name, labels) in enumerate(families.items()):
+        offset = position * 0.1 - width / 2
+        sizes, means, stds = [], [], []
+        for size, label in enumerate(labels, start=1):
+            values = frame.loc[frame["model"] == label, value].to_numpy(dtype=float)
+            if len(values) == 0:
+                continue
+            sizes.append(size)
+            means.append(values.mean())
+            stds.append(values.std(ddof=1) if len(values) > 1 else 0.0)
+            ax.scatter(np.full(len(values), size + offset), values, s=12, alpha=0.45, color=f"C{position}")
+        ax.errorbar(np.array(sizes) + offset, means, yerr=stds, marker="D", capsize=3, color=f"C{position}",
+                    label=name, linestyle="--" if name in dashed else "-")
+    longest = max(len(labels) for labels in families.values())
+    ax.set_xticks(range(1, longest + 1))
+    ax.set(xlabel="models in the ensemble (1: a single model)", ylabel=ylabel, title=title or "")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def top_confusion_share(means: pd.DataFrame) -> pd.Series:
+    """Per true class (a row of `class_mean_outputs`), the share of its off-diagonal mass, the probability given to
+    the wrong classes, that goes to its single most similar class: 1 / (classes − 1) for an even spread, 1 when
+    all of it goes to one class. How much class similarity a model's dark knowledge carries."""
+    values = means.to_numpy(dtype=float).copy()
+    columns = list(means.columns)
+    for row, true_class in enumerate(means.index):
+        values[row, columns.index(true_class)] = np.nan
+    off_diagonal = np.nansum(values, axis=1)
+    return pd.Series(np.nanmax(values, axis=1) / off_diagonal, index=means.index, name="top confusion share")
+
+
+def disagreement(run_a, run_b) -> float:
+    """The share of test images (%) on which two runs' top classes differ: what an ensemble of the two can gain from."""
+    return 100 * (run_a.test_logits().argmax(1) != run_b.test_logits().argmax(1)).float().mean().item()
+
+
+def ensemble_diversity_records(groups: Sequence[Sequence], **labels) -> pd.DataFrame:
+    """One row per ensemble (a group of runs): how often its members disagree (mean pairwise `disagreement`, % of
+    test images), its members' mean test error, the ensemble's (Eq. 4, %), and the gain of averaging: the
+    members' mean error minus the ensemble's (points; positive: the ensemble is better than its average member)."""
+    from itertools import combinations
+    from .generations import ensemble_accuracy
+    rows = []
+    for group in groups:
+        group = list(group)
+        pairs = list(combinations(group, 2))
+        members = float(np.mean([100 * run.final["test_error"] for run in group]))
+        ensemble = 100 * (1 - ensemble_accuracy(group))
+        rows.append(dict(labels, members=len(group),
+                         disagreement=float(np.mean([disagreement(a, b) for a, b in pairs])) if pairs else 0.0,
+                         member_error=members, ensemble_error=ensemble, gain=members - ensemble))
+    return pd.DataFrame(rows, columns=[*labels, "members", "disagreement", "member_error", "ensemble_error", "gain"])

@@ -130,10 +130,18 @@ def unpaired_difference(a, b) -> Difference:
                       float((stats.t.ppf(1 - (1 - CONFIDENCE) / 2, dof) + stats.t.ppf(POWER, dof)) * se))
 
 
+def expected_half_width(sd: float, n: int) -> float:
+    """The half-width of the 95% interval of the mean of `n` paired differences that spread by `sd` (what more
+    seeds would give, if the differences keep their spread)."""
+    if n < 2:
+        return math.nan
+    return _t(1 - (1 - CONFIDENCE) / 2, n - 1) * sd / math.sqrt(n)
+
+
 def seeds_for_half_width(sd: float, half_width: float, floor: int = 2) -> int:
     """The number of pairs whose 95% interval has at most `half_width` when the differences spread by `sd`."""
     n = max(floor, 2)
-    while _t(1 - (1 - CONFIDENCE) / 2, n - 1) * sd / math.sqrt(n) > half_width:
+    while expected_half_width(sd, n) > half_width:
         n += 1
         if n > 10_000:
             break

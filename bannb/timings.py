@@ -97,3 +97,15 @@ def book_wall_seconds(root: Path = PROJECT_ROOT) -> float | None:
     """The whole cpu book's wall time: the sum of its chapters' (None until `make book` has run)."""
     timings = read_timings(root)
     return sum(chapter_seconds(entry) for entry in timings.values()) if timings else None
+
+
+def cost_text(chapter: str, runs: int, root: Path = PROJECT_ROOT, profile: str = COMMITTED_PROFILE) -> str:
+    """What `runs` more runs like `chapter`'s cost on the machines that trained the committed book, in words
+    ("about 40 minutes on …"), from `seconds_per_run`; says so where the book's training has not been measured."""
+    seconds = seconds_per_run(chapter, root, profile)
+    if seconds is None:
+        return f"a cost not measured yet (the {profile} book's timings have no training time for {chapter})"
+    machines = "; ".join(read_timings(root, profile)[chapter].get("machines", [])) or "the machine that ran the book"
+    minutes = runs * seconds / 60
+    amount = f"{minutes:.0f} minutes" if minutes < 120 else f"{minutes / 60:.1f} hours"
+    return f"about {amount} on {machines} ({seconds / 60:.1f} minutes per run, as the {profile} book trained them)"

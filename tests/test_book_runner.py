@@ -190,3 +190,12 @@ def test_glue_value_gives_myst_nb_python_numbers(monkeypatch):
     glue_value("verdict", "holds")
     assert glued == [("gain", 3.08, False), ("runs", 9, False), ("verdict", "holds", False)]
     assert [type(value) for _, value, _ in glued] == [float, int, str]
+
+
+def test_cost_text_counts_runs_at_the_measured_rate_or_says_it_was_not_measured(tmp_path):
+    from bannb.timings import add_training_time, cost_text
+    assert cost_text("05_cwtm", 10, tmp_path).startswith("a cost not measured yet")
+    add_training_time(tmp_path, "05_cwtm", 1200.0, runs=10)  # 2 minutes per run
+    text = cost_text("05_cwtm", 10, tmp_path)
+    assert text.startswith("about 20 minutes on ") and "(2.0 minutes per run" in text
+    assert cost_text("05_cwtm", 90, tmp_path).startswith("about 3.0 hours on ")

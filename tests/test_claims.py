@@ -335,3 +335,49 @@ def test_table6_claims_read_only_language_model_rows_of_a_mixed_table():
         assert both.loc[key, "mean"] == pytest.approx(alone.loc[key, "mean"]) and both.loc[key, "n"] == 3
     # image records alone: the language-model claims were not run on them
     assert evaluate(images, claims_for("09_language_models"))["note"].eq("not run").all()
+
+
+def test_seed_differences_and_the_results_table():
+    from bannb.claims import results_table, seed_differences
+    frame = pd.DataFrame([dict(model="Teacher", seed=s, test_error=10.0 + s) for s in range(3)]
+                         + [dict(model="CWTM", seed=s, test_error=9.5 + s + 0.1 * s) for s in range(2)]
+                         + [dict(model="Ens*2", seed=s, test_error=8.0) for s in range(3)]
+                         + [dict(model="Teachers×2", seed=s, test_error=8.5) for s in range(3)])
+    claims = [c for c in CLAIMS if c.key in ("cwtm-vs-teacher", "ens2-vs-teachers2", "dkpp-vs-ban")]
+    diffs = seed_differences(frame, claims)
+    assert diffs.columns.tolist() == ["CWTM − Teacher", "DKPP − BAN-1"]  # the unpaired claim has no pairs
+    assert diffs.index.name == "seed" and diffs["CWTM − Teacher"].tolist() == pytest.approx([-0.5, -0.4])
+    assert diffs["DKPP − BAN-1"].isna().all()
+    shown = results_table(evaluate(frame, claims))
+    assert shown.columns.tolist() == ["paper: b − a", "ours: b − a [95% CI]", "n", "detectable", "verdict"]
+    cwtm = shown.loc[next(c.statement for c in claims if c.key == "cwtm-vs-teacher")]
+    assert cwtm["ours: b − a [95% CI]"].startswith("-0.45 [") and cwtm["n"] == 2
+    assert cwtm["paper: b − a"].endswith("(2 of 4 rows)")  # Table 2: lower in 2 rows, equal in one, higher in one
+    assert shown.loc[next(c.statement for c in claims if c.key == "dkpp-vs-ban"), "ours: b − a [95% CI]"] == "not run"
+    ours = shown.loc[next(c.statement for c in claims if c.key == "ens2-vs-teachers2")]
+    assert ours["paper: b − a"] == "—" and ours["ours: b − a [95% CI]"] == "-0.50 [-0.50, -0.50]"
+
+
+def test_expected_half_width_is_what_seeds_for_half_width_inverts():
+    from bannb.stats import expected_half_width
+    assert expected_half_width(0.22, 5) == pytest.approx(scipy_stats.t.ppf(0.975, 4) * 0.22 / np.sqrt(5))
+    assert expected_half_width(0.22, seeds_for_half_width(0.22, 0.1)) <= 0.1 < expected_half_width(
+        0.22, seeds_for_half_width(0.22, 0.1) - 1)
+    assert np.isnan(expected_half_width(0.22, 1))
+
+
+def test_claim_facts_name_every_result_of_a_claim_for_the_prose():
+    from bannb.claims import claim_facts
+    frame = pd.DataFrame([dict(model="Teacher", seed=s, test_error=10.0) for s in range(3)]
+                         + [dict(model="CWTM", seed=s, test_error=9.0 + 0.1 * s) for s in range(3)])
+    claims = [c for c in CLAIMS if c.key in ("cwtm-vs-teacher", "dkpp-vs-ban")]
+    facts = claim_facts(evaluate(frame, claims))
+    assert facts["cwtm_vs_teacher_mean"] == pytest.approx(-0.9) and facts["cwtm_vs_teacher_n"] == 3
+    assert facts["cwtm_vs_teacher_verdict"] == "holds"
+    assert facts["cwtm_vs_teacher_ci"].startswith("[-1.") and facts["cwtm_vs_teacher_ours"].startswith("-0.90 points")
+    assert facts["cwtm_vs_teacher_paper_rows"] == "2 of 4 rows" and isinstance(facts["cwtm_vs_teacher_paper"], float)
+    assert facts["dkpp_vs_ban_ours"] == "not run" and facts["dkpp_vs_ban_verdict"] == "inconclusive"
+    one_seed = claim_facts(evaluate(frame[frame["seed"] == 0], claims))
+    assert one_seed["cwtm_vs_teacher_ours"] == "-1.00 points, no interval with n = 1"
+    assert one_seed["cwtm_vs_teacher_ci"] == "no interval"
+    assert all(type(value) in (float, int, str) for value in facts.values())  # glue formats plain values only

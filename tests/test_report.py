@@ -188,14 +188,14 @@ def test_plot_class_differences_draws_q_minus_p_and_both_terms():
 
 
 def test_class_mean_outputs_averages_per_true_class_and_draws_a_heatmap():
-    from bannb.report import class_mean_outputs, plot_class_mean_outputs
+    from bannb.report import class_mean_outputs, plot_class_heatmap
     probs = np.vstack([PROBS, [[0.10, 0.10, 0.80]]])
     labels = np.array([0, 1, 2, 2])
     means = class_mean_outputs(probs, labels, CLASSES)
     assert means.index.tolist() == CLASSES and means.columns.tolist() == CLASSES
     assert means.loc["c"].tolist() == pytest.approx([0.075, 0.40, 0.525])
     assert means.sum(axis=1).tolist() == pytest.approx([1, 1, 1])
-    fig = plot_class_mean_outputs(means, title="teacher")
+    fig = plot_class_heatmap(means, title="teacher")
     ax = fig.axes[0]
     assert ax.get_xlabel() == "output class" and ax.get_ylabel() == "true class" and ax.get_title() == "teacher"
     annotations = [t.get_text() for t in ax.texts]
@@ -429,3 +429,150 @@ def test_plot_relative_changes_puts_each_seed_against_its_own_baseline():
     paper = [c for c in ax.collections if c.get_gid() == "paper"]
     assert len(paper) == 1 and sorted(paper[0].get_offsets()[:, 1]) == [-5.0, -4.0]
     plt.close(fig)
+
+
+def test_tally_agrees_in_number():
+    from bannb.report import tally
+    assert tally(["inconclusive"] * 14 + ["does not hold"] * 3 + ["holds"]) == \
+        "14 are inconclusive, 3 do not hold, 1 holds"
+    assert tally(["holds", "holds", "does not hold"]) == "2 hold, 1 does not hold"
+
+
+# ---------------------------------------------------------------- chapters 5-7's figures
+
+FIG_CLASSES = ["a", "b", "c"]
+FIG_PROBS = np.array([[0.90, 0.08, 0.02], [0.30, 0.45, 0.25], [0.05, 0.70, 0.25], [0.10, 0.10, 0.80]])
+FIG_LABELS = np.array([0, 1, 2, 2])
+
+
+def test_class_mean_outputs_is_the_mean_distribution_per_true_class():
+    from bannb.report import class_mean_outputs
+    means = class_mean_outputs(FIG_PROBS, FIG_LABELS, FIG_CLASSES)
+    assert means.index.tolist() == FIG_CLASSES and means.columns.tolist() == FIG_CLASSES
+    assert means.loc["c"].tolist() == pytest.approx([0.075, 0.40, 0.525])
+    assert means.sum(axis=1).tolist() == pytest.approx([1, 1, 1])
+    assert class_mean_outputs(FIG_PROBS[:2], FIG_LABELS[:2], FIG_CLASSES).index.tolist() == ["a", "b"]
+
+
+def test_plot_class_heatmap_one_panel_or_several_on_one_scale():
+    from bannb.report import class_mean_outputs, plot_class_heatmap
+    means = class_mean_outputs(FIG_PROBS, FIG_LABELS, FIG_CLASSES)
+    fig = plot_class_heatmap(means, title="teacher")
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "output class" and ax.get_ylabel() == "true class" and ax.get_title() == "teacher"
+    annotations = [t.get_text() for t in ax.texts]
+    assert len(annotations) == 9 and "90.0" in annotations and "52.5" in annotations
+    assert len(fig.axes) == 2  # the heatmap and its colour bar
+    plt.close(fig)
+    fig = plot_class_heatmap({"before": means, "after": means.iloc[:, ::-1]}, title="DKPP")
+    before, after, colour_bar = fig.axes
+    assert before.get_title() == "before" and after.get_title() == "after" and fig._suptitle.get_text() == "DKPP"
+    assert before.get_ylabel() == "true class" and after.get_ylabel() == ""
+    assert before.collections[0].norm.vmin == after.collections[0].norm.vmin  # one colour scale
+    assert colour_bar.get_ylabel() == "mean probability (log scale)"
+    plt.close(fig)
+
+
+def test_plot_soft_targets_one_distribution_per_image():
+    from bannb.report import plot_soft_targets
+    images = np.zeros((4, 1, 4, 4), dtype=np.uint8)
+    fig = plot_soft_targets(FIG_PROBS, FIG_LABELS, FIG_CLASSES, [0, 2], images=images)
+    assert len(fig.axes) == 4  # two images above two bar panels
+    bars = fig.axes[2]
+    assert len(bars.patches) == 3 and bars.get_xscale() == "log"
+    colours = [patch.get_facecolor() for patch in bars.patches]
+    assert colours[0] != colours[1] == colours[2]  # the true class (a) stands out
+    assert bars.get_title() == "true: a, p* = 0.90" and fig.axes[3].get_title() == "true: c, p* = 0.25"
+    assert [t.get_text() for t in bars.get_yticklabels()] == FIG_CLASSES
+    plt.close(fig)
+    fig = plot_soft_targets(FIG_PROBS, FIG_LABELS, FIG_CLASSES, [1], log=False)
+    assert len(fig.axes) == 1 and fig.axes[0].get_xscale() == "linear"
+    plt.close(fig)
+
+
+def test_plot_soft_targets_sets_several_distributions_of_one_image_side_by_side():
+    from bannb.report import plot_soft_targets
+    permuted = FIG_PROBS[:, [0, 2, 1]]
+    fig = plot_soft_targets({"teacher": FIG_PROBS, "permuted": permuted}, FIG_LABELS, FIG_CLASSES, [0])
+    (ax,) = fig.axes
+    assert len(ax.patches) == 6  # a bar per class and distribution
+    widths = [patch.get_x() + patch.get_width() for patch in ax.patches]
+    assert widths[:3] == pytest.approx([0.90, 0.08, 0.02]) and widths[3:] == pytest.approx([0.90, 0.02, 0.08])
+    assert {patch.get_facecolor() for patch in ax.patches[:3]} != {patch.get_facecolor() for patch in ax.patches[3:]}
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["teacher", "permuted"]
+    assert ax.get_yticklabels()[0].get_fontweight() == "bold" and ax.get_title() == "true: a, p* = 0.90 / 0.90"
+    plt.close(fig)
+
+
+def test_plot_paired_seeds_draws_a_line_per_seed_and_the_mean():
+    from bannb.report import plot_paired_seeds
+    frame = pd.DataFrame({"model": ["T", "S", "T", "S", "T", "X"], "seed": [0, 0, 1, 1, 2, 2],
+                          "test_error": [10.0, 9.0, 11.0, 10.5, 12.0, 7.0]})
+    fig = plot_paired_seeds(frame, ["T", "S"])
+    ax = fig.axes[0]
+    assert [label.get_text() for label in ax.get_xticklabels()] == ["T", "S"]
+    seeds = [line for line in ax.lines if line.get_label().startswith("seed")]
+    assert [line.get_label() for line in seeds] == ["seed 0", "seed 1", "seed 2"]
+    assert seeds[0].get_ydata().tolist() == [10.0, 9.0] and seeds[2].get_ydata().tolist() == [12.0]  # no S for 2
+    (mean,) = [line for line in ax.lines if line.get_label() == "mean"]
+    assert mean.get_ydata().tolist() == pytest.approx([11.0, 9.75])
+    plt.close(fig)
+
+
+def test_plot_cwtm_weights_splits_right_and_wrong_on_a_log_axis():
+    from bannb.report import plot_cwtm_weights
+    fig = plot_cwtm_weights([1.02, 1.01, 0.6, 0.4], [True, True, True, False], bins=4)
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log"
+    assert sum(patch.get_height() for patch in ax.patches) == 4
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["teacher right", "teacher wrong"]
+    plt.close(fig)
+
+
+def test_plot_ensemble_sizes_draws_one_line_per_family_over_the_sizes():
+    from bannb.report import plot_ensemble_sizes
+    frame = pd.DataFrame({"model": ["A1", "A1", "A2", "A2", "B1", "B1", "B2", "B3"], "seed": [0, 1, 0, 1, 0, 1, 0, 0],
+                          "test_error": [10.0, 12.0, 9.0, 9.0, 11.0, 11.0, 8.0, 7.0]})
+    fig = plot_ensemble_sizes(frame, {"born-again": ["A1", "A2"], "independent": ["B1", "B2", "B3"]},
+                              dashed=["independent"])
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["born-again", "independent"]
+    assert [tick for tick in ax.get_xticks()] == [1, 2, 3]
+    born_again, independent = ax.containers
+    assert born_again.lines[0].get_ydata().tolist() == [11.0, 9.0]
+    assert independent.lines[0].get_ydata().tolist() == [11.0, 8.0, 7.0]
+    assert born_again.lines[0].get_linestyle() == "-" and independent.lines[0].get_linestyle() == "--"
+    assert len(ax.collections[0].get_offsets()) == 2  # A1's two replicates as dots
+    plt.close(fig)
+
+
+def test_top_confusion_share_is_the_largest_wrong_class_over_all_wrong_classes():
+    from bannb.report import class_mean_outputs, top_confusion_share
+    means = class_mean_outputs(FIG_PROBS, FIG_LABELS, FIG_CLASSES)
+    shares = top_confusion_share(means)
+    # a: 0.08 of 0.10 wrong mass on b; b: 0.30 of 0.55 on a; c: 0.40 of 0.475 on b
+    assert shares.tolist() == pytest.approx([0.8, 0.30 / 0.55, 0.40 / 0.475])
+    even = pd.DataFrame(np.full((3, 3), 0.1) + np.diag([0.7] * 3), index=FIG_CLASSES, columns=FIG_CLASSES)
+    assert top_confusion_share(even).tolist() == pytest.approx([0.5] * 3)  # an even spread: 1 / (classes − 1)
+
+
+def test_disagreement_counts_differing_top_classes():
+    from bannb.report import disagreement
+    a = fake_run(probs=[[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [0.3, 0.7]], labels=[0, 1, 0, 1])
+    b = fake_run(probs=[[0.9, 0.1], [0.7, 0.3], [0.6, 0.4], [0.8, 0.2]], labels=[0, 1, 0, 1])
+    assert disagreement(a, b) == pytest.approx(50.0) and disagreement(a, a) == 0.0
+
+
+def test_ensemble_diversity_records_measure_disagreement_and_the_gain_of_averaging():
+    from bannb.report import ensemble_diversity_records
+    labels = [0, 1, 0, 1]
+    # a is right on images 0-2, b on 1-3; averaged, the confident right answers win everywhere
+    a = fake_run(probs=[[0.9, 0.1], [0.4, 0.6], [0.6, 0.4], [0.55, 0.45]], labels=labels, test_error=0.25)
+    b = fake_run(probs=[[0.45, 0.55], [0.1, 0.9], [0.9, 0.1], [0.2, 0.8]], labels=labels, test_error=0.25)
+    row = ensemble_diversity_records([[a, b], [a, a]], kind="pair").iloc[0]
+    assert row["kind"] == "pair" and row["members"] == 2
+    assert row["disagreement"] == pytest.approx(50.0)
+    assert row["member_error"] == pytest.approx(25.0) and row["ensemble_error"] == pytest.approx(0.0)
+    assert row["gain"] == pytest.approx(25.0)
+    same = ensemble_diversity_records([[a, a]]).iloc[0]
+    assert same["disagreement"] == 0.0 and same["gain"] == pytest.approx(0.0)
