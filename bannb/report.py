@@ -472,6 +472,8 @@ def plot_claims_forest(claims: pd.DataFrame, title: str | None = None):
                 Patch(color="0.92", label="± the rule's margin")]
     fig.legend(handles=handles, loc="outside lower center", ncol=3, fontsize=8, frameon=False)
     if title:
+        fig.suptitle(title)
+    return fig
 
 
 # ---------------------------------------------------------------- teaching figures of chapters 5-7 (and 2)

@@ -431,20 +431,6 @@ def test_plot_relative_changes_puts_each_seed_against_its_own_baseline():
     plt.close(fig)
 
 
-def test_tally_agrees_in_number():
-    from bannb.report import tally
-    assert tally(["inconclusive"] * 14 + ["does not hold"] * 3 + ["holds"]) == \
-        "14 are inconclusive, 3 do not hold, 1 holds"
-    assert tally(["holds", "holds", "does not hold"]) == "2 hold, 1 does not hold"
-
-
-# ---------------------------------------------------------------- chapters 5-7's figures
-
-FIG_CLASSES = ["a", "b", "c"]
-FIG_PROBS = np.array([[0.90, 0.08, 0.02], [0.30, 0.45, 0.25], [0.05, 0.70, 0.25], [0.10, 0.10, 0.80]])
-FIG_LABELS = np.array([0, 1, 2, 2])
-
-
 def test_class_mean_outputs_is_the_mean_distribution_per_true_class():
     from bannb.report import class_mean_outputs
     means = class_mean_outputs(FIG_PROBS, FIG_LABELS, FIG_CLASSES)
