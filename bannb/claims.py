@@ -121,6 +121,45 @@ def _transfer_claims() -> list[Claim]:
 CLAIMS: tuple[Claim, ...] = tuple(_ban_claims() + _transfer_claims())
 
 
+def seed_differences(frame: pd.DataFrame, claims: list[Claim], value: str = "test_error") -> pd.DataFrame:
+    """The per-seed differences b − a behind each paired claim's interval: one row per seed, one column per paired
+    claim named "b − a" (NaN where a seed lacks one side). Unpaired claims have no per-seed difference and are
+    left out."""
+    columns = {}
+    for claim in claims:
+        if not claim.paired:
+            continue
+        a, b = _side(frame, claim, claim.a, value), _side(frame, claim, claim.b, value)
+        columns[f"{claim.b} − {claim.a}"] = (b - a).dropna()
+    table = pd.DataFrame(columns)
+    table.index.name = "seed"
+    return table
+
+
+def results_table(evaluated: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
+    """`evaluate`'s table as a chapter shows it: the claim, the paper's b − a (mean over its rows, and in how many
+    rows it goes the claim's way), ours with its 95% CI, n, the smallest effect the comparison could detect, and
+    the verdict. Differences in points of test error."""
+    def number(value):
+        return "—" if pd.isna(value) else f"{value:+.{digits}f}"
+
+    def ours(row):
+        if row["n"] == 0:
+            return "not run"
+        interval = "" if pd.isna(row["ci_low"]) else f" [{row['ci_low']:+.{digits}f}, {row['ci_high']:+.{digits}f}]"
+        return f"{row['mean']:+.{digits}f}{interval}"
+
+    return pd.DataFrame({
+        "claim": evaluated["claim"],
+        "paper: b − a": [number(m) if r == "—" else f"{number(m)} ({r})"
+                         for m, r in zip(evaluated["paper_mean"], evaluated["paper_rows"])],
+        "ours: b − a [95% CI]": [ours(row) for _, row in evaluated.iterrows()],
+        "n": evaluated["n"].astype(int),
+        "detectable": [("—" if pd.isna(d) else f"{d:.{digits}f}") for d in evaluated["detectable"]],
+        "verdict": evaluated["verdict"],
+    }).set_index("claim")
+
+
 def claims_for(chapter: str | None = None) -> list[Claim]:
     """The claims a chapter tests (all of them for None)."""
     chosen = [c for c in CLAIMS if chapter is None or c.chapter == chapter]

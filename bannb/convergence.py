@@ -24,12 +24,17 @@ A run has **converged** when both hold:
    n the validation images — no improvement that the validation split could detect is left."""
 
 
+def window_length(epochs: int) -> int:
+    """How many epochs the flatness test reads: the last ⌈epochs/5⌉ and the one before them (all, if fewer)."""
+    return min(epochs, math.ceil(epochs / 5) + 1)
+
+
 def flatness(valid_error: pd.Series | np.ndarray, valid_size: int) -> tuple[float, float]:
     """(change of validation error over the last fifth by a least-squares line, the allowed drop), in points.
 
     `valid_error` is in percent, one value per epoch in order."""
     errors = np.asarray(valid_error, dtype=float)
-    window = errors[-(math.ceil(len(errors) / 5) + 1):]
+    window = errors[-window_length(len(errors)):]
     if len(window) < 2:
         return 0.0, math.inf
     epochs = np.arange(len(window), dtype=float)
@@ -55,3 +60,45 @@ def fit_record(run) -> dict:
 def fit_records(runs, **labels) -> pd.DataFrame:
     """`fit_record` for each run, with the `labels` (e.g. model="Teacher") in front."""
     return pd.DataFrame([dict(labels, **fit_record(run)) for run in runs])
+
+
+def _label(generation: int) -> str:
+    return "Teacher" if generation == 0 else f"BAN-{generation}"
+
+
+def student_fit_records(chains: dict) -> pd.DataFrame:
+    """One row per teacher → student step of born-again sequences ({seed: [teacher, BAN-1, …]}): the student's
+    `fit_record`, who taught it and both test errors (%), the paired difference student − teacher (points of test
+    error, as `bannb.claims` takes b − a: below 0 when the student is better), and from the student's `final.json` the share of its teacher's
+    training targets whose argmax is not the label and its top-1 agreement with its teacher on the test set (%)."""
+    rows = []
+    for seed, runs in chains.items():
+        for generation in range(1, len(runs)):
+            teacher, student = runs[generation - 1], runs[generation]
+            teacher_error, student_error = 100 * teacher.final["test_error"], 100 * student.final["test_error"]
+            rows.append(dict(model=_label(generation), teacher=_label(generation - 1), **fit_record(student),
+                             teacher_train_accuracy=100 * teacher.final.get("train_accuracy", math.nan),
+                             teacher_error=teacher_error, test_error=student_error, difference=student_error - teacher_error,
+                             teacher_train_targets_wrong=100 * student.final.get("teacher_train_targets_wrong", math.nan),
+                             test_agreement_with_teacher=100 * student.final.get("test_agreement_with_teacher", math.nan)))
+    return pd.DataFrame(rows)
+
+
+def mass_outside_top_class(run) -> float:
+    """The mean probability (%) a run's softmax puts outside its top class on the test set: how much a student
+    of it can learn beyond the argmax (the paper's "dark knowledge"), from the stored test predictions."""
+    import torch
+    probabilities = torch.softmax(run.test_logits().float(), dim=1)
+    return float(100 * (1 - probabilities.max(dim=1).values).mean())
+
+
+# Readable headers for the convergence tables of the chapters (`fit_records`, `student_fit_records`,
+# `experiments.regime_records`).
+COLUMN_LABELS = {
+    "train_accuracy": "clean training accuracy (%)", "last_fifth_change": "last-fifth change (points)",
+    "allowed_drop": "allowed drop (points)", "valid_error": "validation error (%)", "test_error": "test error (%)",
+    "train_minutes": "training minutes", "train_size": "training images",
+    "teacher_train_accuracy": "teacher's clean training accuracy (%)", "teacher_error": "teacher's test error (%)",
+    "difference": "student − teacher (points)", "teacher_train_targets_wrong": "teacher's training targets wrong (%)",
+    "test_agreement_with_teacher": "test agreement with teacher (%)",
+}

@@ -151,3 +151,18 @@ def test_check_html_in_chromium(tmp_path, png_bytes, figures_on_page, corrupt, p
         assert problems == [] and (tmp_path / "shots" / "01_figure.png").stat().st_size > 0
     else:
         assert len(problems) == 1 and problems[0].startswith(problem)
+
+
+def test_seconds_per_run_from_the_books_timings_else_from_the_runs(tmp_path):
+    import math
+    from types import SimpleNamespace
+    from bannb.timings import seconds_per_run
+    runs = [SimpleNamespace(final=dict(train_seconds=10.0)), SimpleNamespace(final=dict(train_seconds=20.0))]
+    seconds, source = seconds_per_run("04_born_again", runs, root=tmp_path)
+    assert seconds == 15.0 and "own training time" in source
+    assert math.isnan(seconds_per_run("04_born_again", [], root=tmp_path)[0])
+    timings_file(tmp_path).parent.mkdir(parents=True)
+    timings_file(tmp_path).write_text(json.dumps({"04_born_again": dict(
+        train_seconds=1600.0, plan_runs_trained=16, machines=["AMD EPYC (avx512), 2 cores"], seconds=40.0)}))
+    seconds, source = seconds_per_run("04_born_again", runs, root=tmp_path)
+    assert seconds == 100.0 and "AMD EPYC (avx512), 2 cores" in source

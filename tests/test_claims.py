@@ -122,3 +122,24 @@ def test_claims_for_a_chapter():
     assert len(claims_for()) == len(CLAIMS)
     with pytest.raises(ValueError, match="no claim belongs"):
         claims_for("99_nothing")
+
+
+def test_seed_differences_and_the_results_table():
+    from bannb.claims import results_table, seed_differences
+    frame = pd.DataFrame([dict(model="Teacher", seed=s, test_error=10.0 + s) for s in range(3)]
+                         + [dict(model="CWTM", seed=s, test_error=9.5 + s + 0.1 * s) for s in range(2)]
+                         + [dict(model="Ens*2", seed=s, test_error=8.0) for s in range(3)]
+                         + [dict(model="Teachers×2", seed=s, test_error=8.5) for s in range(3)])
+    claims = [c for c in CLAIMS if c.key in ("cwtm-vs-teacher", "ens2-vs-teachers2", "dkpp-vs-ban")]
+    diffs = seed_differences(frame, claims)
+    assert diffs.columns.tolist() == ["CWTM − Teacher", "DKPP − BAN-1"]  # the unpaired claim has no pairs
+    assert diffs.index.name == "seed" and diffs["CWTM − Teacher"].tolist() == pytest.approx([-0.5, -0.4])
+    assert diffs["DKPP − BAN-1"].isna().all()
+    shown = results_table(evaluate(frame, claims))
+    assert shown.columns.tolist() == ["paper: b − a", "ours: b − a [95% CI]", "n", "detectable", "verdict"]
+    cwtm = shown.loc[next(c.statement for c in claims if c.key == "cwtm-vs-teacher")]
+    assert cwtm["ours: b − a [95% CI]"].startswith("-0.45 [") and cwtm["n"] == 2
+    assert cwtm["paper: b − a"].endswith("(2 of 4 rows)")  # Table 2: lower in 2 rows, equal in one, higher in one
+    assert shown.loc[next(c.statement for c in claims if c.key == "dkpp-vs-ban"), "ours: b − a [95% CI]"] == "not run"
+    ours = shown.loc[next(c.statement for c in claims if c.key == "ens2-vs-teachers2")]
+    assert ours["paper: b − a"] == "—" and ours["ours: b − a [95% CI]"] == "-0.50 [-0.50, -0.50]"

@@ -203,3 +203,15 @@ def test_each_chapter_reads_only_runs_that_its_plan_or_an_earlier_chapters_plan_
         chapter_records(chapter, "cpu")
     regime = {c.run_id for c in experiments.regime_configs("cpu").values()}
     assert planned - regime <= set(asked)
+
+
+def test_the_regime_study_at_smoke_trains_no_more_than_the_smoke_teacher():
+    """nbval runs chapter 3 at smoke in seconds: no candidate may train the cpu study's 5,000 images × 15 epochs."""
+    from bannb.experiments import REGIME_CANDIDATES, book_config, regime_configs
+    own = book_config("smoke", 0)
+    configs = regime_configs("smoke")
+    assert list(configs) == list(REGIME_CANDIDATES)
+    assert all(c.train_size <= own.train_size and c.epochs <= own.epochs for c in configs.values())
+    assert configs["WRN-16-2 (twice the width)"].arch == "wrn-16-2"  # the other changes stay
+    # at cpu the candidates are as written
+    assert regime_configs("cpu")["5,000 images, 15 epochs"].train_size == 5000
