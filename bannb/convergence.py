@@ -24,11 +24,17 @@ A run has **converged** when both hold:
    n the validation images — no improvement that the validation split could detect is left."""
 
 
+def window_length(epochs: int) -> int:
+    """How many epochs the flatness test reads: the last ⌈epochs/5⌉ and the one before them (all, if fewer)."""
+    return min(epochs, math.ceil(epochs / 5) + 1)
+
+
 def last_fifth_change(values: pd.Series | np.ndarray) -> float | None:
-    """The change of a per-epoch series over the last ⌈epochs/5⌉ epochs and the epoch before them, by a
-    least-squares line (in the series' unit); None where fewer than 2 epochs are in that window."""
+    """The change of a per-epoch series over the last ⌈epochs/5⌉ epochs and the epoch before them
+    (`window_length`), by a least-squares line (in the series' unit); None where fewer than 2 epochs are in that
+    window."""
     values = np.asarray(values, dtype=float)
-    window = values[-(math.ceil(len(values) / 5) + 1):]
+    window = values[-window_length(len(values)):]
     if len(window) < 2:
         return None
     slope = np.polyfit(np.arange(len(window), dtype=float), window, 1)[0]
@@ -92,3 +98,45 @@ def lm_fit_record(run) -> dict:
     return dict(run_id=run.run_id, seed=run.config.base_seed, train_ppl=run.final["train_ppl"], valid_ppl=valid_ppl,
                 test_ppl=run.final["test_ppl"], valid_over_train=valid_ppl / run.final["train_ppl"],
                 last_fifth_change=math.nan if change is None else change, allowed_drop=allowed, flat=bool(flat))
+
+
+def _label(generation: int) -> str:
+    return "Teacher" if generation == 0 else f"BAN-{generation}"
+
+
+def student_fit_records(chains: dict) -> pd.DataFrame:
+    """One row per teacher → student step of born-again sequences ({seed: [teacher, BAN-1, …]}): the student's
+    `fit_record`, who taught it and both test errors (%), the paired difference student − teacher (points of test
+    error, as `bannb.claims` takes b − a: below 0 when the student is better), and from the student's `final.json` the share of its teacher's
+    training targets whose argmax is not the label and its top-1 agreement with its teacher on the test set (%)."""
+    rows = []
+    for seed, runs in chains.items():
+        for generation in range(1, len(runs)):
+            teacher, student = runs[generation - 1], runs[generation]
+            teacher_error, student_error = 100 * teacher.final["test_error"], 100 * student.final["test_error"]
+            rows.append(dict(model=_label(generation), teacher=_label(generation - 1), **fit_record(student),
+                             teacher_train_accuracy=100 * teacher.final.get("train_accuracy", math.nan),
+                             teacher_error=teacher_error, test_error=student_error, difference=student_error - teacher_error,
+                             teacher_train_targets_wrong=100 * student.final.get("teacher_train_targets_wrong", math.nan),
+                             test_agreement_with_teacher=100 * student.final.get("test_agreement_with_teacher", math.nan)))
+    return pd.DataFrame(rows)
+
+
+def mass_outside_top_class(run) -> float:
+    """The mean probability (%) a run's softmax puts outside its top class on the test set: how much a student
+    of it can learn beyond the argmax (the paper's "dark knowledge"), from the stored test predictions."""
+    import torch
+    probabilities = torch.softmax(run.test_logits().float(), dim=1)
+    return float(100 * (1 - probabilities.max(dim=1).values).mean())
+
+
+# Readable headers for the convergence tables of the chapters (`fit_records`, `student_fit_records`,
+# `experiments.regime_records`).
+COLUMN_LABELS = {
+    "train_accuracy": "clean training accuracy (%)", "last_fifth_change": "last-fifth change (points)",
+    "allowed_drop": "allowed drop (points)", "valid_error": "validation error (%)", "test_error": "test error (%)",
+    "train_minutes": "training minutes", "train_size": "training images",
+    "teacher_train_accuracy": "teacher's clean training accuracy (%)", "teacher_error": "teacher's test error (%)",
+    "difference": "student − teacher (points)", "teacher_train_targets_wrong": "teacher's training targets wrong (%)",
+    "test_agreement_with_teacher": "test agreement with teacher (%)",
+}

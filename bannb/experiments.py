@@ -158,8 +158,17 @@ EXTRA_TEACHERS = 4  # chapter 7's independent teachers beyond the central seeds:
 
 
 def regime_configs(profile: str, device: str = "cpu", **overrides) -> dict[str, RunConfig]:
-    """The regime study's teacher per candidate (seed 0)."""
-    return {label: book_config(profile, 0, device, **{**overrides, **change})
+    """The regime study's teacher per candidate (seed 0). At a profile for tests (`numbers_mean_nothing`) a
+    candidate trains no more images or epochs than the profile's own teacher, so that the study costs seconds."""
+    chosen = get_profile(profile)
+    own = book_config(profile, 0, device, **overrides)
+
+    def capped(change: dict) -> dict:
+        if not chosen.numbers_mean_nothing:
+            return change
+        return {k: min(v, getattr(own, k)) if k in ("train_size", "epochs") else v for k, v in change.items()}
+
+    return {label: book_config(profile, 0, device, **{**overrides, **capped(change)})
             for label, change in REGIME_CANDIDATES.items()}
 
 

@@ -127,7 +127,12 @@ def plot_learning_curves(metrics: pd.DataFrame, hue: str, title: str | None = No
                  legend=False)
     loss_ax.set(ylabel="training loss (the run's own objective)")
     error_ax.set(ylabel="validation error (%)")
-    for ax in (loss_ax, error_ax):
+    return _per_epoch(fig, (loss_ax, error_ax), title)
+
+
+def _per_epoch(fig, axes, title: str | None):
+    """A figure of per-epoch curves, finished: whole epochs on every x axis, the title above all panels."""
+    for ax in axes:
         ax.xaxis.get_major_locator().set_params(integer=True)
     if title:
         fig.suptitle(title)
@@ -260,15 +265,175 @@ def plot_true_class_probability(p_star, bins: int = 50, title: str | None = None
     return fig
 
 
-def plot_paper_rows(table: pd.DataFrame, columns: Sequence[str], title: str | None = None,
-                    ylabel: str = "test error (%)"):
-    """One line per row of a paper table across `columns` (e.g. Table 2's Teacher → BAN-1 → BAN-2 → BAN-3)."""
+def _paper_rows(ax, table: pd.DataFrame, columns: Sequence[str], title: str | None, ylabel: str) -> None:
     import seaborn as sns
     name = table.index.name or "row"
     long = table[list(columns)].rename_axis(name).reset_index().melt(id_vars=name, var_name="column", value_name="value")
-    fig, (ax,) = _figure(1, width=max(5.0, 0.9 * len(columns) + 2.5))
     sns.pointplot(data=long, x="column", y="value", hue=name, order=list(columns), marker="o", ax=ax)
     ax.set(xlabel="", ylabel=ylabel, title=title or "")
+
+
+def plot_paper_rows(table: pd.DataFrame, columns: Sequence[str], title: str | None = None,
+                    ylabel: str = "test error (%)"):
+    """One line per row of a paper table across `columns` (e.g. Table 2's Teacher → BAN-1 → BAN-2 → BAN-3)."""
+    fig, (ax,) = _figure(1, width=max(5.0, 0.9 * len(columns) + 2.5))
+    _paper_rows(ax, table, columns, title, ylabel)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------- convergence and generations
+
+ERROR_FLOOR = 0.05  # where a log axis of error (%) draws a zero error
+
+
+def lr_marks(lr: Sequence[float], epochs: Sequence[int] | None = None) -> dict:
+    """Where a per-epoch learning rate (the value at each epoch's end) changes course, for marking curves.
+
+    A schedule is *stepped* when the lr is piecewise constant (it changes between at most half of the consecutive
+    epochs): {"kind": "step", "drops": [x of each fall, halfway between the two epochs], "peak": None}. Otherwise
+    it is a *cycle* (fastai's one-cycle: warm-up, then annealing): {"kind": "cycle", "peak": the epoch of the
+    highest lr, "drops": []}. `epochs` are the x values (default 1, 2, …)."""
+    lr = np.asarray(list(lr), dtype=float)
+    x = np.arange(1, len(lr) + 1) if epochs is None else np.asarray(list(epochs))
+    changed = [i for i in range(1, len(lr)) if not math.isclose(lr[i], lr[i - 1], rel_tol=1e-6)]
+    if len(changed) <= (len(lr) - 1) / 2:
+        return dict(kind="step", peak=None, drops=[float(x[i] + x[i - 1]) / 2 for i in changed if lr[i] < lr[i - 1]])
+    return dict(kind="cycle", peak=int(x[int(np.argmax(lr))]), drops=[])
+
+
+def _mark_lr(ax, marks: dict) -> None:
+    transform = ax.get_xaxis_transform()  # x in data, y in axes fraction
+    if marks["kind"] == "cycle" and marks["peak"] is not None:
+        ax.axvline(marks["peak"], color="0.3", linestyle="--", linewidth=1)
+        ax.text(marks["peak"], 0.02, " lr peak, then annealing →", transform=transform, fontsize=8, va="bottom",
+                color="0.3")
+    for x in marks["drops"]:
+        ax.axvline(x, color="0.3", linestyle="--", linewidth=1)
+        ax.text(x, 0.02, " lr drop", transform=transform, fontsize=8, va="bottom", color="0.3")
+
+
+def plot_fit_curves(metrics: pd.DataFrame, hue: str = "seed", title: str | None = None,
+                    min_train_accuracy: float | None = None):
+    """How runs fit: per epoch, the error (%) on the clean training probe (dashed) and on the validation split
+    (solid), one colour per `hue` (mean ± sd where a hue has several runs), on a log axis so that the end of
+    training stays readable, with the learning rate of the first `hue` group (grey, right axis) and its peak or
+    drops marked (`lr_marks`); the last fifth of training is shaded, and drawn again on its own in a second
+    panel (validation error, linear axis), the window the convergence criterion reads. A zero error is drawn at
+    `ERROR_FLOOR`. `min_train_accuracy` (default the criterion's) is drawn as the training error allowed."""
+    import seaborn as sns
+    from .convergence import MIN_TRAIN_ACCURACY, window_length
+    threshold = MIN_TRAIN_ACCURACY if min_train_accuracy is None else min_train_accuracy
+    frame = metrics.copy()
+    frame["clean training probe"] = 100 * (1 - frame["train_probe_accuracy"])
+    frame["validation"] = 100 * (1 - frame["valid_accuracy"])
+    long = frame.melt(id_vars=["epoch", hue], value_vars=["validation", "clean training probe"], var_name="split",
+                      value_name="error (%)")
+    long["error (%)"] = long["error (%)"].clip(lower=ERROR_FLOOR)
+    long[hue] = long[hue].astype(str)
+    order = list(dict.fromkeys(long[hue]))
+    fig, (whole, end) = _figure(2, width=5.4)
+    sns.lineplot(data=long, x="epoch", y="error (%)", hue=hue, hue_order=order, style="split",
+                 style_order=["validation", "clean training probe"], errorbar="sd", ax=whole)
+    whole.set_yscale("log")
+    whole.axhline(100 * (1 - threshold), color="0.5", linestyle=":", linewidth=1)
+    whole.text(0.99, 100 * (1 - threshold), f"training error allowed: {100 * (1 - threshold):g}%", fontsize=8,
+               va="bottom", ha="right", color="0.4", transform=whole.get_yaxis_transform())
+    epochs = np.sort(frame["epoch"].unique())
+    window = epochs[-window_length(len(epochs)):]
+    whole.axvspan(window[0], window[-1], color="0.92", zorder=0)
+    first = frame[frame[hue].astype(str) == order[0]].groupby("epoch")["lr"].first()
+    lr_ax = whole.twinx()
+    lr_ax.plot(first.index, first.values, color="0.6", linewidth=1)
+    lr_ax.set_ylabel("learning rate", color="0.5")
+    lr_ax.tick_params(axis="y", colors="0.5")
+    _mark_lr(whole, lr_marks(first.values, first.index))
+    whole.set(ylabel=f"error (%, log; 0 drawn at {ERROR_FLOOR:g})", title="whole run")
+    handles, labels = whole.get_legend_handles_labels()
+    whole.get_legend().remove()
+    tail = long[(long["split"] == "validation") & long["epoch"].isin(window)]
+    sns.lineplot(data=tail, x="epoch", y="error (%)", hue=hue, hue_order=order, errorbar="sd", marker="o",
+                 ax=end, legend=False)
+    end.set(ylabel="validation error (%)", title="the last fifth (and the epoch before)")
+    end.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)
+    return _per_epoch(fig, (whole, end), title)
+
+
+def plot_regime_study(records: pd.DataFrame, min_train_accuracy: float | None = None):
+    """The regime study (`experiments.regime_records`), one row per candidate regime and four panels: clean
+    training accuracy against the criterion's threshold, the change of validation error over the last fifth
+    (a tick marks the largest drop the criterion allows: a bar left of it fails), test error and training
+    minutes. Bars are coloured by whether the candidate's teacher meets the criterion."""
+    from .convergence import MIN_TRAIN_ACCURACY
+    threshold = MIN_TRAIN_ACCURACY if min_train_accuracy is None else min_train_accuracy
+    colours = ["C2" if converged else "C3" for converged in records["converged"]]
+    y = np.arange(len(records))
+    fig, axes = _figure(4, width=3.0, height=0.45 * len(records) + 1.6)
+    accuracy, change, error, minutes = axes
+    accuracy.barh(y, records["train_accuracy"], color=colours)
+    low = min(float(records["train_accuracy"].min()), 100 * threshold)
+    accuracy.set_xlim(max(0.0, low - 0.5 * (100 - low) - 0.5), 100)
+    accuracy.axvline(100 * threshold, color="0.3", linestyle=":")
+    accuracy.set(xlabel="clean training accuracy (%)", yticks=y, yticklabels=records["candidate"])
+    change.barh(y, records["last_fifth_change"], color=colours)
+    change.scatter(-records["allowed_drop"], y, marker="|", s=200, color="0.2", zorder=3)
+    change.axvline(0, color="0.5", linewidth=0.8)
+    change.set(xlabel="validation error change,\nlast fifth (points)")
+    error.barh(y, records["test_error"], color=colours)
+    error.set(xlabel="test error (%)")
+    minutes.barh(y, records["train_minutes"], color=colours)
+    minutes.set(xlabel="training minutes")
+    for ax in axes:
+        ax.invert_yaxis()
+        if ax is not accuracy:
+            ax.set_yticks(y, labels=[])
+    from matplotlib.patches import Patch
+    fig.legend(handles=[Patch(color="C2", label="meets the criterion"), Patch(color="C3", label="does not")],
+               loc="upper center", ncol=2, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
+    return fig
+
+
+def plot_generation_slopes(frame: pd.DataFrame, order: Sequence[str], paper: pd.DataFrame | None = None,
+                           title: str | None = None, paper_title: str | None = None):
+    """Each seed's sequence across `order` (e.g. Teacher → BAN-1 → BAN-2 → BAN-3), one thin line per seed through
+    the models it has, with the mean per model (black diamonds); beside it, if `paper` is given, the paper's rows
+    across the columns of `order` it has (`plot_paper_rows`), on their own axis."""
+    panels = 2 if paper is not None else 1
+    fig, axes = _figure(panels, width=max(4.5, 0.9 * len(order) + 2.0))
+    ours = axes[-1]
+    position = {model: i for i, model in enumerate(order)}
+    rows = frame[frame["model"].isin(order)]
+    for seed, runs in rows.groupby("seed"):
+        runs = runs.assign(x=runs["model"].map(position)).sort_values("x")
+        ours.plot(runs["x"], runs["test_error"], marker="o", linewidth=1, alpha=0.7, label=f"seed {seed}")
+    means = rows.groupby("model")["test_error"].mean().reindex(order)
+    ours.plot(np.arange(len(order)), means.values, color="black", marker="D", linewidth=2, label="mean")
+    ours.set_xticks(np.arange(len(order)), labels=list(order))
+    ours.set(ylabel="test error (%)", title=title or "ours, seed by seed")
+    ours.legend(fontsize=8)
+    if paper is not None:
+        _paper_rows(axes[0], paper, [c for c in order if c in paper.columns], paper_title or "the paper",
+                    "test error (%)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_student_differences(records: pd.DataFrame, hue: str = "model"):
+    """Each student against its own teacher (`convergence.student_fit_records`): the paired difference student −
+    teacher in test error (points; below 0: the student is better), one marker per student coloured by `hue`,
+    against the share of the teacher's training targets that are wrong (left) and against the student's test
+    agreement with its teacher (right)."""
+    import seaborn as sns
+    fig, axes = _figure(2, width=4.6)
+    panels = (("teacher_train_targets_wrong", "teacher's training targets that are wrong (%)"),
+              ("test_agreement_with_teacher", "student's test agreement with its teacher (%)"))
+    for position, (ax, (x, xlabel)) in enumerate(zip(axes, panels)):
+        sns.scatterplot(data=records, x=x, y="difference", hue=hue, style=hue, s=60, ax=ax, legend=position == 1)
+        ax.axhline(0, color="0.4", linewidth=0.8)
+        ax.set(xlabel=xlabel, ylabel="student − its teacher: test error (points)")
+    if axes[1].get_legend() is not None:
+        sns.move_legend(axes[1], "upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
 

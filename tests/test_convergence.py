@@ -50,3 +50,49 @@ def test_a_language_model_teacher_is_flat_when_its_validation_perplexity_stops_f
     assert record["seed"] == 3 and record["valid_over_train"] == pytest.approx(111.9 / 80)
     falling = lm_fit_record(lm_run([190, 170, 150, 140, 130, 125, 120, 116, 112, 108]))
     assert falling["last_fifth_change"] == pytest.approx(-8.0) and not falling["flat"]
+
+
+def test_window_length_matches_flatness():
+    from bannb.convergence import window_length
+    assert [window_length(n) for n in (1, 2, 5, 10, 19, 20)] == [1, 2, 2, 3, 5, 5]
+
+
+class FakeRun:
+    """What the convergence records read of a run: config, final metrics, per-epoch metrics, test logits."""
+
+    def __init__(self, run_id, test_error, train_accuracy=1.0, wrong=None, agreement=None, logits=None):
+        from types import SimpleNamespace
+        import pandas as pd
+        self.run_id, self.config = run_id, SimpleNamespace(base_seed=int(run_id[-1]), valid_size=2000)
+        self.final = dict(test_error=test_error, valid_accuracy=0.9, train_accuracy=train_accuracy)
+        if wrong is not None:
+            self.final.update(teacher_train_targets_wrong=wrong, test_agreement_with_teacher=agreement)
+        self._metrics = pd.DataFrame(dict(valid_accuracy=[0.8, 0.85, 0.9, 0.9, 0.9]))
+        self._logits = logits
+
+    def metrics(self):
+        return self._metrics
+
+    def test_logits(self):
+        return self._logits
+
+
+def test_student_fit_records_pair_each_student_with_its_own_teacher():
+    from bannb.convergence import student_fit_records
+    chains = {3: [FakeRun("t3", 0.10, 0.99), FakeRun("b3", 0.09, 1.0, wrong=0.01, agreement=0.95),
+                  FakeRun("c3", 0.095, 1.0, wrong=0.0, agreement=0.97)]}
+    frame = student_fit_records(chains)
+    assert frame["model"].tolist() == ["BAN-1", "BAN-2"] and frame["teacher"].tolist() == ["Teacher", "BAN-1"]
+    assert frame["seed"].tolist() == [3, 3] and frame["run_id"].tolist() == ["b3", "c3"]
+    assert frame["difference"].tolist() == pytest.approx([-1.0, 0.5])  # student − teacher, points
+    assert frame["teacher_train_accuracy"].tolist() == pytest.approx([99.0, 100.0])
+    assert frame["teacher_train_targets_wrong"].tolist() == pytest.approx([1.0, 0.0])
+    assert frame["test_agreement_with_teacher"].tolist() == pytest.approx([95.0, 97.0])
+    assert frame["converged"].tolist() == [True, True]
+
+
+def test_mass_outside_top_class():
+    import torch
+    from bannb.convergence import mass_outside_top_class
+    logits = torch.tensor([[0.7, 0.2, 0.1], [1.0, 0.0, 0.0]]).log()  # softmax(log p) = p; 0 → -inf → 0
+    assert mass_outside_top_class(FakeRun("r0", 0.1, logits=logits)) == pytest.approx(15.0)

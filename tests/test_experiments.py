@@ -319,3 +319,15 @@ def test_runs_per_seed_counts_a_teacher_and_its_students():
     # a teacher; BAN-1 and BAN-2 (chapter 4); BAN+L and CWTM (chapter 5); DKPP (chapter 6)
     assert runs_per_seed("cpu") == 6 and runs_per_seed("smoke") == 6
     assert runs_per_seed("cpu", ["03_teachers"]) == 1
+
+
+def test_the_regime_study_at_smoke_trains_no_more_than_the_smoke_teacher():
+    """nbval runs chapter 3 at smoke in seconds: no candidate may train the cpu study's 5,000 images × 15 epochs."""
+    from bannb.experiments import REGIME_CANDIDATES, book_config, regime_configs
+    own = book_config("smoke", 0)
+    configs = regime_configs("smoke")
+    assert list(configs) == list(REGIME_CANDIDATES)
+    assert all(c.train_size <= own.train_size and c.epochs <= own.epochs for c in configs.values())
+    assert configs["WRN-16-2 (twice the width)"].arch == "wrn-16-2"  # the other changes stay
+    # at cpu the candidates are as written
+    assert regime_configs("cpu")["5,000 images, 15 epochs"].train_size == 5000

@@ -562,3 +562,105 @@ def test_ensemble_diversity_records_measure_disagreement_and_the_gain_of_averagi
     assert row["gain"] == pytest.approx(25.0)
     same = ensemble_diversity_records([[a, a]]).iloc[0]
     assert same["disagreement"] == 0.0 and same["gain"] == pytest.approx(0.0)
+
+
+def test_tally_agrees_in_number():
+    from bannb.report import tally
+    assert tally(["inconclusive"] * 14 + ["does not hold"] * 3 + ["holds"]) == \
+        "14 are inconclusive, 3 do not hold, 1 holds"
+    assert tally(["holds", "holds", "does not hold"]) == "2 hold, 1 does not hold"
+
+
+# ---------------------------------------------------------------- convergence and generations figures
+
+def test_lr_marks_tell_a_cycle_from_steps():
+    from bannb.report import lr_marks
+    cycle = [0.02, 0.06, 0.1, 0.09, 0.07, 0.04, 0.02, 0.01, 0.001, 0.00001]
+    assert lr_marks(cycle) == dict(kind="cycle", peak=3, drops=[])
+    steps = [0.1, 0.1, 0.1, 0.02, 0.02, 0.02, 0.004, 0.004, 0.0008, 0.0008]
+    assert lr_marks(steps) == dict(kind="step", peak=None, drops=[3.5, 6.5, 8.5])
+    assert lr_marks([0.1, 0.1, 0.1], epochs=[5, 6, 7]) == dict(kind="step", peak=None, drops=[])
+
+
+def fit_metrics(seeds=(0, 1), epochs=10, lr=None):
+    lr = lr or [0.02, 0.06, 0.1, 0.09, 0.07, 0.04, 0.02, 0.01, 0.001, 0.00001][:epochs]
+    rows = []
+    for seed in seeds:
+        for epoch in range(1, epochs + 1):
+            rows.append(dict(seed=seed, epoch=epoch, lr=lr[epoch - 1], valid_accuracy=0.8 + 0.01 * epoch,
+                             train_probe_accuracy=min(1.0, 0.8 + 0.03 * epoch)))  # 0 training error at the end
+    return pd.DataFrame(rows)
+
+
+def test_plot_fit_curves_marks_the_lr_peak_and_zooms_on_the_last_fifth():
+    from bannb.report import plot_fit_curves
+    fig = plot_fit_curves(fit_metrics(), hue="seed", title="teachers")
+    whole, lr_axis, end = fig.axes[0], fig.axes[2], fig.axes[1]
+    assert whole.get_yscale() == "log" and whole.get_title() == "whole run"
+    # 2 seeds × (validation, training probe) lines; the criterion's allowed training error; the lr peak
+    assert len([line for line in whole.get_lines() if len(line.get_xdata()) == 10]) == 4
+    assert any("lr peak" in text.get_text() for text in whole.texts)
+    assert any("2%" in text.get_text() for text in whole.texts)
+    assert lr_axis.get_ylabel() == "learning rate" and len(lr_axis.get_lines()) == 1
+    # the window of the criterion: ceil(10/5) = 2 last epochs and the one before, one line per seed
+    windows = [line.get_xdata() for line in end.get_lines()]
+    assert len(windows) == 2 and all(list(x) == [8, 9, 10] for x in windows)
+    assert fig._suptitle.get_text() == "teachers"
+    plt.close(fig)
+
+
+def test_plot_fit_curves_marks_step_drops():
+    from bannb.report import plot_fit_curves
+    steps = [0.1, 0.1, 0.1, 0.02, 0.02, 0.02, 0.004, 0.004, 0.0008, 0.0008]
+    fig = plot_fit_curves(fit_metrics(seeds=(0,), lr=steps))
+    assert sum("lr drop" in text.get_text() for text in fig.axes[0].texts) == 3
+    plt.close(fig)
+
+
+def test_plot_regime_study_has_four_panels_one_bar_per_candidate():
+    from bannb.report import plot_regime_study
+    records = pd.DataFrame(dict(candidate=["a", "b", "c"], train_accuracy=[99.5, 95.0, 98.5],
+                                last_fifth_change=[-0.1, -2.0, 0.2], allowed_drop=[0.9, 0.9, 0.9],
+                                converged=[True, False, True], test_error=[9.0, 10.0, 9.5],
+                                train_minutes=[3.0, 3.0, 6.0]))
+    fig = plot_regime_study(records)
+    assert len(fig.axes) == 4
+    assert [label.get_text() for label in fig.axes[0].get_yticklabels()] == ["a", "b", "c"]
+    assert all(len(ax.patches) == 3 for ax in fig.axes)
+    colours = [patch.get_facecolor() for patch in fig.axes[0].patches]
+    assert colours[0] == colours[2] != colours[1]  # coloured by the criterion
+    assert fig.axes[1].get_xlabel().startswith("validation error change")
+    plt.close(fig)
+
+
+def test_plot_generation_slopes_draws_a_line_per_seed_and_the_paper_beside():
+    from bannb.report import plot_generation_slopes
+    frame = pd.DataFrame(dict(model=["Teacher", "BAN-1", "BAN-2", "Teacher", "BAN-1", "BAN-2", "BAN-3"],
+                              seed=[0, 0, 0, 1, 1, 1, 1], test_error=[10.0, 9.5, 9.4, 10.2, 9.9, 9.8, 9.7]))
+    order = ["Teacher", "BAN-1", "BAN-2", "BAN-3"]
+    table = pd.DataFrame({"Teacher": [18.0, 17.0], "BAN-1": [17.5, 16.5], "BAN-2": [17.2, 16.4], "BAN-3": [17.0, 16.7],
+                          "CWTM": [17.8, 17.4]}, index=pd.Index(["112-33", "90-60"], name="Network"))
+    fig = plot_generation_slopes(frame, order, paper=table)
+    paper_ax, ours = fig.axes
+    lines = ours.get_lines()
+    assert [len(line.get_xdata()) for line in lines] == [3, 4, 4]  # seed 0 has no BAN-3; the mean line
+    assert list(lines[-1].get_ydata()[:3]) == pytest.approx([10.1, 9.7, 9.6])
+    assert [label.get_text() for label in ours.get_xticklabels()] == order
+    assert [label.get_text() for label in paper_ax.get_xticklabels()] == order  # CWTM is not in the sequence
+    assert len(plot_generation_slopes(frame, order).axes) == 1
+    plt.close("all")
+
+
+def test_plot_student_differences_one_marker_per_student_in_each_panel():
+    from bannb.report import plot_student_differences
+    records = pd.DataFrame(dict(model=["BAN-1", "BAN-1", "BAN-2"], teacher_train_targets_wrong=[0.5, 1.0, 0.2],
+                                test_agreement_with_teacher=[95.0, 96.0, 97.5], difference=[-0.3, 0.1, 0.0]))
+    fig = plot_student_differences(records)
+    assert len(fig.axes) == 2
+    for ax in fig.axes:
+        assert sum(len(collection.get_offsets()) for collection in ax.collections) == 3
+        assert ax.get_ylabel().startswith("student − its teacher")
+    assert fig.axes[0].get_xlabel().startswith("teacher's training targets")
+    assert fig.axes[1].get_xlabel().startswith("student's test agreement")
+    assert fig.axes[0].get_legend() is None and fig.axes[1].get_legend() is not None
+    plt.close(fig)
