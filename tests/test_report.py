@@ -431,6 +431,11 @@ def test_plot_relative_changes_puts_each_seed_against_its_own_baseline():
     plt.close(fig)
 
 
+FIG_CLASSES = ["a", "b", "c"]
+FIG_PROBS = np.array([[0.90, 0.08, 0.02], [0.30, 0.45, 0.25], [0.05, 0.70, 0.25], [0.10, 0.10, 0.80]])
+FIG_LABELS = np.array([0, 1, 2, 2])
+
+
 def test_class_mean_outputs_is_the_mean_distribution_per_true_class():
     from bannb.report import class_mean_outputs
     means = class_mean_outputs(FIG_PROBS, FIG_LABELS, FIG_CLASSES)
@@ -563,15 +568,6 @@ def test_ensemble_diversity_records_measure_disagreement_and_the_gain_of_averagi
     same = ensemble_diversity_records([[a, a]]).iloc[0]
     assert same["disagreement"] == 0.0 and same["gain"] == pytest.approx(0.0)
 
-
-def test_tally_agrees_in_number():
-    from bannb.report import tally
-    assert tally(["inconclusive"] * 14 + ["does not hold"] * 3 + ["holds"]) == \
-        "14 are inconclusive, 3 do not hold, 1 holds"
-    assert tally(["holds", "holds", "does not hold"]) == "2 hold, 1 does not hold"
-
-
-# ---------------------------------------------------------------- convergence and generations figures
 
 def test_lr_marks_tell_a_cycle_from_steps():
     from bannb.report import lr_marks
