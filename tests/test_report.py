@@ -464,23 +464,6 @@ def test_plot_class_heatmap_one_panel_or_several_on_one_scale():
     plt.close(fig)
 
 
-def test_plot_soft_targets_one_distribution_per_image():
-    from bannb.report import plot_soft_targets
-    images = np.zeros((4, 1, 4, 4), dtype=np.uint8)
-    fig = plot_soft_targets(FIG_PROBS, FIG_LABELS, FIG_CLASSES, [0, 2], images=images)
-    assert len(fig.axes) == 4  # two images above two bar panels
-    bars = fig.axes[2]
-    assert len(bars.patches) == 3 and bars.get_xscale() == "log"
-    colours = [patch.get_facecolor() for patch in bars.patches]
-    assert colours[0] != colours[1] == colours[2]  # the true class (a) stands out
-    assert bars.get_title() == "true: a, p* = 0.90" and fig.axes[3].get_title() == "true: c, p* = 0.25"
-    assert [t.get_text() for t in bars.get_yticklabels()] == FIG_CLASSES
-    plt.close(fig)
-    fig = plot_soft_targets(FIG_PROBS, FIG_LABELS, FIG_CLASSES, [1], log=False)
-    assert len(fig.axes) == 1 and fig.axes[0].get_xscale() == "linear"
-    plt.close(fig)
-
-
 def test_plot_soft_targets_sets_several_distributions_of_one_image_side_by_side():
     from bannb.report import plot_soft_targets
     permuted = FIG_PROBS[:, [0, 2, 1]]
