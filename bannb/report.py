@@ -394,31 +394,6 @@ def plot_regime_study(records: pd.DataFrame, min_train_accuracy: float | None = 
     return fig
 
 
-def plot_generation_slopes(frame: pd.DataFrame, order: Sequence[str], paper: pd.DataFrame | None = None,
-                           title: str | None = None, paper_title: str | None = None):
-    """Each seed's sequence across `order` (e.g. Teacher → BAN-1 → BAN-2 → BAN-3), one thin line per seed through
-    the models it has, with the mean per model (black diamonds); beside it, if `paper` is given, the paper's rows
-    across the columns of `order` it has (`plot_paper_rows`), on their own axis."""
-    panels = 2 if paper is not None else 1
-    fig, axes = _figure(panels, width=max(4.5, 0.9 * len(order) + 2.0))
-    ours = axes[-1]
-    position = {model: i for i, model in enumerate(order)}
-    rows = frame[frame["model"].isin(order)]
-    for seed, runs in rows.groupby("seed"):
-        runs = runs.assign(x=runs["model"].map(position)).sort_values("x")
-        ours.plot(runs["x"], runs["test_error"], marker="o", linewidth=1, alpha=0.7, label=f"seed {seed}")
-    means = rows.groupby("model")["test_error"].mean().reindex(order)
-    ours.plot(np.arange(len(order)), means.values, color="black", marker="D", linewidth=2, label="mean")
-    ours.set_xticks(np.arange(len(order)), labels=list(order))
-    ours.set(ylabel="test error (%)", title=title or "ours, seed by seed")
-    ours.legend(fontsize=8)
-    if paper is not None:
-        _paper_rows(axes[0], paper, [c for c in order if c in paper.columns], paper_title or "the paper",
-                    "test error (%)")
-    fig.tight_layout()
-    return fig
-
-
 def plot_student_differences(records: pd.DataFrame, hue: str = "model"):
     """Each student against its own teacher (`convergence.student_fit_records`): the paired difference student −
     teacher in test error (points; below 0: the student is better), one marker per student coloured by `hue`,
@@ -438,13 +413,6 @@ def plot_student_differences(records: pd.DataFrame, hue: str = "model"):
     return fig
 
 
-def lr_drops(metrics: pd.DataFrame, factor: float = 0.5) -> list[int]:
-    """The epochs at whose end the learning rate (`lr`, mean over runs) is below `factor` × the previous epoch's:
-    the step schedule's milestones, and the last, steepest epochs of a one-cycle schedule's annealing."""
-    lr = metrics.groupby("epoch")["lr"].mean().sort_index()
-    return [int(epoch) for epoch, ratio in (lr / lr.shift()).items() if ratio < factor]
-
-
 def _plain_log_ticks(ax) -> None:
     """Label a log y axis in plain numbers at 1, 2 and 5 of each decade (…, 0.5, 1, 2, 5, 10, 20, …)."""
     from matplotlib.ticker import FuncFormatter, LogLocator
@@ -458,8 +426,8 @@ def plot_last_epochs(metrics: pd.DataFrame, hue: str, fraction: float = 0.2, tit
     """Every model's training, with its end readable: clean training error and validation error (%) per epoch on
     log axes (mean over seeds, ±1 std band, one line per `hue`, dashed by `style` where that column has several
     values), then the validation error of the last `fraction` of training (and the epoch before it) on a linear
-    axis. Dotted lines: the epochs where the learning rate fell by half or more (`lr_drops`). `metrics` is
-    `metrics_records`' table (it needs `train_probe_accuracy`)."""
+    axis. Dashed lines: the schedule's peak or drops (`lr_marks`, of the mean learning rate per epoch). `metrics`
+    is `metrics_records`' table (it needs `train_probe_accuracy`)."""
     import seaborn as sns
     frame = metrics.assign(train_error=100 * (1 - metrics["train_probe_accuracy"]))
     style = style if style is not None and frame[style].nunique() > 1 else None
@@ -483,10 +451,12 @@ def plot_last_epochs(metrics: pd.DataFrame, hue: str, fraction: float = 0.2, tit
         _plain_log_ticks(ax)
         if not positive.empty:  # a run that fits its training set reaches 0 errors, which a log axis cannot show
             ax.set_ylim(bottom=0.8 * positive.min())
-        for epoch in lr_drops(frame):
-            ax.axvline(epoch, color="0.6", linestyle=":", linewidth=1)
-    for epoch in (e for e in lr_drops(frame) if e >= start):
-        axes[2].axvline(epoch, color="0.6", linestyle=":", linewidth=1)
+    lr = frame.groupby("epoch")["lr"].mean().sort_index()
+    marks = lr_marks(lr.values, lr.index)
+    for ax in axes[:2]:
+        _mark_lr(ax, marks)
+    _mark_lr(axes[2], dict(marks, peak=marks["peak"] if (marks["peak"] or 0) >= start else None,
+                           drops=[x for x in marks["drops"] if x >= start]))
     axes[2].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize="small")
     if title:
         fig.suptitle(title)
@@ -834,14 +804,19 @@ def plot_soft_targets(probs, labels, classes: Sequence[str], indices: Sequence[i
 
 
 def plot_paired_seeds(frame: pd.DataFrame, order: Sequence[str], value: str = "test_error",
-                      title: str | None = None, ylabel: str = "test error (%)"):
+                      title: str | None = None, ylabel: str = "test error (%)", paper: pd.DataFrame | None = None,
+                      paper_title: str | None = None):
     """Paired runs drawn as pairs: one thin line per seed through its models in `order` (a student and its own
-    teacher share a seed), and the mean over seeds as black diamonds. A seed's slope between two models is its
-    paired difference; lines that run parallel show differences more consistent than the spread of seeds."""
+    teacher share a seed; a seed without a model skips it), and the mean over seeds as black diamonds. A seed's
+    slope between two models is its paired difference; lines that run parallel show differences more consistent
+    than the spread of seeds. Beside it, if `paper` is given, the paper's rows across the columns of `order` it
+    has (`plot_paper_rows`), on their own axis."""
     import matplotlib.pyplot as plt
     table = frame[frame["model"].isin(order)].pivot_table(index="seed", columns="model", values=value)
     table = table.reindex(columns=list(order))
-    fig, ax = plt.subplots(figsize=(max(4.5, 1.1 * len(order) + 2.0), 3.6))
+    panels = 2 if paper is not None else 1
+    fig, axes = _figure(panels, width=max(4.5, 1.1 * len(order) + 2.0))
+    ax = axes[-1]
     x = np.arange(len(order))
     colours = plt.get_cmap("tab10")
     for position, (seed, row) in enumerate(table.iterrows()):
@@ -852,6 +827,8 @@ def plot_paired_seeds(frame: pd.DataFrame, order: Sequence[str], value: str = "t
     ax.set_xticks(x, list(order))
     ax.set(ylabel=ylabel, title=title or "")
     ax.legend(fontsize=7, ncol=2 if len(table) > 6 else 1, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    if paper is not None:
+        _paper_rows(axes[0], paper, [c for c in order if c in paper.columns], paper_title or "the paper", ylabel)
     fig.tight_layout()
     return fig
 

@@ -109,18 +109,3 @@ def cost_text(chapter: str, runs: int, root: Path = PROJECT_ROOT, profile: str =
     minutes = runs * seconds / 60
     amount = f"{minutes:.0f} minutes" if minutes < 120 else f"{minutes / 60:.1f} hours"
     return f"about {amount} on {machines} ({seconds / 60:.1f} minutes per run, as the {profile} book trained them)"
-
-
-def run_cost(chapter: str, runs=(), root: Path = PROJECT_ROOT, profile: str = COMMITTED_PROFILE) -> tuple[float, str]:
-    """What one more run of `chapter` costs, in wall seconds, and where that was measured: the committed book's
-    time for training the chapter's plan over the runs it trained (on the plan's parallel workers, on the machines
-    its timings name); where the book has not been timed yet, the mean of `runs`' own training seconds (their
-    `final.json`: one process each, nothing beside it). NaN without either."""
-    entry = read_timings(root, profile).get(chapter)
-    if isinstance(entry, dict) and entry.get("plan_runs_trained") and entry.get("train_seconds"):
-        machines = "; ".join(entry.get("machines", [])) or "the machine that ran the book"
-        return entry["train_seconds"] / entry["plan_runs_trained"], f"the {profile} book's plan on {machines}"
-    seconds = [run.final["train_seconds"] for run in runs]
-    if not seconds:
-        return float("nan"), "nothing measured"
-    return sum(seconds) / len(seconds), "the runs' own training time (one process each)"

@@ -199,18 +199,3 @@ def test_cost_text_counts_runs_at_the_measured_rate_or_says_it_was_not_measured(
     text = cost_text("05_cwtm", 10, tmp_path)
     assert text.startswith("about 20 minutes on ") and "(2.0 minutes per run" in text
     assert cost_text("05_cwtm", 90, tmp_path).startswith("about 3.0 hours on ")
-
-
-def test_run_cost_from_the_books_timings_else_from_the_runs(tmp_path):
-    import math
-    from types import SimpleNamespace
-    from bannb.timings import run_cost
-    runs = [SimpleNamespace(final=dict(train_seconds=10.0)), SimpleNamespace(final=dict(train_seconds=20.0))]
-    seconds, source = run_cost("04_born_again", runs, root=tmp_path)
-    assert seconds == 15.0 and "own training time" in source
-    assert math.isnan(run_cost("04_born_again", [], root=tmp_path)[0])
-    timings_file(tmp_path).parent.mkdir(parents=True)
-    timings_file(tmp_path).write_text(json.dumps({"04_born_again": dict(
-        train_seconds=1600.0, plan_runs_trained=16, machines=["AMD EPYC (avx512), 2 cores"], seconds=40.0)}))
-    seconds, source = run_cost("04_born_again", runs, root=tmp_path)
-    assert seconds == 100.0 and "AMD EPYC (avx512), 2 cores" in source

@@ -233,15 +233,7 @@ def _curves(schedule_lr, models=("T", "S"), seeds=(0, 1)):
     return pd.DataFrame(rows)
 
 
-def test_lr_drops_are_the_step_milestones_not_a_flat_or_slow_schedule():
-    from bannb.report import lr_drops
-    step = [0.1, 0.1, 0.1, 0.02, 0.02, 0.004, 0.004, 0.0008, 0.0008, 0.0008]
-    assert lr_drops(_curves(step)) == [4, 6, 8]
-    assert lr_drops(_curves([0.1] * 5)) == []
-    assert lr_drops(_curves([0.1, 0.09, 0.08, 0.07])) == []
-
-
-def test_plot_last_epochs_zooms_on_the_last_fifth_and_marks_lr_drops():
+def test_plot_last_epochs_zooms_on_the_last_fifth_and_marks_the_lr_schedule():
     from bannb.report import plot_last_epochs
     step = [0.1, 0.1, 0.1, 0.02, 0.02, 0.004, 0.004, 0.0008, 0.0008, 0.0008]
     fig = plot_last_epochs(_curves(step), hue="model", title="curves")
@@ -251,10 +243,11 @@ def test_plot_last_epochs_zooms_on_the_last_fifth_and_marks_lr_drops():
     # one line per model in each panel, and the zoom shows only its epochs
     assert len([line for line in zoom_ax.get_lines() if len(line.get_xdata()) == 3]) == 2
     assert all(min(line.get_xdata()) >= 8 for line in zoom_ax.get_lines()
-               if line.get_linestyle() != ":" and len(line.get_xdata()))
-    # dotted lines at the drops: 3 on each full panel, 1 (epoch 8) on the zoom
-    dotted = [[line for line in ax.get_lines() if line.get_linestyle() == ":"] for ax in fig.axes]
-    assert [len(lines) for lines in dotted] == [3, 3, 1]
+               if line.get_linestyle() != "--" and len(line.get_xdata()))
+    # dashed lines at the drops (`lr_marks`: halfway between epochs 3|4, 5|6, 7|8) on each full panel; the zoom
+    # (epochs 8-10) has none
+    dashed = [[line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == "--"] for ax in fig.axes]
+    assert dashed == [[3.5, 5.5, 7.5], [3.5, 5.5, 7.5], []]
     # a run that fits its training set (0 errors at the end) still has a finite log axis
     assert np.isfinite(train_ax.get_ylim()).all() and train_ax.get_ylim()[0] > 0
     fig.canvas.draw()  # the log axes read in plain numbers, not powers of ten
@@ -612,21 +605,21 @@ def test_plot_regime_study_has_four_panels_one_bar_per_candidate():
     plt.close(fig)
 
 
-def test_plot_generation_slopes_draws_a_line_per_seed_and_the_paper_beside():
-    from bannb.report import plot_generation_slopes
+def test_plot_paired_seeds_draws_the_paper_beside():
+    from bannb.report import plot_paired_seeds
     frame = pd.DataFrame(dict(model=["Teacher", "BAN-1", "BAN-2", "Teacher", "BAN-1", "BAN-2", "BAN-3"],
                               seed=[0, 0, 0, 1, 1, 1, 1], test_error=[10.0, 9.5, 9.4, 10.2, 9.9, 9.8, 9.7]))
     order = ["Teacher", "BAN-1", "BAN-2", "BAN-3"]
     table = pd.DataFrame({"Teacher": [18.0, 17.0], "BAN-1": [17.5, 16.5], "BAN-2": [17.2, 16.4], "BAN-3": [17.0, 16.7],
                           "CWTM": [17.8, 17.4]}, index=pd.Index(["112-33", "90-60"], name="Network"))
-    fig = plot_generation_slopes(frame, order, paper=table)
+    fig = plot_paired_seeds(frame, order, paper=table)
     paper_ax, ours = fig.axes
     lines = ours.get_lines()
     assert [len(line.get_xdata()) for line in lines] == [3, 4, 4]  # seed 0 has no BAN-3; the mean line
     assert list(lines[-1].get_ydata()[:3]) == pytest.approx([10.1, 9.7, 9.6])
     assert [label.get_text() for label in ours.get_xticklabels()] == order
     assert [label.get_text() for label in paper_ax.get_xticklabels()] == order  # CWTM is not in the sequence
-    assert len(plot_generation_slopes(frame, order).axes) == 1
+    assert len(plot_paired_seeds(frame, order).axes) == 1
     plt.close("all")
 
 
