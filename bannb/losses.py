@@ -96,6 +96,33 @@ def gradient_terms(student_logits, teacher_logits, labels) -> tuple[torch.Tensor
     return ground_truth, difference.sum(dim=1) - ground_truth
 
 
+
+# What `gradient_deviations` calls each check; the keys of its result, in this order.
+GRADIENT_CHECKS = (
+    "max |b·∂L/∂z − (q − p)| (Eq. 5)",
+    "max |b·∂L/∂z* − ground-truth term| (Eq. 7)",
+    "max |b·Σ_{i≠*} ∂L/∂z_i − dark-knowledge term| (Eq. 7)",
+    "max |ground truth + dark knowledge| (they cancel)",
+)
+
+
+def gradient_deviations(student_logits, teacher_logits, labels, loss=None) -> dict[str, float]:
+    """The largest deviations between autograd's gradient of `loss` (default the BAN loss) at `student_logits` and
+    the paper's formulas: the per-sample gradient q − p (Eq. 5), its ground-truth and dark-knowledge terms (Eq. 7),
+    and the two terms' sum, which is zero. Every value is round-off (~1e-6 in float32) for the BAN loss; a loss
+    that is not the BAN loss shows up as a deviation of the order of the probabilities."""
+    loss = ban_loss if loss is None else loss
+    z = student_logits.detach().float().clone().requires_grad_(True)
+    loss(z, teacher_logits).backward()
+    per_sample = len(z) * z.grad  # the loss is a batch mean
+    q, p = z.detach().softmax(1), teacher_logits.float().softmax(1)
+    ground_truth, dark_knowledge = gradient_terms(z.detach(), teacher_logits, labels)
+    true_class = per_sample.gather(1, labels[:, None]).squeeze(1)
+    values = ((per_sample - (q - p)).abs().max(), (true_class - ground_truth).abs().max(),
+              (per_sample.sum(1) - true_class - dark_knowledge).abs().max(), (ground_truth + dark_knowledge).abs().max())
+    return dict(zip(GRADIENT_CHECKS, (float(value) for value in values)))
+
+
 class BanObjective:
     """A fastai-ready loss: called as `loss(student_logits, labels[, teacher_logits])`, with fastai's
     `activation` (softmax) and `decodes` (argmax) so that `Learner.get_preds` returns probabilities."""

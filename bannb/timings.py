@@ -68,7 +68,7 @@ def record_timing(root: Path, chapter: str, seconds: float, runs_trained: int) -
     previous_trained = previous.get("runs_trained", 0) if isinstance(previous, dict) else None
     if runs_trained == 0 and previous is not None and previous_trained != 0:
         return
-    kept = {k: v for k, v in previous.items() if k in ("train_seconds", "plan_runs_trained")} \
+    kept = {k: v for k, v in previous.items() if k in ("train_seconds", "plan_runs_trained", "machines")} \
         if isinstance(previous, dict) else {}
     timings[chapter] = dict(kept, seconds=round(seconds, 1), runs_trained=runs_trained)
     from .store import atomic_write_json  # lazily: the runner itself needs neither torch nor fastai

@@ -75,6 +75,9 @@ def test_seconds_per_run_is_a_chapters_training_time_over_the_runs_it_trained(tm
     add_training_time(tmp_path, "04_born_again", 100.0, runs=2)  # a plan trained over two sessions adds up
     record_timing(tmp_path, "04_born_again", 20.0, runs_trained=0)  # the notebook's own time is not a run's
     assert seconds_per_run("04_born_again", tmp_path) == pytest.approx(100.0)
+    # executing the notebook keeps the machines that trained its plan
+    machines = json.loads(timings_file(tmp_path).read_text())["04_born_again"]["machines"]
+    assert len(machines) == 1 and machines[0].endswith("cores")
     record_timing(tmp_path, "01_introduction", 5.0, runs_trained=0)
     assert seconds_per_run("01_introduction", tmp_path) is None  # a chapter that trains nothing
 

@@ -5,7 +5,7 @@ import torch.nn.functional as F
 
 from bannb.errors import ConfigError
 from bannb.losses import (LOSSES, ban_label_loss, ban_loss, cross_entropy, cwtm_loss, cwtm_weights, dkpp_loss,
-                          gradient_terms, hinton_kd_loss, make_loss, permute_non_argmax)
+                          gradient_deviations, gradient_terms, hinton_kd_loss, make_loss, permute_non_argmax)
 
 BATCH, CLASSES = 16, 10
 
@@ -54,6 +54,16 @@ def test_gradient_terms_split_the_autograd_gradient(logits):
     q_true = F.softmax(student, 1).gather(1, labels[:, None]).squeeze(1)
     p_true = F.softmax(teacher, 1).gather(1, labels[:, None]).squeeze(1)
     torch.testing.assert_close(ground_truth, (q_true - p_true).float())
+
+
+
+def test_gradient_deviations_are_round_off_for_ban_and_not_for_another_loss(logits):
+    student, teacher, labels = logits
+    deviations = gradient_deviations(student, teacher, labels)
+    assert len(deviations) == 4 and all(value < 1e-5 for value in deviations.values()), deviations
+    # matching at temperature 2 has the gradient (q_T − p_T) / T, not Eq. 5's q − p: the first check must see it
+    wrong = gradient_deviations(student, teacher, labels, loss=lambda z, t: ban_loss(z / 2, t / 2))
+    assert wrong["max |b·∂L/∂z − (q − p)| (Eq. 5)"] > 1e-2
 
 
 def test_cwtm_weights_and_gradient(logits):
