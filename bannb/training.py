@@ -13,6 +13,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 import numpy as np
 import torch
@@ -289,19 +290,26 @@ def train_run(config: RunConfig, runs_dir: Path | None = None, device: str | tor
 RESTORE_DIR = ".restore"  # under the runs folder: recorded runs being trained again for their weights
 
 
-def _retrainer(run):
-    """How to train a recorded run again (image or language-model run): (resolve its teacher, train it at a
-    path, open a run directory, the name of its result, its result as a number)."""
+class _Retraining(NamedTuple):
+    """How to train a recorded run of one kind (image or language model) again."""
+    resolve_teacher: Callable  # (teacher run id, runs_dir) -> the teacher's run
+    train: Callable            # (config, runs_dir, device, progress, log, path) -> the retrained run at `path`
+    open_run: Callable         # (path) -> the run there
+    measure: str               # the name of its result, for the log
+    result: Callable           # (run) -> its result, as text
+
+
+def _retraining(run) -> _Retraining:
     from .lm import LMRun, resolve_lm_teacher, train_lm_run  # lazily: lm imports nothing of training at import
     if isinstance(run, LMRun):
-        return (resolve_lm_teacher,
-                lambda config, runs_dir, device, progress, log, path: train_lm_run(config, runs_dir, device, log,
-                                                                                    path=path),
-                LMRun, "test perplexity", lambda r: f"{r.final['test_ppl']:.2f}")
-    return (resolve_teacher,
-            lambda config, runs_dir, device, progress, log, path: train_run(config, runs_dir, device, progress, log,
-                                                                            path=path),
-            Run, "test error", lambda r: f"{100 * r.final['test_error']:.2f}%")
+        return _Retraining(resolve_lm_teacher,
+                           lambda config, runs_dir, device, progress, log, path:
+                               train_lm_run(config, runs_dir, device, log, path=path),
+                           LMRun, "test perplexity", lambda r: f"{r.final['test_ppl']:.2f}")
+    return _Retraining(resolve_teacher,
+                       lambda config, runs_dir, device, progress, log, path:
+                           train_run(config, runs_dir, device, progress, log, path=path),
+                       Run, "test error", lambda r: f"{100 * r.final['test_error']:.2f}%")
 
 
 def restore_weights(run, runs_dir: Path | None = None, device: str | torch.device = "cpu",
@@ -316,25 +324,25 @@ def restore_weights(run, runs_dir: Path | None = None, device: str | torch.devic
     both results. An interruption leaves the record as it was and the scratch run resumable."""
     if run.has_weights:
         return run
-    resolve, train, open_run, measure, result = _retrainer(run)
+    kind = _retraining(run)
     runs_dir = Path(runs_dir or default_runs_dir())
     if run.config.teacher is not None:
-        restore_weights(resolve(run.config.teacher, runs_dir), runs_dir, device, progress, log)
+        restore_weights(kind.resolve_teacher(run.config.teacher, runs_dir), runs_dir, device, progress, log)
     log(f"run {run.run_id}: recorded without its weights; training it again for them")
     scratch = runs_dir / RESTORE_DIR / run.run_id
-    retrained = train(run.config, runs_dir, device, progress, log, scratch)
+    retrained = kind.train(run.config, runs_dir, device, progress, log, scratch)
     if sha256(scratch / PREDICTIONS) == sha256(run.path / PREDICTIONS):
         atomic_write_bytes(run.path / WEIGHTS, (scratch / WEIGHTS).read_bytes())
         mark_done(run.path)  # the record's checksums are unchanged; the weights' is the new file's
         shutil.rmtree(scratch)
         log(f"run {run.run_id}: weights restored; the retrained run reproduces its record exactly")
-        return open_run(run.path)
-    log(f"run {run.run_id}: the retrained run differs from its record ({measure} {result(run)} recorded, "
-        f"{result(retrained)} now: another CPU type or torch version); the record is replaced by the run that now "
+        return kind.open_run(run.path)
+    log(f"run {run.run_id}: the retrained run differs from its record ({kind.measure} {kind.result(run)} recorded, "
+        f"{kind.result(retrained)} now: another CPU type or torch version); the record is replaced by the run that now "
         f"teaches its students")
     replaced = run.path.with_name(run.path.name + ".replaced")
     shutil.rmtree(replaced, ignore_errors=True)
     os.replace(run.path, replaced)  # between these two renames the run is absent: asked again, it is retrained
     os.replace(scratch, run.path)
     shutil.rmtree(replaced)
-    return open_run(run.path)
+    return kind.open_run(run.path)
