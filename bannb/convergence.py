@@ -104,22 +104,41 @@ def _label(generation: int) -> str:
     return "Teacher" if generation == 0 else f"BAN-{generation}"
 
 
+def teacher_pairs(fit: pd.DataFrame) -> pd.DataFrame:
+    """Each student of a table of runs beside its own teacher, found by the teacher's run id (so a BAN-2 is paired
+    with its BAN-1). `fit` has one row per run: `run_id`, `teacher` (its teacher's run id; NaN for a teacher),
+    `model`, `seed`, `test_error` and `train_accuracy` (%), and, for a student, `teacher_train_targets_wrong` and
+    `test_agreement_with_teacher` (%) (`experiments.run_fit` reads them from the runs' `final.json`).
+
+    One row per student: its `run_id`, `model`, `seed` (and `chapter` where `fit` has one), the teacher's model,
+    clean training accuracy and test error, the share of the teacher's training targets that are wrong, the
+    student's test agreement with it, its test error, and `difference`, its test error minus its teacher's
+    (points, b − a as `bannb.claims` takes it: below 0 when the student is better)."""
+    teachers = fit.drop_duplicates("run_id").set_index("run_id")
+    students = fit[fit["teacher"].isin(teachers.index)].reset_index(drop=True)
+    teacher = teachers.loc[students["teacher"]].reset_index(drop=True)
+    return pd.DataFrame({"chapter": students.get("chapter"), "run_id": students["run_id"], "model": students["model"],
+                         "teacher_model": teacher["model"], "seed": students["seed"],
+                         "teacher_train_accuracy": teacher["train_accuracy"],
+                         "teacher_train_targets_wrong": students["teacher_train_targets_wrong"],
+                         "test_agreement_with_teacher": students["test_agreement_with_teacher"],
+                         "teacher_test_error": teacher["test_error"], "test_error": students["test_error"],
+                         "difference": students["test_error"] - teacher["test_error"]})
+
+
 def student_fit_records(chains: dict) -> pd.DataFrame:
     """One row per teacher → student step of born-again sequences ({seed: [teacher, BAN-1, …]}): the student's
-    `fit_record`, who taught it and both test errors (%), the paired difference student − teacher (points of test
-    error, as `bannb.claims` takes b − a: below 0 when the student is better), and from the student's `final.json` the share of its teacher's
-    training targets whose argmax is not the label and its top-1 agreement with its teacher on the test set (%)."""
-    rows = []
-    for seed, runs in chains.items():
-        for generation in range(1, len(runs)):
-            teacher, student = runs[generation - 1], runs[generation]
-            teacher_error, student_error = 100 * teacher.final["test_error"], 100 * student.final["test_error"]
-            rows.append(dict(model=_label(generation), teacher=_label(generation - 1), **fit_record(student),
-                             teacher_train_accuracy=100 * teacher.final.get("train_accuracy", math.nan),
-                             teacher_error=teacher_error, test_error=student_error, difference=student_error - teacher_error,
-                             teacher_train_targets_wrong=100 * student.final.get("teacher_train_targets_wrong", math.nan),
-                             test_agreement_with_teacher=100 * student.final.get("test_agreement_with_teacher", math.nan)))
-    return pd.DataFrame(rows)
+    `fit_record` beside its own teacher (`teacher_pairs`: the teacher's model, training accuracy and test error,
+    the student's test error and `difference`, and from its `final.json` the share of its teacher's training
+    targets whose argmax is not the label and its top-1 agreement with its teacher on the test set, %)."""
+    fit = pd.DataFrame([dict(fit_record(run), model=_label(generation), test_error=100 * run.final["test_error"],
+                             teacher=run.config.teacher if generation else math.nan,
+                             teacher_train_targets_wrong=100 * run.final.get("teacher_train_targets_wrong", math.nan),
+                             test_agreement_with_teacher=100 * run.final.get("test_agreement_with_teacher", math.nan))
+                        for runs in chains.values() for generation, run in enumerate(runs)])
+    pairs = teacher_pairs(fit).drop(columns=["chapter", "model", "seed", "test_error", "teacher_train_targets_wrong",
+                                             "test_agreement_with_teacher"])
+    return fit.merge(pairs, on="run_id")
 
 
 def mass_outside_top_class(run) -> float:
@@ -136,7 +155,7 @@ COLUMN_LABELS = {
     "train_accuracy": "clean training accuracy (%)", "last_fifth_change": "last-fifth change (points)",
     "allowed_drop": "allowed drop (points)", "valid_error": "validation error (%)", "test_error": "test error (%)",
     "train_minutes": "training minutes", "train_size": "training images",
-    "teacher_train_accuracy": "teacher's clean training accuracy (%)", "teacher_error": "teacher's test error (%)",
+    "teacher_train_accuracy": "teacher's clean training accuracy (%)", "teacher_test_error": "teacher's test error (%)",
     "difference": "student − teacher (points)", "teacher_train_targets_wrong": "teacher's training targets wrong (%)",
     "test_agreement_with_teacher": "test agreement with teacher (%)",
 }

@@ -389,23 +389,6 @@ def run_fit(frame: pd.DataFrame, runs_dir: Path | None = None) -> pd.DataFrame:
     return pd.concat([frame.reset_index(drop=True), pd.DataFrame(rows, columns=[*FIT_FIELDS, "teacher"])], axis=1)
 
 
-def teacher_pairs(fit: pd.DataFrame) -> pd.DataFrame:
-    """Each student of `run_fit`'s table beside its own teacher (found by the teacher's run id, so a BAN-2 is paired
-    with its BAN-1): the student's `model` and `chapter`, the teacher's model, clean training accuracy and test
-    error, the share of the teacher's training targets that are wrong, and `gain`, the student's test error minus
-    its teacher's (points; below 0: the student is better)."""
-    teachers = fit.drop_duplicates("run_id").set_index("run_id")
-    students = fit[fit["teacher"].isin(teachers.index)].reset_index(drop=True)
-    teacher = teachers.loc[students["teacher"]].reset_index(drop=True)
-    return pd.DataFrame({"chapter": students.get("chapter"), "model": students["model"],
-                         "teacher_model": teacher["model"], "seed": students["seed"],
-                         "teacher_train_accuracy": teacher["train_accuracy"],
-                         "teacher_train_targets_wrong": students["teacher_train_targets_wrong"],
-                         "test_agreement_with_teacher": students["test_agreement_with_teacher"],
-                         "teacher_test_error": teacher["test_error"], "test_error": students["test_error"],
-                         "gain": students["test_error"] - teacher["test_error"]})
-
-
 def _transfer_records(profile: str, grid: dict, device: str, progress: bool, runs_dir: Path | None,
                       **overrides) -> pd.DataFrame:
     """Chapter 8's table: per Wide-ResNet teacher (column `wrn`) its BAN and its DenseNet student; the DenseNet

@@ -394,21 +394,37 @@ def plot_regime_study(records: pd.DataFrame, min_train_accuracy: float | None = 
     return fig
 
 
-def plot_student_differences(records: pd.DataFrame, hue: str = "model"):
-    """Each student against its own teacher (`convergence.student_fit_records`): the paired difference student −
-    teacher in test error (points; below 0: the student is better), one marker per student coloured by `hue`,
-    against the share of the teacher's training targets that are wrong (left) and against the student's test
-    agreement with its teacher (right)."""
+# What each x of `plot_student_differences` shows.
+STUDENT_AXES = {
+    "teacher_train_targets_wrong": "teacher's training targets that are wrong (%)",
+    "test_agreement_with_teacher": "student's test agreement with its teacher (%)",
+    "teacher_train_accuracy": "the teacher's clean training accuracy (%)",
+}
+
+
+def plot_student_differences(records: pd.DataFrame, x: Sequence[str] = ("teacher_train_targets_wrong",
+                                                                       "test_agreement_with_teacher"),
+                             hue: str = "model", title: str | None = None, min_train_accuracy: float | None = None):
+    """Each student against its own teacher (`convergence.teacher_pairs` or `student_fit_records`): the paired
+    difference student − teacher in test error (points; below 0: the student is better; the grey line is 0), one
+    marker per student coloured by `hue`, against each column of `x` in a panel of its own (`STUDENT_AXES`). Against
+    the teacher's training accuracy, the convergence criterion's (`min_train_accuracy`, default
+    `convergence.MIN_TRAIN_ACCURACY`) is the dotted line."""
     import seaborn as sns
-    fig, axes = _figure(2, width=4.6)
-    panels = (("teacher_train_targets_wrong", "teacher's training targets that are wrong (%)"),
-              ("test_agreement_with_teacher", "student's test agreement with its teacher (%)"))
-    for position, (ax, (x, xlabel)) in enumerate(zip(axes, panels)):
-        sns.scatterplot(data=records, x=x, y="difference", hue=hue, style=hue, s=60, ax=ax, legend=position == 1)
-        ax.axhline(0, color="0.4", linewidth=0.8)
-        ax.set(xlabel=xlabel, ylabel="student − its teacher: test error (points)")
-    if axes[1].get_legend() is not None:
-        sns.move_legend(axes[1], "upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
+    from .convergence import MIN_TRAIN_ACCURACY
+    threshold = 100 * (MIN_TRAIN_ACCURACY if min_train_accuracy is None else min_train_accuracy)
+    fig, axes = _figure(len(x), width=4.6 if len(x) > 1 else 6.4, height=3.6 if len(x) > 1 else 3.8)
+    for position, (ax, column) in enumerate(zip(axes, x)):
+        sns.scatterplot(data=records, x=column, y="difference", hue=hue, style=hue, s=60, ax=ax,
+                        legend=position == len(x) - 1)
+        ax.axhline(0, color="0.5", linewidth=0.8)
+        if column == "teacher_train_accuracy":
+            ax.axvline(threshold, color="0.3", linestyle=":", linewidth=1)
+        ax.set(xlabel=STUDENT_AXES.get(column, column), ylabel="student − its teacher: test error (points)")
+    if axes[-1].get_legend() is not None:
+        sns.move_legend(axes[-1], "upper left", bbox_to_anchor=(1.01, 1), title="student", fontsize=8, frameon=False)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
 
@@ -650,25 +666,6 @@ def plot_class_heatmap(means, title: str | None = None, floor: float = 1e-4):
         ax.tick_params(axis="y", rotation=0)
     if isinstance(means, Mapping) and title:
         fig.suptitle(title)
-    return fig
-
-
-def plot_student_gains(pairs: pd.DataFrame, min_train_accuracy: float | None = None, title: str | None = None):
-    """Each student's test error minus its own teacher's (`experiments.teacher_pairs`), against how well that teacher
-    fits its training set (clean training accuracy, %), one colour per kind of student; the convergence criterion's
-    training accuracy (`convergence.MIN_TRAIN_ACCURACY`) is the dotted line, zero gain the grey one."""
-    import seaborn as sns
-    from .convergence import MIN_TRAIN_ACCURACY
-    threshold = 100 * (MIN_TRAIN_ACCURACY if min_train_accuracy is None else min_train_accuracy)
-    fig, (ax,) = _figure(1, width=6.4, height=3.8)
-    ax.axhline(0, color="0.5", linewidth=0.8)
-    ax.axvline(threshold, color="0.3", linestyle=":", linewidth=1)
-    sns.scatterplot(data=pairs, x="teacher_train_accuracy", y="gain", hue="model", style="model", s=45, ax=ax)
-    ax.set(xlabel="the teacher's clean training accuracy (%)",
-           ylabel="student − its teacher: test error (points)", title=title or "")
-    if ax.get_legend() is not None:
-        sns.move_legend(ax, "upper left", bbox_to_anchor=(1.01, 1), title="student", fontsize=8, frameon=False)
-    fig.tight_layout()
     return fig
 
 

@@ -60,10 +60,11 @@ def test_window_length_matches_flatness():
 class FakeRun:
     """What the convergence records read of a run: config, final metrics, per-epoch metrics, test logits."""
 
-    def __init__(self, run_id, test_error, train_accuracy=1.0, wrong=None, agreement=None, logits=None):
+    def __init__(self, run_id, test_error, train_accuracy=1.0, wrong=None, agreement=None, logits=None, teacher=None):
         from types import SimpleNamespace
         import pandas as pd
-        self.run_id, self.config = run_id, SimpleNamespace(base_seed=int(run_id[-1]), valid_size=2000)
+        self.run_id = run_id
+        self.config = SimpleNamespace(base_seed=int(run_id[-1]), valid_size=2000, teacher=teacher)
         self.final = dict(test_error=test_error, valid_accuracy=0.9, train_accuracy=train_accuracy)
         if wrong is not None:
             self.final.update(teacher_train_targets_wrong=wrong, test_agreement_with_teacher=agreement)
@@ -79,10 +80,12 @@ class FakeRun:
 
 def test_student_fit_records_pair_each_student_with_its_own_teacher():
     from bannb.convergence import student_fit_records
-    chains = {3: [FakeRun("t3", 0.10, 0.99), FakeRun("b3", 0.09, 1.0, wrong=0.01, agreement=0.95),
-                  FakeRun("c3", 0.095, 1.0, wrong=0.0, agreement=0.97)]}
+    chains = {3: [FakeRun("t3", 0.10, 0.99), FakeRun("b3", 0.09, 1.0, wrong=0.01, agreement=0.95, teacher="t3"),
+                  FakeRun("c3", 0.095, 1.0, wrong=0.0, agreement=0.97, teacher="b3")]}
     frame = student_fit_records(chains)
-    assert frame["model"].tolist() == ["BAN-1", "BAN-2"] and frame["teacher"].tolist() == ["Teacher", "BAN-1"]
+    assert frame["model"].tolist() == ["BAN-1", "BAN-2"] and frame["teacher_model"].tolist() == ["Teacher", "BAN-1"]
+    assert frame["teacher"].tolist() == ["t3", "b3"]  # the teacher's run id
+    assert frame["teacher_test_error"].tolist() == pytest.approx([10.0, 9.0])
     assert frame["seed"].tolist() == [3, 3] and frame["run_id"].tolist() == ["b3", "c3"]
     assert frame["difference"].tolist() == pytest.approx([-1.0, 0.5])  # student − teacher, points
     assert frame["teacher_train_accuracy"].tolist() == pytest.approx([99.0, 100.0])
@@ -96,3 +99,19 @@ def test_mass_outside_top_class():
     from bannb.convergence import mass_outside_top_class
     logits = torch.tensor([[0.7, 0.2, 0.1], [1.0, 0.0, 0.0]]).log()  # softmax(log p) = p; 0 → -inf → 0
     assert mass_outside_top_class(FakeRun("r0", 0.1, logits=logits)) == pytest.approx(15.0)
+
+
+def test_teacher_pairs_put_each_student_beside_its_own_teacher():
+    import pandas as pd
+    from bannb.convergence import teacher_pairs
+    fit = pd.DataFrame(dict(
+        chapter=["04_born_again"] * 4, model=["Teacher", "BAN-1", "BAN-2", "Teacher"], seed=[0, 0, 0, 1],
+        run_id=["t0", "b1", "b2", "t1"], teacher=[math.nan, "t0", "b1", math.nan], test_error=[10.0, 9.0, 9.5, 11.0],
+        train_accuracy=[99.0, 98.0, 97.0, 95.0], teacher_train_targets_wrong=[math.nan, 1.0, 2.0, math.nan],
+        test_agreement_with_teacher=[math.nan, 90.0, 91.0, math.nan]))
+    pairs = teacher_pairs(fit).set_index("model")
+    assert list(pairs.index) == ["BAN-1", "BAN-2"]  # the teachers have no teacher
+    assert pairs.loc["BAN-2", "teacher_model"] == "BAN-1" and pairs.loc["BAN-2", "teacher_train_accuracy"] == 98.0
+    assert pairs.loc["BAN-1", "difference"] == pytest.approx(-1.0) and pairs.loc["BAN-2", "difference"] == pytest.approx(0.5)
+    assert pairs.loc["BAN-2", "run_id"] == "b2"
+    assert pairs.loc["BAN-1", "teacher_train_targets_wrong"] == 1.0

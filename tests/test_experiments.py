@@ -299,21 +299,6 @@ def test_run_fit_reads_each_runs_final_record(tmp_path):
     assert fit.loc["Ens*2", ["train_accuracy", "teacher"]].isna().all()  # an ensemble is several runs: no one record
 
 
-def test_teacher_pairs_put_each_student_beside_its_own_teacher():
-    import pandas as pd
-    from bannb.experiments import teacher_pairs
-    fit = pd.DataFrame(dict(
-        chapter=["04_born_again"] * 4, model=["Teacher", "BAN-1", "BAN-2", "Teacher"], seed=[0, 0, 0, 1],
-        run_id=["t0", "b1", "b2", "t1"], teacher=[math.nan, "t0", "b1", math.nan], test_error=[10.0, 9.0, 9.5, 11.0],
-        train_accuracy=[99.0, 98.0, 97.0, 95.0], teacher_train_targets_wrong=[math.nan, 1.0, 2.0, math.nan],
-        test_agreement_with_teacher=[math.nan, 90.0, 91.0, math.nan]))
-    pairs = teacher_pairs(fit).set_index("model")
-    assert list(pairs.index) == ["BAN-1", "BAN-2"]  # the teachers have no teacher
-    assert pairs.loc["BAN-2", "teacher_model"] == "BAN-1" and pairs.loc["BAN-2", "teacher_train_accuracy"] == 98.0
-    assert pairs.loc["BAN-1", "gain"] == pytest.approx(-1.0) and pairs.loc["BAN-2", "gain"] == pytest.approx(0.5)
-    assert pairs.loc["BAN-1", "teacher_train_targets_wrong"] == 1.0
-
-
 def test_runs_per_seed_counts_a_teacher_and_its_students():
     from bannb.experiments import runs_per_seed
     # a teacher; BAN-1 and BAN-2 (chapter 4); BAN+L and CWTM (chapter 5); DKPP (chapter 6)

@@ -347,11 +347,11 @@ def test_plot_claims_forest_gives_another_unit_its_own_axis():
     plt.close(fig)
 
 
-def test_plot_student_gains_marks_zero_and_the_criterion():
-    from bannb.report import plot_student_gains
+def test_plot_student_differences_against_the_teachers_fit_marks_zero_and_the_criterion():
+    from bannb.report import plot_student_differences
     pairs = pd.DataFrame(dict(model=["BAN-1", "BAN-1", "CWTM"], teacher_train_accuracy=[97.0, 99.5, 99.0],
-                              gain=[0.4, -0.2, 0.1]))
-    fig = plot_student_gains(pairs)
+                              difference=[0.4, -0.2, 0.1]))
+    fig = plot_student_differences(pairs, x=["teacher_train_accuracy"])
     ax = fig.axes[0]
     assert ax.get_xlabel() == "the teacher's clean training accuracy (%)" and ax.get_ylabel().startswith("student −")
     assert [line.get_xdata()[0] for line in ax.lines if line.get_linestyle() == ":"] == [pytest.approx(98.0)]
@@ -635,4 +635,5 @@ def test_plot_student_differences_one_marker_per_student_in_each_panel():
     assert fig.axes[0].get_xlabel().startswith("teacher's training targets")
     assert fig.axes[1].get_xlabel().startswith("student's test agreement")
     assert fig.axes[0].get_legend() is None and fig.axes[1].get_legend() is not None
+    assert not [line for ax in fig.axes for line in ax.lines if line.get_linestyle() == ":"]  # no criterion here
     plt.close(fig)
