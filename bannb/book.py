@@ -339,6 +339,10 @@ def check_html(root: Path = PROJECT_ROOT, browser: str = "chromium", screenshots
                             f"--screenshot={screenshots / (notebook.stem + '.png')}", page.as_uri()],
                            capture_output=True, timeout=120)
         log(f"[html] {notebook.stem}: loaded, {len(figures)} figures (notebook: {expected})")
+    index = html_root / "book" / "index.html"  # the landing page: its headline figure is glued from the summary
+    if screenshots is not None and index.exists():
+        subprocess.run([browser, *BROWSER_FLAGS, "--window-size=1280,2400", f"--screenshot={screenshots / 'index.png'}",
+                        index.as_uri()], capture_output=True, timeout=120)
     return problems
 
 
