@@ -96,7 +96,6 @@ def gradient_terms(student_logits, teacher_logits, labels) -> tuple[torch.Tensor
     return ground_truth, difference.sum(dim=1) - ground_truth
 
 
-
 # What `gradient_deviations` calls each check; the keys of its result, in this order.
 GRADIENT_CHECKS = (
     "max |b·∂L/∂z − (q − p)| (Eq. 5)",
