@@ -66,7 +66,7 @@ class RunConfig(HashedConfig):
     lr: float = 0.1
     momentum: float = 0.9
     weight_decay: float = 5e-4
-    schedule: str = "step"  # "step" (milestones, gamma) or "one-cycle" (fastai's fit_one_cycle)
+    schedule: str = "step"  # "step" (milestones, gamma), "one-cycle" (fastai's fit_one_cycle) or "one-cycle-hold"
     milestones: tuple = (0.3, 0.6, 0.8)
     gamma: float = 0.2
     dropout: float = 0.0

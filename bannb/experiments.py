@@ -89,6 +89,12 @@ def extra_teacher_seeds(seeds: Sequence[int], count: int | None = None) -> list[
     return list(range(max(seeds) + 1, max(seeds) + 1 + count))
 
 
+def independent_teacher_seeds(seeds: Sequence[int]) -> list[int]:
+    """Chapter 7's pool of independently trained teachers: the central `seeds`, then new seeds up to
+    `INDEPENDENT_TEACHERS` in all."""
+    return list(seeds) + extra_teacher_seeds(seeds, max(0, INDEPENDENT_TEACHERS - len(seeds)))
+
+
 def disjoint_groups(runs: Sequence[Run], size: int) -> list[list[Run]]:
     """Consecutive groups of `size` runs that share no member; an incomplete last group is dropped."""
     return [list(runs[start:start + size]) for start in range(0, len(runs) - size + 1, size)]
@@ -146,15 +152,14 @@ def _grid_overrides(grid: dict, overrides: dict) -> dict:
 # one of the candidates (its seed-0 teacher, reused); the others show why the profile is what it is.
 REGIME_CANDIDATES = {
     "the profile's regime": {},
+    "one-cycle annealed to the end (no hold)": dict(schedule="one-cycle"),
+    "the step schedule": dict(schedule="step"),
     "+ pad-crop-flip augmentation": dict(augment=True),
-    "step schedule instead of one-cycle": dict(schedule="step"),
     "both (the paper's recipe)": dict(augment=True, schedule="step"),
-    "5,000 images, 15 epochs": dict(train_size=5000, epochs=15),
-    "weight decay 5e-5": dict(weight_decay=5e-5),
-    "WRN-16-2 (twice the width)": dict(arch="wrn-16-2"),
+    "batch 128 (half the steps)": dict(batch_size=128),
 }
 LONG_TEACHER_FACTOR = 2  # the equal-compute control: a teacher trained as long as teacher + student together
-EXTRA_TEACHERS = 4  # chapter 7's independent teachers beyond the central seeds: 9 in all, 4 pairs and 3 triples
+INDEPENDENT_TEACHERS = 9  # chapter 7's pool of independent teachers (4 pairs, 3 triples): the central seeds' and more
 
 
 def regime_configs(profile: str, device: str = "cpu", **overrides) -> dict[str, RunConfig]:
@@ -198,7 +203,8 @@ def chapter_plan(chapter: str, profile: str, device: str = "cpu", **overrides) -
     (a test checks it), so the book's cost is the cost of its plans."""
     chosen = get_profile(profile)
     seeds, secondary = list(chosen.seeds), list(chosen.secondary_seeds)
-    base = {seed: book_config(profile, seed, device, **overrides) for seed in range(max(seeds) + 1 + EXTRA_TEACHERS)}
+    base = {seed: book_config(profile, seed, device, **overrides)
+            for seed in sorted({*independent_teacher_seeds(seeds), *secondary})}
     if chapter == "03_teachers":
         return [*regime_configs(profile, device, **overrides).values(), *(base[s] for s in seeds)]
     if chapter == "04_born_again":
@@ -211,7 +217,7 @@ def chapter_plan(chapter: str, profile: str, device: str = "cpu", **overrides) -
     if chapter == "06_dkpp":
         return [chain_configs(base[s], 1, "dkpp")[1] for s in seeds]
     if chapter == "07_ensembles":
-        return [base[s] for s in extra_teacher_seeds(seeds, EXTRA_TEACHERS)]
+        return [base[s] for s in independent_teacher_seeds(seeds) if s not in seeds]
     if chapter == "08_densenet_resnet":
         grid = transfer_grid(profile)
         data = {k: v for k, v in _grid_overrides(grid, overrides).items() if v is not None}
@@ -324,8 +330,7 @@ def chapter_records(chapter: str, profile: str, seeds: Sequence[int] | None = No
     elif chapter == "07_ensembles":
         frames.append(ensemble_records({s: chains[s][1:3] for s in seeds}, model="Ens*2"))
         frames.append(ensemble_records({s: longer[s][1:4] for s in secondary}, model="Ens*3"))
-        pool = teachers(profile, seeds + extra_teacher_seeds(seeds, EXTRA_TEACHERS), device, progress, runs_dir,
-                        **overrides)
+        pool = teachers(profile, independent_teacher_seeds(seeds), device, progress, runs_dir, **overrides)
         for size in (2, 3):
             frames.append(ensemble_records(disjoint_groups(pool, size), model=f"Teachers×{size}"))
     elif chapter != "04_born_again":

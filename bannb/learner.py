@@ -39,7 +39,7 @@ def resolve_precision(precision: str, device: torch.device | str, *, arch: str |
     return "bf16" if native_bf16 else "fp32"
 
 
-SCHEDULES = ("step", "one-cycle")
+SCHEDULES = ("step", "one-cycle", "one-cycle-hold")
 
 
 def multistep_schedule(lr: float, milestones=(0.3, 0.6, 0.8), gamma: float = 0.2):
@@ -52,18 +52,40 @@ def multistep_schedule(lr: float, milestones=(0.3, 0.6, 0.8), gamma: float = 0.2
     return schedule
 
 
+def one_cycle_hold_schedule(lr: float, milestones=(0.3, 0.6, 0.8), gamma: float = 0.2):
+    """fastai's one-cycle compressed into training up to the last milestone, annealing to the step recipe's final
+    lr (lr × gamma^len(milestones)) instead of lr/1e5, then held there to the end, as the step recipe's last phase
+    is. The end of training is a stretch at a constant small lr, on which a still-improving network shows."""
+    milestones = tuple(milestones)
+    end = milestones[-1] if milestones else 1.0
+    final = lr * gamma ** len(milestones)
+    cycle = combined_cos(0.25, lr / 25, lr, final)
+
+    def schedule(progress: float) -> float:
+        return cycle(min(progress / end, 1.0)) if progress < end else final
+
+    return schedule
+
+
 def schedule_callbacks(schedule: str, lr: float, milestones=(0.3, 0.6, 0.8), gamma: float = 0.2) -> list[Callback]:
     """The learning-rate (and momentum) schedule as a fastai `ParamScheduler`.
 
     "step": the Wide-ResNet recipe, lr × gamma at each milestone (fractions of training), momentum fixed.
     "one-cycle": fastai's `fit_one_cycle` schedule with its defaults: lr warms up from lr/25 over the first
     25% along a cosine, then anneals to lr/1e5; momentum goes 0.95 → 0.85 → 0.95 the opposite way.
+    "one-cycle-hold": the same cycle, over training up to the last milestone and down to the step recipe's final lr,
+    which is then held (`one_cycle_hold_schedule`); momentum follows the cycle, then stays at 0.95.
     """
     if schedule == "step":
         return [ParamScheduler({"lr": multistep_schedule(lr, milestones, gamma)})]
     if schedule == "one-cycle":
         return [ParamScheduler({"lr": combined_cos(0.25, lr / 25, lr, lr / 1e5),
                                 "mom": combined_cos(0.25, 0.95, 0.85, 0.95)})]
+    if schedule == "one-cycle-hold":
+        end = milestones[-1] if milestones else 1.0
+        momentum = combined_cos(0.25, 0.95, 0.85, 0.95)
+        return [ParamScheduler({"lr": one_cycle_hold_schedule(lr, milestones, gamma),
+                                "mom": lambda progress: momentum(min(progress / end, 1.0))})]
     raise ConfigError(f"unknown schedule {schedule!r}; valid schedules are: {', '.join(SCHEDULES)}")
 
 

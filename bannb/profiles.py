@@ -163,23 +163,29 @@ PROFILES = {profile.name: profile for profile in (
                       valid_size=None)),
     Profile(
         name="cpu", committed=True,
-        purpose="Real results on a CPU with small networks, in a regime where every Wide-ResNet teacher fits its "
-                "training set; chapter 3's regime study and convergence table show where it falls short (not every "
-                "teacher ends flat). The paper's claims are tested for their pattern at this small scale, not for its "
-                "CIFAR figures.",
-        # The regime study (book/03_teachers) compares candidate regimes on their seed-0 teacher. This one, 3,000
-        # training images × 20 epochs of fastai's one-cycle schedule without augmentation, replaced 5,000 × 15 (same
-        # cost), which left two of five teachers short of the criterion. Its seed-0 teacher fit (99.8%) and ended
-        # flat on the machine that chose it; on the Intel Xeon of the cold run, all five teachers fit (≥ 99.5%) but
-        # three are not flat (one-cycle's annealing still improves validation error in the last fifth). Chapter 3
-        # reports this from the runs; a schedule with a low-learning-rate tail is the next candidate.
-        dataset="fashion-mnist", arch="wrn-16-1", epochs=20, schedule="one-cycle", augment=False,
-        train_size=3000, valid_size=2000,
+        purpose="Real results on a CPU with small networks, in the regime chapter 3's study chose so that a teacher "
+                "fits its training set and ends training flat; chapter 3 holds every teacher to that criterion. The "
+                "paper's claims are tested for their pattern at this small scale, not for its CIFAR figures.",
+        # The regime study (book/03_teachers) compares candidate regimes on their seed-0 teacher. The last one,
+        # 20 epochs of fastai's one-cycle annealed to the very end, fit every teacher (≥ 99.5% clean training
+        # accuracy) but left three of five still improving over the last fifth (its annealing is still paying
+        # off there). `one-cycle-hold` runs the same cycle over the first 80% and then holds the step recipe's
+        # final lr (0.1 × 0.2³), as the paper's step recipe ends. Measured on seeds 0 and 4 before the run: the
+        # step recipe in 20 epochs does not fit (96%); the held cycle at batch 128 just fits (98.0% on seed 4),
+        # weight decay 5e-5 no better (97.8%); batch 64, twice the steps at the same cost per epoch on this CPU,
+        # fits with a margin.
+        dataset="fashion-mnist", arch="wrn-16-1", epochs=20, batch_size=64, schedule="one-cycle-hold",
+        augment=False, train_size=3000, valid_size=2000,
         # fp32 is the precision of record: it is fast on every CPU type the project runs on (bf16 is emulated,
         # and many times slower, on CPUs without AVX512-BF16)
-        precision="fp32", seeds=(0, 1, 2, 3, 4), secondary_seeds=(0, 1, 2),
-        transfer=dict(wrn_archs=["wrn-16-1"], densenet="densenet-bc-22-12", linear="linear-28", depth_factors=[2],
-                      compression_factors=[0.5], res_students=["res-student-22-12-wide-1-1"],
+        precision="fp32",
+        # 8 central seeds: a paired difference's sd was 0.35 points on 5 seeds of the last profile (test-set
+        # noise alone, 10% of 10,000 test images on which two networks disagree, gives 0.32), and the 95%
+        # interval's half-width must be ≤ 0.3 points: t(7) × 0.35 / √8 = 0.29
+        seeds=tuple(range(8)), secondary_seeds=(0, 1, 2),
+        # chapter 8 at cpu: Tables 3 and 5; Table 4's DenseNet variants (about 1,800 s more) do not fit the budget
+        transfer=dict(wrn_archs=["wrn-16-1"], densenet="densenet-bc-22-12", linear="linear-28", depth_factors=[],
+                      compression_factors=[], res_students=["res-student-22-12-wide-1-1"],
                       train_size=None, valid_size=None)),
     Profile(
         name="paper", purpose="The paper's scale, for GPUs: CIFAR-100, the paper's networks and the Wide-ResNet "

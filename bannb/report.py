@@ -293,13 +293,17 @@ def lr_marks(lr: Sequence[float], epochs: Sequence[int] | None = None) -> dict:
     A schedule is *stepped* when the lr is piecewise constant (it changes between at most half of the consecutive
     epochs): {"kind": "step", "drops": [x of each fall, halfway between the two epochs], "peak": None}. Otherwise
     it is a *cycle* (fastai's one-cycle: warm-up, then annealing): {"kind": "cycle", "peak": the epoch of the
-    highest lr, "drops": []}. `epochs` are the x values (default 1, 2, …)."""
+    highest lr, "drops": [], "hold": the first epoch at the final lr where the cycle ends on two or more epochs at
+    it (`one-cycle-hold`), else None}. `epochs` are the x values (default 1, 2, …)."""
     lr = np.asarray(list(lr), dtype=float)
     x = np.arange(1, len(lr) + 1) if epochs is None else np.asarray(list(epochs))
     changed = [i for i in range(1, len(lr)) if not math.isclose(lr[i], lr[i - 1], rel_tol=1e-6)]
     if len(changed) <= (len(lr) - 1) / 2:
-        return dict(kind="step", peak=None, drops=[float(x[i] + x[i - 1]) / 2 for i in changed if lr[i] < lr[i - 1]])
-    return dict(kind="cycle", peak=int(x[int(np.argmax(lr))]), drops=[])
+        return dict(kind="step", peak=None, drops=[float(x[i] + x[i - 1]) / 2 for i in changed if lr[i] < lr[i - 1]],
+                    hold=None)
+    held = len(lr) - (changed[-1] if changed else 0)  # the epochs at the final lr, counting the first
+    return dict(kind="cycle", peak=int(x[int(np.argmax(lr))]), drops=[],
+                hold=int(x[len(lr) - held]) if held >= 2 else None)
 
 
 def _mark_lr(ax, marks: dict) -> None:
@@ -308,6 +312,9 @@ def _mark_lr(ax, marks: dict) -> None:
         ax.axvline(marks["peak"], color="0.3", linestyle="--", linewidth=1)
         ax.text(marks["peak"], 0.02, " lr peak, then annealing →", transform=transform, fontsize=8, va="bottom",
                 color="0.3")
+    if marks.get("hold") is not None:
+        ax.axvline(marks["hold"], color="0.3", linestyle="-.", linewidth=1)
+        ax.text(marks["hold"], 0.10, " lr held →", transform=transform, fontsize=8, va="bottom", color="0.3")
     for x in marks["drops"]:
         ax.axvline(x, color="0.3", linestyle="--", linewidth=1)
         ax.text(x, 0.02, " lr drop", transform=transform, fontsize=8, va="bottom", color="0.3")

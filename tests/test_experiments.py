@@ -19,7 +19,7 @@ from tests.conftest import only_run
 
 def test_default_seeds():
     assert chapter_seeds("smoke", None) == [0, 1]
-    assert chapter_seeds("cpu", None) == [0, 1, 2, 3, 4] and chapter_seeds("paper", None) == [0, 1, 2]
+    assert chapter_seeds("cpu", None) == list(range(8)) and chapter_seeds("paper", None) == [0, 1, 2]
     with pytest.raises(ConfigError, match="valid profiles"):
         chapter_seeds("laptop", None)
     assert chapter_seeds("cpu", [7]) == [7]
@@ -150,13 +150,13 @@ def test_the_cpu_book_plan_trains_each_run_once_in_the_first_chapter_that_needs_
         plan = chapter_plan(chapter, "cpu")
         new[chapter] = [c for c in {c.run_id: c for c in plan}.values() if c.run_id not in seen]
         seen |= {c.run_id for c in plan}
-    # 7 regime candidates (the profile's own is teacher 0) + 5 teachers; 5 × (BAN-1, BAN-2) + 3 BAN-3 + 3 teachers
-    # trained twice as long; 5 × (BAN+L, CWTM); 5 DKPP; 4 more independent teachers; chapter 8's grid on 3 seeds
-    # (its WRN teachers and their BANs are chapters 3 and 4's); 3 × (LSTM teacher, BAN, BAN+L)
+    # 6 regime candidates (the profile's own is teacher 0) + 8 teachers; 8 × (BAN-1, BAN-2) + 3 BAN-3 + 3 teachers
+    # trained twice as long; 8 × (BAN+L, CWTM); 8 DKPP; 1 more independent teacher (9 in all); chapter 8's grid on
+    # 3 seeds without Table 4 (its WRN teachers and their BANs are chapters 3 and 4's); 3 × (LSTM teacher, BAN, BAN+L)
     assert {chapter: len(runs) for chapter, runs in new.items()} == {
-        "03_teachers": 11, "04_born_again": 16, "05_cwtm": 10, "06_dkpp": 5, "07_ensembles": 4,
-        "08_densenet_resnet": 21, "09_language_models": 9}
-    assert Counter(c.epochs for c in new["04_born_again"]) == {20: 13, 40: 3}
+        "03_teachers": 13, "04_born_again": 22, "05_cwtm": 16, "06_dkpp": 8, "07_ensembles": 1,
+        "08_densenet_resnet": 15, "09_language_models": 9}
+    assert Counter(c.epochs for c in new["04_born_again"]) == {20: 19, 40: 3}
     grid = Counter(c.arch for c in new["08_densenet_resnet"])
     assert grid["linear-28"] == 3 and grid["densenet-bc-22-12"] == 6  # 3 teachers + 3 students of the WRNs
 
@@ -307,12 +307,18 @@ def test_runs_per_seed_counts_a_teacher_and_its_students():
 
 
 def test_the_regime_study_at_smoke_trains_no_more_than_the_smoke_teacher():
-    """nbval runs chapter 3 at smoke in seconds: no candidate may train the cpu study's 5,000 images × 15 epochs."""
+    """nbval runs chapter 3 at smoke in seconds: a candidate that trains more images or epochs is capped there."""
+    from bannb import experiments
     from bannb.experiments import REGIME_CANDIDATES, book_config, regime_configs
     own = book_config("smoke", 0)
-    configs = regime_configs("smoke")
-    assert list(configs) == list(REGIME_CANDIDATES)
-    assert all(c.train_size <= own.train_size and c.epochs <= own.epochs for c in configs.values())
-    assert configs["WRN-16-2 (twice the width)"].arch == "wrn-16-2"  # the other changes stay
-    # at cpu the candidates are as written
-    assert regime_configs("cpu")["5,000 images, 15 epochs"].train_size == 5000
+    candidates = {**REGIME_CANDIDATES, "bigger": dict(train_size=5000, epochs=15, arch="wrn-16-2")}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(experiments, "REGIME_CANDIDATES", candidates)
+        configs = regime_configs("smoke")
+        assert list(configs) == list(candidates)
+        assert all(c.train_size <= own.train_size and c.epochs <= own.epochs for c in configs.values())
+        assert configs["bigger"].arch == "wrn-16-2"  # the other changes stay
+        assert regime_configs("cpu")["bigger"].train_size == 5000  # at cpu the candidates are as written
+    cpu = regime_configs("cpu")
+    assert cpu["the profile's regime"] == book_config("cpu", 0)  # the profile's own teacher, reused
+    assert cpu["the step schedule"].schedule == "step" and cpu["batch 128 (half the steps)"].batch_size == 128

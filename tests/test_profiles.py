@@ -36,7 +36,7 @@ def test_a_profile_is_its_run_defaults():
 
 
 def test_seeds_and_book_shrinking_come_from_the_profile():
-    assert chapter_seeds("smoke", None) == [0, 1] and chapter_seeds("cpu", None) == [0, 1, 2, 3, 4]
+    assert chapter_seeds("smoke", None) == [0, 1] and chapter_seeds("cpu", None) == list(range(8))
     assert chapter_seeds("cpu", None, secondary=True) == [0, 1, 2] and chapter_seeds("cpu", [7]) == [7]
     assert transfer_grid("paper")["seeds"] == list(PROFILES["paper"].secondary_seeds)
     assert book_config("smoke").train_size == PROFILES["smoke"].book_overrides["train_size"]
@@ -85,7 +85,7 @@ def test_note_is_computed_from_the_real_network_and_data(fashion_mnist_available
     params = meta_count("wrn-16-1", in_channels=1, num_classes=10)
     assert f"wrn-16-1 ({params / 1e6:.2f}M parameters)" in cpu
     assert "3,000 training, 2,000 validation and 10,000 test images" in cpu  # the regime study's subset
-    assert "20 epochs, one-cycle schedule" in cpu and "fp32, the profile's precision of record" in cpu
+    assert "20 epochs, one-cycle-hold schedule" in cpu and "fp32, the profile's precision of record" in cpu
     assert "mean nothing" not in cpu
     # a chapter's overrides change the note: another network, its own count
     wider = PROFILES["cpu"].note(arch="wrn-16-2", train_size=4000)
@@ -137,7 +137,7 @@ def test_auto_takes_the_measured_precision_and_layout(monkeypatch, fashion_mnist
     monkeypatch.setattr(bannb.precision, "auto_settings", measured)
     config = make_config("cpu", precision="auto")
     assert (config.precision, config.channels_last) == ("fp32", False)
-    assert asked == [("wrn-16-1", (1, 28, 28), 10, 128, False)]
+    assert asked == [("wrn-16-1", (1, 28, 28), 10, PROFILES["cpu"].batch_size, False)]
     # an explicit layout wins over the measured one; the book's pinned precision never asks
     assert make_config("cpu", precision="auto", channels_last=True).channels_last is True
     make_config("cpu")

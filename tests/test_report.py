@@ -548,10 +548,26 @@ def test_ensemble_diversity_records_measure_disagreement_and_the_gain_of_averagi
 def test_lr_marks_tell_a_cycle_from_steps():
     from bannb.report import lr_marks
     cycle = [0.02, 0.06, 0.1, 0.09, 0.07, 0.04, 0.02, 0.01, 0.001, 0.00001]
-    assert lr_marks(cycle) == dict(kind="cycle", peak=3, drops=[])
+    assert lr_marks(cycle) == dict(kind="cycle", peak=3, drops=[], hold=None)
     steps = [0.1, 0.1, 0.1, 0.02, 0.02, 0.02, 0.004, 0.004, 0.0008, 0.0008]
-    assert lr_marks(steps) == dict(kind="step", peak=None, drops=[3.5, 6.5, 8.5])
-    assert lr_marks([0.1, 0.1, 0.1], epochs=[5, 6, 7]) == dict(kind="step", peak=None, drops=[])
+    assert lr_marks(steps) == dict(kind="step", peak=None, drops=[3.5, 6.5, 8.5], hold=None)
+    assert lr_marks([0.1, 0.1, 0.1], epochs=[5, 6, 7]) == dict(kind="step", peak=None, drops=[], hold=None)
+    # one-cycle-hold: a cycle that ends on epochs 8-10 at its final lr; the hold starts at the first of them
+    held = [0.02, 0.06, 0.1, 0.09, 0.07, 0.04, 0.02, 0.0008, 0.0008, 0.0008]
+    assert lr_marks(held) == dict(kind="cycle", peak=3, drops=[], hold=8)
+    assert lr_marks(held, epochs=range(11, 21))["hold"] == 18
+
+
+def test_one_cycle_hold_schedule_anneals_to_the_step_recipes_last_lr_and_holds_it():
+    from bannb.learner import multistep_schedule, one_cycle_hold_schedule
+    schedule = one_cycle_hold_schedule(0.1, milestones=(0.3, 0.6, 0.8), gamma=0.2)
+    step = multistep_schedule(0.1, (0.3, 0.6, 0.8), 0.2)
+    assert schedule(0.0) == pytest.approx(0.1 / 25)  # fastai's one-cycle warm-up start
+    assert schedule(0.25 * 0.8) == pytest.approx(0.1)  # the peak, a quarter of the way to the last milestone
+    for progress in (0.8, 0.85, 0.99, 1.0):  # the last fifth: the step recipe's final lr, held
+        assert schedule(progress) == pytest.approx(step(progress)) == pytest.approx(0.1 * 0.2 ** 3)
+    values = [schedule(p / 100) for p in range(20, 81)]
+    assert all(a >= b for a, b in zip(values, values[1:]))  # annealing never goes back up
 
 
 def fit_metrics(seeds=(0, 1), epochs=10, lr=None):
