@@ -165,7 +165,9 @@ PROFILES = {profile.name: profile for profile in (
         name="cpu", committed=True,
         purpose="Real results on a CPU with small networks, in the regime chapter 3's study chose so that a teacher "
                 "fits its training set and ends training flat; chapter 3 holds every teacher to that criterion. The "
-                "paper's claims are tested for their pattern at this small scale, not for its CIFAR figures.",
+                "paper's claims are tested for their pattern at this small scale, not for its CIFAR figures. "
+                "Chapter 8 trains the networks of Tables 3 and 5; Table 4's DenseNet students would not fit the "
+                "book's 3-hour budget.",
         # The regime study (book/03_teachers) compares candidate regimes on their seed-0 teacher. The last one,
         # 20 epochs of fastai's one-cycle annealed to the very end, fit every teacher (≥ 99.5% clean training
         # accuracy) but left three of five still improving over the last fifth (its annealing is still paying
