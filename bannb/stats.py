@@ -138,6 +138,14 @@ def expected_half_width(sd: float, n: int) -> float:
     return _t(1 - (1 - CONFIDENCE) / 2, n - 1) * sd / math.sqrt(n)
 
 
+def seeds_for_target(half_width: float, n: int, target: float = MARGIN) -> float:
+    """The pairs a comparison of `n` pairs with a 95% interval of ± `half_width` would need for ± `target`, if its
+    differences kept the spread they have (NaN where fewer than 2 pairs give no spread)."""
+    if not n >= 2 or math.isnan(half_width):
+        return math.nan
+    return float(seeds_for_half_width(half_width / expected_half_width(1.0, int(n)), target))
+
+
 def seeds_for_half_width(sd: float, half_width: float, floor: int = 2) -> int:
     """The number of pairs whose 95% interval has at most `half_width` when the differences spread by `sd`."""
     n = max(floor, 2)

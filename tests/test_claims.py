@@ -71,6 +71,17 @@ def test_seeds_for_half_width():
     assert seeds_for_half_width(0.5, 0.3) > 10
 
 
+def test_seeds_for_target_reads_the_spread_back_from_an_interval():
+    from bannb.stats import seeds_for_target
+    differences = {0: 0.1, 1: -0.6, 2: 0.9, 3: 0.2, 4: -0.3, 5: 0.7, 6: -0.1, 7: 0.4}  # sd 0.48 over 8 pairs
+    diff = paired_difference({s: 10.0 for s in differences}, {s: 10.0 + d for s, d in differences.items()})
+    assert diff.n == 8 and diff.half_width > MARGIN
+    # the interval's own spread, put back into seeds_for_half_width: the same count, from the half-width alone
+    assert seeds_for_target(diff.half_width, diff.n) == seeds_for_half_width(diff.sd, MARGIN) > 8
+    assert seeds_for_target(0.1, 8) <= 8  # a comparison already inside the target needs no more pairs
+    assert math.isnan(seeds_for_target(float("nan"), 8)) and math.isnan(seeds_for_target(0.5, 1))
+
+
 def test_claim_keys_are_unique_and_chapters_exist():
     keys = [c.key for c in CLAIMS]
     assert len(keys) == len(set(keys))
