@@ -424,8 +424,11 @@ def _transfer_records(profile: str, grid: dict, device: str, progress: bool, run
     return pd.concat(frames, ignore_index=True)
 
 
-# Chapter 8's models that teach others: the Wide-ResNets (Table 3) and the DenseNet trained on the labels (Tables 4-5)
-TRANSFER_TEACHERS = ("WRN teacher", "DenseNet baseline")
+def taught_others(runs: Sequence[Run]) -> list[bool]:
+    """Per run, whether another of `runs` is its student: chapter 8's teachers are the Wide-ResNets (Table 3) and,
+    where Tables 4-5 are trained, the DenseNet trained on the labels."""
+    teachers_of = {run.config.teacher for run in runs}
+    return [run.run_id in teachers_of for run in runs]
 
 
 def grid_networks(frame: pd.DataFrame) -> pd.Series:
@@ -465,7 +468,8 @@ def transfer_tables(frame: pd.DataFrame) -> dict[int, pd.DataFrame]:
     table4 = pd.DataFrame({column: {"Error": mean[label], "Params (M)": first.loc[label, "params"] / 1e6}
                            for column, label in columns.items()})
     table4.index.name = None
+    residual = dict.fromkeys(frame["res"].dropna()) if "res" in frame else {}  # none where a profile trains none
     table5 = pd.DataFrame([{"Student": res, "Params (M)": first.loc[f"ResNet student [{res}]", "params"] / 1e6,
                             "Baseline": mean[f"ResNet baseline [{res}]"], "BAN": mean[f"ResNet student [{res}]"]}
-                           for res in dict.fromkeys(frame["res"].dropna())]).set_index("Student")
+                           for res in residual], columns=["Student", "Params (M)", "Baseline", "BAN"]).set_index("Student")
     return {3: table3, 4: table4, 5: table5}

@@ -166,8 +166,8 @@ PROFILES = {profile.name: profile for profile in (
         purpose="Real results on a CPU with small networks, in the regime chapter 3's study chose so that a teacher "
                 "fits its training set and ends training flat; chapter 3 holds every teacher to that criterion. The "
                 "paper's claims are tested for their pattern at this small scale, not for its CIFAR figures. "
-                "Chapter 8 trains the networks of Tables 3 and 5; Table 4's DenseNet students would not fit the "
-                "book's 3-hour budget.",
+                "Chapter 8 trains the networks of Table 3; Table 4's and Table 5's students of a DenseNet would not "
+                "fit the book's 3-hour budget.",
         # The regime study (book/03_teachers) compares candidate regimes on their seed-0 teacher. The last one,
         # 20 epochs of fastai's one-cycle annealed to the very end, fit every teacher (≥ 99.5% clean training
         # accuracy) but left three of five still improving over the last fifth (its annealing is still paying
@@ -185,9 +185,10 @@ PROFILES = {profile.name: profile for profile in (
         # noise alone, 10% of 10,000 test images on which two networks disagree, gives 0.32), and the 95%
         # interval's half-width must be ≤ 0.3 points: t(7) × 0.35 / √8 = 0.29
         seeds=tuple(range(8)), secondary_seeds=(0, 1, 2),
-        # chapter 8 at cpu: Tables 3 and 5; Table 4's DenseNet variants (about 1,800 s more) do not fit the budget
+        # chapter 8 at cpu: Table 3, with the DenseNet trained on the labels beside its students; Table 4's DenseNet
+        # variants (about 1,800 s) and Table 5's residual students (about 650 s) do not fit the 3-hour budget
         transfer=dict(wrn_archs=["wrn-16-1"], densenet="densenet-bc-22-12", linear="linear-28", depth_factors=[],
-                      compression_factors=[], res_students=["res-student-22-12-wide-1-1"],
+                      compression_factors=[], res_students=[],
                       train_size=None, valid_size=None)),
     Profile(
         name="paper", purpose="The paper's scale, for GPUs: CIFAR-100, the paper's networks and the Wide-ResNet "

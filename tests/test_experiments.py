@@ -152,10 +152,11 @@ def test_the_cpu_book_plan_trains_each_run_once_in_the_first_chapter_that_needs_
         seen |= {c.run_id for c in plan}
     # 6 regime candidates (the profile's own is teacher 0) + 8 teachers; 8 × (BAN-1, BAN-2) + 3 BAN-3 + 3 teachers
     # trained twice as long; 8 × (BAN+L, CWTM); 8 DKPP; 1 more independent teacher (9 in all); chapter 8's grid on
-    # 3 seeds without Table 4 (its WRN teachers and their BANs are chapters 3 and 4's); 3 × (LSTM teacher, BAN, BAN+L)
+    # 3 seeds, Table 3 only (its WRN teachers and their BANs are chapters 3 and 4's: DenseNet students, the DenseNet
+    # on the labels, the linear classifier); 3 × (LSTM teacher, BAN, BAN+L)
     assert {chapter: len(runs) for chapter, runs in new.items()} == {
         "03_teachers": 13, "04_born_again": 22, "05_cwtm": 16, "06_dkpp": 8, "07_ensembles": 1,
-        "08_densenet_resnet": 15, "09_language_models": 9}
+        "08_densenet_resnet": 9, "09_language_models": 9}
     assert Counter(c.epochs for c in new["04_born_again"]) == {20: 19, 40: 3}
     grid = Counter(c.arch for c in new["08_densenet_resnet"])
     assert grid["linear-28"] == 3 and grid["densenet-bc-22-12"] == 6  # 3 teachers + 3 students of the WRNs
@@ -263,6 +264,22 @@ def test_transfer_tables_lay_our_means_out_as_the_papers_tables():
     table5 = tables[5]
     assert list(table5.columns) == list(paper_table(5).columns) and list(table5.index) == ["res-a", "res-b"]
     assert table5.loc["res-b"].tolist() == pytest.approx([2.0, 15.0, 14.5])
+    # a profile that trains Table 3 alone: Tables 4 and 5 keep the paper's layout, with our DenseNet teacher alone
+    only3 = _chapter8_records(res=())
+    only3 = only3[~only3["model"].isin(["2×Depth", "0.5×Compr"])].drop(columns="res", errors="ignore")
+    tables = transfer_tables(only3)
+    assert list(tables[4].columns) == ["Teacher"] and tables[4].loc["Error", "Teacher"] == pytest.approx(11.5)
+    assert tables[5].empty and list(tables[5].columns) == list(paper_table(5).columns)
+
+
+def test_a_run_teaches_when_another_run_names_it_as_teacher():
+    from types import SimpleNamespace
+    from bannb.experiments import taught_others
+
+    def run(run_id, teacher=None):
+        return SimpleNamespace(run_id=run_id, config=SimpleNamespace(teacher=teacher))
+    runs = [run("wrn"), run("ban", "wrn"), run("dense"), run("dense-student", "wrn"), run("linear")]
+    assert taught_others(runs) == [True, False, False, False, False]
 
 
 def test_pooled_records_keep_each_run_once_and_name_its_chapter():
