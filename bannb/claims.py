@@ -9,7 +9,7 @@ A claim compares its own value column (`value`: test error in points for the ima
 for Table 6's language models) with its own margin (`margin`, in the value's `unit`; `stats.MARGIN` for
 test error), both fixed in advance from the paper's effect sizes.
 
-`central` claims are the ones the experiment is sized for (5 seeds at the cpu profile; the CI half-width
+`central` claims are the ones the experiment is sized for (the profile's central seeds; the CI half-width
 target is 0.3 points); `ours` marks the controls the paper does not have (no paper numbers, same rule).
 
 Two rules come on top of the verdict rule, both applied by `evaluate`:

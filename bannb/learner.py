@@ -57,12 +57,20 @@ def one_cycle_hold_schedule(lr: float, milestones=(0.3, 0.6, 0.8), gamma: float 
     lr (lr × gamma^len(milestones)) instead of lr/1e5, then held there to the end, as the step recipe's last phase
     is. The end of training is a stretch at a constant small lr, on which a still-improving network shows."""
     milestones = tuple(milestones)
-    end = milestones[-1] if milestones else 1.0
     final = lr * gamma ** len(milestones)
-    cycle = combined_cos(0.25, lr / 25, lr, final)
+    return cycle_then_hold(combined_cos(0.25, lr / 25, lr, final), cycle_end(milestones), final)
+
+
+def cycle_end(milestones) -> float:
+    """Where `one-cycle-hold`'s cycle ends: at the last milestone (the whole of training without milestones)."""
+    return milestones[-1] if milestones else 1.0
+
+
+def cycle_then_hold(cycle, end: float, held: float):
+    """`cycle` (a function of progress 0…1) run over training up to `end`, then `held` to the end of training."""
 
     def schedule(progress: float) -> float:
-        return cycle(min(progress / end, 1.0)) if progress < end else final
+        return cycle(progress / end) if progress < end else held
 
     return schedule
 
@@ -82,10 +90,9 @@ def schedule_callbacks(schedule: str, lr: float, milestones=(0.3, 0.6, 0.8), gam
         return [ParamScheduler({"lr": combined_cos(0.25, lr / 25, lr, lr / 1e5),
                                 "mom": combined_cos(0.25, 0.95, 0.85, 0.95)})]
     if schedule == "one-cycle-hold":
-        end = milestones[-1] if milestones else 1.0
         momentum = combined_cos(0.25, 0.95, 0.85, 0.95)
         return [ParamScheduler({"lr": one_cycle_hold_schedule(lr, milestones, gamma),
-                                "mom": lambda progress: momentum(min(progress / end, 1.0))})]
+                                "mom": cycle_then_hold(momentum, cycle_end(tuple(milestones)), momentum(1.0))})]
     raise ConfigError(f"unknown schedule {schedule!r}; valid schedules are: {', '.join(SCHEDULES)}")
 
 

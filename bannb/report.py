@@ -301,9 +301,9 @@ def lr_marks(lr: Sequence[float], epochs: Sequence[int] | None = None) -> dict:
     if len(changed) <= (len(lr) - 1) / 2:
         return dict(kind="step", peak=None, drops=[float(x[i] + x[i - 1]) / 2 for i in changed if lr[i] < lr[i - 1]],
                     hold=None)
-    held = len(lr) - (changed[-1] if changed else 0)  # the epochs at the final lr, counting the first
+    first_final = changed[-1] if changed else 0  # the index of the first epoch at the final lr
     return dict(kind="cycle", peak=int(x[int(np.argmax(lr))]), drops=[],
-                hold=int(x[len(lr) - held]) if held >= 2 else None)
+                hold=int(x[first_final]) if len(lr) - first_final >= 2 else None)
 
 
 def _mark_lr(ax, marks: dict) -> None:

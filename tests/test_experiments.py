@@ -323,6 +323,17 @@ def test_runs_per_seed_counts_a_teacher_and_its_students():
     assert runs_per_seed("cpu", ["03_teachers"]) == 1
 
 
+def test_central_seed_seconds_prices_a_seeds_runs_at_the_seed_chapters_mean_run(tmp_path):
+    from bannb.experiments import central_seed_seconds
+    from bannb.timings import add_training_time
+    assert central_seed_seconds("cpu", tmp_path) is None  # nothing measured yet
+    add_training_time(tmp_path, "03_teachers", 100.0, runs=1)
+    add_training_time(tmp_path, "04_born_again", 500.0, runs=3)
+    add_training_time(tmp_path, "08_densenet_resnet", 9000.0, runs=1)  # not a chapter of the central seeds
+    # 6 runs per seed at (100 + 500) / 4 = 150 s a run
+    assert central_seed_seconds("cpu", tmp_path) == pytest.approx(900.0)
+
+
 def test_the_regime_study_at_smoke_trains_no_more_than_the_smoke_teacher():
     """nbval runs chapter 3 at smoke in seconds: a candidate that trains more images or epochs is capped there."""
     from bannb import experiments

@@ -570,6 +570,16 @@ def test_one_cycle_hold_schedule_anneals_to_the_step_recipes_last_lr_and_holds_i
     assert all(a >= b for a, b in zip(values, values[1:]))  # annealing never goes back up
 
 
+def test_one_cycle_hold_momentum_follows_the_cycle_then_stays_at_its_end():
+    from bannb.learner import schedule_callbacks
+    momentum = schedule_callbacks("one-cycle-hold", 0.1, milestones=(0.3, 0.6, 0.8))[0].scheds["mom"]
+    assert momentum(0.0) == pytest.approx(0.95)
+    assert momentum(0.25 * 0.8) == pytest.approx(0.85)  # lowest at the lr's peak, as fastai's one-cycle
+    for progress in (0.8, 0.9, 1.0):
+        assert momentum(progress) == pytest.approx(0.95)
+    assert momentum(0.5) < momentum(0.7) < 0.95  # still rising back before the last milestone
+
+
 def fit_metrics(seeds=(0, 1), epochs=10, lr=None):
     lr = lr or [0.02, 0.06, 0.1, 0.09, 0.07, 0.04, 0.02, 0.01, 0.001, 0.00001][:epochs]
     rows = []
