@@ -381,13 +381,9 @@ def central_seed_seconds(profile: str, root: Path | None = None) -> float | None
     """What one more central seed costs on the machines that trained the committed book: its runs in
     `SEED_CHAPTERS` (`runs_per_seed`) at the mean wall seconds per run those chapters' plans took; None where
     their training has not been measured."""
-    from .timings import PROJECT_ROOT, read_timings
-    entries = [entry for name, entry in read_timings(root or PROJECT_ROOT).items()
-               if name in SEED_CHAPTERS and isinstance(entry, dict)]
-    trained = sum(entry.get("plan_runs_trained", 0) for entry in entries)
-    if not trained:
-        return None
-    return runs_per_seed(profile) * sum(entry.get("train_seconds", 0.0) for entry in entries) / trained
+    from .timings import PROJECT_ROOT, seconds_per_run
+    per_run = seconds_per_run(SEED_CHAPTERS, root or PROJECT_ROOT)
+    return None if per_run is None else runs_per_seed(profile) * per_run
 
 
 FIT_FIELDS = ("train_accuracy", "train_loss", "teacher_train_targets_wrong", "test_agreement_with_teacher")

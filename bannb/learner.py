@@ -92,7 +92,7 @@ def schedule_callbacks(schedule: str, lr: float, milestones=(0.3, 0.6, 0.8), gam
     if schedule == "one-cycle-hold":
         momentum = combined_cos(0.25, 0.95, 0.85, 0.95)
         return [ParamScheduler({"lr": one_cycle_hold_schedule(lr, milestones, gamma),
-                                "mom": cycle_then_hold(momentum, cycle_end(tuple(milestones)), momentum(1.0))})]
+                                "mom": cycle_then_hold(momentum, cycle_end(milestones), momentum(1.0))})]
     raise ConfigError(f"unknown schedule {schedule!r}; valid schedules are: {', '.join(SCHEDULES)}")
 
 

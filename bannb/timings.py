@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Sequence
 
 from .paths import PROJECT_ROOT, results_dir
 
@@ -33,14 +34,16 @@ def read_timings(root: Path = PROJECT_ROOT, profile: str = COMMITTED_PROFILE) ->
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def seconds_per_run(chapter: str, root: Path = PROJECT_ROOT, profile: str = COMMITTED_PROFILE) -> float | None:
-    """What one more run of `chapter`'s kind costs on the machines that trained the committed book: the wall time of
-    training the chapter's plan (on parallel workers, as the book trains) over the runs it trained; None where the
-    chapter's training has not been measured."""
-    entry = read_timings(root, profile).get(chapter)
-    if not isinstance(entry, dict) or not entry.get("plan_runs_trained"):
-        return None
-    return entry.get("train_seconds", 0.0) / entry["plan_runs_trained"]
+def seconds_per_run(chapters: str | Sequence[str], root: Path = PROJECT_ROOT,
+                    profile: str = COMMITTED_PROFILE) -> float | None:
+    """What one more run of a chapter's kind costs on the machines that trained the committed book: the wall time of
+    training the chapter's plan (on parallel workers, as the book trains) over the runs it trained, pooled over
+    several chapters where `chapters` names several; None where their training has not been measured."""
+    timings = read_timings(root, profile)
+    entries = [entry for name in ([chapters] if isinstance(chapters, str) else chapters)
+               if isinstance(entry := timings.get(name), dict)]
+    trained = sum(entry.get("plan_runs_trained", 0) for entry in entries)
+    return sum(entry.get("train_seconds", 0.0) for entry in entries) / trained if trained else None
 
 
 def machines(root: Path = PROJECT_ROOT, profile: str = COMMITTED_PROFILE) -> list[str]:

@@ -80,6 +80,9 @@ def test_seconds_per_run_is_a_chapters_training_time_over_the_runs_it_trained(tm
     assert len(machines) == 1 and machines[0].endswith("cores")
     record_timing(tmp_path, "01_introduction", 5.0, runs_trained=0)
     assert seconds_per_run("01_introduction", tmp_path) is None  # a chapter that trains nothing
+    add_training_time(tmp_path, "03_teachers", 300.0, runs=1)
+    # several chapters pool their training: (400 + 300) s over 5 runs
+    assert seconds_per_run(["03_teachers", "04_born_again", "01_introduction"], tmp_path) == pytest.approx(140.0)
 
 
 def test_machines_and_durations_for_prose(tmp_path, monkeypatch):
