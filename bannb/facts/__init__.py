@@ -1,0 +1,42 @@
+"""What each chapter concludes, computed from its records: one module per chapter (d2l's way: each function says
+which chapter it serves), each with `facts(...) -> dict` of the values and sentences the chapter's prose cites.
+
+The notebooks glue a chapter's facts in one call (`glue_facts`) and choose nothing in their own cells: every
+reading that could have come out either way is chosen here, where `tests/` can check each branch.
+"""
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+MISSING = "—"  # how a value that was not measured prints, in the prose and in tables
+
+
+def plain(value):
+    """`value` as a Python scalar: myst-nb formats a glued value from its repr, and numpy 2's `np.float64(3.08)`
+    is not one it can format (the page would show nothing)."""
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def glue_facts(values: Mapping[str, object]) -> None:
+    """myst-nb's `glue(name, value, display=False)` for every (name, value): what the prose cites
+    (``{glue:text}`name:.2f` ``)."""
+    from myst_nb import glue  # lazily: the library is usable without the book's dependencies
+    for name, value in values.items():
+        glue(name, plain(value), display=False)
+
+
+def is_missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or (
+        getattr(value, "ndim", None) == 0 and value != value)
+
+
+def show_table(frame, precision: int = 2, **formats):
+    """A table for the reader: numbers to `precision` digits, a missing value as "—" (not NaN); `formats`
+    maps a column to its own format string."""
+    styler = frame.style.format(precision=precision, na_rep=MISSING)
+    for column, spec in formats.items():
+        styler = styler.format(spec, na_rep=MISSING, subset=[column])
+    return styler
