@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from bannb import bench
-from bannb.learner import resolve_precision
+from bannb.bench.cpu import cpu as bench
+from bannb.image.learner import resolve_precision
 from bannb.models import create_model
-from bannb.precision import cpu_info
+from bannb.image.precision import cpu_info
 
 LABELS = ["fp32", "fp32+channels-last", "bf16", "bf16+channels-last"]
 

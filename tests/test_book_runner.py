@@ -5,7 +5,7 @@ import nbformat
 import pytest
 
 from bannb.book import check_parameters, run_book
-from bannb.timings import book_wall_seconds, timings_file
+from bannb.book.timings import book_wall_seconds, timings_file
 from bannb.errors import ConfigError
 
 
@@ -58,7 +58,7 @@ def test_failing_chapter_is_named_with_its_cell_and_the_others_run(book):
 
 
 def test_a_rerun_that_reuses_runs_keeps_the_time_of_the_one_that_trained(tmp_path):
-    from bannb.timings import record_timing
+    from bannb.book.timings import record_timing
     record_timing(tmp_path, "04_born_again", 2682.2, runs_trained=11)
     record_timing(tmp_path, "04_born_again", 31.0, runs_trained=0)
     record_timing(tmp_path, "09_summary", 10.0, runs_trained=0)
@@ -69,7 +69,7 @@ def test_a_rerun_that_reuses_runs_keeps_the_time_of_the_one_that_trained(tmp_pat
 
 
 def test_seconds_per_run_is_a_chapters_training_time_over_the_runs_it_trained(tmp_path):
-    from bannb.timings import add_training_time, record_timing, seconds_per_run
+    from bannb.book.timings import add_training_time, record_timing, seconds_per_run
     assert seconds_per_run("04_born_again", tmp_path) is None  # nothing measured yet
     add_training_time(tmp_path, "04_born_again", 300.0, runs=2)
     add_training_time(tmp_path, "04_born_again", 100.0, runs=2)  # a plan trained over two sessions adds up
@@ -86,8 +86,8 @@ def test_seconds_per_run_is_a_chapters_training_time_over_the_runs_it_trained(tm
 
 
 def test_machines_and_durations_for_prose(tmp_path, monkeypatch):
-    from bannb import precision
-    from bannb.timings import add_training_time, duration_text, machines
+    from bannb.image import precision
+    from bannb.book.timings import add_training_time, duration_text, machines
     assert machines(tmp_path) == []
     cpus = iter([dict(model="CPU A", isa="avx2", cores=2), dict(model="CPU B", isa="avx512", cores=4),
                  dict(model="CPU A", isa="avx2", cores=2)])
@@ -199,7 +199,7 @@ def test_glue_value_gives_myst_nb_python_numbers(monkeypatch):
 
 
 def test_cost_text_counts_runs_at_the_measured_rate_or_says_it_was_not_measured(tmp_path):
-    from bannb.timings import add_training_time, cost_text
+    from bannb.book.timings import add_training_time, cost_text
     assert cost_text("05_cwtm", 10, tmp_path).startswith("a cost not measured yet")
     add_training_time(tmp_path, "05_cwtm", 1200.0, runs=10)  # 2 minutes per run
     text = cost_text("05_cwtm", 10, tmp_path)

@@ -333,7 +333,7 @@ def test_cpu_draws_are_bit_identical_to_the_stream_runs_were_trained_on():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_a_gpu_epoch_draws_on_the_device_without_synchronising():
-    from bannb.bench_gpu import loader_synchronisations
+    from bannb.bench.gpu import loader_synchronisations
     generator = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (256, 3, 32, 32), dtype=torch.uint8, generator=generator)
     labels = torch.randint(0, 10, (256,), generator=generator)

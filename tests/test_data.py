@@ -175,7 +175,7 @@ def test_dataset_shapes_match_the_loaded_data(fashion_mnist_available):
 
 def test_test_images_are_the_runs_test_set_in_its_order(fashion_mnist_available):
     from bannb.data import test_indices
-    from bannb.experiments import test_images
+    from bannb.study.experiments import test_images
     from tests.conftest import smoke_config
     assert torch.equal(test_indices(5), torch.arange(5))
     subset = test_indices(10_000, 1000, split_seed=0)

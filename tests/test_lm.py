@@ -276,8 +276,8 @@ def test_a_plan_trains_language_models_and_restores_a_teacher_recorded_without_w
     finished run, and a new student of it first gets its teacher's weights back, reproducing the record."""
     import dataclasses
     from bannb.lm import LMRun
-    from bannb.plan import train_all
-    from bannb.store import PREDICTIONS, WEIGHTS, finished_problem, open_run
+    from bannb.runs.plan import train_all
+    from bannb.runs.store import PREDICTIONS, WEIGHTS, finished_problem, open_run
     runs_dir = small_corpus / "runs"
     teacher = LMRunConfig(**dict(SMOKE, epochs=1))
     student = dataclasses.replace(teacher, loss="ban+l", loss_params={"label_weight": 0.5}, teacher=teacher.run_id,
@@ -310,9 +310,9 @@ def test_a_plan_trains_language_models_and_restores_a_teacher_recorded_without_w
 def test_chapter_records_of_the_language_models(small_corpus, monkeypatch):
     """`experiments.lm_records`: the teacher, BAN and BAN+L of each seed, trained (smoke LM profile, on the test's
     corpus) and tabulated for Table 6's claims."""
-    from bannb.claims import claims_for, evaluate
-    from bannb.experiments import lm_records, lm_runs
-    from bannb.stats import VERDICTS
+    from bannb.study.claims import claims_for, evaluate
+    from bannb.study.experiments import lm_records, lm_runs
+    from bannb.study.stats import VERDICTS
     monkeypatch.setenv("BANNB_WORKERS", "1")
     data = dict(max_vocab=25, batch_size=4, bptt=6, probe_tokens=200, epochs=1)
     frame = lm_records("smoke", [0, 1], runs_dir=small_corpus / "runs", **data)
@@ -330,7 +330,7 @@ def test_chapter_records_of_the_language_models(small_corpus, monkeypatch):
 
 
 def test_language_model_plan_of_the_book():
-    from bannb.experiments import BOOK_PLAN_CHAPTERS, chapter_plan
+    from bannb.study.experiments import BOOK_PLAN_CHAPTERS, chapter_plan
     from bannb.lm import CPU_CHAPTER_BUDGET_MINUTES, LM_PROFILES, expected_seconds, lm_profile, lm_seeds
     assert "09_language_models" in BOOK_PLAN_CHAPTERS
     assert lm_profile("gpu") == "paper" and lm_seeds("cpu") == [0, 1, 2] and lm_seeds("smoke", [4]) == [4]

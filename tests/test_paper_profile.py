@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 from bannb.data import load_dataset
-from bannb.profiles import make_config
-from bannb.training import train_run
+from bannb.study.profiles import make_config
+from bannb.image.training import train_run
 from tests.test_cifar import write_cifar100_pickles
 
 

@@ -5,10 +5,10 @@ import math
 import pytest
 import torch
 
-from bannb import precision
+from bannb.image import precision
 from bannb.errors import ConfigError
-from bannb.learner import resolve_precision
-from bannb.precision import Candidate, decide
+from bannb.image.precision import resolve_precision
+from bannb.image.precision import Candidate, decide
 
 
 class FakeTimer:

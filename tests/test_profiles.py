@@ -2,16 +2,16 @@
 and the chapter context built on it."""
 import dataclasses
 
-import bannb.precision
+import bannb.image.precision
 
 import pytest
 
-from bannb import learner
+from bannb.image import learner
 from bannb.book import chapter
 from bannb.errors import ConfigError
-from bannb.experiments import book_config, chapter_seeds, transfer_grid
+from bannb.study.experiments import book_config, chapter_seeds, transfer_grid
 from bannb.models import model_family
-from bannb.profiles import DEFAULT_PROFILE, PROFILES, Profile, get_profile, make_config, parameter_count, recipe_table
+from bannb.study.profiles import DEFAULT_PROFILE, PROFILES, Profile, get_profile, make_config, parameter_count, recipe_table
 from tests.conftest import meta_count
 
 
@@ -127,7 +127,7 @@ def test_chapter_refuses_bad_parameters(parameters, message):
 
 
 def test_auto_takes_the_measured_precision_and_layout(monkeypatch, fashion_mnist_available):
-    import bannb.precision
+    import bannb.image.precision
     asked = []
 
     def measured(device, arch, input_shape, num_classes, batch_size, distill=False, log=print):

@@ -9,11 +9,11 @@ import shutil
 import pytest
 import torch
 
-from bannb.generations import student_config, teacher_config
-from bannb.plan import teachers_to_restore, train_all
-from bannb.store import DONE, PREDICTIONS, RECORD_FILES, WEIGHTS, Run, finished_problem, mark_done, weights_problem
+from bannb.study.generations import student_config, teacher_config
+from bannb.runs.plan import teachers_to_restore, train_all
+from bannb.runs.store import DONE, PREDICTIONS, RECORD_FILES, WEIGHTS, Run, finished_problem, mark_done, weights_problem
 from bannb.errors import BannbError
-from bannb.training import RESTORE_DIR, restore_weights, train_run
+from bannb.image.training import RESTORE_DIR, restore_weights, train_run
 from tests.conftest import smoke_config
 
 

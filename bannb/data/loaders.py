@@ -11,8 +11,9 @@ import torch
 import torch.nn.functional as F
 from fastai.data.core import DataLoaders
 
-from ..errors import ConfigError
-from .arrays import ImageArrays
+from bannb.errors import ConfigError
+from bannb.data.arrays import ImageArrays
+from bannb.image import distributed
 
 
 def split_indices(num_samples: int, valid_size: int, split_seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -128,7 +129,6 @@ class InMemoryLoader:
 
     def to_detach(self, batch, cpu: bool = True, gather: bool = True):
         """fastai's hook for metrics and predictions: detach, and over several processes gather in order."""
-        from .. import distributed
 
         def detach(x):
             if not isinstance(x, torch.Tensor):

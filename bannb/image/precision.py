@@ -29,7 +29,9 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from .errors import ConfigError
+from bannb.errors import ConfigError
+from bannb.image.config import PRECISIONS
+from bannb.models import create_model
 
 # The CPU flags that decide whether bf16 can pay: native bf16 dot products (AVX512-BF16) and tile matmuls (AMX).
 CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16")
@@ -146,7 +148,6 @@ def training_step(candidate: Candidate, arch: str, input_shape, num_classes: int
     weight decay: the work of bannb's Learner, and of the plain loop public BAN code uses when the candidate is
     fp32 NCHW. Random data: the speed does not depend on it. `model_factory(arch, in_channels, num_classes)`
     builds the networks (default `create_model`)."""
-    from .models import create_model
     model_factory = model_factory or create_model
     device = torch.device(device)
     memory_format = torch.channels_last if candidate.channels_last else torch.contiguous_format
@@ -307,3 +308,25 @@ def auto_settings(device: torch.device | str, arch: str, input_shape, num_classe
     """The run-config fields `precision="auto"` stands for: {"precision": ..., "channels_last": ...}."""
     choice = decide(arch, input_shape, num_classes, batch_size, distill, device, log=log).choice
     return dict(precision=choice.precision, channels_last=choice.channels_last)
+
+
+def resolve_precision(precision: str, device: torch.device | str, *, arch: str | None = None, input_shape=None,
+                      num_classes: int = 10, batch_size: int = 128, distill: bool = False, log=print) -> str:
+    """An explicit precision is checked and kept. 'auto' with the network given (`arch`, `input_shape`) is the
+    fastest precision measured on this machine (`decide`: timed once, then cached; the layout it
+    chose with it comes from `auto_settings`). 'auto' without a network to time falls back on
+    what the device reports: bf16 on CUDA where supported (else fp16), and on CPUs with native bf16
+    (AVX512-BF16 or AMX), else fp32."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"unknown precision {precision!r}; valid precisions are: {', '.join(PRECISIONS)}")
+    device = torch.device(device)
+    if precision == "fp16" and device.type != "cuda":
+        raise ConfigError("fp16 mixed precision needs a CUDA device; use --precision bf16 or fp32 on the CPU")
+    if precision != "auto":
+        return precision
+    if arch is not None and input_shape is not None:
+        return decide(arch, input_shape, num_classes, batch_size, distill, device, log=log).choice.precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    native_bf16 = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    return "bf16" if native_bf16 else "fp32"

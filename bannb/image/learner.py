@@ -10,36 +10,11 @@ from fastai.learner import Learner
 from fastai.metrics import accuracy
 from fastai.optimizer import SGD
 
-from .errors import ConfigError
-from .losses import BanObjective, CrossEntropy
+from bannb.errors import ConfigError
+from bannb.image.config import SCHEDULES
+from bannb.image.precision import resolve_precision
+from bannb.losses import BanObjective, CrossEntropy
 
-PRECISIONS = ("auto", "bf16", "fp16", "fp32")
-
-
-def resolve_precision(precision: str, device: torch.device | str, *, arch: str | None = None, input_shape=None,
-                      num_classes: int = 10, batch_size: int = 128, distill: bool = False, log=print) -> str:
-    """An explicit precision is checked and kept. 'auto' with the network given (`arch`, `input_shape`) is the
-    fastest precision measured on this machine (`bannb.precision.decide`: timed once, then cached; the layout it
-    chose with it comes from `bannb.precision.auto_settings`). 'auto' without a network to time falls back on
-    what the device reports: bf16 on CUDA where supported (else fp16), and on CPUs with native bf16
-    (AVX512-BF16 or AMX), else fp32."""
-    if precision not in PRECISIONS:
-        raise ConfigError(f"unknown precision {precision!r}; valid precisions are: {', '.join(PRECISIONS)}")
-    device = torch.device(device)
-    if precision == "fp16" and device.type != "cuda":
-        raise ConfigError("fp16 mixed precision needs a CUDA device; use --precision bf16 or fp32 on the CPU")
-    if precision != "auto":
-        return precision
-    if arch is not None and input_shape is not None:
-        from .precision import decide
-        return decide(arch, input_shape, num_classes, batch_size, distill, device, log=log).choice.precision
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    native_bf16 = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-    return "bf16" if native_bf16 else "fp32"
-
-
-SCHEDULES = ("step", "one-cycle", "one-cycle-hold")
 
 
 def multistep_schedule(lr: float, milestones=(0.3, 0.6, 0.8), gamma: float = 0.2):

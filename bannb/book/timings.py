@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-from .paths import PROJECT_ROOT, results_dir
+from bannb.paths import PROJECT_ROOT, results_dir
+from bannb.runs.store import atomic_write_json
 
 COMMITTED_PROFILE = "cpu"  # the profile whose chapters are committed and timed (profiles.DEFAULT_PROFILE)
 
@@ -78,7 +79,7 @@ def record_timing(root: Path, chapter: str, seconds: float, runs_trained: int) -
     kept = {k: v for k, v in previous.items() if k in ("train_seconds", "plan_runs_trained", "machines")} \
         if isinstance(previous, dict) else {}
     timings[chapter] = dict(kept, seconds=round(seconds, 1), runs_trained=runs_trained)
-    from .store import atomic_write_json  # lazily: the runner itself needs neither torch nor fastai
+    from bannb.runs.store import atomic_write_json  # lazily: the runner itself needs neither torch nor fastai
     atomic_write_json(timings_file(root), timings)
 
 
@@ -90,13 +91,12 @@ def add_training_time(root: Path, chapter: str, seconds: float, runs: int = 1, p
     entry = dict(entry) if isinstance(entry, dict) else {}
     entry["train_seconds"] = round(entry.get("train_seconds", 0.0) + seconds, 1)
     entry["plan_runs_trained"] = entry.get("plan_runs_trained", 0) + runs
-    from .precision import cpu_info  # lazily: torch
+    from bannb.image.precision import cpu_info  # lazily: torch
     info = cpu_info()
     machine = f"{info['model']} ({info['isa']}), {info['cores']} cores"
     machines = entry.get("machines", [])
     entry["machines"] = machines if machine in machines else [*machines, machine]  # a plan may span sessions
     timings[chapter] = entry
-    from .store import atomic_write_json
     atomic_write_json(timings_file(root, profile), timings)
 
 

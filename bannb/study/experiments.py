@@ -15,17 +15,19 @@ from typing import Sequence
 import pandas as pd
 import torch
 
-from .data import load_dataset, make_dataloaders, test_indices
-from .generations import born_again, chain_configs, generation_seed, teacher_config
-from .lm import LMRun, LMRunConfig, lm_config, lm_profile, lm_seeds, train_lm_run
-from .plan import train_all
-from .models import densenet_compression_variant, densenet_depth_variant
-from .models.registry import resolve
-from .profiles import get_profile
-from .report import ensemble_records, lm_run_records, run_records
-from .config import RunConfig, build_model
-from .store import Run, default_runs_dir
-from .training import seed_everything, train_run
+from bannb.data import load_dataset, make_dataloaders, test_indices
+from bannb.study.generations import born_again, chain_configs, generation_seed, teacher_config
+from bannb.lm.config import LMRunConfig
+from bannb.runs.plan import train, train_all
+from bannb.models import densenet_variants
+from bannb.study.profiles import get_profile
+from bannb.report.records import ensemble_records, lm_run_records, run_records
+from bannb.image.config import RunConfig, build_model
+from bannb.runs.store import Run, default_runs_dir
+from bannb.image.training import seed_everything, train_run
+from bannb.study.convergence import fit_record
+from bannb.book.timings import PROJECT_ROOT, seconds_per_run
+from bannb.study.claims import GRID_COLUMNS
 
 # BAN+L mixes the label loss and the teacher loss; the paper does not give the weight.
 BAN_L_PARAMS = dict(label_weight=0.5)
@@ -132,16 +134,6 @@ def transfer_grid(profile: str, **overrides) -> dict:
     return grid
 
 
-def densenet_variants(densenet: str, depth_factors: Sequence[float], compression_factors: Sequence[float]) -> dict:
-    """Table 4's students of a DenseNet-BC teacher: {"2×Depth": arch name, …, "0.5×Compr": arch name, …}."""
-    arguments = resolve(densenet).arguments
-    depth, growth = arguments["depth"], arguments["growth"]
-    variants = {f"{factor:g}×Depth": densenet_depth_variant(depth, growth, factor) for factor in depth_factors}
-    variants.update({f"{factor:g}×Compr": densenet_compression_variant(depth, growth, factor)
-                     for factor in compression_factors})
-    return variants
-
-
 def _grid_overrides(grid: dict, overrides: dict) -> dict:
     return dict(overrides, train_size=grid["train_size"], valid_size=grid["valid_size"])
 
@@ -181,7 +173,6 @@ def regime_records(profile: str, device: str = "cpu", runs_dir: Path | None = No
                    **overrides) -> pd.DataFrame:
     """The regime study, one row per candidate (its seed-0 teacher): what it changes, how well the teacher fits
     (`convergence.fit_record`), its test error and its training time."""
-    from .convergence import fit_record
     configs = regime_configs(profile, device, **overrides)
     train_all(list(configs.values()), runs_dir, device)
     rows = []
@@ -236,7 +227,7 @@ def chapter_plan(chapter: str, profile: str, device: str = "cpu", **overrides) -
             plan.append(book_config(profile, s, device, **{**data, "arch": grid["linear"]}))
         return plan
     if chapter == "09_language_models":
-        return [config for seed in lm_seeds(profile) for config in lm_chain_configs(profile, seed, **overrides)]
+        return [config for seed in get_profile(profile).lm_seed_list() for config in lm_chain_configs(profile, seed, **overrides)]
     return []
 
 
@@ -250,25 +241,25 @@ LM_MODELS = {"ce": "Teacher", "ban": "BAN", "ban+l": "BAN+L"}  # a run's loss ->
 
 
 def lm_chain_configs(profile: str, seed: int, **overrides) -> list[LMRunConfig]:
-    """[teacher, BAN, BAN+L] of the replicate `seed` at `profile` (its LM profile, `lm.lm_profile`): the teacher
+    """[teacher, BAN, BAN+L] of the replicate `seed` at `profile` (its LM profile, `Profile.lm_name`): the teacher
     on the labels, then two students of it with the same new seed (`generation_seed`), so that they differ in
     their objective alone: BAN on the teacher's outputs alone, BAN+L on labels and teacher (weight
     `BAN_L_PARAMS`, as for the images)."""
-    teacher = lm_config(lm_profile(profile), seed=seed, **overrides)
+    teacher = get_profile(profile).lm_config(seed=seed, **overrides)
     return [teacher, *(dataclasses.replace(teacher, loss=loss, loss_params=dict(params), teacher=teacher.run_id,
                                            generation=1, seed=generation_seed(seed, 1), base_seed=seed)
                        for loss, params in (("ban", {}), ("ban+l", BAN_L_PARAMS)))]
 
 
 def lm_runs(profile: str, seeds: Sequence[int] | None = None, device: str = "cpu", runs_dir: Path | None = None,
-            **overrides) -> dict[str, list[LMRun]]:
+            **overrides) -> dict[str, list[Run]]:
     """Chapter 9's runs, {"Teacher": [...], "BAN": [...], "BAN+L": [...]} in the order of `seeds` (None: the LM
-    profile's, `lm.lm_seeds`); what is not finished trains first, on parallel workers (`plan.train_all`)."""
-    configs = [config for seed in lm_seeds(profile, seeds) for config in lm_chain_configs(profile, seed, **overrides)]
+    profile's, `Profile.lm_seeds`); what is not finished trains first, on parallel workers (`plan.train_all`)."""
+    configs = [config for seed in get_profile(profile).lm_seed_list(seeds) for config in lm_chain_configs(profile, seed, **overrides)]
     train_all(configs, runs_dir, device)
     runs = {label: [] for label in LM_MODELS.values()}
     for config in configs:
-        runs[LM_MODELS[config.loss]].append(train_lm_run(config, runs_dir, device))
+        runs[LM_MODELS[config.loss]].append(train(config, runs_dir, device))
     return runs
 
 
@@ -348,7 +339,7 @@ def book_records(profile: str, seeds: Sequence[int] | None = None, secondary_see
                  **overrides) -> dict[str, pd.DataFrame]:
     """Every chapter's records (`chapter_records`; the language-model chapter's from `lm_records`), by
     chapter: what `claims.evaluate_book` takes. Kept apart, since chapters label different things alike."""
-    # the language-model chapter has seeds of its own (`bannb.lm.lm_seeds`): the image chapters' are not passed on
+    # the language-model chapter has seeds of its own (`Profile.lm_seeds`): the image chapters' are not passed on
     return {name: chapter_records(name, profile, None if name == LM_CHAPTER else seeds, secondary_seeds, device,
                                   runs_dir, progress, **overrides)
             for name in RECORD_CHAPTERS}
@@ -381,7 +372,6 @@ def central_seed_seconds(profile: str, root: Path | None = None) -> float | None
     """What one more central seed costs on the machines that trained the committed book: its runs in
     `SEED_CHAPTERS` (`runs_per_seed`) at the mean wall seconds per run those chapters' plans took; None where
     their training has not been measured."""
-    from .timings import PROJECT_ROOT, seconds_per_run
     per_run = seconds_per_run(SEED_CHAPTERS, root or PROJECT_ROOT)
     return None if per_run is None else runs_per_seed(profile) * per_run
 
@@ -443,7 +433,6 @@ def taught_others(runs: Sequence[Run]) -> list[bool]:
 def grid_networks(frame: pd.DataFrame) -> pd.Series:
     """Per row of chapter 8's records, the network of a grid it belongs to (its `wrn` teacher or `res` student,
     `claims.GRID_COLUMNS`), None where it belongs to none."""
-    from .claims import GRID_COLUMNS
     networks = pd.Series(None, index=frame.index, dtype=object)
     for column in GRID_COLUMNS:
         if column in frame:

@@ -7,13 +7,10 @@ run store (`bannb.store`), `done.json` last.
 from __future__ import annotations
 
 import json
-import os
 import random
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, NamedTuple
 
 import numpy as np
 import torch
@@ -21,17 +18,18 @@ import torch.nn.functional as F
 from fastcore.basics import noop
 from fastai.callback.core import Callback, CancelEpochException
 
-from . import distributed
-from .config import RunConfig, build_model
-from .data import load_dataset, make_dataloaders
-from .data.loaders import InMemoryLoader
-from .errors import BannbError, ConfigError
-from .learner import TrainProbe, make_learner, predict
-from .losses import BanObjective, make_loss
-from .models import count_parameters
-from .store import (CHECKPOINT, CONFIG, FINAL, METRICS, PREDICTIONS, WEIGHTS, Run, atomic_torch_save, atomic_write_bytes,
-                    atomic_write_json, compact_predictions, default_runs_dir, finished_problem, mark_done, read_metrics,
-                    resolve_teacher, sha256, write_metrics)
+from bannb.image import distributed
+from bannb.image.config import RunConfig, build_model
+from bannb.data import load_dataset, make_dataloaders
+from bannb.data.loaders import InMemoryLoader
+from bannb.errors import BannbError, ConfigError
+from bannb.image.learner import TrainProbe, make_learner, predict
+from bannb.losses import BanObjective, make_loss
+from bannb.models import count_parameters
+from bannb.runs.restore import restore_weights
+from bannb.runs.store import (CHECKPOINT, CONFIG, FINAL, METRICS, PREDICTIONS, WEIGHTS, Run, atomic_torch_save,
+                              atomic_write_json, compact_predictions, default_runs_dir, finished_problem, mark_done,
+                              read_metrics, resolve_teacher, write_metrics)
 
 TRAIN_PROBE_SIZE = 1000  # clean training images evaluated after every epoch (the whole split at the end)
 
@@ -285,64 +283,3 @@ def train_run(config: RunConfig, runs_dir: Path | None = None, device: str | tor
     if training.start_epoch < config.epochs:
         learn.fit(config.epochs, lr=config.lr, reset_opt=training.checkpoint is None)
     return finish_run(training, learn, time.perf_counter() - started)
-
-
-RESTORE_DIR = ".restore"  # under the runs folder: recorded runs being trained again for their weights
-
-
-class _Retraining(NamedTuple):
-    """How to train a recorded run of one kind (image or language model) again."""
-    resolve_teacher: Callable  # (teacher run id, runs_dir) -> the teacher's run
-    train: Callable            # (config, runs_dir, device, progress, log, path) -> the retrained run at `path`
-    open_run: Callable         # (path) -> the run there
-    measure: str               # the name of its result, for the log
-    result: Callable           # (run) -> its result, as text
-
-
-def _retraining(run) -> _Retraining:
-    from .lm import LMRun, resolve_lm_teacher, train_lm_run  # lazily: lm imports nothing of training at import
-    if isinstance(run, LMRun):
-        return _Retraining(resolve_lm_teacher,
-                           lambda config, runs_dir, device, progress, log, path:
-                               train_lm_run(config, runs_dir, device, log, path=path),
-                           LMRun, "test perplexity", lambda r: f"{r.final['test_ppl']:.2f}")
-    return _Retraining(resolve_teacher,
-                       lambda config, runs_dir, device, progress, log, path:
-                           train_run(config, runs_dir, device, progress, log, path=path),
-                       Run, "test error", lambda r: f"{100 * r.final['test_error']:.2f}%")
-
-
-def restore_weights(run, runs_dir: Path | None = None, device: str | torch.device = "cpu",
-                    progress: bool = False, log=print):
-    """A finished run with its weights: `run` itself if it has them, else the run trained again from its config
-    (its own teacher first, the same way) in a scratch folder, then moved in. Image runs (`Run`) and language-model
-    runs (`bannb.lm.LMRun`) alike.
-
-    Training is deterministic on one CPU type and torch version, so the retrained run normally reproduces its
-    record exactly: the record is kept and only `model.pt` is added. Where it does not (another CPU type's
-    kernels round differently), the record is replaced by the run that now teaches, and the log says so, with
-    both results. An interruption leaves the record as it was and the scratch run resumable."""
-    if run.has_weights:
-        return run
-    kind = _retraining(run)
-    runs_dir = Path(runs_dir or default_runs_dir())
-    if run.config.teacher is not None:
-        restore_weights(kind.resolve_teacher(run.config.teacher, runs_dir), runs_dir, device, progress, log)
-    log(f"run {run.run_id}: recorded without its weights; training it again for them")
-    scratch = runs_dir / RESTORE_DIR / run.run_id
-    retrained = kind.train(run.config, runs_dir, device, progress, log, scratch)
-    if sha256(scratch / PREDICTIONS) == sha256(run.path / PREDICTIONS):
-        atomic_write_bytes(run.path / WEIGHTS, (scratch / WEIGHTS).read_bytes())
-        mark_done(run.path)  # the record's checksums are unchanged; the weights' is the new file's
-        shutil.rmtree(scratch)
-        log(f"run {run.run_id}: weights restored; the retrained run reproduces its record exactly")
-        return kind.open_run(run.path)
-    log(f"run {run.run_id}: the retrained run differs from its record ({kind.measure} {kind.result(run)} recorded, "
-        f"{kind.result(retrained)} now: another CPU type or torch version); the record is replaced by the run that now "
-        f"teaches its students")
-    replaced = run.path.with_name(run.path.name + ".replaced")
-    shutil.rmtree(replaced, ignore_errors=True)
-    os.replace(run.path, replaced)  # between these two renames the run is absent: asked again, it is retrained
-    os.replace(scratch, run.path)
-    shutil.rmtree(replaced)
-    return kind.open_run(run.path)

@@ -41,9 +41,9 @@ from pathlib import Path
 
 import torch
 
-from .data.arrays import PROJECT_ROOT
-from .precision import Candidate, candidates, cpu_info, machine_name, slug, time_steps, training_step
-from .timings import book_wall_seconds
+from bannb.data.arrays import PROJECT_ROOT
+from bannb.image.precision import Candidate, candidates, cpu_info, machine_name, slug, time_steps, training_step
+from bannb.book.timings import book_wall_seconds
 
 CASES = {  # name -> (architecture, input shape, classes)
     "wrn-16-1 1×28×28": ("wrn-16-1", (1, 28, 28), 10),
@@ -130,8 +130,8 @@ def variant_factory(variant: str):
     if variant == "concat (as before)":
         return None
     if variant == "preallocated buffer":
-        from .models import create_model
-        from .models.densenet import DenseBlock
+        from bannb.models import create_model
+        from bannb.models.densenet import DenseBlock
 
         def buffered_blocks(arch, in_channels, num_classes):
             model = create_model(arch, in_channels, num_classes)
@@ -141,8 +141,8 @@ def variant_factory(variant: str):
             return model
         return buffered_blocks
     if variant == "compiled blocks":
-        from .models import create_model
-        from .models.densenet import DenseBlock
+        from bannb.models import create_model
+        from bannb.models.densenet import DenseBlock
 
         def compiled_blocks(arch, in_channels, num_classes):
             # torch.compile of each dense block alone: Inductor may fuse the concatenations with BN and ReLU
@@ -161,11 +161,11 @@ def bannb_step_seconds(arch, shape, classes, steps, candidate: Candidate, model_
     """Median step through bannb's Learner (its data pipeline, callbacks, BAN loss, teacher) in `candidate`, and
     the data pipeline's share of it; (inf, nan) when a step takes longer than `give_up_after` seconds."""
     from fastai.callback.core import Callback, CancelFitException
-    from .data.arrays import ImageArrays
-    from .data.loaders import make_dataloaders
-    from .learner import make_learner
-    from .losses import make_loss
-    from .models import create_model
+    from bannb.data.arrays import ImageArrays
+    from bannb.data.loaders import make_dataloaders
+    from bannb.image.learner import make_learner
+    from bannb.losses import make_loss
+    from bannb.models import create_model
     model_factory = model_factory or create_model
     count = batch * (steps + 1) + 64
     generator = torch.Generator().manual_seed(0)
@@ -211,8 +211,8 @@ def bannb_step_seconds(arch, shape, classes, steps, candidate: Candidate, model_
 
 def measure_case(name: str, steps: int, variants: bool = False, batch: int = BATCH) -> dict:
     """Every measurement of one case (run in its own process by `main`, so the peak memory is its own)."""
-    from .models import count_parameters, create_model
-    from .precision import decide
+    from bannb.models import count_parameters, create_model
+    from bannb.image.precision import decide
     arch, shape, classes = CASES[name]
     row = dict(case=name, arch=arch, input=list(shape), batch=batch,
                parameters=count_parameters(create_model(arch, shape[0], classes)))
@@ -277,9 +277,9 @@ def precision_accuracy(seeds: int, runs_dir: Path | None = None, log=print) -> d
     """Train (or reuse) `seeds` cpu-profile WRN-16-1 teachers in bf16 and in fp32; their test errors and the
     paired difference bf16 − fp32 (same seed, same data order) with its 95% CI and the book's verdict word
     (`bannb.stats`: "no effect of the paper's size" when the interval lies within ±MARGIN)."""
-    from .experiments import book_config
-    from .runs import train_run
-    from .stats import paired_difference
+    from bannb.study.experiments import book_config
+    from bannb.runs import train_run
+    from bannb.study.stats import paired_difference
     rows = []
     for precision in ("bf16", "fp32"):
         for seed in range(seeds):
@@ -305,7 +305,7 @@ def report_file(out: Path, machine: dict) -> Path:
 
 def write_report(path: Path, updates: dict) -> dict:
     """Merge the sections measured now into this CPU type's file (the others are kept as last measured)."""
-    from .runs import atomic_write_json
+    from bannb.runs import atomic_write_json
     report = json.loads(path.read_text()) if path.exists() else {}
     if "rows" in updates and "rows" in report:  # cases measured now replace theirs; the others stay
         measured = {row["case"] for row in updates["rows"]}
@@ -436,7 +436,7 @@ def variants_table(reports: dict[str, dict]):
 def accuracy_difference(report: dict):
     """bf16 against fp32 on the book's teachers of the report's accuracy section: their test errors paired by seed
     (`stats.paired_difference`, bf16 − fp32 in points), or None where the report has no accuracy section."""
-    from .stats import paired_difference
+    from bannb.study.stats import paired_difference
     runs = report.get("accuracy", {}).get("runs")
     if not runs:
         return None

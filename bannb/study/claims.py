@@ -28,8 +28,9 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from .paper import PAPER_ARCHS, paper_table
-from .stats import MARGIN, Difference, paired_difference, unpaired_difference
+from bannb.study.paper import PAPER_ARCHS, paper_table
+from bannb.study.stats import MARGIN, Difference, paired_difference, unpaired_difference
+from bannb.study.stats import VERDICTS
 
 # The margin for perplexity, in perplexity points. Table 6's BAN+L gains are 3.08 and 3.31 points of test
 # perplexity (CNN-LSTM, LSTM) and 3.42 and 3.92 of validation perplexity, 4-5% of the teachers'; 3.0 is the
@@ -418,7 +419,6 @@ def evaluate_book(records_by_chapter: Mapping[str, pd.DataFrame], claims: list[C
 def verdict_counts(evaluated: pd.DataFrame) -> dict:
     """How many claims of `evaluate`'s table were tested (had runs), how many were not run, and how many of the
     tested ones got each verdict of `stats.VERDICTS` (zeros included): the tally the summary gives."""
-    from .stats import VERDICTS
     tested = evaluated[evaluated["note"] != "not run"]
     counts = tested["verdict"].value_counts()
     return dict(tested=len(tested), not_run=len(evaluated) - len(tested),

@@ -67,7 +67,7 @@ def matmul_peak(device: torch.device, dtype: torch.dtype = torch.bfloat16) -> fl
 def step_flops(arch: str, batch: int, classes: int, device: torch.device, ban: bool) -> int:
     """FLOPs of one training step: student forward and backward, plus the teacher's forward for a BAN step."""
     from torch.utils.flop_counter import FlopCounterMode
-    from .models import create_model
+    from bannb.models import create_model
     student, teacher = create_model(arch, 3, classes).to(device), create_model(arch, 3, classes).to(device).eval()
     images = torch.randn(batch, 3, 32, 32, device=device)
     with FlopCounterMode(display=False) as counter:
@@ -87,7 +87,7 @@ def _random_images(count: int, classes: int, seed: int = 0) -> tuple[torch.Tenso
 def plain_fp32_seconds(arch: str, batch: int, classes: int, steps: int, warmup: int, device: torch.device,
                        ban: bool) -> float:
     """Seconds for `steps` steps of the plain fp32 loop, after `warmup` untimed ones."""
-    from .models import create_model
+    from bannb.models import create_model
     torch.manual_seed(0)
     student = create_model(arch, 3, classes).to(device)
     teacher = create_model(arch, 3, classes).to(device).eval()
@@ -117,11 +117,11 @@ def bannb_seconds(arch: str, batch: int, classes: int, steps: int, warmup: int, 
     """Seconds for `steps` training batches of one epoch through bannb's Learner, after `warmup` untimed ones
     (the data pipeline, the callbacks and the optimiser included; the epoch's validation is not)."""
     from fastai.callback.core import Callback
-    from .data.arrays import ImageArrays
-    from .data.loaders import make_dataloaders
-    from .learner import make_learner
-    from .losses import make_loss
-    from .models import create_model
+    from bannb.data.arrays import ImageArrays
+    from bannb.data.loaders import make_dataloaders
+    from bannb.image.learner import make_learner
+    from bannb.losses import make_loss
+    from bannb.models import create_model
 
     train_images, train_labels = _random_images(batch * (warmup + steps) + batch, classes)
     test_images, test_labels = _random_images(batch, classes, seed=1)
@@ -157,7 +157,7 @@ def loader_synchronisations(device: torch.device, batch: int = 64, batches: int 
     never stalls the GPU); None off CUDA."""
     if device.type != "cuda":
         return None
-    from .data.loaders import InMemoryLoader
+    from bannb.data.loaders import InMemoryLoader
     images, labels = _random_images(batch * batches, 10)
     loader = InMemoryLoader(images, labels, batch, torch.zeros(3), torch.ones(3), shuffle=True, augment=True,
                             drop_last=True, device=device)
@@ -177,8 +177,8 @@ def gpu_benchmark(device: str | torch.device | None = None, arch: str = "wrn-28-
                   steps: int = 30, warmup: int = 5, classes: int = 10, precision: str = "auto") -> dict:
     """The teacher's step and the BAN step of `arch`, through bannb and through the plain fp32 loop: images/s,
     achieved FLOP/s and their shares of the bf16 peak. `batch` defaults to the `gpu` profile's."""
-    from .learner import resolve_precision
-    from .profiles import PROFILES
+    from bannb.image.precision import resolve_precision
+    from bannb.study.profiles import PROFILES
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     batch = batch or PROFILES["gpu"]["batch_size"]
     precision = resolve_precision(precision, device)
@@ -240,7 +240,7 @@ def main(argv=None) -> int:
     report = gpu_benchmark(args.device, args.arch, args.batch, args.steps, args.warmup)
     print_gpu_report(report)
     if args.json:
-        from .runs import atomic_write_json
+        from bannb.runs import atomic_write_json
         atomic_write_json(args.json, report)
     return 0
 

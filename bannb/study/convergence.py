@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import torch
 
 MIN_TRAIN_ACCURACY = 0.98
 
@@ -144,7 +145,6 @@ def student_fit_records(chains: dict) -> pd.DataFrame:
 def mass_outside_top_class(run) -> float:
     """The mean probability (%) a run's softmax puts outside its top class on the test set: how much a student
     of it can learn beyond the argmax (the paper's "dark knowledge"), from the stored test predictions."""
-    import torch
     probabilities = torch.softmax(run.test_logits().float(), dim=1)
     return float(100 * (1 - probabilities.max(dim=1).values).mean())
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .errors import ConfigError
-from .config import RunConfig
-from .store import Run
-from .training import train_run
+from bannb.errors import ConfigError
+from bannb.image.config import RunConfig
+from bannb.runs.store import Run
+from bannb.image.training import train_run
 
 
 def generation_seed(seed: int, generation: int) -> int:

@@ -14,7 +14,7 @@ import torch
 import torch.distributed as dist
 from fastcore.basics import noop
 
-from .errors import ConfigError
+from bannb.errors import ConfigError
 
 
 def world_size() -> int:
