@@ -1,5 +1,4 @@
 """What chapter 09_language_models concludes (bannb.facts.language_models), on small synthetic frames."""
-import math
 from types import SimpleNamespace
 
 import pandas as pd

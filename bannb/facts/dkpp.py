@@ -7,7 +7,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .. import claims, losses, report, stats
+from . import verdict_facts  # noqa: F401  (the chapter's claims: shared with chapters 5-7)
+from .. import losses, report
 
 PERMUTATION_SEED = 0  # one fixed draw of DKPP's permutation, the same for every figure and table
 KEPT_KEYS = {"Teacher": "kept_teacher", "Teacher, permuted (the DKPP targets)": "kept_permuted",
@@ -84,8 +85,3 @@ def kept_table(kept: Mapping[str, Sequence[float]]) -> pd.DataFrame:
     frame = pd.DataFrame([dict(model=model, share=v) for model, values in kept.items() for v in values])
     return report.mean_std(frame, "model", value="share").set_index("model")[["mean ± std", "n"]].rename(
         columns={"mean ± std": "share on the most similar class (%)"})
-
-
-def verdict_facts(evaluated: pd.DataFrame) -> dict:
-    """Every claim's values for the prose (`claims.claim_facts`) and the power the detectable effects assume."""
-    return {**claims.claim_facts(evaluated), "power": stats.POWER}

@@ -8,7 +8,8 @@ from typing import Sequence
 
 import pandas as pd
 
-from .. import claims, report, stats
+from . import verdict_facts  # noqa: F401  (the chapter's claims: shared with chapters 5-7)
+from .. import report, stats
 from ..paths import PROJECT_ROOT
 from ..timings import cost_text
 from .more_seeds import command_markdown
@@ -72,11 +73,6 @@ def diversity_table(diversity: pd.DataFrame) -> pd.DataFrame:
                                                       disagreement=("disagreement", "mean"), gain=("gain", "mean"))
     return table.rename(columns={"disagreement": "members disagree on (% of test images)",
                                  "gain": "gain over the mean member (points)"})
-
-
-def verdict_facts(evaluated: pd.DataFrame) -> dict:
-    """Every claim's values for the prose (`claims.claim_facts`) and the power the detectable effects assume."""
-    return {**claims.claim_facts(evaluated), "power": stats.POWER}
 
 
 def more_secondary_seeds(seeds: Sequence[int], secondary_seeds: Sequence[int]) -> list[int]:
