@@ -9,6 +9,10 @@ from __future__ import annotations
 import math
 from typing import Mapping
 
+import pandas as pd
+
+from .. import claims, stats
+
 MISSING = "—"  # how a value that was not measured prints, in the prose and in tables
 
 
@@ -26,6 +30,12 @@ def glue_facts(values: Mapping[str, object]) -> None:
     from myst_nb import glue  # lazily: the library is usable without the book's dependencies
     for name, value in values.items():
         glue(name, plain(value), display=False)
+
+
+def verdict_facts(evaluated: pd.DataFrame) -> dict:
+    """A chapter's claims (`claims.evaluate`'s table): every claim's values for the prose (`claims.claim_facts`) and the power the detectable effects assume;
+    chapters 5, 6 and 7 glue these."""
+    return {**claims.claim_facts(evaluated), "power": stats.POWER}
 
 
 def is_missing(value) -> bool:
