@@ -4,7 +4,8 @@ import json
 import nbformat
 import pytest
 
-from bannb.book import check_parameters, run_book
+from bannb.book import check_parameters
+from bannb.book.runner import run_book
 from bannb.book.timings import book_wall_seconds, timings_file
 from bannb.errors import ConfigError
 
@@ -86,8 +87,8 @@ def test_seconds_per_run_is_a_chapters_training_time_over_the_runs_it_trained(tm
 
 
 def test_machines_and_durations_for_prose(tmp_path, monkeypatch):
-    from bannb.image import precision
     from bannb.book.timings import add_training_time, duration_text, machines
+    from bannb.image import precision
     assert machines(tmp_path) == []
     cpus = iter([dict(model="CPU A", isa="avx2", cores=2), dict(model="CPU B", isa="avx512", cores=4),
                  dict(model="CPU A", isa="avx2", cores=2)])
@@ -154,6 +155,7 @@ def rendered_book(root, figures_on_page, figure_bytes):
 @pytest.fixture
 def png_bytes():
     import io
+
     from PIL import Image
     buffer = io.BytesIO()
     Image.new("RGB", (64, 48), "steelblue").save(buffer, format="PNG")
@@ -161,8 +163,8 @@ def png_bytes():
 
 
 def test_check_html_needs_a_browser(tmp_path, png_bytes):
+    from bannb.book.runner import check_html
     from bannb.errors import BannbError
-    from bannb.book import check_html
     rendered_book(tmp_path, 1, png_bytes)
     with pytest.raises(BannbError, match="no 'no-such-browser' on this machine: install Debian's chromium"):
         check_html(tmp_path, browser="no-such-browser")
@@ -175,7 +177,7 @@ def test_check_html_needs_a_browser(tmp_path, png_bytes):
     (1, True, "01_figure: figure ../_images/figure.png does not decode"),
 ])
 def test_check_html_in_chromium(tmp_path, png_bytes, figures_on_page, corrupt, problem):
-    from bannb.book import check_html
+    from bannb.book.runner import check_html
     rendered_book(tmp_path, figures_on_page, png_bytes[:40] if corrupt else png_bytes)
     problems = check_html(tmp_path, screenshots=tmp_path / "shots", log=lambda line: None)
     if problem is None:
@@ -186,8 +188,9 @@ def test_check_html_in_chromium(tmp_path, png_bytes, figures_on_page, corrupt, p
 
 def test_glue_value_gives_myst_nb_python_numbers(monkeypatch):
     """numpy 2 writes np.float64(3.08) as its repr, which myst-nb cannot format into the prose."""
-    import numpy as np
     import myst_nb
+    import numpy as np
+
     from bannb.book import glue_value
     glued = []
     monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: glued.append((name, value, display)))

@@ -17,10 +17,14 @@ from PIL import Image
 
 import bannb.data.arrays as arrays_module
 from bannb import cli
-from bannb.data import DATASETS, dataset_note, load_dataset
-from bannb.data import cifar10_jpeg
+from bannb.data import DATASETS, cifar10_jpeg, dataset_note, load_dataset
 from bannb.data.cifar import CIFAR10_CLASSES
-from bannb.data.cifar10_jpeg import ARCHIVE, JpegArchive, find_archive, load_cifar10_jpeg
+from bannb.data.cifar10_jpeg import (
+    ARCHIVE,
+    JpegArchive,
+    find_archive,
+    load_cifar10_jpeg,
+)
 from bannb.data.loaders import InMemoryLoader
 from bannb.errors import DataError
 

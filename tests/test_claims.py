@@ -8,8 +8,23 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from bannb.study.claims import CLAIMS, FLOOR, VOID, Claim, claims_for, claims_table, evaluate, floor_reasons, split_claims
-from bannb.study.stats import MARGIN, paired_difference, seeds_for_half_width, unpaired_difference
+from bannb.study.claims import (
+    CLAIMS,
+    FLOOR,
+    VOID,
+    Claim,
+    claims_for,
+    claims_table,
+    evaluate,
+    floor_reasons,
+    split_claims,
+)
+from bannb.study.stats import (
+    MARGIN,
+    paired_difference,
+    seeds_for_half_width,
+    unpaired_difference,
+)
 
 
 def test_paired_interval_matches_the_t_formula():

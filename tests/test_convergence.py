@@ -62,6 +62,7 @@ class FakeRun:
 
     def __init__(self, run_id, test_error, train_accuracy=1.0, wrong=None, agreement=None, logits=None, teacher=None):
         from types import SimpleNamespace
+
         import pandas as pd
         self.run_id = run_id
         self.config = SimpleNamespace(base_seed=int(run_id[-1]), valid_size=2000, teacher=teacher)
@@ -96,6 +97,7 @@ def test_student_fit_records_pair_each_student_with_its_own_teacher():
 
 def test_mass_outside_top_class():
     import torch
+
     from bannb.study.convergence import mass_outside_top_class
     logits = torch.tensor([[0.7, 0.2, 0.1], [1.0, 0.0, 0.0]]).log()  # softmax(log p) = p; 0 → -inf → 0
     assert mass_outside_top_class(FakeRun("r0", 0.1, logits=logits)) == pytest.approx(15.0)
@@ -103,6 +105,7 @@ def test_mass_outside_top_class():
 
 def test_teacher_pairs_put_each_student_beside_its_own_teacher():
     import pandas as pd
+
     from bannb.study.convergence import teacher_pairs
     fit = pd.DataFrame(dict(
         chapter=["04_born_again"] * 4, model=["Teacher", "BAN-1", "BAN-2", "Teacher"], seed=[0, 0, 0, 1],

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from bannb.data import fashion_mnist, load_dataset, make_dataloaders, pad_crop_flip, split_indices
+from bannb.data import (
+    fashion_mnist,
+    load_dataset,
+    make_dataloaders,
+    pad_crop_flip,
+    split_indices,
+)
 from bannb.data.loaders import InMemoryLoader, channel_stats
 from bannb.errors import ConfigError, DataError
 
@@ -167,7 +173,7 @@ def test_unknown_dataset_lists_the_valid_ones():
 
 
 def test_dataset_shapes_match_the_loaded_data(fashion_mnist_available):
-    from bannb.data import DATASETS, DATASET_SHAPES, dataset_shape, load_dataset
+    from bannb.data import DATASET_SHAPES, DATASETS, dataset_shape, load_dataset
     assert set(DATASET_SHAPES) == set(DATASETS)
     data = load_dataset("fashion-mnist")
     assert dataset_shape("fashion-mnist") == (tuple(data.image_shape), data.num_classes)

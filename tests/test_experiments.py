@@ -9,11 +9,23 @@ from fastai.callback.core import Callback
 
 from bannb.book import check_parameters
 from bannb.errors import ConfigError
-from bannb.study.experiments import (book_config, chapter_seeds, densenet_variants, disjoint_groups, extra_teacher_seeds,
-                               initial_test_logits, transfer_grid)
-from bannb.study.paper import PAPER_ARCHS, paper_citation, paper_table, parameter_comparison
-from bannb.study.profiles import PROFILES
 from bannb.image.training import train_run
+from bannb.study.experiments import (
+    book_config,
+    chapter_seeds,
+    densenet_variants,
+    disjoint_groups,
+    extra_teacher_seeds,
+    initial_test_logits,
+    transfer_grid,
+)
+from bannb.study.paper import (
+    PAPER_ARCHS,
+    paper_citation,
+    paper_table,
+    parameter_comparison,
+)
+from bannb.study.profiles import PROFILES
 from tests.conftest import only_run
 
 
@@ -144,6 +156,7 @@ def test_initial_test_logits_are_the_runs_starting_point(fashion_mnist_available
 def test_the_cpu_book_plan_trains_each_run_once_in_the_first_chapter_that_needs_it():
     """The cold cpu book's cost is the sum of these plans: each chapter's new runs, counted exactly."""
     from collections import Counter
+
     from bannb.study.experiments import BOOK_PLAN_CHAPTERS, chapter_plan
     seen, new = set(), {}
     for chapter in BOOK_PLAN_CHAPTERS:
@@ -191,7 +204,11 @@ def test_each_chapter_reads_only_runs_that_its_plan_or_an_earlier_chapters_plan_
     are written separately; at the cpu profile, no chapter may ask for a run that no plan up to it trains."""
     import bannb.study.experiments as experiments
     import bannb.study.generations as generations
-    from bannb.study.experiments import BOOK_PLAN_CHAPTERS, chapter_plan, chapter_records
+    from bannb.study.experiments import (
+        BOOK_PLAN_CHAPTERS,
+        chapter_plan,
+        chapter_records,
+    )
     asked = []
 
     def fake_train_run(config, *args, lm=False, **kwargs):
@@ -274,6 +291,7 @@ def test_transfer_tables_lay_our_means_out_as_the_papers_tables():
 
 def test_a_run_teaches_when_another_run_names_it_as_teacher():
     from types import SimpleNamespace
+
     from bannb.study.experiments import taught_others
 
     def run(run_id, teacher=None):
@@ -284,6 +302,7 @@ def test_a_run_teaches_when_another_run_names_it_as_teacher():
 
 def test_pooled_records_keep_each_run_once_and_name_its_chapter():
     import pandas as pd
+
     from bannb.study.experiments import pooled_records
     teacher = dict(model="Teacher", seed=0, test_error=9.0, run_id="t0")
     pooled = pooled_records({"04_born_again": pd.DataFrame([teacher, dict(teacher, model="BAN-1", run_id="s0")]),
@@ -296,7 +315,9 @@ def test_pooled_records_keep_each_run_once_and_name_its_chapter():
 
 def test_run_fit_reads_each_runs_final_record(tmp_path):
     import json
+
     import pandas as pd
+
     from bannb.study.experiments import run_fit
     (tmp_path / "t0").mkdir()
     (tmp_path / "t0" / "final.json").write_text(json.dumps(dict(train_accuracy=0.99, train_loss=0.05)))
@@ -324,8 +345,8 @@ def test_runs_per_seed_counts_a_teacher_and_its_students():
 
 
 def test_central_seed_seconds_prices_a_seeds_runs_at_the_seed_chapters_mean_run(tmp_path):
-    from bannb.study.experiments import central_seed_seconds
     from bannb.book.timings import add_training_time
+    from bannb.study.experiments import central_seed_seconds
     assert central_seed_seconds("cpu", tmp_path) is None  # nothing measured yet
     add_training_time(tmp_path, "03_teachers", 100.0, runs=1)
     add_training_time(tmp_path, "04_born_again", 500.0, runs=3)

@@ -5,18 +5,18 @@ import json
 
 import pytest
 import torch
+from bannb.bench import gpu as bench_gpu
 from torch.utils.flop_counter import FlopCounterMode
 
 import bannb.data.arrays as arrays_module
-from bannb.bench.cpu import gpu as bench_gpu
 from bannb import cli
 from bannb.data import cifar10_jpeg, load_dataset
 from bannb.data.cifar10_jpeg import JpegArchive
-from bannb.study.generations import born_again
 from bannb.models import count_parameters, create_model
+from bannb.runs.store import Run
+from bannb.study.generations import born_again
 from bannb.study.paper import PAPER_ARCHS, paper_table
 from bannb.study.profiles import GPU_TABLE1_ARCHS, get_profile, make_config
-from bannb.runs import Run
 from tests.test_cifar10_jpeg import write_archive
 
 # Enough images per class for a 64-image training subset beside a 64-image validation split and a 64-image test subset.

@@ -11,7 +11,12 @@ import torch.nn.functional as F
 from bannb.data import text
 from bannb.data.text import EOS, UNK, load_corpus, tokenize
 from bannb.errors import ConfigError, DataError
-from bannb.lm import LMRunConfig, batchify, lm_config, bptt_windows, read_lm_metrics, train_lm_run, METRICS, CHECKPOINT, DONE
+from bannb.lm.config import LMRunConfig
+from bannb.lm.streams import batchify, bptt_windows
+from bannb.lm.training import train_lm_run
+from bannb.runs.store import CHECKPOINT, DONE, METRICS
+from bannb.runs.store import read_metrics as read_lm_metrics
+from bannb.study.profiles import get_profile, lm_config
 from bannb.losses import make_loss
 from bannb.models.lstm_lm import create_language_model
 
@@ -275,9 +280,9 @@ def test_a_plan_trains_language_models_and_restores_a_teacher_recorded_without_w
     """`plan.train_all` trains LM configs like image configs; a record without `model.pt` (as committed) is a
     finished run, and a new student of it first gets its teacher's weights back, reproducing the record."""
     import dataclasses
-    from bannb.lm import LMRun
+
     from bannb.runs.plan import train_all
-    from bannb.runs.store import PREDICTIONS, WEIGHTS, finished_problem, open_run
+    from bannb.runs.store import PREDICTIONS, WEIGHTS, Run, finished_problem
     runs_dir = small_corpus / "runs"
     teacher = LMRunConfig(**dict(SMOKE, epochs=1))
     student = dataclasses.replace(teacher, loss="ban+l", loss_params={"label_weight": 0.5}, teacher=teacher.run_id,
@@ -285,9 +290,9 @@ def test_a_plan_trains_language_models_and_restores_a_teacher_recorded_without_w
     lines = []
     train_all([student, teacher], runs_dir, workers=1, log=lines.append)
     assert len(lines) == 2 and all("test perplexity" in line for line in lines)
-    recorded = open_run(runs_dir / teacher.run_id)
-    assert isinstance(recorded, LMRun) and recorded.has_weights and recorded.config.base_seed == 0
-    assert open_run(runs_dir / student.run_id).config.base_seed == 0
+    recorded = Run(runs_dir / teacher.run_id)
+    assert recorded.kind.name == "lm" and recorded.has_weights and recorded.config.base_seed == 0
+    assert Run(runs_dir / student.run_id).config.base_seed == 0
     predictions = (recorded.path / PREDICTIONS).read_bytes()
 
     for config in (teacher, student):  # as committed: the records alone
@@ -303,7 +308,7 @@ def test_a_plan_trains_language_models_and_restores_a_teacher_recorded_without_w
     train_all([teacher, ban], runs_dir, workers=1, log=messages.append)
     assert len(messages) == 2  # the teacher's weights restored, then the new student
     assert recorded.has_weights and (recorded.path / PREDICTIONS).read_bytes() == predictions
-    assert LMRun(runs_dir / ban.run_id).final["teacher_test_ppl"] == pytest.approx(recorded.test_ppl)
+    assert Run(runs_dir / ban.run_id).final["teacher_test_ppl"] == pytest.approx(recorded.test_ppl)
     assert not (runs_dir / student.run_id / WEIGHTS).exists()  # a run no student needs stays a record
 
 
@@ -330,20 +335,21 @@ def test_chapter_records_of_the_language_models(small_corpus, monkeypatch):
 
 
 def test_language_model_plan_of_the_book():
+    from bannb.study.profiles import CPU_CHAPTER_BUDGET_MINUTES, LM_PROFILES, expected_seconds
     from bannb.study.experiments import BOOK_PLAN_CHAPTERS, chapter_plan
-    from bannb.lm import CPU_CHAPTER_BUDGET_MINUTES, LM_PROFILES, expected_seconds, lm_profile, lm_seeds
     assert "09_language_models" in BOOK_PLAN_CHAPTERS
-    assert lm_profile("gpu") == "paper" and lm_seeds("cpu") == [0, 1, 2] and lm_seeds("smoke", [4]) == [4]
+    assert get_profile("gpu").lm_name == "paper" and get_profile("cpu").lm_seed_list() == [0, 1, 2]
+    assert get_profile("smoke").lm_seed_list([4]) == [4]
     with pytest.raises(ConfigError, match="unknown profile"):
-        lm_profile("tpu")
+        get_profile("tpu")
     for profile in ("smoke", "cpu"):
         plan = chapter_plan("09_language_models", profile)
-        seeds = lm_seeds(profile)
+        seeds = get_profile(profile).lm_seed_list()
         assert len(plan) == 3 * len(seeds) and len({c.run_id for c in plan}) == len(plan)
         assert [c.loss for c in plan] == ["ce", "ban", "ban+l"] * len(seeds)
         ids = [c.run_id for c in plan]
         for position, config in enumerate(plan):
-            assert config.arch == LM_PROFILES[profile]["arch"]
+            assert config.arch == LM_PROFILES[get_profile(profile).lm_name]["arch"]
             if config.teacher is not None:  # each student after its teacher, on the teacher's data
                 teacher = plan[ids.index(config.teacher)]
                 assert ids.index(config.teacher) < position and teacher.data_key() == config.data_key()
@@ -351,12 +357,11 @@ def test_language_model_plan_of_the_book():
     # the cpu chapter's budget (issue 12): at most 45 minutes of a 2-core machine, at the measured epoch costs
     cpu_plan = chapter_plan("09_language_models", "cpu")
     assert CPU_CHAPTER_BUDGET_MINUTES == 45
-    assert len(lm_seeds("cpu")) >= 3 and expected_seconds(cpu_plan, workers=2) <= CPU_CHAPTER_BUDGET_MINUTES * 60
+    assert len(get_profile("cpu").lm_seed_list()) >= 3 and expected_seconds(cpu_plan, workers=2) <= CPU_CHAPTER_BUDGET_MINUTES * 60
 
 
 def test_lm_note_says_what_the_numbers_are_worth(small_corpus):
-    from bannb.lm import lm_note
-    smoke = lm_note("smoke", max_vocab=25)
+    smoke = get_profile("smoke").lm_note(max_vocab=25)
     assert smoke.startswith("**smoke profile: the numbers in this chapter mean nothing.**")
     assert "lstm-1x32" in smoke and "25-token vocabulary" in smoke and "2 seeds" in smoke
-    assert lm_note("cpu", max_vocab=25).startswith("*cpu profile*")
+    assert get_profile("cpu").lm_note(max_vocab=25).startswith("*cpu profile*")

@@ -15,12 +15,11 @@ from bannb.models import (
     list_models,
     model_family,
 )
-from bannb.models.preact_resnet import preact_resnet
-from bannb.models.wide_resnet import wide_resnet
 from bannb.models.densenet import DenseLayer, densenet_layers_per_block
+from bannb.models.preact_resnet import preact_resnet
 from bannb.models.registry import FAMILIES, REGISTRY, resolve
+from bannb.models.wide_resnet import wide_resnet
 from tests.conftest import meta_count
-
 
 SMALL_MODELS = [name for name in list_models() if meta_count(name) < 1_000_000]
 

@@ -1,13 +1,12 @@
 """Training a plan of runs on worker processes: teachers before students, finished runs reused, failures reported."""
 import dataclasses
-import json
 
 import pytest
 
-from bannb.study.generations import student_config, teacher_config
+from bannb.runs.store import Run, finished_problem
 from bannb.runs.plan import PlanFailed, order_by_dependency, train_all
+from bannb.study.generations import student_config, teacher_config
 from bannb.study.profiles import make_config
-from bannb.runs import Run, finished_problem
 
 
 def tiny(**overrides):

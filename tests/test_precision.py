@@ -5,10 +5,9 @@ import math
 import pytest
 import torch
 
-from bannb.image import precision
 from bannb.errors import ConfigError
-from bannb.image.precision import resolve_precision
-from bannb.image.precision import Candidate, decide
+from bannb.image import precision
+from bannb.image.precision import Candidate, decide, resolve_precision
 
 
 class FakeTimer:

@@ -2,16 +2,22 @@
 and the chapter context built on it."""
 import dataclasses
 
-import bannb.image.precision
-
 import pytest
 
-from bannb.image import learner
+import bannb.image.precision
 from bannb.book import chapter
 from bannb.errors import ConfigError
-from bannb.study.experiments import book_config, chapter_seeds, transfer_grid
 from bannb.models import model_family
-from bannb.study.profiles import DEFAULT_PROFILE, PROFILES, Profile, get_profile, make_config, parameter_count, recipe_table
+from bannb.study.experiments import book_config, chapter_seeds, transfer_grid
+from bannb.study.profiles import (
+    DEFAULT_PROFILE,
+    PROFILES,
+    Profile,
+    get_profile,
+    make_config,
+    parameter_count,
+    recipe_table,
+)
 from tests.conftest import meta_count
 
 

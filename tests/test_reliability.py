@@ -9,8 +9,8 @@ import torch
 from fastai.callback.core import Callback
 
 from bannb.errors import BannbError
-from bannb.runs.store import CHECKPOINT, DONE, FINAL, WEIGHTS
 from bannb.image.training import NonFiniteLoss, train_run
+from bannb.runs.store import CHECKPOINT, DONE, FINAL, WEIGHTS
 from tests.conftest import bannb_command, comparable, only_run, smoke_config
 
 # fp32: the same numbers on every CPU, and fast on one without native bf16 (the smoke profile's own bf16 is emulated there)

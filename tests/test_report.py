@@ -130,6 +130,7 @@ LABELS = np.array([0, 1, 2])
 
 def test_born_again_diagram_has_a_box_per_model_an_arrow_per_student_and_a_bracket_per_ensemble():
     from matplotlib.patches import FancyBboxPatch
+
     from bannb.report import plot_born_again_diagram
     fig = plot_born_again_diagram(3)
     ax = fig.axes[0]
@@ -286,6 +287,7 @@ def test_plot_against_floor_colours_the_models_that_do_not_beat_it():
 
 def test_record_runs_are_the_rows_runs_in_order_and_refuse_ensembles(tmp_path):
     import json
+
     from bannb.image.config import RunConfig
     from bannb.report import record_runs
     for name, seed in (("b", 1), ("a", 0)):
@@ -299,8 +301,8 @@ def test_record_runs_are_the_rows_runs_in_order_and_refuse_ensembles(tmp_path):
 
 
 def test_plot_claims_forest_one_panel_per_table_one_row_per_claim():
-    from bannb.study.claims import CLAIMS, evaluate
     from bannb.report import VERDICT_COLORS, plot_claims_forest
+    from bannb.study.claims import CLAIMS, evaluate
     chosen = [c for c in CLAIMS if c.key in ("ban1-vs-teacher", "banl-vs-teacher", "wrn-ban-vs-teacher",
                                              "ban1-vs-long-teacher")]
     frame = pd.DataFrame([dict(model=model, seed=seed, test_error=base + 0.05 * ((seed + len(model)) % 3))

@@ -278,7 +278,7 @@ def precision_accuracy(seeds: int, runs_dir: Path | None = None, log=print) -> d
     paired difference bf16 − fp32 (same seed, same data order) with its 95% CI and the book's verdict word
     (`bannb.stats`: "no effect of the paper's size" when the interval lies within ±MARGIN)."""
     from bannb.study.experiments import book_config
-    from bannb.runs import train_run
+    from bannb.image.training import train_run
     from bannb.study.stats import paired_difference
     rows = []
     for precision in ("bf16", "fp32"):
@@ -305,7 +305,7 @@ def report_file(out: Path, machine: dict) -> Path:
 
 def write_report(path: Path, updates: dict) -> dict:
     """Merge the sections measured now into this CPU type's file (the others are kept as last measured)."""
-    from bannb.runs import atomic_write_json
+    from bannb.runs.store import atomic_write_json
     report = json.loads(path.read_text()) if path.exists() else {}
     if "rows" in updates and "rows" in report:  # cases measured now replace theirs; the others stay
         measured = {row["case"] for row in updates["rows"]}

@@ -1,7 +1,7 @@
 """Throughput of the `gpu` profile's training steps: bannb's path against a plain fp32 PyTorch loop, on the same
 device in the same process.
 
-    python -m bannb.bench_gpu [--arch wrn-28-2] [--batch 512] [--steps 30] [--device cuda] [--json FILE]
+    python -m bannb.bench.gpu [--arch wrn-28-2] [--batch 512] [--steps 30] [--device cuda] [--json FILE]
 
 Two steps, each timed both ways:
 
@@ -23,7 +23,6 @@ too, at tiny sizes, so that its code is tested where no GPU is.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 import warnings
@@ -225,7 +224,7 @@ def print_gpu_report(report: dict) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bannb.bench_gpu", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m bannb.bench.gpu", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arch", default="wrn-28-2")
     parser.add_argument("--batch", type=int, default=None, help="default: the gpu profile's batch size")
@@ -240,7 +239,7 @@ def main(argv=None) -> int:
     report = gpu_benchmark(args.device, args.arch, args.batch, args.steps, args.warmup)
     print_gpu_report(report)
     if args.json:
-        from bannb.runs import atomic_write_json
+        from bannb.runs.store import atomic_write_json
         atomic_write_json(args.json, report)
     return 0
 

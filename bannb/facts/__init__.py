@@ -11,7 +11,7 @@ from typing import Mapping
 
 import pandas as pd
 
-from .. import claims, stats
+from bannb.study import claims, stats
 
 MISSING = "—"  # how a value that was not measured prints, in the prose and in tables
 
@@ -27,7 +27,9 @@ def plain(value):
 def glue_facts(values: Mapping[str, object]) -> None:
     """myst-nb's `glue(name, value, display=False)` for every (name, value): what the prose cites
     (``{glue:text}`name:.2f` ``)."""
-    from myst_nb import glue  # lazily: the library is usable without the book's dependencies
+    from myst_nb import (
+        glue,  # lazily: the library is usable without the book's dependencies
+    )
     for name, value in values.items():
         glue(name, plain(value), display=False)
 

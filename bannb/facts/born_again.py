@@ -13,8 +13,9 @@ from typing import Iterable, Sequence
 
 import pandas as pd
 
-from .. import claims, convergence, experiments, stats, timings
-from . import MISSING
+from bannb.book import timings
+from bannb.facts import MISSING
+from bannb.study import claims, convergence, experiments, stats
 
 CHAPTER = "04_born_again"
 NONE = "none"  # what a list reads when nothing is in it

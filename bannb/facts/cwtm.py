@@ -7,8 +7,8 @@ from typing import Sequence
 
 import numpy as np
 
-from . import verdict_facts  # noqa: F401  (the chapter's claims: shared with chapters 5-7)
-from .. import losses
+from bannb import losses
+from bannb.facts import verdict_facts  # noqa: F401  (the chapter's claims: shared with chapters 5-7)
 
 TOLERANCE = 0.05  # a weight within 5% of 1 counts as an ordinary one
 

@@ -7,8 +7,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from . import verdict_facts  # noqa: F401  (the chapter's claims: shared with chapters 5-7)
-from .. import losses, report
+from bannb import losses, report
+from bannb.facts import verdict_facts  # noqa: F401  (the chapter's claims: shared with chapters 5-7)
 
 PERMUTATION_SEED = 0  # one fixed draw of DKPP's permutation, the same for every figure and table
 KEPT_KEYS = {"Teacher": "kept_teacher", "Teacher, permuted (the DKPP targets)": "kept_permuted",

@@ -9,9 +9,9 @@ from typing import Sequence
 
 import pandas as pd
 
-from ..paths import PROJECT_ROOT
-from ..stats import expected_half_width
-from ..timings import cost_text
+from bannb.book.timings import cost_text
+from bannb.paths import PROJECT_ROOT
+from bannb.study.stats import expected_half_width
 
 
 def widest(differences: Sequence) -> object | None:
@@ -22,7 +22,9 @@ def widest(differences: Sequence) -> object | None:
 
 def command_markdown(notebook: str, parameter: str, seeds: Sequence[int]):
     """The papermill command that reruns `notebook` with `parameter` set to `seeds`, as a bash block."""
-    from IPython.display import Markdown  # lazily: the library is usable without the book's dependencies
+    from IPython.display import (
+        Markdown,  # lazily: the library is usable without the book's dependencies
+    )
     command = f'papermill book/{notebook}.ipynb out.ipynb -y "{parameter}: {list(seeds)}"'
     return Markdown(f"```bash\n{command}\n```")
 
