@@ -4,11 +4,10 @@ import math
 
 import pytest
 import torch
-from bannb.bench import cpu as bench
 from torch.utils.flop_counter import FlopCounterMode
 
-from bannb.image.precision import resolve_precision
-from bannb.image.precision import cpu_info
+from bannb.bench import cpu as bench
+from bannb.image.precision import cpu_info, resolve_precision
 from bannb.models import create_model
 
 LABELS = ["fp32", "fp32+channels-last", "bf16", "bf16+channels-last"]

@@ -217,7 +217,7 @@ def test_each_chapter_reads_only_runs_that_its_plan_or_an_earlier_chapters_plan_
     monkeypatch.setattr(experiments, "train_all", lambda *args, **kwargs: None)
     monkeypatch.setattr(experiments, "train_run", fake_train_run)
     monkeypatch.setattr(generations, "train_run", fake_train_run)
-    monkeypatch.setattr(experiments, "train_lm_run", lambda config, *args, **kwargs: fake_train_run(config, lm=True))
+    monkeypatch.setattr(experiments, "train", lambda config, *args, **kwargs: fake_train_run(config, lm=True))
     planned = set()
     for chapter in BOOK_PLAN_CHAPTERS:
         planned |= {c.run_id for c in chapter_plan(chapter, "cpu")}

@@ -5,11 +5,11 @@ import json
 
 import pytest
 import torch
-from bannb.bench import gpu as bench_gpu
 from torch.utils.flop_counter import FlopCounterMode
 
 import bannb.data.arrays as arrays_module
 from bannb import cli
+from bannb.bench import gpu as bench_gpu
 from bannb.data import cifar10_jpeg, load_dataset
 from bannb.data.cifar10_jpeg import JpegArchive
 from bannb.models import count_parameters, create_model

@@ -7,6 +7,7 @@ import random
 import pytest
 import torch
 import torch.nn.functional as F
+from fastai.callback.core import Callback
 
 from bannb.data import text
 from bannb.data.text import EOS, UNK, load_corpus, tokenize
@@ -14,11 +15,12 @@ from bannb.errors import ConfigError, DataError
 from bannb.lm.config import LMRunConfig
 from bannb.lm.streams import batchify, bptt_windows
 from bannb.lm.training import train_lm_run
+from bannb.losses import make_loss
+from bannb.models.lstm_lm import create_language_model
+from bannb.runs.learner import RunRecorder
 from bannb.runs.store import CHECKPOINT, DONE, METRICS
 from bannb.runs.store import read_metrics as read_lm_metrics
 from bannb.study.profiles import get_profile, lm_config
-from bannb.losses import make_loss
-from bannb.models.lstm_lm import create_language_model
 
 NAMES = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo",
          "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango", "uniform", "victor",
@@ -179,13 +181,16 @@ def test_interrupted_lm_run_resumes_to_the_same_result(small_corpus):
     config = LMRunConfig(**SMOKE)
     straight = train_lm_run(config, small_corpus / "straight", log=lambda message: None)
 
-    def interrupt_after_first_epoch(epoch):
-        if epoch == 1:
-            raise Interrupt
+    class InterruptAfterFirstEpoch(Callback):
+        order = RunRecorder.order + 1  # once the epoch's checkpoint is on disk
+
+        def after_epoch(self):
+            if self.epoch == 0:
+                raise Interrupt("killed after epoch 1")
 
     resumed_dir = small_corpus / "resumed"
     with pytest.raises(Interrupt):
-        train_lm_run(config, resumed_dir, log=lambda message: None, after_epoch=interrupt_after_first_epoch)
+        train_lm_run(config, resumed_dir, log=lambda message: None, callbacks=[InterruptAfterFirstEpoch()])
     path = resumed_dir / config.run_id
     assert (path / CHECKPOINT).exists() and not (path / DONE).exists()
     assert [row["epoch"] for row in read_lm_metrics(path / METRICS)] == [1]
@@ -211,9 +216,10 @@ def test_interrupted_lm_run_resumes_to_the_same_result(small_corpus):
     assert torch.exp(-stored["log_probs"].double().mean()).item() == pytest.approx(resumed.test_ppl, rel=1e-2)
 
     # a finished run is loaded, not trained again
-    def must_not_train(epoch):
-        raise AssertionError("a finished run trained again")
-    assert train_lm_run(config, resumed_dir, after_epoch=must_not_train).final == resumed.final
+    class MustNotTrain(Callback):
+        def before_fit(self):
+            raise AssertionError("a finished run trained again")
+    assert train_lm_run(config, resumed_dir, callbacks=[MustNotTrain()]).final == resumed.final
 
 
 def test_students_distil_from_a_finished_teacher_on_the_same_data(small_corpus):
@@ -261,8 +267,9 @@ def test_lm_profiles_make_valid_configs():
     assert lm_config("cpu").arch == "lstm-1x128"
     assert lm_config("paper", seed=1).dropout == 0.65
     assert lm_config("smoke", epochs=None).epochs == 2  # None keeps the profile's value
-    with pytest.raises(ConfigError, match="unknown LM profile 'gpu'"):
-        lm_config("gpu")
+    assert lm_config("gpu") == lm_config("paper")  # the gpu profile's language models are the paper's
+    with pytest.raises(ConfigError, match="unknown profile 'tpu'"):
+        lm_config("tpu")
     with pytest.raises(ConfigError, match="bad LM run parameter"):
         lm_config("cpu", colour="red")
 
@@ -335,8 +342,8 @@ def test_chapter_records_of_the_language_models(small_corpus, monkeypatch):
 
 
 def test_language_model_plan_of_the_book():
-    from bannb.study.profiles import CPU_CHAPTER_BUDGET_MINUTES, LM_PROFILES, expected_seconds
     from bannb.study.experiments import BOOK_PLAN_CHAPTERS, chapter_plan
+    from bannb.study.profiles import CPU_CHAPTER_BUDGET_MINUTES, LM_PROFILES, expected_seconds
     assert "09_language_models" in BOOK_PLAN_CHAPTERS
     assert get_profile("gpu").lm_name == "paper" and get_profile("cpu").lm_seed_list() == [0, 1, 2]
     assert get_profile("smoke").lm_seed_list([4]) == [4]

@@ -3,8 +3,8 @@ import dataclasses
 
 import pytest
 
-from bannb.runs.store import Run, finished_problem
 from bannb.runs.plan import PlanFailed, order_by_dependency, train_all
+from bannb.runs.store import Run, finished_problem
 from bannb.study.generations import student_config, teacher_config
 from bannb.study.profiles import make_config
 

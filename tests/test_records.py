@@ -10,8 +10,8 @@ import torch
 
 from bannb.errors import BannbError
 from bannb.image.training import train_run
-from bannb.runs.restore import RESTORE_DIR, restore_weights
 from bannb.runs.plan import teachers_to_restore, train_all
+from bannb.runs.restore import RESTORE_DIR, restore_weights
 from bannb.runs.store import (
     DONE,
     PREDICTIONS,

@@ -30,6 +30,17 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from fastai.callback.core import Callback
+from torch.utils.flop_counter import FlopCounterMode
+
+from bannb.data.arrays import ImageArrays
+from bannb.data.loaders import InMemoryLoader, make_dataloaders
+from bannb.image.learner import make_learner
+from bannb.image.precision import resolve_precision
+from bannb.losses import make_loss
+from bannb.models import create_model
+from bannb.runs.store import atomic_write_json
+from bannb.study.profiles import PROFILES
 
 # Dense (no sparsity) bf16 tensor-core peaks from NVIDIA's datasheets, TFLOP/s; the first name contained in
 # torch.cuda.get_device_name() wins, so the specific names come first.
@@ -65,8 +76,6 @@ def matmul_peak(device: torch.device, dtype: torch.dtype = torch.bfloat16) -> fl
 
 def step_flops(arch: str, batch: int, classes: int, device: torch.device, ban: bool) -> int:
     """FLOPs of one training step: student forward and backward, plus the teacher's forward for a BAN step."""
-    from torch.utils.flop_counter import FlopCounterMode
-    from bannb.models import create_model
     student, teacher = create_model(arch, 3, classes).to(device), create_model(arch, 3, classes).to(device).eval()
     images = torch.randn(batch, 3, 32, 32, device=device)
     with FlopCounterMode(display=False) as counter:
@@ -86,7 +95,6 @@ def _random_images(count: int, classes: int, seed: int = 0) -> tuple[torch.Tenso
 def plain_fp32_seconds(arch: str, batch: int, classes: int, steps: int, warmup: int, device: torch.device,
                        ban: bool) -> float:
     """Seconds for `steps` steps of the plain fp32 loop, after `warmup` untimed ones."""
-    from bannb.models import create_model
     torch.manual_seed(0)
     student = create_model(arch, 3, classes).to(device)
     teacher = create_model(arch, 3, classes).to(device).eval()
@@ -115,12 +123,6 @@ def bannb_seconds(arch: str, batch: int, classes: int, steps: int, warmup: int, 
                   precision: str, ban: bool) -> float:
     """Seconds for `steps` training batches of one epoch through bannb's Learner, after `warmup` untimed ones
     (the data pipeline, the callbacks and the optimiser included; the epoch's validation is not)."""
-    from fastai.callback.core import Callback
-    from bannb.data.arrays import ImageArrays
-    from bannb.data.loaders import make_dataloaders
-    from bannb.image.learner import make_learner
-    from bannb.losses import make_loss
-    from bannb.models import create_model
 
     train_images, train_labels = _random_images(batch * (warmup + steps) + batch, classes)
     test_images, test_labels = _random_images(batch, classes, seed=1)
@@ -156,7 +158,6 @@ def loader_synchronisations(device: torch.device, batch: int = 64, batches: int 
     never stalls the GPU); None off CUDA."""
     if device.type != "cuda":
         return None
-    from bannb.data.loaders import InMemoryLoader
     images, labels = _random_images(batch * batches, 10)
     loader = InMemoryLoader(images, labels, batch, torch.zeros(3), torch.ones(3), shuffle=True, augment=True,
                             drop_last=True, device=device)
@@ -176,8 +177,6 @@ def gpu_benchmark(device: str | torch.device | None = None, arch: str = "wrn-28-
                   steps: int = 30, warmup: int = 5, classes: int = 10, precision: str = "auto") -> dict:
     """The teacher's step and the BAN step of `arch`, through bannb and through the plain fp32 loop: images/s,
     achieved FLOP/s and their shares of the bf16 peak. `batch` defaults to the `gpu` profile's."""
-    from bannb.image.precision import resolve_precision
-    from bannb.study.profiles import PROFILES
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     batch = batch or PROFILES["gpu"]["batch_size"]
     precision = resolve_precision(precision, device)
@@ -239,7 +238,6 @@ def main(argv=None) -> int:
     report = gpu_benchmark(args.device, args.arch, args.batch, args.steps, args.warmup)
     print_gpu_report(report)
     if args.json:
-        from bannb.runs.store import atomic_write_json
         atomic_write_json(args.json, report)
     return 0
 

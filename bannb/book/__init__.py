@@ -8,11 +8,12 @@ import json
 import os
 from dataclasses import dataclass
 
+import torch
+
 from bannb.data import DATASETS
 from bannb.errors import ConfigError, unknown_choice
 from bannb.facts import glue_facts
 from bannb.study.profiles import DEFAULT_PROFILE, PROFILES, Profile, get_profile
-
 
 # ---------------------------------------------------------------- a chapter's parameters
 
@@ -88,7 +89,6 @@ def chapter(profile: str | Profile | None = None, seeds: list | None = None, sec
         check_parameters(seeds=secondary_seeds)
     chosen = profile if isinstance(profile, Profile) else get_profile(profile)
     if device is None:
-        import torch
         device = "cuda" if torch.cuda.is_available() else "cpu"
     context = Chapter(profile=chosen, seeds=list(seeds) if seeds is not None else list(chosen.seeds),
                       secondary_seeds=list(secondary_seeds) if secondary_seeds is not None
@@ -110,9 +110,9 @@ def glue_value(name: str, value) -> None:
 
 def show_markdown(text: str) -> None:
     """Rendered Markdown in a notebook, the text itself elsewhere."""
-    try:
-        from IPython import get_ipython
-        from IPython.display import Markdown, display
+    try:  # lazily: IPython is there in a notebook, and optional everywhere else
+        from IPython import get_ipython  # lazily (see above)
+        from IPython.display import Markdown, display  # lazily (see above)
     except ImportError:
         get_ipython = None
     if get_ipython is not None and get_ipython() is not None:

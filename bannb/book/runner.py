@@ -14,28 +14,26 @@ import argparse
 import hashlib
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import time
+from html import unescape
 from pathlib import Path
 
-import yaml
-
-from bannb.paths import PROJECT_ROOT
-from bannb.errors import BannbError, ConfigError
-from bannb.study.profiles import DEFAULT_PROFILE, PROFILES, get_profile
-from bannb.book.timings import add_training_time, record_timing, timings_file  # noqa: F401  (timings_file: the runner's file, re-exported)
 import papermill
+import yaml
 from papermill.exceptions import PapermillExecutionError
-from bannb.paths import default_runs_dir
-from bannb.study.experiments import chapter_plan
-from bannb.runs.plan import default_workers, train_all
-from bannb.runs.store import Run
-import re
-import shutil
-from html import unescape
 from PIL import Image
 
+from bannb.book.timings import add_training_time, record_timing, timings_file  # noqa: F401  (timings_file: the runner's file, re-exported)
+from bannb.errors import BannbError, ConfigError
+from bannb.paths import PROJECT_ROOT, default_runs_dir
+from bannb.runs.plan import default_workers, train_all
+from bannb.runs.store import Run
+from bannb.study.experiments import chapter_plan
+from bannb.study.profiles import DEFAULT_PROFILE, PROFILES, get_profile
 
 # ---------------------------------------------------------------- the chapters
 

@@ -79,7 +79,6 @@ def record_timing(root: Path, chapter: str, seconds: float, runs_trained: int) -
     kept = {k: v for k, v in previous.items() if k in ("train_seconds", "plan_runs_trained", "machines")} \
         if isinstance(previous, dict) else {}
     timings[chapter] = dict(kept, seconds=round(seconds, 1), runs_trained=runs_trained)
-    from bannb.runs.store import atomic_write_json  # lazily: the runner itself needs neither torch nor fastai
     atomic_write_json(timings_file(root), timings)
 
 

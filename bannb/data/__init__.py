@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from bannb.errors import unknown_choice
 from bannb.data.arrays import ImageArrays, data_roots
+from bannb.data.cifar import load_cifar
 from bannb.data.cifar10_jpeg import NOTE as CIFAR10_JPEG_NOTE
-from bannb.data.loaders import BanDataLoaders, InMemoryLoader, make_dataloaders, pad_crop_flip, split_indices, test_indices
-from bannb.data.text import CORPORA, TextCorpus, check_corpus, load_corpus
 from bannb.data.cifar10_jpeg import load_cifar10_jpeg
 from bannb.data.fashion_mnist import load_fashion_mnist
-from bannb.data.cifar import load_cifar
+from bannb.data.loaders import (
+    BanDataLoaders,
+    InMemoryLoader,
+    make_dataloaders,
+    pad_crop_flip,
+    split_indices,
+    test_indices,
+)
+from bannb.data.text import CORPORA, TextCorpus, check_corpus, load_corpus
+from bannb.errors import unknown_choice
 
 DATASETS = ("fashion-mnist", "cifar10", "cifar100", "cifar10-jpeg")
 

@@ -55,10 +55,10 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 import torch
-
-from bannb.errors import DataError, unknown_choice
-from bannb.data.arrays import ImageArrays, data_roots, download_root
 from PIL import Image
+
+from bannb.data.arrays import ImageArrays, data_roots, download_root
+from bannb.errors import DataError, unknown_choice
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 CIFAR100_CLASSES = (

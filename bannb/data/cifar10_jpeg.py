@@ -32,12 +32,12 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 import torch
+from PIL import Image, UnidentifiedImageError
 
-from bannb.errors import DataError
 from bannb.data import arrays
 from bannb.data.arrays import ImageArrays, data_roots
 from bannb.data.cifar import CIFAR10_CLASSES
-from PIL import Image, UnidentifiedImageError
+from bannb.errors import DataError
 
 NAME = "cifar10-jpeg"
 NOTE = ("CIFAR-10 re-encoded as JPEG at quality 75 (all 60,000 images, from the public repository "

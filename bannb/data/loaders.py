@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 from fastai.data.core import DataLoaders
 
-from bannb.errors import ConfigError
 from bannb.data.arrays import ImageArrays
+from bannb.errors import ConfigError
 from bannb.image import distributed
 
 

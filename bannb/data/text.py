@@ -32,9 +32,8 @@ from pathlib import Path
 
 import torch
 
-from bannb.errors import ConfigError, DataError
 from bannb.data.arrays import data_roots
-from bannb.errors import unknown_choice
+from bannb.errors import ConfigError, DataError, unknown_choice
 
 UNK, EOS = "<unk>", "<eos>"
 CORPORA = ("fortunes",)

@@ -27,9 +27,7 @@ def plain(value):
 def glue_facts(values: Mapping[str, object]) -> None:
     """myst-nb's `glue(name, value, display=False)` for every (name, value): what the prose cites
     (``{glue:text}`name:.2f` ``)."""
-    from myst_nb import (
-        glue,  # lazily: the library is usable without the book's dependencies
-    )
+    from myst_nb import glue  # lazily: the library is usable without the book's dependencies
     for name, value in values.items():
         glue(name, plain(value), display=False)
 

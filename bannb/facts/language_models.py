@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from bannb.models.lstm_lm import parse_name
 from bannb.book.timings import chapter_seconds
 from bannb.data.text import PENN_TREEBANK
+from bannb.models.lstm_lm import parse_name
 from bannb.study import claims, convergence, experiments, profiles
 
 # What each verdict of a claim says about the paper's own finding: BAN+L lowers the perplexity, plain BAN "did

@@ -22,9 +22,7 @@ def widest(differences: Sequence) -> object | None:
 
 def command_markdown(notebook: str, parameter: str, seeds: Sequence[int]):
     """The papermill command that reruns `notebook` with `parameter` set to `seeds`, as a bash block."""
-    from IPython.display import (
-        Markdown,  # lazily: the library is usable without the book's dependencies
-    )
+    from IPython.display import Markdown  # lazily: the library is usable without the book's dependencies
     command = f'papermill book/{notebook}.ipynb out.ipynb -y "{parameter}: {list(seeds)}"'
     return Markdown(f"```bash\n{command}\n```")
 

@@ -6,7 +6,6 @@ the same run folders, records, reuse and weight restoring.
 """
 from __future__ import annotations
 
-
 from bannb.lm.config import LM_CONFIG_VERSION, LM_LOSSES, LMRunConfig  # noqa: F401  (the package's public names)
 from bannb.models.lstm_lm import create_language_model
 from bannb.runs.kinds import RunKind, register_kind
@@ -14,7 +13,7 @@ from bannb.runs.kinds import RunKind, register_kind
 
 def _train(config, runs_dir, device, progress, log, path):
     from bannb.lm.training import train_lm_run  # lazily: training loads fastai, reading records never needs it
-    return train_lm_run(config, runs_dir, device, log, path=path)
+    return train_lm_run(config, runs_dir, device, log, path=path, progress=progress)
 
 
 def _build_model(run):

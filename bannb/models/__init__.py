@@ -5,6 +5,7 @@ The constructors `wide_resnet` and `preact_resnet` share their modules' names, s
 re-exported here (that would hide the modules `bannb.models.wide_resnet` and
 `bannb.models.preact_resnet`); import them from those modules.
 """
+from bannb.models import lstm_lm  # noqa: E402,F401  (registers the language models' family: after the registry)
 from bannb.models.densenet import (
     densenet_bc,
     densenet_bc_param_count,
@@ -17,7 +18,6 @@ from bannb.models.densenet import (
 from bannb.models.layers import StagedNet
 from bannb.models.preact_resnet import dense_res_student
 from bannb.models.registry import count_parameters, create_model, list_models, model_family, parameter_count
-from bannb.models import lstm_lm  # noqa: E402,F401  (registers the language models' family: after the registry)
 
 __all__ = [
     "StagedNet",

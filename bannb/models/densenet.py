@@ -9,8 +9,8 @@ import math
 import re
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from bannb.errors import ConfigError

@@ -8,25 +8,21 @@ from __future__ import annotations
 import math
 from typing import Mapping, Sequence
 
+import matplotlib.lines as mlines
+import matplotlib.patches as mpatches
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
+from matplotlib.colors import LogNorm
+from matplotlib.lines import Line2D
+from matplotlib.patches import FancyBboxPatch, Patch
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, ScalarFormatter, StrMethodFormatter
+from matplotlib.transforms import blended_transform_factory
 
 from bannb.report.analysis import lr_marks
 from bannb.study.convergence import MIN_TRAIN_ACCURACY, window_length
 from bannb.study.stats import MARGIN
-import matplotlib.pyplot as plt
-import seaborn as sns
-from matplotlib.patches import FancyBboxPatch
-from matplotlib.ticker import NullFormatter, ScalarFormatter
-from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, LogLocator
-from matplotlib.ticker import StrMethodFormatter
-import matplotlib.lines as mlines
-import matplotlib.patches as mpatches
-from matplotlib.lines import Line2D
-from matplotlib.transforms import blended_transform_factory
-from matplotlib.colors import LogNorm
-
 
 # ---------------------------------------------------------------- figures
 

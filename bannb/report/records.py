@@ -12,7 +12,6 @@ from bannb.paths import default_runs_dir
 from bannb.runs.store import Run
 from bannb.study.generations import ensemble_accuracy
 
-
 # ---------------------------------------------------------------- tidy tables
 
 

@@ -9,23 +9,24 @@ deterministic function of its config; the worker count only changes which runs t
 """
 from __future__ import annotations
 
+import ctypes
 import json
 import multiprocessing
 import os
+import signal
+import sys
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Sequence
 
+import torch
+
 from bannb.errors import BannbError
 from bannb.runs.kinds import config_from_dict, kind_of
 from bannb.runs.restore import restore_weights
 from bannb.runs.store import Run, default_runs_dir, finished_problem, weights_problem
-import torch
-import signal
-import sys
-import threading
-import ctypes
 
 
 class PlanFailed(BannbError):

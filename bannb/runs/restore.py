@@ -8,8 +8,16 @@ from pathlib import Path
 
 import torch
 
-from bannb.runs.store import (PREDICTIONS, WEIGHTS, Run, atomic_write_bytes, default_runs_dir, mark_done,
-                              resolve_teacher, sha256)
+from bannb.runs.store import (
+    PREDICTIONS,
+    WEIGHTS,
+    Run,
+    atomic_write_bytes,
+    default_runs_dir,
+    mark_done,
+    resolve_teacher,
+    sha256,
+)
 
 RESTORE_DIR = ".restore"  # under the runs folder: recorded runs being trained again for their weights
 

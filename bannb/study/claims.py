@@ -29,8 +29,7 @@ import numpy as np
 import pandas as pd
 
 from bannb.study.paper import PAPER_ARCHS, paper_table
-from bannb.study.stats import MARGIN, Difference, paired_difference, unpaired_difference
-from bannb.study.stats import VERDICTS
+from bannb.study.stats import MARGIN, VERDICTS, Difference, paired_difference, unpaired_difference
 
 # The margin for perplexity, in perplexity points. Table 6's BAN+L gains are 3.08 and 3.31 points of test
 # perplexity (CNN-LSTM, LSTM) and 3.42 and 3.92 of validation perplexity, 4-5% of the teachers'; 3.0 is the

@@ -15,19 +15,19 @@ from typing import Sequence
 import pandas as pd
 import torch
 
-from bannb.data import load_dataset, make_dataloaders, test_indices
-from bannb.study.generations import born_again, chain_configs, generation_seed, teacher_config
-from bannb.lm.config import LMRunConfig
-from bannb.runs.plan import train, train_all
-from bannb.models import densenet_variants
-from bannb.study.profiles import get_profile
-from bannb.report.records import ensemble_records, lm_run_records, run_records
-from bannb.image.config import RunConfig, build_model
-from bannb.runs.store import Run, default_runs_dir
-from bannb.image.training import seed_everything, train_run
-from bannb.study.convergence import fit_record
 from bannb.book.timings import PROJECT_ROOT, seconds_per_run
+from bannb.data import load_dataset, make_dataloaders, test_indices
+from bannb.image.config import RunConfig, build_model
+from bannb.image.training import seed_everything, train_run
+from bannb.lm.config import LMRunConfig
+from bannb.models import densenet_variants
+from bannb.report.records import ensemble_records, lm_run_records, run_records
+from bannb.runs.plan import train, train_all
+from bannb.runs.store import Run, default_runs_dir
 from bannb.study.claims import GRID_COLUMNS
+from bannb.study.convergence import fit_record
+from bannb.study.generations import born_again, chain_configs, generation_seed, teacher_config
+from bannb.study.profiles import get_profile
 
 # BAN+L mixes the label loss and the teacher loss; the paper does not give the weight.
 BAN_L_PARAMS = dict(label_weight=0.5)

@@ -13,8 +13,8 @@ import torch.nn.functional as F
 
 from bannb.errors import ConfigError
 from bannb.image.config import RunConfig
-from bannb.runs.store import Run
 from bannb.image.training import train_run
+from bannb.runs.store import Run
 
 
 def generation_seed(seed: int, generation: int) -> int:

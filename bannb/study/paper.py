@@ -8,11 +8,11 @@ from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
-
-from bannb.paths import DATA_DIR
-from bannb.errors import ConfigError
 import torch
+
+from bannb.errors import ConfigError
 from bannb.models import count_parameters, create_model
+from bannb.paths import DATA_DIR
 
 TABLES_FILE = DATA_DIR / "paper_tables.json"
 SHORT_CITATION = "Furlanello et al. (ICML 2018)"

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pandas as pd
+
 from bannb.data import dataset_shape, load_dataset
 from bannb.data.text import load_corpus
 from bannb.errors import ConfigError, unknown_choice
@@ -19,7 +21,6 @@ from bannb.image.precision import auto_settings, resolve_precision
 from bannb.lm.config import LMRunConfig
 from bannb.models import densenet_variants, model_family, parameter_count
 from bannb.runs.plan import schedule_seconds
-import pandas as pd
 
 # The language models' named defaults (chapter 9); each `Profile` names the one it trains (`lm_name`).
 LM_PROFILES = {
