@@ -8,6 +8,7 @@ from typing import Sequence
 
 from bannb.paths import PROJECT_ROOT, results_dir
 from bannb.runs.store import atomic_write_json
+from bannb.study import chapters
 
 COMMITTED_PROFILE = "cpu"  # the profile whose chapters are committed and timed (profiles.DEFAULT_PROFILE)
 
@@ -45,6 +46,14 @@ def seconds_per_run(chapters: str | Sequence[str], root: Path = PROJECT_ROOT,
                if isinstance(entry := timings.get(name), dict)]
     trained = sum(entry.get("plan_runs_trained", 0) for entry in entries)
     return sum(entry.get("train_seconds", 0.0) for entry in entries) / trained if trained else None
+
+
+def central_seed_seconds(profile: str, root: Path | None = None) -> float | None:
+    """What one more central seed costs on the machines that trained the committed book: its runs in
+    `chapters.SEED_CHAPTERS` (`chapters.runs_per_seed`) at the mean wall seconds per run those chapters' plans took;
+    None where their training has not been measured."""
+    per_run = seconds_per_run(chapters.SEED_CHAPTERS, root or PROJECT_ROOT)
+    return None if per_run is None else chapters.runs_per_seed(profile) * per_run
 
 
 def machines(root: Path = PROJECT_ROOT, profile: str = COMMITTED_PROFILE) -> list[str]:

@@ -15,14 +15,12 @@ from typing import Sequence
 import pandas as pd
 import torch
 
-from bannb.book.timings import PROJECT_ROOT, seconds_per_run
 from bannb.data import load_dataset, make_dataloaders, test_indices
 from bannb.image.config import RunConfig, build_model
 from bannb.image.training import seed_everything, train_run
 from bannb.lm.config import LMRunConfig
-from bannb.models import densenet_variants
-from bannb.report.records import ensemble_records, lm_run_records, run_records
-from bannb.runs.plan import train, train_all
+from bannb.report.records import run_records
+from bannb.runs.plan import train_all
 from bannb.runs.store import Run, default_runs_dir
 from bannb.study.claims import GRID_COLUMNS
 from bannb.study.convergence import fit_record
@@ -31,7 +29,7 @@ from bannb.study.profiles import get_profile
 
 # BAN+L mixes the label loss and the teacher loss; the paper does not give the weight.
 BAN_L_PARAMS = dict(label_weight=0.5)
-LM_CHAPTER = "09_language_models"  # Table 6: its records come from `bannb.lm`, through `lm_records`
+LM_CHAPTER = "09_language_models"  # Table 6: perplexities of language models, where the other chapters have errors
 
 
 def chapter_seeds(profile: str, seeds: Sequence[int] | None, secondary: bool = False) -> list[int]:
@@ -138,7 +136,7 @@ def _grid_overrides(grid: dict, overrides: dict) -> dict:
     return dict(overrides, train_size=grid["train_size"], valid_size=grid["valid_size"])
 
 
-# ---------------------------------------------------------------- the book's plan: every run of every chapter
+# ---------------------------------------------------------------- chapter 3: the regime study; chapter 4: the control
 
 # The regime study of chapter 3: the profile's teacher, changed one way at a time. The profile's own regime is
 # one of the candidates (its seed-0 teacher, reused); the others show why the profile is what it is.
@@ -189,52 +187,6 @@ def long_teacher_config(profile: str, seed: int, device: str = "cpu", **override
     return book_config(profile, seed, device, epochs=LONG_TEACHER_FACTOR * epochs, **overrides)
 
 
-def chapter_plan(chapter: str, profile: str, device: str = "cpu", **overrides) -> list[RunConfig]:
-    """Every run `chapter` asks for at `profile`, teachers before students; chapters ask for nothing else
-    (a test checks it), so the book's cost is the cost of its plans."""
-    chosen = get_profile(profile)
-    seeds, secondary = list(chosen.seeds), list(chosen.secondary_seeds)
-    base = {seed: book_config(profile, seed, device, **overrides)
-            for seed in sorted({*independent_teacher_seeds(seeds), *secondary})}
-    if chapter == "03_teachers":
-        return [*regime_configs(profile, device, **overrides).values(), *(base[s] for s in seeds)]
-    if chapter == "04_born_again":
-        return ([c for s in seeds for c in chain_configs(base[s], 2)]
-                + [chain_configs(base[s], 3)[3] for s in secondary]
-                + [long_teacher_config(profile, s, device, **overrides) for s in secondary])
-    if chapter == "05_cwtm":
-        return [chain_configs(base[s], 1, loss, params)[1] for s in seeds
-                for loss, params in (("ban+l", BAN_L_PARAMS), ("cwtm", None))]
-    if chapter == "06_dkpp":
-        return [chain_configs(base[s], 1, "dkpp")[1] for s in seeds]
-    if chapter == "07_ensembles":
-        return [base[s] for s in independent_teacher_seeds(seeds) if s not in seeds]
-    if chapter == "08_densenet_resnet":
-        grid = transfer_grid(profile)
-        data = {k: v for k, v in _grid_overrides(grid, overrides).items() if v is not None}
-        plan = []
-        for s in grid["seeds"]:
-            for wrn in grid["wrn_archs"]:
-                wrn_base = book_config(profile, s, device, **{**data, "arch": wrn})
-                plan += chain_configs(wrn_base, 1) + chain_configs(wrn_base, 1, student_arch=grid["densenet"])[1:]
-            dense_base = book_config(profile, s, device, **{**data, "arch": grid["densenet"]})
-            plan.append(dense_base)
-            for arch in densenet_variants(grid["densenet"], grid["depth_factors"], grid["compression_factors"]).values():
-                plan += chain_configs(dense_base, 1, student_arch=arch)[1:]
-            for arch in grid["res_students"]:
-                plan.append(book_config(profile, s, device, **{**data, "arch": arch}))
-                plan += chain_configs(dense_base, 1, student_arch=arch)[1:]
-            plan.append(book_config(profile, s, device, **{**data, "arch": grid["linear"]}))
-        return plan
-    if chapter == "09_language_models":
-        return [config for seed in get_profile(profile).lm_seed_list() for config in lm_chain_configs(profile, seed, **overrides)]
-    return []
-
-
-BOOK_PLAN_CHAPTERS = ("03_teachers", "04_born_again", "05_cwtm", "06_dkpp", "07_ensembles", "08_densenet_resnet",
-                      "09_language_models")
-
-
 # ---------------------------------------------------------------- chapter 9: born-again language models
 
 LM_MODELS = {"ce": "Teacher", "ban": "BAN", "ban+l": "BAN+L"}  # a run's loss -> its label in the records
@@ -251,98 +203,9 @@ def lm_chain_configs(profile: str, seed: int, **overrides) -> list[LMRunConfig]:
                        for loss, params in (("ban", {}), ("ban+l", BAN_L_PARAMS)))]
 
 
-def lm_runs(profile: str, seeds: Sequence[int] | None = None, device: str = "cpu", runs_dir: Path | None = None,
-            **overrides) -> dict[str, list[Run]]:
-    """Chapter 9's runs, {"Teacher": [...], "BAN": [...], "BAN+L": [...]} in the order of `seeds` (None: the LM
-    profile's, `Profile.lm_seeds`); what is not finished trains first, on parallel workers (`plan.train_all`)."""
-    configs = [config for seed in get_profile(profile).lm_seed_list(seeds) for config in lm_chain_configs(profile, seed, **overrides)]
-    train_all(configs, runs_dir, device)
-    runs = {label: [] for label in LM_MODELS.values()}
-    for config in configs:
-        runs[LM_MODELS[config.loss]].append(train(config, runs_dir, device))
-    return runs
-
-
-def lm_records(profile: str, seeds: Sequence[int] | None = None, device: str = "cpu", runs_dir: Path | None = None,
-               **overrides) -> pd.DataFrame:
-    """Chapter 9's tidy table (`report.lm_run_records`): one row per run, model Teacher, BAN or BAN+L, its base
-    seed, the corpus, test, validation and training perplexity, parameters and run id; Table 6's claims
-    (`claims_for("09_language_models")`) are judged on it."""
-    return pd.concat([lm_run_records(runs, model=label)
-                      for label, runs in lm_runs(profile, seeds, device, runs_dir, **overrides).items()],
-                     ignore_index=True)
-
-
 # ---------------------------------------------------------------- every chapter's records, for its claims
 
-CENTRAL_GENERATIONS = 2  # BAN-1 and BAN-2 on the central seeds; BAN-3 on the secondary ones (chapter_plan)
-
-
-def chapter_records(chapter: str, profile: str, seeds: Sequence[int] | None = None,
-                    secondary_seeds: Sequence[int] | None = None, device: str = "cpu", runs_dir: Path | None = None,
-                    progress: bool = False, **overrides) -> pd.DataFrame:
-    """Every model `chapter` compares, as one tidy table (`report.run_records`: one row per run or ensemble, its
-    base `seed`, test error in %), labelled as `bannb.claims` names them; the runs are `chapter_plan`'s (trained
-    first where missing). The summary concatenates every chapter's table and evaluates every claim on it.
-
-    03_teachers: Teacher. 04_born_again: Teacher, BAN-1, BAN-2 on the central seeds, BAN-3 and "Teacher (2×
-    epochs)" on the secondary ones. 05_cwtm: Teacher, BAN-1, BAN+L, CWTM. 06_dkpp: Teacher, BAN-1, DKPP.
-    07_ensembles: Teacher, BAN-1…BAN-3, Ens*2 (central seeds), Ens*3 (secondary), Teachers×2 and Teachers×3
-    (disjoint groups of independently trained teachers). 08_densenet_resnet: WRN teacher, WRN BAN, DenseNet
-    student, DenseNet baseline, each Table 4 student by its column name, ResNet baseline, ResNet student, Linear.
-    09_language_models: `lm_records` (Teacher, BAN, BAN+L; perplexities, not errors; seeds None: the LM seeds).
-    """
-    if chapter == LM_CHAPTER:
-        return lm_records(profile, seeds, device, runs_dir, **overrides)
-    chosen = get_profile(profile)
-    seeds = list(chosen.seeds if seeds is None else seeds)
-    secondary = list(chosen.secondary_seeds if secondary_seeds is None else secondary_seeds)
-    common = dict(device=device, progress=progress, runs_dir=runs_dir, **overrides)
-    if chapter == "08_densenet_resnet":
-        return _transfer_records(profile, transfer_grid(profile, seeds=secondary_seeds), device, progress, runs_dir,
-                                 **overrides)
-    if chapter == "03_teachers":
-        return run_records(teachers(profile, seeds, device, progress, runs_dir, **overrides), model="Teacher")
-    chains = sequences(profile, seeds, CENTRAL_GENERATIONS, **common)
-    frames = [generation_records(chains)]
-    if chapter in ("04_born_again", "07_ensembles"):
-        longer = sequences(profile, secondary, CENTRAL_GENERATIONS + 1, **common)
-        frames.append(run_records([longer[s][-1] for s in secondary], model=f"BAN-{CENTRAL_GENERATIONS + 1}"))
-    if chapter == "04_born_again":
-        configs = [long_teacher_config(profile, s, device, **overrides) for s in secondary]
-        train_all(configs, runs_dir, device)
-        frames.append(run_records([train_run(c, runs_dir, device, progress) for c in configs],
-                                  model="Teacher (2× epochs)"))
-    elif chapter == "05_cwtm":
-        for label, loss, params in (("BAN+L", "ban+l", BAN_L_PARAMS), ("CWTM", "cwtm", None)):
-            frames.append(run_records(students(profile, seeds, loss, params, **common), model=label))
-    elif chapter == "06_dkpp":
-        frames.append(run_records(students(profile, seeds, "dkpp", **common), model="DKPP"))
-    elif chapter == "07_ensembles":
-        frames.append(ensemble_records({s: chains[s][1:3] for s in seeds}, model="Ens*2"))
-        frames.append(ensemble_records({s: longer[s][1:4] for s in secondary}, model="Ens*3"))
-        pool = teachers(profile, independent_teacher_seeds(seeds), device, progress, runs_dir, **overrides)
-        for size in (2, 3):
-            frames.append(ensemble_records(disjoint_groups(pool, size), model=f"Teachers×{size}"))
-    elif chapter != "04_born_again":
-        raise ValueError(f"no records for chapter {chapter!r}; chapters with runs: {', '.join(BOOK_PLAN_CHAPTERS)}")
-    return pd.concat(frames, ignore_index=True)
-
-
-# ---------------------------------------------------------------- the whole book's records, for the summary
-
-RECORD_CHAPTERS = tuple(dict.fromkeys((*BOOK_PLAN_CHAPTERS, LM_CHAPTER)))  # every chapter that has records
-
-
-def book_records(profile: str, seeds: Sequence[int] | None = None, secondary_seeds: Sequence[int] | None = None,
-                 device: str = "cpu", runs_dir: Path | None = None, progress: bool = False,
-                 **overrides) -> dict[str, pd.DataFrame]:
-    """Every chapter's records (`chapter_records`; the language-model chapter's from `lm_records`), by
-    chapter: what `claims.evaluate_book` takes. Kept apart, since chapters label different things alike."""
-    # the language-model chapter has seeds of its own (`Profile.lm_seeds`): the image chapters' are not passed on
-    return {name: chapter_records(name, profile, None if name == LM_CHAPTER else seeds, secondary_seeds, device,
-                                  runs_dir, progress, **overrides)
-            for name in RECORD_CHAPTERS}
+CENTRAL_GENERATIONS = 2  # BAN-1 and BAN-2 on the central seeds; BAN-3 on the secondary ones (`study.chapters`)
 
 
 def pooled_records(records_by_chapter: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -353,27 +216,6 @@ def pooled_records(records_by_chapter: dict[str, pd.DataFrame]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=["chapter", "model", "seed", "test_error", "run_id"])
     return pd.concat(frames, ignore_index=True).drop_duplicates(["run_id", "model"], ignore_index=True)
-
-
-SEED_CHAPTERS = ("03_teachers", "04_born_again", "05_cwtm", "06_dkpp")  # the chapters whose runs are per central seed
-
-
-def runs_per_seed(profile: str, chapters: Sequence[str] = SEED_CHAPTERS) -> int:
-    """How many runs one more central seed adds to `chapters`' plans at `profile` (a teacher and its students),
-    counted on a central seed that is not also a secondary one, so that BAN-3 and the long teacher are not in it."""
-    chosen = get_profile(profile)
-    seed = max(set(chosen.seeds) - set(chosen.secondary_seeds) or chosen.seeds)
-    return len({config.run_id for chapter in chapters for config in chapter_plan(chapter, profile)
-                if config.base_seed == seed and config.run_id not in
-                {c.run_id for c in regime_configs(profile).values()}})
-
-
-def central_seed_seconds(profile: str, root: Path | None = None) -> float | None:
-    """What one more central seed costs on the machines that trained the committed book: its runs in
-    `SEED_CHAPTERS` (`runs_per_seed`) at the mean wall seconds per run those chapters' plans took; None where
-    their training has not been measured."""
-    per_run = seconds_per_run(SEED_CHAPTERS, root or PROJECT_ROOT)
-    return None if per_run is None else runs_per_seed(profile) * per_run
 
 
 FIT_FIELDS = ("train_accuracy", "train_loss", "teacher_train_targets_wrong", "test_agreement_with_teacher")
@@ -391,36 +233,6 @@ def run_fit(frame: pd.DataFrame, runs_dir: Path | None = None) -> pd.DataFrame:
         row = {name: final.get(name, math.nan) * (1 if name == "train_loss" else 100) for name in FIT_FIELDS}
         rows.append(dict(row, teacher=final.get("teacher") or math.nan))
     return pd.concat([frame.reset_index(drop=True), pd.DataFrame(rows, columns=[*FIT_FIELDS, "teacher"])], axis=1)
-
-
-def _transfer_records(profile: str, grid: dict, device: str, progress: bool, runs_dir: Path | None,
-                      **overrides) -> pd.DataFrame:
-    """Chapter 8's table: per Wide-ResNet teacher (column `wrn`) its BAN and its DenseNet student; the DenseNet
-    trained on the labels and its Table 4 students; per residual student (column `res`) its baseline and its
-    BAN from the DenseNet; the linear classifier every model must beat."""
-    data = _grid_overrides(grid, overrides)
-    seeds = grid["seeds"]
-    common = dict(device=device, progress=progress, runs_dir=runs_dir)
-    frames = []
-    for wrn in grid["wrn_archs"]:
-        chains = sequences(profile, seeds, 1, arch=wrn, **common, **data)
-        frames += [run_records([c[0] for c in chains.values()], model="WRN teacher", wrn=wrn),
-                   run_records([c[1] for c in chains.values()], model="WRN BAN", wrn=wrn),
-                   run_records(students(profile, seeds, student_arch=grid["densenet"], arch=wrn, **common, **data),
-                               model="DenseNet student", wrn=wrn)]
-    frames.append(run_records(teachers(profile, seeds, device, progress, runs_dir, arch=grid["densenet"], **data),
-                              model="DenseNet baseline"))
-    for label, arch in densenet_variants(grid["densenet"], grid["depth_factors"], grid["compression_factors"]).items():
-        frames.append(run_records(students(profile, seeds, student_arch=arch, arch=grid["densenet"], **common, **data),
-                                  model=label))
-    for arch in grid["res_students"]:
-        frames += [run_records(teachers(profile, seeds, device, progress, runs_dir, arch=arch, **data),
-                               model="ResNet baseline", res=arch),
-                   run_records(students(profile, seeds, student_arch=arch, arch=grid["densenet"], **common, **data),
-                               model="ResNet student", res=arch)]
-    frames.append(run_records(teachers(profile, seeds, device, progress, runs_dir, arch=grid["linear"], **data),
-                              model="Linear"))
-    return pd.concat(frames, ignore_index=True)
 
 
 def taught_others(runs: Sequence[Run]) -> list[bool]:
