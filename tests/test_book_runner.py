@@ -23,7 +23,8 @@ def notebook(path, *cells, parameters=None):
 def book(tmp_path):
     (tmp_path / "book").mkdir()
     (tmp_path / "_toc.yml").write_text(
-        "format: jb-book\nroot: book/index\nchapters:\n- file: book/01_good\n- file: book/02_bad\n- file: book/03_params\n")
+        "format: jb-book\nroot: book/index\nchapters:\n"
+        "- file: book/01_good\n- file: book/02_bad\n- file: book/03_params\n")
     (tmp_path / "book" / "index.md").write_text("# index\n")
     notebook(tmp_path / "book" / "01_good.ipynb", "print('chapter one ran')")
     notebook(tmp_path / "book" / "02_bad.ipynb", "x = 1", "1 / 0")
@@ -87,12 +88,12 @@ def test_seconds_per_run_is_a_chapters_training_time_over_the_runs_it_trained(tm
 
 
 def test_machines_and_durations_for_prose(tmp_path, monkeypatch):
+    from bannb.book import timings
     from bannb.book.timings import add_training_time, duration_text, machines
-    from bannb.image import precision
     assert machines(tmp_path) == []
     cpus = iter([dict(model="CPU A", isa="avx2", cores=2), dict(model="CPU B", isa="avx512", cores=4),
                  dict(model="CPU A", isa="avx2", cores=2)])
-    monkeypatch.setattr(precision, "cpu_info", lambda: next(cpus))
+    monkeypatch.setattr(timings, "cpu_info", lambda: next(cpus))
     add_training_time(tmp_path, "03_teachers", 10.0)
     add_training_time(tmp_path, "04_born_again", 10.0)
     add_training_time(tmp_path, "04_born_again", 10.0)

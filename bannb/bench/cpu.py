@@ -44,8 +44,8 @@ import torch
 from fastai.callback.core import Callback, CancelFitException
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
-from torch.utils.flop_counter import FlopCounterMode
 
+from bannb.bench.machine import cpu_info, machine_name, matmul_peak, step_flops
 from bannb.book.timings import book_wall_seconds
 from bannb.data.arrays import PROJECT_ROOT, ImageArrays
 from bannb.data.loaders import make_dataloaders
@@ -53,9 +53,7 @@ from bannb.image.learner import make_learner
 from bannb.image.precision import (
     Candidate,
     candidates,
-    cpu_info,
     decide,
-    machine_name,
     slug,
     time_steps,
     training_step,
@@ -82,28 +80,7 @@ VARIANT_CASE = "densenet-bc-40-12 1×28×28"
 VARIANTS = ("concat (as before)", "preallocated buffer", "compiled blocks")
 
 
-# ------------------------------------------------------------------------------------------- the machine's ceilings
-
-def matmul_peak(dtype: torch.dtype, seconds: float = 1.0) -> float:
-    """Achieved FLOP/s of a square matmul, the practical peak the networks are measured against. The size grows
-    to 2048 unless one product already takes long (bf16 without native instructions is emulated and ~40× slower:
-    a 2048² product would take minutes); then it repeats for about `seconds`."""
-    size = 256
-    while True:
-        a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
-        a @ b
-        started = time.perf_counter()
-        a @ b
-        once = time.perf_counter() - started
-        if size >= 2048 or once * 8 > seconds:
-            break
-        size *= 2
-    repeats, started = 0, time.perf_counter()
-    while repeats < 3 or time.perf_counter() - started < seconds:
-        a @ b
-        repeats += 1
-    return 2 * size ** 3 * repeats / (time.perf_counter() - started)
-
+# ------------------------------------------------------ the memory's ceiling (the matmul peak is bannb.bench.machine's)
 
 def memory_bandwidth(megabytes: int = 256, seconds: float = 1.0) -> float:
     """Bytes/s of a triad a = b + 2·c over fp32 tensors of `megabytes` each (far beyond any cache): 2 reads and
@@ -119,12 +96,6 @@ def memory_bandwidth(megabytes: int = 256, seconds: float = 1.0) -> float:
 
 
 # ------------------------------------------------------------------------------------------------- what a step does
-
-def step_flops(step) -> int:
-    with FlopCounterMode(display=False) as counter:
-        step()
-    return counter.get_total_flops()
-
 
 def step_bytes(step) -> int:
     """Bytes one call of `step` moves if every op reads its inputs and writes its outputs once from memory (views

@@ -31,8 +31,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from fastai.callback.core import Callback
-from torch.utils.flop_counter import FlopCounterMode
 
+from bannb.bench.machine import matmul_peak, step_flops
 from bannb.data.arrays import ImageArrays
 from bannb.data.loaders import InMemoryLoader, make_dataloaders
 from bannb.image.learner import make_learner
@@ -59,31 +59,17 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def matmul_peak(device: torch.device, dtype: torch.dtype = torch.bfloat16) -> float:
-    """FLOP/s of a large square matmul on `device`: the practical peak the steps are measured against."""
-    size, repeats = (8192, 20) if device.type == "cuda" else (512, 5)  # on the CPU only to exercise the code
-    a = torch.randn(size, size, dtype=dtype, device=device)
-    b = torch.randn(size, size, dtype=dtype, device=device)
-    for _ in range(3):
-        a @ b
-    synchronize(device)
-    started = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    synchronize(device)
-    return 2 * size ** 3 * repeats / (time.perf_counter() - started)
-
-
-def step_flops(arch: str, batch: int, classes: int, device: torch.device, ban: bool) -> int:
+def ban_step_flops(arch: str, batch: int, classes: int, device: torch.device, ban: bool) -> int:
     """FLOPs of one training step: student forward and backward, plus the teacher's forward for a BAN step."""
     student, teacher = create_model(arch, 3, classes).to(device), create_model(arch, 3, classes).to(device).eval()
     images = torch.randn(batch, 3, 32, 32, device=device)
-    with FlopCounterMode(display=False) as counter:
+
+    def step():
         if ban:
             with torch.no_grad():
                 teacher(images)
         student(images).float().logsumexp(1).mean().backward()
-    return counter.get_total_flops()
+    return step_flops(step)
 
 
 def _random_images(count: int, classes: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -183,11 +169,11 @@ def gpu_benchmark(device: str | torch.device | None = None, arch: str = "wrn-28-
     previous_benchmark = torch.backends.cudnn.benchmark
     torch.backends.cudnn.benchmark = True  # as bannb's path sets it; the plain loop gets the same autotuning
     try:
-        peak = matmul_peak(device, torch.bfloat16 if precision == "bf16" else torch.float32)
+        peak = matmul_peak(torch.bfloat16 if precision == "bf16" else torch.float32, device)
         datasheet = datasheet_bf16_peak(device)
         rows = []
         for step, ban in (("teacher step", False), ("BAN step (teacher forward included)", True)):
-            flops = step_flops(arch, batch, classes, device, ban)
+            flops = ban_step_flops(arch, batch, classes, device, ban)
             for path, seconds in (
                     (f"bannb ({precision}, channels-last, data on the device)",
                      bannb_seconds(arch, batch, classes, steps, warmup, device, precision, ban)),
@@ -205,13 +191,14 @@ def gpu_benchmark(device: str | torch.device | None = None, arch: str = "wrn-28-
     return dict(device=torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
                 torch=torch.__version__, cudnn=torch.backends.cudnn.version(), arch=arch, batch=batch, steps=steps,
                 precision=precision, measured_matmul_peak_flops_per_second=peak,
-                datasheet_bf16_flops_per_second=datasheet, loader_synchronisations_per_epoch=loader_synchronisations(device),
-                rows=rows)
+                datasheet_bf16_flops_per_second=datasheet,
+                loader_synchronisations_per_epoch=loader_synchronisations(device), rows=rows)
 
 
 def print_gpu_report(report: dict) -> None:
     datasheet = report["datasheet_bf16_flops_per_second"]
-    print(f"{report['device']}, torch {report['torch']}, {report['arch']}, batch {report['batch']}: {report['precision']} matmul "
+    print(f"{report['device']}, torch {report['torch']}, {report['arch']}, batch {report['batch']}: "
+          f"{report['precision']} matmul "
           f"peak {report['measured_matmul_peak_flops_per_second'] / 1e12:.1f} TFLOP/s measured"
           + (f", {datasheet / 1e12:.0f} datasheet" if datasheet else ""))
     for row in report["rows"]:
@@ -219,7 +206,8 @@ def print_gpu_report(report: dict) -> None:
               f"{row['flops_per_second'] / 1e12:7.2f} TFLOP/s {100 * row['share_of_measured_peak']:5.1f}% of peak"
               + (f"  ×{row['speedup_over_plain_fp32']:.2f}" if "speedup_over_plain_fp32" in row else ""))
     if report["loader_synchronisations_per_epoch"] is not None:
-        print(f"  synchronising CUDA calls in an epoch of the data loader: {report['loader_synchronisations_per_epoch']}")
+        print("  synchronising CUDA calls in an epoch of the data loader: "
+              f"{report['loader_synchronisations_per_epoch']}")
 
 
 def main(argv=None) -> int:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Sequence
 
+from bannb.bench.machine import cpu_info
 from bannb.paths import PROJECT_ROOT, results_dir
 from bannb.runs.store import atomic_write_json
 from bannb.study import chapters
@@ -91,7 +92,8 @@ def record_timing(root: Path, chapter: str, seconds: float, runs_trained: int) -
     atomic_write_json(timings_file(root), timings)
 
 
-def add_training_time(root: Path, chapter: str, seconds: float, runs: int = 1, profile: str = COMMITTED_PROFILE) -> None:
+def add_training_time(root: Path, chapter: str, seconds: float, runs: int = 1,
+                      profile: str = COMMITTED_PROFILE) -> None:
     """Add the wall time of training part of a chapter's plan. Called after every finished run, so that a
     plan trained over several sessions adds up (what is lost to a kill is the run in flight)."""
     timings = read_timings(root, profile)
@@ -99,7 +101,6 @@ def add_training_time(root: Path, chapter: str, seconds: float, runs: int = 1, p
     entry = dict(entry) if isinstance(entry, dict) else {}
     entry["train_seconds"] = round(entry.get("train_seconds", 0.0) + seconds, 1)
     entry["plan_runs_trained"] = entry.get("plan_runs_trained", 0) + runs
-    from bannb.image.precision import cpu_info  # lazily: torch
     info = cpu_info()
     machine = f"{info['model']} ({info['isa']}), {info['cores']} cores"
     machines = entry.get("machines", [])
