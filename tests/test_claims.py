@@ -290,7 +290,8 @@ def test_evaluate_book_judges_each_claim_on_its_own_chapters_records():
 
 
 def test_every_claims_chapter_has_records_and_the_summary_evaluates_them_all():
-    from bannb.study.experiments import LM_CHAPTER, RECORD_CHAPTERS
+    from bannb.study.chapters import RECORD_CHAPTERS
+    from bannb.study.experiments import LM_CHAPTER
     assert {c.chapter for c in CLAIMS} <= set(RECORD_CHAPTERS)
     assert LM_CHAPTER in RECORD_CHAPTERS
     summary = json.loads((Path(__file__).resolve().parents[1] / "book" / "10_summary.ipynb").read_text())

@@ -320,19 +320,19 @@ def test_a_plan_trains_language_models_and_restores_a_teacher_recorded_without_w
 
 
 def test_chapter_records_of_the_language_models(small_corpus, monkeypatch):
-    """`experiments.lm_records`: the teacher, BAN and BAN+L of each seed, trained (smoke LM profile, on the test's
+    """`chapters.chapter_records` of chapter 9: the teacher, BAN and BAN+L of each seed, trained (smoke LM profile, on the test's
     corpus) and tabulated for Table 6's claims."""
+    from bannb.study.chapters import chapter_records, chapter_runs
     from bannb.study.claims import claims_for, evaluate
-    from bannb.study.experiments import lm_records, lm_runs
     from bannb.study.stats import VERDICTS
     monkeypatch.setenv("BANNB_WORKERS", "1")
     data = dict(max_vocab=25, batch_size=4, bptt=6, probe_tokens=200, epochs=1)
-    frame = lm_records("smoke", [0, 1], runs_dir=small_corpus / "runs", **data)
+    frame = chapter_records("09_language_models", "smoke", [0, 1], runs_dir=small_corpus / "runs", **data)
     assert list(frame["model"]) == ["Teacher"] * 2 + ["BAN"] * 2 + ["BAN+L"] * 2
     assert list(frame["seed"]) == [0, 1] * 3 and set(frame["corpus"]) == {"fortunes"}
     assert (frame[["test_ppl", "valid_ppl", "train_ppl"]] > 1).all().all()
     assert frame.groupby("model")["params"].nunique().eq(1).all()  # one architecture throughout
-    runs = lm_runs("smoke", [0, 1], runs_dir=small_corpus / "runs", **data)  # the same runs, loaded
+    runs = chapter_runs("09_language_models", "smoke", [0, 1], runs_dir=small_corpus / "runs", **data)  # the same runs, loaded
     for teacher, ban, banl in zip(runs["Teacher"], runs["BAN"], runs["BAN+L"]):
         assert ban.config.teacher == banl.config.teacher == teacher.run_id
         assert ban.config.seed == banl.config.seed != teacher.config.seed  # the students differ in the loss alone
@@ -342,7 +342,7 @@ def test_chapter_records_of_the_language_models(small_corpus, monkeypatch):
 
 
 def test_language_model_plan_of_the_book():
-    from bannb.study.experiments import BOOK_PLAN_CHAPTERS, chapter_plan
+    from bannb.study.chapters import BOOK_PLAN_CHAPTERS, chapter_plan
     from bannb.study.profiles import CPU_CHAPTER_BUDGET_MINUTES, LM_PROFILES, expected_seconds
     assert "09_language_models" in BOOK_PLAN_CHAPTERS
     assert get_profile("gpu").lm_name == "paper" and get_profile("cpu").lm_seed_list() == [0, 1, 2]

@@ -32,7 +32,7 @@ from bannb.errors import BannbError, ConfigError
 from bannb.paths import PROJECT_ROOT, default_runs_dir
 from bannb.runs.plan import default_workers, train_all
 from bannb.runs.store import Run
-from bannb.study.experiments import chapter_plan
+from bannb.study.chapters import chapter_plan
 from bannb.study.profiles import DEFAULT_PROFILE, PROFILES, get_profile
 
 # ---------------------------------------------------------------- the chapters

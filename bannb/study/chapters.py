@@ -127,7 +127,10 @@ def ensembles_chapter(profile, seeds: Seeds, device, **overrides) -> list[Entry]
 def transfer_chapter(profile, seeds: Seeds, device, **overrides) -> list[Entry]:
     """08_densenet_resnet, on the secondary seeds: per Wide-ResNet teacher (column `wrn`) its BAN and its DenseNet
     student; the DenseNet trained on the labels and its Table 4 students; per residual student (column `res`) its
-    baseline and its BAN from the DenseNet; the linear classifier every model must beat."""
+    baseline and its BAN from the DenseNet; the linear classifier every model must beat. None at a profile
+    without a grid (`Profile.transfer`)."""
+    if not get_profile(profile).transfer:
+        return []
     grid = transfer_grid(profile, seeds=seeds.secondary)
     data = _grid_overrides(grid, overrides)
 
