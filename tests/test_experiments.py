@@ -199,8 +199,9 @@ def test_a_chapters_plan_is_every_run_it_shows_each_once_a_replicate_together():
     ensembles = {e.label: e for e in entries}
     assert [len(members) for _, members in ensembles["Teachers×3"].groups] == [3, 3, 3]
     assert [replicate for replicate, _ in ensembles["Teachers×2"].groups] == [0, 1, 2, 3]
-    with pytest.raises(ConfigError, match="chapter with runs"):
+    with pytest.raises(ConfigError, match="chapter '02_gradient' trains no runs"):
         chapter_entries("02_gradient", "cpu")
+    assert chapter_plan("02_gradient", "cpu") == []
     assert chapter_entries("08_densenet_resnet", "gpu") == []  # no grid at the gpu profile
 
 

@@ -255,7 +255,7 @@ ACCURACY = dict(profile="cpu", arch="wrn-16-1", dataset="fashion-mnist")
 def precision_accuracy(seeds: int, runs_dir: Path | None = None, log=print) -> dict:
     """Train (or reuse) `seeds` cpu-profile WRN-16-1 teachers in bf16 and in fp32; their test errors and the
     paired difference bf16 − fp32 (same seed, same data order) with its 95% CI and the book's verdict word
-    (`bannb.stats`: "no effect of the paper's size" when the interval lies within ±MARGIN)."""
+    (`bannb.study.stats`: "no effect of the paper's size" when the interval lies within ±MARGIN)."""
     rows = []
     for precision in ("bf16", "fp32"):
         for seed in range(seeds):

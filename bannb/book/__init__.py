@@ -61,7 +61,7 @@ _NOTES_SHOWN: set = set()
 
 @dataclass(frozen=True)
 class Chapter:
-    """A chapter's set-up, resolved: what its cells pass to `bannb.experiments`."""
+    """A chapter's set-up, resolved: what its cells pass to `bannb.study.experiments`."""
 
     profile: Profile
     seeds: list  # the central comparisons' seeds

@@ -84,7 +84,7 @@ class InMemoryLoader:
         self.images, self.labels = images, labels
         self.bs, self.shuffle, self.augment, self.pad, self.flip = batch_size, shuffle, augment, pad, flip
         self.drop_last, self.seed, self.epoch = drop_last and len(images) > batch_size, seed, 0
-        self.rank, self.world_size = 0, 1  # set by bannb.distributed when training over several processes
+        self.rank, self.world_size = 0, 1  # set by bannb.image.distributed when training over several processes
         self.mean, self.inv_std = mean.view(1, -1, 1, 1), (1.0 / std).view(1, -1, 1, 1)
         self.to(device)
 

@@ -30,7 +30,7 @@ def run_records(runs: Iterable, **labels) -> pd.DataFrame:
 
 
 def lm_run_records(runs: Iterable, **labels) -> pd.DataFrame:
-    """One row per language-model run (`bannb.lm.LMRun`): the `labels`, the base seed, the corpus, test,
+    """One row per language-model run (a `bannb.runs.store.Run` of the "lm" kind): the `labels`, the base seed, the corpus, test,
     validation and training perplexity of the last epoch (training: the clean model on every training token),
     and the parameter count."""
     rows = [dict(labels, seed=run.config.base_seed, corpus=run.config.corpus, arch=run.config.arch,
@@ -42,7 +42,7 @@ def lm_run_records(runs: Iterable, **labels) -> pd.DataFrame:
 
 
 def lm_metrics_records(runs: Iterable, **labels) -> pd.DataFrame:
-    """Every language-model run's per-epoch metrics (`LMRun.metrics()`: train_ppl, train_probe_ppl, valid_ppl,
+    """Every language-model run's per-epoch metrics (`Run.metrics()`: train_ppl, train_probe_ppl, valid_ppl,
     lr, seconds…) with the labels and the base seed."""
     return _labelled_metrics(runs, labels)
 

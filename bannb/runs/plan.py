@@ -5,7 +5,7 @@ process with two threads (a small convolution does not split well over threads, 
 wait on each other's barriers), so a chapter's runs go through `train_all`. Each run is still the same
 deterministic function of its config; the worker count only changes which runs train at the same time.
 
-    python -m bannb.plan --chapter 04_born_again   # not a CLI: chapters call `train_all(experiments.plan(...))`
+    python -m bannb.runs.plan --chapter 04_born_again   # not a CLI: chapters call `train_all(experiments.plan(...))`
 """
 from __future__ import annotations
 

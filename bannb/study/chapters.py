@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 
 import pandas as pd
 
-from bannb.errors import unknown_choice
+from bannb.errors import ConfigError
 from bannb.models import densenet_variants
 from bannb.report.records import ensemble_records, lm_run_records, run_records
 from bannb.runs.kinds import kind_of
@@ -179,21 +179,22 @@ RECORD_CHAPTERS = BOOK_PLAN_CHAPTERS  # every chapter that has records
 
 def chapter_entries(chapter: str, profile: str, seeds: Sequence[int] | None = None,
                     secondary_seeds: Sequence[int] | None = None, device: str = "cpu", **overrides) -> list[Entry]:
-    """`chapter`'s declaration at `profile` (seeds None: the profile's; the language models' replicates are the
-    profile's `lm_seeds`, or `seeds` where given to that chapter alone)."""
+    """`chapter`'s declaration at `profile` (seeds None: the profile's `seeds`, `secondary_seeds` and, for the
+    language models' replicates, `lm_seeds`)."""
     if chapter not in CHAPTERS:
-        raise unknown_choice("chapter with runs", chapter, CHAPTERS)
-    chosen = get_profile(profile)
-    lm = chapter == "09_language_models"
-    chosen_seeds = Seeds(central=chapter_seeds(profile, None if lm else seeds),
-                         secondary=chapter_seeds(profile, secondary_seeds, secondary=True),
-                         lm=chosen.lm_seed_list(seeds if lm else None))
-    return CHAPTERS[chapter](profile, chosen_seeds, device, **overrides)
+        raise ConfigError(f"chapter {chapter!r} trains no runs; the chapters with runs are: {', '.join(CHAPTERS)}")
+    chosen = get_profile(profile)  # resolved once, passed down as the object
+    chosen_seeds = Seeds(central=chapter_seeds(chosen, seeds),
+                         secondary=chapter_seeds(chosen, secondary_seeds, secondary=True),
+                         lm=chosen.lm_seed_list(seeds))
+    return CHAPTERS[chapter](chosen, chosen_seeds, device, **overrides)
 
 
 def chapter_plan(chapter: str, profile: str, device: str = "cpu", **overrides) -> list:
     """Every run `chapter` asks for at `profile`, each once, a replicate's runs together, teachers before their
-    students: what the book trains before the chapter runs."""
+    students: what the book trains before the chapter runs (nothing for a chapter without runs)."""
+    if chapter not in CHAPTERS:
+        return []
     configs = {config.run_id: config for entry in chapter_entries(chapter, profile, device=device, **overrides)
                for config in entry.all_configs()}
     replicates = list(dict.fromkeys(config.base_seed for config in configs.values()))

@@ -3,7 +3,7 @@
 A claim says that model `b` has `expected` ("lower" or "higher") error than model `a`, where `a` and `b`
 are labels in a chapter's tidy records (`report.run_records`: one row per run, a `model` column and the
 run's base `seed`). The chapters evaluate the claims of their own chapter and the summary evaluates all of
-them, from this one list, with the rule of `bannb.stats`.
+them, from this one list, with the rule of `bannb.study.stats`.
 
 A claim compares its own value column (`value`: test error in points for the image claims, test perplexity
 for Table 6's language models) with its own margin (`margin`, in the value's `unit`; `stats.MARGIN` for
@@ -158,7 +158,7 @@ def _transfer_claims() -> list[Claim]:
 
 def _language_model_claims() -> list[Claim]:
     """Table 6 and chapter 9: born-again LSTM language models, compared on test perplexity. The records carry a
-    `corpus` column (chapter 9's `experiments.lm_records`), which keeps these claims apart from the image
+    `corpus` column (chapter 9's records, `chapters.chapter_records`), which keeps these claims apart from the image
     chapters' Teacher and BAN+L rows in a table of every chapter's records."""
     perplexity = dict(value="test_ppl", unit="perplexity points", margin=PERPLEXITY_MARGIN,
                       where={"corpus": "fortunes"})

@@ -25,14 +25,14 @@ from bannb.runs.store import Run, default_runs_dir
 from bannb.study.claims import GRID_COLUMNS
 from bannb.study.convergence import fit_record
 from bannb.study.generations import born_again, chain_configs, generation_seed, teacher_config
-from bannb.study.profiles import get_profile
+from bannb.study.profiles import Profile, get_profile
 
 # BAN+L mixes the label loss and the teacher loss; the paper does not give the weight.
 BAN_L_PARAMS = dict(label_weight=0.5)
 LM_CHAPTER = "09_language_models"  # Table 6: perplexities of language models, where the other chapters have errors
 
 
-def chapter_seeds(profile: str, seeds: Sequence[int] | None, secondary: bool = False) -> list[int]:
+def chapter_seeds(profile: str | Profile, seeds: Sequence[int] | None, secondary: bool = False) -> list[int]:
     """A chapter's `seeds` parameter: None means the profile's default (`Profile.seeds`, or for a comparison the
     budget allows fewer seeds, `Profile.secondary_seeds`)."""
     if seeds is not None:
@@ -41,13 +41,13 @@ def chapter_seeds(profile: str, seeds: Sequence[int] | None, secondary: bool = F
     return list(chosen.secondary_seeds if secondary else chosen.seeds)
 
 
-def book_config(profile: str, seed: int = 0, device: str = "cpu", **overrides) -> RunConfig:
+def book_config(profile: str | Profile, seed: int = 0, device: str = "cpu", **overrides) -> RunConfig:
     """A teacher's config for a chapter: the profile's defaults, the chapter's parameters that are not None,
     and the book's extra shrinking at the profile (`Profile.book_overrides`) unless a parameter says otherwise."""
     return teacher_config(get_profile(profile).book_config(device=device, seed=seed, **overrides))
 
 
-def teachers(profile: str, seeds: Sequence[int], device: str = "cpu", progress: bool = False,
+def teachers(profile: str | Profile, seeds: Sequence[int], device: str = "cpu", progress: bool = False,
              runs_dir: Path | None = None, **overrides) -> list[Run]:
     """One teacher (trained on the labels) per seed."""
     configs = [book_config(profile, seed, device, **overrides) for seed in seeds]
@@ -55,7 +55,7 @@ def teachers(profile: str, seeds: Sequence[int], device: str = "cpu", progress: 
     return [train_run(book_config(profile, seed, device, **overrides), runs_dir, device, progress) for seed in seeds]
 
 
-def sequences(profile: str, seeds: Sequence[int], generations: int, loss: str = "ban", loss_params: dict | None = None,
+def sequences(profile: str | Profile, seeds: Sequence[int], generations: int, loss: str = "ban", loss_params: dict | None = None,
               student_arch: str | None = None, device: str = "cpu", progress: bool = False,
               runs_dir: Path | None = None, **overrides) -> dict[int, list[Run]]:
     """Per seed, [teacher, BAN-1, …, BAN-k] (`born_again`); the teacher is the same run `teachers` gives.
@@ -68,7 +68,7 @@ def sequences(profile: str, seeds: Sequence[int], generations: int, loss: str = 
             for seed in seeds}
 
 
-def students(profile: str, seeds: Sequence[int], loss: str = "ban", loss_params: dict | None = None,
+def students(profile: str | Profile, seeds: Sequence[int], loss: str = "ban", loss_params: dict | None = None,
              student_arch: str | None = None, device: str = "cpu", progress: bool = False,
              runs_dir: Path | None = None, **overrides) -> list[Run]:
     """One first-generation student per seed, taught by that seed's teacher with `loss`."""
@@ -123,7 +123,7 @@ def test_images(config: RunConfig) -> torch.Tensor:
 
 # ---------------------------------------------------------------- chapter 8: across architectures
 
-def transfer_grid(profile: str, **overrides) -> dict:
+def transfer_grid(profile: str | Profile, **overrides) -> dict:
     """Chapter 8's grid at `profile` (`Profile.transfer`), with every override that is not None; `seeds`
     resolved (None: the profile's `secondary_seeds`)."""
     grid = dict(get_profile(profile).transfer, seeds=None)
@@ -152,7 +152,7 @@ LONG_TEACHER_FACTOR = 2  # the equal-compute control: a teacher trained as long 
 INDEPENDENT_TEACHERS = 9  # chapter 7's pool of independent teachers (4 pairs, 3 triples): the central seeds' and more
 
 
-def regime_configs(profile: str, device: str = "cpu", **overrides) -> dict[str, RunConfig]:
+def regime_configs(profile: str | Profile, device: str = "cpu", **overrides) -> dict[str, RunConfig]:
     """The regime study's teacher per candidate (seed 0). At a profile for tests (`numbers_mean_nothing`) a
     candidate trains no more images or epochs than the profile's own teacher, so that the study costs seconds."""
     chosen = get_profile(profile)
@@ -167,7 +167,7 @@ def regime_configs(profile: str, device: str = "cpu", **overrides) -> dict[str, 
             for label, change in REGIME_CANDIDATES.items()}
 
 
-def regime_records(profile: str, device: str = "cpu", runs_dir: Path | None = None, progress: bool = False,
+def regime_records(profile: str | Profile, device: str = "cpu", runs_dir: Path | None = None, progress: bool = False,
                    **overrides) -> pd.DataFrame:
     """The regime study, one row per candidate (its seed-0 teacher): what it changes, how well the teacher fits
     (`convergence.fit_record`), its test error and its training time."""
@@ -182,7 +182,7 @@ def regime_records(profile: str, device: str = "cpu", runs_dir: Path | None = No
     return pd.DataFrame(rows)
 
 
-def long_teacher_config(profile: str, seed: int, device: str = "cpu", **overrides) -> RunConfig:
+def long_teacher_config(profile: str | Profile, seed: int, device: str = "cpu", **overrides) -> RunConfig:
     epochs = overrides.pop("epochs", None) or get_profile(profile).book_config(device=device).epochs
     return book_config(profile, seed, device, epochs=LONG_TEACHER_FACTOR * epochs, **overrides)
 
@@ -192,7 +192,7 @@ def long_teacher_config(profile: str, seed: int, device: str = "cpu", **override
 LM_MODELS = {"ce": "Teacher", "ban": "BAN", "ban+l": "BAN+L"}  # a run's loss -> its label in the records
 
 
-def lm_chain_configs(profile: str, seed: int, **overrides) -> list[LMRunConfig]:
+def lm_chain_configs(profile: str | Profile, seed: int, **overrides) -> list[LMRunConfig]:
     """[teacher, BAN, BAN+L] of the replicate `seed` at `profile` (its LM profile, `Profile.lm_name`): the teacher
     on the labels, then two students of it with the same new seed (`generation_seed`), so that they differ in
     their objective alone: BAN on the teacher's outputs alone, BAN+L on labels and teacher (weight
