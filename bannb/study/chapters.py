@@ -21,6 +21,7 @@ from bannb.runs.plan import train, train_all
 from bannb.study.experiments import (
     BAN_L_PARAMS,
     CENTRAL_GENERATIONS,
+    LM_CHAPTER,
     LM_MODELS,
     _grid_overrides,
     book_config,
@@ -248,7 +249,7 @@ def book_records(profile: str, seeds: Sequence[int] | None = None, secondary_see
                  **overrides) -> dict[str, pd.DataFrame]:
     """Every chapter's records (`chapter_records`), by chapter: what `claims.evaluate_book` takes. Kept apart,
     since chapters label different things alike. The language-model chapter keeps its own replicates."""
-    return {name: chapter_records(name, profile, None if name == "09_language_models" else seeds, secondary_seeds,
+    return {name: chapter_records(name, profile, None if name == LM_CHAPTER else seeds, secondary_seeds,
                                   device, runs_dir, progress, **overrides)
             for name in RECORD_CHAPTERS}
 
