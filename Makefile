@@ -50,8 +50,8 @@ test: data
 bench: $(INSTALLED)
 	$(PY) -m bannb.bench
 	@if $(PY) -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"; then \
-	  $(PY) -m bannb.bench_gpu --json book/results/performance-gpu.json; \
-	else echo "no CUDA device: the GPU cases (python -m bannb.bench_gpu) are skipped"; fi
+	  $(PY) -m bannb.bench.gpu --json book/results/performance-gpu.json; \
+	else echo "no CUDA device: the GPU cases (python -m bannb.bench.gpu) are skipped"; fi
 
 # Load every rendered chapter in headless chromium (Debian's `chromium`): title, every figure decodes.
 check-html: $(INSTALLED)

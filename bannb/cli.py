@@ -7,7 +7,17 @@ import statistics
 import sys
 from pathlib import Path
 
-from .errors import BannbError, ConfigError
+import torch
+
+from bannb.data import CORPORA, DATASETS, load_corpus, load_dataset
+from bannb.errors import BannbError, ConfigError, unknown_choice
+from bannb.image.distributed import is_main_process
+from bannb.image.training import train_run
+from bannb.losses import LOSSES
+from bannb.models import count_parameters, create_model, list_models
+from bannb.runs.store import default_runs_dir, resolve_teacher
+from bannb.study.generations import born_again, ensemble_accuracy
+from bannb.study.profiles import DEFAULT_PROFILE, PROFILES, make_config
 
 
 def _loss_params(pairs: list[str]) -> dict:
@@ -34,7 +44,6 @@ def _positive_int(text: str) -> int:
 
 
 def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    from .profiles import DEFAULT_PROFILE, PROFILES
     group = parser.add_argument_group("run parameters (a profile sets the defaults)")
     group.add_argument("--profile", default=DEFAULT_PROFILE,
                        help=f"defaults: {', '.join(PROFILES)} (default: {DEFAULT_PROFILE})")
@@ -58,14 +67,12 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _device(args) -> str:
-    import torch
     if args.device:
         return args.device
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _config(args, **extra):
-    from .profiles import make_config
     return make_config(args.profile, device=_device(args), precision=args.precision, arch=args.arch,
                        dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                        weight_decay=args.weight_decay, dropout=args.dropout, train_size=args.train_size,
@@ -83,7 +90,6 @@ def _mean_std(values: list[float]) -> str:
 
 
 def cmd_train(args) -> None:
-    from .training import train_run
     config = _config(args, loss=args.loss, loss_params=_loss_params(args.loss_param), teacher=args.teacher,
                      seed=args.seed)
     run = train_run(config, args.runs_dir, _device(args), progress=not args.quiet)
@@ -91,7 +97,6 @@ def cmd_train(args) -> None:
 
 
 def cmd_ban(args) -> None:
-    from .generations import born_again, ensemble_accuracy
     results = {}  # row name -> accuracy per seed
     for seed in args.seeds:
         base = _config(args, seed=seed)
@@ -113,8 +118,6 @@ def cmd_ban(args) -> None:
 
 
 def cmd_evaluate(args) -> None:
-    from .generations import ensemble_accuracy
-    from .store import default_runs_dir, resolve_teacher
     runs_dir = args.runs_dir or default_runs_dir()
     runs = [resolve_teacher(name, runs_dir) for name in args.runs]
     for run in runs:
@@ -125,7 +128,6 @@ def cmd_evaluate(args) -> None:
 
 
 def cmd_models(args) -> None:
-    from .models import count_parameters, create_model, list_models
     for name in list_models():
         suffix = ""
         if args.params:
@@ -134,8 +136,6 @@ def cmd_models(args) -> None:
 
 
 def cmd_data(args) -> None:
-    from .data import CORPORA, DATASETS, load_corpus, load_dataset
-    from .errors import unknown_choice
     if args.dataset in CORPORA:  # a text corpus (the language-model experiment)
         print(load_corpus(args.dataset).summary())
         return
@@ -155,7 +155,6 @@ def cmd_data(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .losses import LOSSES
     parser = argparse.ArgumentParser(prog="python -m bannb", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -194,7 +193,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from .distributed import is_main_process
     if not is_main_process():  # under torchrun, one process reports
         sys.stdout = open(os.devnull, "w")
     try:

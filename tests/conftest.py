@@ -21,7 +21,7 @@ def fashion_mnist_available():
 
 def smoke_config(**overrides):
     """A run config at the smoke profile in fp32 (the same numbers on every CPU), with `overrides`."""
-    from bannb.profiles import make_config
+    from bannb.study.profiles import make_config
     return make_config("smoke", device="cpu", precision="fp32", **overrides)
 
 
@@ -38,7 +38,7 @@ def only_run(runs_dir: Path) -> Path:
 
 def comparable(path: Path):
     """Everything a run reports except wall-clock seconds: its final metrics, its epoch rows and its weights."""
-    from bannb.store import FINAL, METRICS, WEIGHTS, read_metrics
+    from bannb.runs.store import FINAL, METRICS, WEIGHTS, read_metrics
     final = json.loads((path / FINAL).read_text())
     for key in ("train_seconds", "wall_seconds_this_process", "resumed_from_epoch"):
         final.pop(key)

@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from bannb import bench
-from bannb.learner import resolve_precision
+from bannb.bench import cpu as bench
+from bannb.bench import machine
+from bannb.image.precision import resolve_precision
 from bannb.models import create_model
-from bannb.precision import cpu_info
 
 LABELS = ["fp32", "fp32+channels-last", "bf16", "bf16+channels-last"]
 
@@ -53,19 +53,19 @@ def test_step_bytes_and_flops_of_a_known_step():
 
     def step():
         (a @ b).t()  # the transpose is a view: it moves nothing
-    assert bench.step_flops(step) == 2 * 8 * 4 * 2
+    assert machine.step_flops(step) == 2 * 8 * 4 * 2
     assert bench.step_bytes(step) == 4 * (8 * 4 + 4 * 2 + 8 * 2)
 
 
 def test_the_machine_ceilings_are_measured():
-    assert bench.matmul_peak(torch.float32, seconds=0.05) > 0
+    assert machine.matmul_peak(torch.float32, seconds=0.05) > 0
     assert bench.memory_bandwidth(megabytes=8, seconds=0.05) > 0
 
 
 def test_auto_without_a_network_follows_the_cpu_flags():
     """Without a network to time, `auto` falls back on the CPU's bf16 instructions: bf16 exactly where the CPU
     reports AVX512-BF16 or AMX (read from /proc/cpuinfo here, from torch's own detection in the library)."""
-    flags = cpu_info()["flags"]
+    flags = machine.cpu_info()["flags"]
     native_bf16 = bool(flags.get("avx512_bf16") or flags.get("amx_tile"))
     assert resolve_precision("auto", "cpu") == ("bf16" if native_bf16 else "fp32")
 
@@ -170,7 +170,8 @@ def test_the_reports_side_by_side(tmp_path):
 
 def test_accuracy_difference_pairs_bf16_and_fp32_by_seed():
     runs = [dict(precision=p, seed=s, test_error=e) for p, s, e in
-            [("bf16", 0, 9.2), ("bf16", 1, 9.4), ("bf16", 2, 9.0), ("fp32", 0, 9.5), ("fp32", 1, 9.3), ("fp32", 2, 9.4)]]
+            [("bf16", 0, 9.2), ("bf16", 1, 9.4), ("bf16", 2, 9.0),
+             ("fp32", 0, 9.5), ("fp32", 1, 9.3), ("fp32", 2, 9.4)]]
     diff = bench.accuracy_difference(dict(accuracy=dict(runs=runs)))
     assert diff.n == 3 and diff.paired and diff.mean == pytest.approx((-0.3 + 0.1 - 0.4) / 3)
     assert bench.accuracy_difference({}) is None

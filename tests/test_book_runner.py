@@ -4,8 +4,9 @@ import json
 import nbformat
 import pytest
 
-from bannb.book import check_parameters, run_book
-from bannb.timings import book_wall_seconds, timings_file
+from bannb.book import check_parameters
+from bannb.book.runner import run_book
+from bannb.book.timings import book_wall_seconds, timings_file
 from bannb.errors import ConfigError
 
 
@@ -22,7 +23,8 @@ def notebook(path, *cells, parameters=None):
 def book(tmp_path):
     (tmp_path / "book").mkdir()
     (tmp_path / "_toc.yml").write_text(
-        "format: jb-book\nroot: book/index\nchapters:\n- file: book/01_good\n- file: book/02_bad\n- file: book/03_params\n")
+        "format: jb-book\nroot: book/index\nchapters:\n"
+        "- file: book/01_good\n- file: book/02_bad\n- file: book/03_params\n")
     (tmp_path / "book" / "index.md").write_text("# index\n")
     notebook(tmp_path / "book" / "01_good.ipynb", "print('chapter one ran')")
     notebook(tmp_path / "book" / "02_bad.ipynb", "x = 1", "1 / 0")
@@ -58,7 +60,7 @@ def test_failing_chapter_is_named_with_its_cell_and_the_others_run(book):
 
 
 def test_a_rerun_that_reuses_runs_keeps_the_time_of_the_one_that_trained(tmp_path):
-    from bannb.timings import record_timing
+    from bannb.book.timings import record_timing
     record_timing(tmp_path, "04_born_again", 2682.2, runs_trained=11)
     record_timing(tmp_path, "04_born_again", 31.0, runs_trained=0)
     record_timing(tmp_path, "09_summary", 10.0, runs_trained=0)
@@ -69,7 +71,7 @@ def test_a_rerun_that_reuses_runs_keeps_the_time_of_the_one_that_trained(tmp_pat
 
 
 def test_seconds_per_run_is_a_chapters_training_time_over_the_runs_it_trained(tmp_path):
-    from bannb.timings import add_training_time, record_timing, seconds_per_run
+    from bannb.book.timings import add_training_time, record_timing, seconds_per_run
     assert seconds_per_run("04_born_again", tmp_path) is None  # nothing measured yet
     add_training_time(tmp_path, "04_born_again", 300.0, runs=2)
     add_training_time(tmp_path, "04_born_again", 100.0, runs=2)  # a plan trained over two sessions adds up
@@ -86,12 +88,12 @@ def test_seconds_per_run_is_a_chapters_training_time_over_the_runs_it_trained(tm
 
 
 def test_machines_and_durations_for_prose(tmp_path, monkeypatch):
-    from bannb import precision
-    from bannb.timings import add_training_time, duration_text, machines
+    from bannb.book import timings
+    from bannb.book.timings import add_training_time, duration_text, machines
     assert machines(tmp_path) == []
     cpus = iter([dict(model="CPU A", isa="avx2", cores=2), dict(model="CPU B", isa="avx512", cores=4),
                  dict(model="CPU A", isa="avx2", cores=2)])
-    monkeypatch.setattr(precision, "cpu_info", lambda: next(cpus))
+    monkeypatch.setattr(timings, "cpu_info", lambda: next(cpus))
     add_training_time(tmp_path, "03_teachers", 10.0)
     add_training_time(tmp_path, "04_born_again", 10.0)
     add_training_time(tmp_path, "04_born_again", 10.0)
@@ -154,6 +156,7 @@ def rendered_book(root, figures_on_page, figure_bytes):
 @pytest.fixture
 def png_bytes():
     import io
+
     from PIL import Image
     buffer = io.BytesIO()
     Image.new("RGB", (64, 48), "steelblue").save(buffer, format="PNG")
@@ -161,8 +164,8 @@ def png_bytes():
 
 
 def test_check_html_needs_a_browser(tmp_path, png_bytes):
+    from bannb.book.runner import check_html
     from bannb.errors import BannbError
-    from bannb.book import check_html
     rendered_book(tmp_path, 1, png_bytes)
     with pytest.raises(BannbError, match="no 'no-such-browser' on this machine: install Debian's chromium"):
         check_html(tmp_path, browser="no-such-browser")
@@ -175,7 +178,7 @@ def test_check_html_needs_a_browser(tmp_path, png_bytes):
     (1, True, "01_figure: figure ../_images/figure.png does not decode"),
 ])
 def test_check_html_in_chromium(tmp_path, png_bytes, figures_on_page, corrupt, problem):
-    from bannb.book import check_html
+    from bannb.book.runner import check_html
     rendered_book(tmp_path, figures_on_page, png_bytes[:40] if corrupt else png_bytes)
     problems = check_html(tmp_path, screenshots=tmp_path / "shots", log=lambda line: None)
     if problem is None:
@@ -186,8 +189,9 @@ def test_check_html_in_chromium(tmp_path, png_bytes, figures_on_page, corrupt, p
 
 def test_glue_value_gives_myst_nb_python_numbers(monkeypatch):
     """numpy 2 writes np.float64(3.08) as its repr, which myst-nb cannot format into the prose."""
-    import numpy as np
     import myst_nb
+    import numpy as np
+
     from bannb.book import glue_value
     glued = []
     monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=True: glued.append((name, value, display)))
@@ -199,7 +203,7 @@ def test_glue_value_gives_myst_nb_python_numbers(monkeypatch):
 
 
 def test_cost_text_counts_runs_at_the_measured_rate_or_says_it_was_not_measured(tmp_path):
-    from bannb.timings import add_training_time, cost_text
+    from bannb.book.timings import add_training_time, cost_text
     assert cost_text("05_cwtm", 10, tmp_path).startswith("a cost not measured yet")
     add_training_time(tmp_path, "05_cwtm", 1200.0, runs=10)  # 2 minutes per run
     text = cost_text("05_cwtm", 10, tmp_path)

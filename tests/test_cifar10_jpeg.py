@@ -17,10 +17,14 @@ from PIL import Image
 
 import bannb.data.arrays as arrays_module
 from bannb import cli
-from bannb.data import DATASETS, dataset_note, load_dataset
-from bannb.data import cifar10_jpeg
+from bannb.data import DATASETS, cifar10_jpeg, dataset_note, load_dataset
 from bannb.data.cifar import CIFAR10_CLASSES
-from bannb.data.cifar10_jpeg import ARCHIVE, JpegArchive, find_archive, load_cifar10_jpeg
+from bannb.data.cifar10_jpeg import (
+    ARCHIVE,
+    JpegArchive,
+    find_archive,
+    load_cifar10_jpeg,
+)
 from bannb.data.loaders import InMemoryLoader
 from bannb.errors import DataError
 
@@ -333,7 +337,7 @@ def test_cpu_draws_are_bit_identical_to_the_stream_runs_were_trained_on():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_a_gpu_epoch_draws_on_the_device_without_synchronising():
-    from bannb.bench_gpu import loader_synchronisations
+    from bannb.bench.gpu import loader_synchronisations
     generator = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (256, 3, 32, 32), dtype=torch.uint8, generator=generator)
     labels = torch.randint(0, 10, (256,), generator=generator)

@@ -8,8 +8,23 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
-from bannb.claims import CLAIMS, FLOOR, VOID, Claim, claims_for, claims_table, evaluate, floor_reasons, split_claims
-from bannb.stats import MARGIN, paired_difference, seeds_for_half_width, unpaired_difference
+from bannb.study.claims import (
+    CLAIMS,
+    FLOOR,
+    VOID,
+    Claim,
+    claims_for,
+    claims_table,
+    evaluate,
+    floor_reasons,
+    split_claims,
+)
+from bannb.study.stats import (
+    MARGIN,
+    paired_difference,
+    seeds_for_half_width,
+    unpaired_difference,
+)
 
 
 def test_paired_interval_matches_the_t_formula():
@@ -72,7 +87,7 @@ def test_seeds_for_half_width():
 
 
 def test_seeds_for_target_reads_the_spread_back_from_an_interval():
-    from bannb.stats import seeds_for_target
+    from bannb.study.stats import seeds_for_target
     differences = {0: 0.1, 1: -0.6, 2: 0.9, 3: 0.2, 4: -0.3, 5: 0.7, 6: -0.1, 7: 0.4}  # sd 0.48 over 8 pairs
     diff = paired_difference({s: 10.0 for s in differences}, {s: 10.0 + d for s, d in differences.items()})
     assert diff.n == 8 and diff.half_width > MARGIN
@@ -214,7 +229,7 @@ def test_claims_are_split_per_network_of_a_grid_and_read_that_networks_paper_row
 
 
 def test_claim_view_shows_the_difference_its_interval_and_why_a_claim_is_void():
-    from bannb.claims import claim_view
+    from bannb.study.claims import claim_view
     frame = _transfer_frame({"WRN teacher": 12.0, "WRN BAN": 11.0, "DenseNet student": 20.0, FLOOR: 16.0})
     claims = [c for c in claims_for("08_densenet_resnet")
               if c.key in ("wrn-ban-vs-teacher", "densenet-student-vs-wrn-teacher", "resnet-student-vs-baseline")]
@@ -247,7 +262,7 @@ def _records(**errors):
 
 
 def test_evaluate_book_covers_every_claim_once_in_the_claim_lists_order():
-    from bannb.claims import book_chapters, evaluate_book
+    from bannb.study.claims import book_chapters, evaluate_book
     table = evaluate_book({})
     assert table["key"].tolist() == [c.key for c in CLAIMS]  # each claim once, none added
     assert (table["note"] == "not run").all() and (table["verdict"] == "inconclusive").all()
@@ -257,7 +272,7 @@ def test_evaluate_book_covers_every_claim_once_in_the_claim_lists_order():
 
 
 def test_evaluate_book_judges_each_claim_on_its_own_chapters_records():
-    from bannb.claims import evaluate_book
+    from bannb.study.claims import evaluate_book
     # "BAN-1" in chapter 4 and in chapter 5 are different numbers here: pooling them would mix the two
     records = {"04_born_again": _records(**{"Teacher": [10.0, 10.2, 10.1], "BAN-1": [9.0, 9.3, 9.1]}),
                "05_cwtm": _records(**{"Teacher": [10.0, 10.2, 10.1], "BAN-1": [12.0, 12.1, 12.3],
@@ -275,7 +290,8 @@ def test_evaluate_book_judges_each_claim_on_its_own_chapters_records():
 
 
 def test_every_claims_chapter_has_records_and_the_summary_evaluates_them_all():
-    from bannb.experiments import LM_CHAPTER, RECORD_CHAPTERS
+    from bannb.study.chapters import RECORD_CHAPTERS
+    from bannb.study.experiments import LM_CHAPTER
     assert {c.chapter for c in CLAIMS} <= set(RECORD_CHAPTERS)
     assert LM_CHAPTER in RECORD_CHAPTERS
     summary = json.loads((Path(__file__).resolve().parents[1] / "book" / "10_summary.ipynb").read_text())
@@ -286,8 +302,8 @@ def test_every_claims_chapter_has_records_and_the_summary_evaluates_them_all():
 
 
 def test_verdict_counts_tally_the_tested_claims_only():
-    from bannb.claims import evaluate_book, verdict_counts
-    from bannb.stats import VERDICTS
+    from bannb.study.claims import evaluate_book, verdict_counts
+    from bannb.study.stats import VERDICTS
     records = {"04_born_again": _records(**{"Teacher": [10.0, 10.2, 10.1], "BAN-1": [9.0, 9.3, 9.1],
                                             "BAN-2": [9.0, 10.3, 8.1]})}
     counts = verdict_counts(evaluate_book(records))
@@ -307,7 +323,7 @@ def lm_frame(teacher, ban, banl, corpus="fortunes"):
 
 
 def test_table6_claims_compare_perplexity_with_their_own_margin():
-    from bannb.claims import PERPLEXITY_MARGIN
+    from bannb.study.claims import PERPLEXITY_MARGIN
     claims = claims_for("09_language_models")
     assert {c.key for c in claims} == {"lm-banl-vs-teacher", "lm-ban-vs-teacher"}
     assert all(c.value == "test_ppl" and c.margin == PERPLEXITY_MARGIN for c in claims)
@@ -349,7 +365,7 @@ def test_table6_claims_read_only_language_model_rows_of_a_mixed_table():
 
 
 def test_seed_differences_and_the_results_table():
-    from bannb.claims import results_table, seed_differences
+    from bannb.study.claims import results_table, seed_differences
     frame = pd.DataFrame([dict(model="Teacher", seed=s, test_error=10.0 + s) for s in range(3)]
                          + [dict(model="CWTM", seed=s, test_error=9.5 + s + 0.1 * s) for s in range(2)]
                          + [dict(model="Ens*2", seed=s, test_error=8.0) for s in range(3)]
@@ -370,7 +386,7 @@ def test_seed_differences_and_the_results_table():
 
 
 def test_expected_half_width_is_what_seeds_for_half_width_inverts():
-    from bannb.stats import expected_half_width
+    from bannb.study.stats import expected_half_width
     assert expected_half_width(0.22, 5) == pytest.approx(scipy_stats.t.ppf(0.975, 4) * 0.22 / np.sqrt(5))
     assert expected_half_width(0.22, seeds_for_half_width(0.22, 0.1)) <= 0.1 < expected_half_width(
         0.22, seeds_for_half_width(0.22, 0.1) - 1)
@@ -378,7 +394,7 @@ def test_expected_half_width_is_what_seeds_for_half_width_inverts():
 
 
 def test_claim_facts_name_every_result_of_a_claim_for_the_prose():
-    from bannb.claims import claim_facts
+    from bannb.study.claims import claim_facts
     frame = pd.DataFrame([dict(model="Teacher", seed=s, test_error=10.0) for s in range(3)]
                          + [dict(model="CWTM", seed=s, test_error=9.0 + 0.1 * s) for s in range(3)])
     claims = [c for c in CLAIMS if c.key in ("cwtm-vs-teacher", "dkpp-vs-ban")]

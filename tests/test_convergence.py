@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from bannb.convergence import MIN_TRAIN_ACCURACY, flatness
+from bannb.study.convergence import MIN_TRAIN_ACCURACY, flatness
 
 
 def test_flat_curve_passes_and_a_falling_one_does_not():
@@ -35,7 +35,7 @@ def test_a_language_model_teacher_is_flat_when_its_validation_perplexity_stops_f
 
     import pandas as pd
 
-    from bannb.convergence import LM_FLAT_FRACTION, lm_fit_record
+    from bannb.study.convergence import LM_FLAT_FRACTION, lm_fit_record
 
     def lm_run(valid_ppl):
         final = dict(valid_ppl=valid_ppl[-1], test_ppl=valid_ppl[-1] - 2, train_ppl=80.0)
@@ -53,7 +53,7 @@ def test_a_language_model_teacher_is_flat_when_its_validation_perplexity_stops_f
 
 
 def test_window_length_matches_flatness():
-    from bannb.convergence import window_length
+    from bannb.study.convergence import window_length
     assert [window_length(n) for n in (1, 2, 5, 10, 19, 20)] == [1, 2, 2, 3, 5, 5]
 
 
@@ -62,6 +62,7 @@ class FakeRun:
 
     def __init__(self, run_id, test_error, train_accuracy=1.0, wrong=None, agreement=None, logits=None, teacher=None):
         from types import SimpleNamespace
+
         import pandas as pd
         self.run_id = run_id
         self.config = SimpleNamespace(base_seed=int(run_id[-1]), valid_size=2000, teacher=teacher)
@@ -79,7 +80,7 @@ class FakeRun:
 
 
 def test_student_fit_records_pair_each_student_with_its_own_teacher():
-    from bannb.convergence import student_fit_records
+    from bannb.study.convergence import student_fit_records
     chains = {3: [FakeRun("t3", 0.10, 0.99), FakeRun("b3", 0.09, 1.0, wrong=0.01, agreement=0.95, teacher="t3"),
                   FakeRun("c3", 0.095, 1.0, wrong=0.0, agreement=0.97, teacher="b3")]}
     frame = student_fit_records(chains)
@@ -96,14 +97,16 @@ def test_student_fit_records_pair_each_student_with_its_own_teacher():
 
 def test_mass_outside_top_class():
     import torch
-    from bannb.convergence import mass_outside_top_class
+
+    from bannb.study.convergence import mass_outside_top_class
     logits = torch.tensor([[0.7, 0.2, 0.1], [1.0, 0.0, 0.0]]).log()  # softmax(log p) = p; 0 → -inf → 0
     assert mass_outside_top_class(FakeRun("r0", 0.1, logits=logits)) == pytest.approx(15.0)
 
 
 def test_teacher_pairs_put_each_student_beside_its_own_teacher():
     import pandas as pd
-    from bannb.convergence import teacher_pairs
+
+    from bannb.study.convergence import teacher_pairs
     fit = pd.DataFrame(dict(
         chapter=["04_born_again"] * 4, model=["Teacher", "BAN-1", "BAN-2", "Teacher"], seed=[0, 0, 0, 1],
         run_id=["t0", "b1", "b2", "t1"], teacher=[math.nan, "t0", "b1", math.nan], test_error=[10.0, 9.0, 9.5, 11.0],

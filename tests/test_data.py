@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from bannb.data import fashion_mnist, load_dataset, make_dataloaders, pad_crop_flip, split_indices
+from bannb.data import (
+    fashion_mnist,
+    load_dataset,
+    make_dataloaders,
+    pad_crop_flip,
+    split_indices,
+)
 from bannb.data.loaders import InMemoryLoader, channel_stats
 from bannb.errors import ConfigError, DataError
 
@@ -167,7 +173,7 @@ def test_unknown_dataset_lists_the_valid_ones():
 
 
 def test_dataset_shapes_match_the_loaded_data(fashion_mnist_available):
-    from bannb.data import DATASETS, DATASET_SHAPES, dataset_shape, load_dataset
+    from bannb.data import DATASET_SHAPES, DATASETS, dataset_shape, load_dataset
     assert set(DATASET_SHAPES) == set(DATASETS)
     data = load_dataset("fashion-mnist")
     assert dataset_shape("fashion-mnist") == (tuple(data.image_shape), data.num_classes)
@@ -175,7 +181,7 @@ def test_dataset_shapes_match_the_loaded_data(fashion_mnist_available):
 
 def test_test_images_are_the_runs_test_set_in_its_order(fashion_mnist_available):
     from bannb.data import test_indices
-    from bannb.experiments import test_images
+    from bannb.study.experiments import test_images
     from tests.conftest import smoke_config
     assert torch.equal(test_indices(5), torch.arange(5))
     subset = test_indices(10_000, 1000, split_seed=0)

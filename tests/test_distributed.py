@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from bannb.data import load_dataset, make_dataloaders
-from bannb.store import Run, read_metrics
+from bannb.runs.store import Run, read_metrics
 from tests.conftest import free_port
 
 ARGS = ["train", "--profile", "smoke", "--epochs", "2", "--train-size", "512", "--precision", "fp32", "--quiet"]

@@ -9,11 +9,23 @@ from fastai.callback.core import Callback
 
 from bannb.book import check_parameters
 from bannb.errors import ConfigError
-from bannb.experiments import (book_config, chapter_seeds, densenet_variants, disjoint_groups, extra_teacher_seeds,
-                               initial_test_logits, transfer_grid)
-from bannb.paper import PAPER_ARCHS, paper_citation, paper_table, parameter_comparison
-from bannb.profiles import PROFILES
-from bannb.training import train_run
+from bannb.image.training import train_run
+from bannb.models import densenet_variants
+from bannb.study.experiments import (
+    book_config,
+    chapter_seeds,
+    disjoint_groups,
+    extra_teacher_seeds,
+    initial_test_logits,
+    transfer_grid,
+)
+from bannb.study.paper import (
+    PAPER_ARCHS,
+    paper_citation,
+    paper_table,
+    parameter_comparison,
+)
+from bannb.study.profiles import PROFILES
 from tests.conftest import only_run
 
 
@@ -144,7 +156,8 @@ def test_initial_test_logits_are_the_runs_starting_point(fashion_mnist_available
 def test_the_cpu_book_plan_trains_each_run_once_in_the_first_chapter_that_needs_it():
     """The cold cpu book's cost is the sum of these plans: each chapter's new runs, counted exactly."""
     from collections import Counter
-    from bannb.experiments import BOOK_PLAN_CHAPTERS, chapter_plan
+
+    from bannb.study.chapters import BOOK_PLAN_CHAPTERS, chapter_plan
     seen, new = set(), {}
     for chapter in BOOK_PLAN_CHAPTERS:
         plan = chapter_plan(chapter, "cpu")
@@ -162,59 +175,34 @@ def test_the_cpu_book_plan_trains_each_run_once_in_the_first_chapter_that_needs_
     assert grid["linear-28"] == 3 and grid["densenet-bc-22-12"] == 6  # 3 teachers + 3 students of the WRNs
 
 
-class RecordedRun:
-    """What a chapter's records read of a run, for a config nobody trains: its config, final metrics, logits."""
-
-    def __init__(self, config):
-        self.config, self.run_id = config, config.run_id
-        generator = torch.Generator().manual_seed(int(config.hash, 16) % 2**31)
-        self._logits = torch.randn(20, 10, generator=generator)
-        self.final = dict(test_error=0.1, valid_accuracy=0.9, parameters=1, train_seconds=1.0, train_accuracy=1.0)
-
-    def test_logits(self):
-        return self._logits
-
-    def test_labels(self):
-        return torch.arange(20) % 10
+def test_every_model_a_claim_compares_is_declared_by_its_chapter():
+    """A claim names its models by the labels of its chapter's records: each is an entry of the chapter's one
+    declaration (`study.chapters`), at the profile that trains it (chapter 8's Table 4 and 5 students: paper)."""
+    from bannb.study.chapters import CHAPTERS, chapter_entries
+    from bannb.study.claims import CLAIMS
+    labels = {chapter: {entry.label for entry in chapter_entries(chapter, "cpu") if entry.shown} for chapter in CHAPTERS}
+    labels["08_densenet_resnet"] |= {entry.label for entry in chapter_entries("08_densenet_resnet", "paper")}
+    for claim in CLAIMS:
+        assert {claim.a, claim.b} <= labels[claim.chapter], claim.key
 
 
-class RecordedLMRun:
-    """What chapter 9's records read of a language-model run, for a config nobody trains."""
-
-    def __init__(self, config):
-        self.config, self.run_id = config, config.run_id
-        self.final = dict(test_ppl=110.0, valid_ppl=115.0, train_ppl=90.0, parameters=1)
-
-
-def test_each_chapter_reads_only_runs_that_its_plan_or_an_earlier_chapters_plan_trains(monkeypatch):
-    """`chapter_records` (what a chapter shows) and `chapter_plan` (what the book trains before the chapter runs)
-    are written separately; at the cpu profile, no chapter may ask for a run that no plan up to it trains."""
-    import bannb.experiments as experiments
-    import bannb.generations as generations
-    from bannb.experiments import BOOK_PLAN_CHAPTERS, chapter_plan, chapter_records
-    asked = []
-
-    def fake_train_run(config, *args, lm=False, **kwargs):
-        asked.append(config.run_id)
-        return RecordedLMRun(config) if lm else RecordedRun(config)
-    monkeypatch.setattr(experiments, "train_all", lambda *args, **kwargs: None)
-    monkeypatch.setattr(experiments, "train_run", fake_train_run)
-    monkeypatch.setattr(generations, "train_run", fake_train_run)
-    monkeypatch.setattr(experiments, "train_lm_run", lambda config, *args, **kwargs: fake_train_run(config, lm=True))
-    planned = set()
-    for chapter in BOOK_PLAN_CHAPTERS:
-        planned |= {c.run_id for c in chapter_plan(chapter, "cpu")}
-        asked.clear()
-        frame = chapter_records(chapter, "cpu")
-        assert set(asked) <= planned, (chapter, sorted(set(asked) - planned))
-        value = "test_ppl" if chapter == "09_language_models" else "test_error"  # what its claims compare
-        assert not frame.empty and frame[value].notna().all()
-    # and the plans train nothing a chapter does not show, beyond the regime study (chapter 3 shows it apart)
-    asked.clear()
-    for chapter in BOOK_PLAN_CHAPTERS:
-        chapter_records(chapter, "cpu")
-    regime = {c.run_id for c in experiments.regime_configs("cpu").values()}
-    assert planned - regime <= set(asked)
+def test_a_chapters_plan_is_every_run_it_shows_each_once_a_replicate_together():
+    from bannb.study.chapters import chapter_entries, chapter_plan
+    entries = chapter_entries("07_ensembles", "cpu")
+    plan = chapter_plan("07_ensembles", "cpu")
+    ids = [c.run_id for c in plan]
+    assert len(ids) == len(set(ids)) and set(ids) == {c.run_id for e in entries for c in e.all_configs()}
+    replicates = [c.base_seed for c in plan]
+    assert replicates == sorted(replicates, key=replicates.index)  # each replicate's runs together
+    for position, config in enumerate(plan):  # a teacher in the plan comes before its students
+        assert config.teacher not in ids[position:]
+    ensembles = {e.label: e for e in entries}
+    assert [len(members) for _, members in ensembles["Teachers×3"].groups] == [3, 3, 3]
+    assert [replicate for replicate, _ in ensembles["Teachers×2"].groups] == [0, 1, 2, 3]
+    with pytest.raises(ConfigError, match="chapter '02_gradient' trains no runs"):
+        chapter_entries("02_gradient", "cpu")
+    assert chapter_plan("02_gradient", "cpu") == []
+    assert chapter_entries("08_densenet_resnet", "gpu") == []  # no grid at the gpu profile
 
 
 def _chapter8_records(wrns=("wrn-16-1",), res=("res-a",), seeds=(0, 1, 2)):
@@ -238,20 +226,20 @@ def _chapter8_records(wrns=("wrn-16-1",), res=("res-a",), seeds=(0, 1, 2)):
 
 
 def test_transfer_labels_name_the_network_of_a_grid_row():
-    from bannb.experiments import transfer_labels
+    from bannb.study.experiments import transfer_labels
     frame = _chapter8_records(wrns=("wrn-28-1", "wrn-28-2"))
     labels = transfer_labels(frame)
     assert list(dict.fromkeys(labels))[:4] == ["WRN teacher [wrn-28-1]", "WRN BAN [wrn-28-1]",
                                                "DenseNet student [wrn-28-1]", "WRN teacher [wrn-28-2]"]
     assert {"DenseNet baseline", "ResNet student [res-a]", "Linear"} <= set(labels)
-    from bannb.experiments import grid_networks
+    from bannb.study.experiments import grid_networks
     networks = grid_networks(frame)
     assert set(networks.dropna()) == {"wrn-28-1", "wrn-28-2", "res-a"}
     assert networks[frame["model"].isin(["DenseNet baseline", "2×Depth", "Linear"])].isna().all()
 
 
 def test_transfer_tables_lay_our_means_out_as_the_papers_tables():
-    from bannb.experiments import transfer_tables
+    from bannb.study.experiments import transfer_tables
     tables = transfer_tables(_chapter8_records(wrns=("wrn-28-1", "wrn-28-2"), res=("res-a", "res-b")))
     table3 = tables[3]
     assert list(table3.columns) == [*paper_table(3).columns, "DenseNet baseline"]
@@ -274,7 +262,8 @@ def test_transfer_tables_lay_our_means_out_as_the_papers_tables():
 
 def test_a_run_teaches_when_another_run_names_it_as_teacher():
     from types import SimpleNamespace
-    from bannb.experiments import taught_others
+
+    from bannb.study.experiments import taught_others
 
     def run(run_id, teacher=None):
         return SimpleNamespace(run_id=run_id, config=SimpleNamespace(teacher=teacher))
@@ -284,7 +273,8 @@ def test_a_run_teaches_when_another_run_names_it_as_teacher():
 
 def test_pooled_records_keep_each_run_once_and_name_its_chapter():
     import pandas as pd
-    from bannb.experiments import pooled_records
+
+    from bannb.study.experiments import pooled_records
     teacher = dict(model="Teacher", seed=0, test_error=9.0, run_id="t0")
     pooled = pooled_records({"04_born_again": pd.DataFrame([teacher, dict(teacher, model="BAN-1", run_id="s0")]),
                              "05_cwtm": pd.DataFrame([teacher, dict(teacher, model="CWTM", run_id="c0")]),
@@ -296,8 +286,10 @@ def test_pooled_records_keep_each_run_once_and_name_its_chapter():
 
 def test_run_fit_reads_each_runs_final_record(tmp_path):
     import json
+
     import pandas as pd
-    from bannb.experiments import run_fit
+
+    from bannb.study.experiments import run_fit
     (tmp_path / "t0").mkdir()
     (tmp_path / "t0" / "final.json").write_text(json.dumps(dict(train_accuracy=0.99, train_loss=0.05)))
     (tmp_path / "s0").mkdir()
@@ -317,15 +309,14 @@ def test_run_fit_reads_each_runs_final_record(tmp_path):
 
 
 def test_runs_per_seed_counts_a_teacher_and_its_students():
-    from bannb.experiments import runs_per_seed
+    from bannb.study.chapters import runs_per_seed
     # a teacher; BAN-1 and BAN-2 (chapter 4); BAN+L and CWTM (chapter 5); DKPP (chapter 6)
     assert runs_per_seed("cpu") == 6 and runs_per_seed("smoke") == 6
     assert runs_per_seed("cpu", ["03_teachers"]) == 1
 
 
 def test_central_seed_seconds_prices_a_seeds_runs_at_the_seed_chapters_mean_run(tmp_path):
-    from bannb.experiments import central_seed_seconds
-    from bannb.timings import add_training_time
+    from bannb.book.timings import add_training_time, central_seed_seconds
     assert central_seed_seconds("cpu", tmp_path) is None  # nothing measured yet
     add_training_time(tmp_path, "03_teachers", 100.0, runs=1)
     add_training_time(tmp_path, "04_born_again", 500.0, runs=3)
@@ -336,8 +327,8 @@ def test_central_seed_seconds_prices_a_seeds_runs_at_the_seed_chapters_mean_run(
 
 def test_the_regime_study_at_smoke_trains_no_more_than_the_smoke_teacher():
     """nbval runs chapter 3 at smoke in seconds: a candidate that trains more images or epochs is capped there."""
-    from bannb import experiments
-    from bannb.experiments import REGIME_CANDIDATES, book_config, regime_configs
+    from bannb.study import experiments
+    from bannb.study.experiments import REGIME_CANDIDATES, book_config, regime_configs
     own = book_config("smoke", 0)
     candidates = {**REGIME_CANDIDATES, "bigger": dict(train_size=5000, epochs=15, arch="wrn-16-2")}
     with pytest.MonkeyPatch.context() as patch:

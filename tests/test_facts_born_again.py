@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bannb import claims
 from bannb.facts import MISSING, born_again
+from bannb.study import claims
 
 CHAPTER_CLAIMS = claims.claims_for("04_born_again")
 CENTRAL_MISSED = ("A born-again student (BAN-1) has lower error than its teacher; "

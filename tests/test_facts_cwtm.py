@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from bannb.facts import cwtm
-from bannb.stats import POWER
+from bannb.study.stats import POWER
 
 
 def test_objective_facts():

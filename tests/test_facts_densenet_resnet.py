@@ -4,8 +4,8 @@ import math
 import pandas as pd
 import pytest
 
-from bannb.claims import FLOOR, VOID
 from bannb.facts import densenet_resnet as ch08
+from bannb.study.claims import FLOOR, VOID
 
 
 def test_grid_counts_models_runs_and_seeds():

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from bannb.facts import dkpp
-from bannb.stats import POWER
+from bannb.study.stats import POWER
 
 CLASSES = ["a", "b", "c", "d"]
 

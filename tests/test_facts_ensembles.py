@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from bannb.facts import ensembles
-from bannb.stats import expected_half_width, paired_difference
+from bannb.study.stats import expected_half_width, paired_difference
 
 SINGLE = 1000
 

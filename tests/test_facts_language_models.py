@@ -48,7 +48,7 @@ def test_sizes():
 
 
 def test_the_cpu_plan_is_priced_from_the_profile_epoch_costs():
-    from bannb.experiments import lm_chain_configs
+    from bannb.study.experiments import lm_chain_configs
     facts = ch09.plan_facts(lm_chain_configs("smoke", 0, epochs=2))
     # two workers: the teacher first (2 epochs of 29 s), then its two students side by side (2 epochs of 47 s)
     assert facts == {"cpu_runs": 3, "expected_minutes": pytest.approx((2 * 29 + 2 * 47) / 60), "teacher_epoch": 29.0,

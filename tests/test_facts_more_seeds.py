@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from bannb.facts import more_seeds
-from bannb.stats import expected_half_width, paired_difference
+from bannb.study.stats import expected_half_width, paired_difference
 
 
 def records(seeds, runs_per_seed):

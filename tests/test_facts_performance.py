@@ -3,7 +3,7 @@ import math
 
 import pandas as pd
 
-from bannb import bench
+from bannb.bench import cpu as bench
 from bannb.facts import performance
 
 NAN = math.nan

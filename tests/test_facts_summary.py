@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from bannb.facts import summary as ch10
-from bannb.stats import MARGIN
+from bannb.study.stats import MARGIN
 
 NAN = float("nan")
 COLUMNS = ["key", "claim", "central", "mean", "ci_low", "ci_high", "half_width", "detectable", "n", "verdict",

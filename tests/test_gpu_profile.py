@@ -8,14 +8,15 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import bannb.data.arrays as arrays_module
-from bannb import bench_gpu, cli
+from bannb import cli
+from bannb.bench import gpu as bench_gpu
 from bannb.data import cifar10_jpeg, load_dataset
 from bannb.data.cifar10_jpeg import JpegArchive
-from bannb.generations import born_again
 from bannb.models import count_parameters, create_model
-from bannb.paper import PAPER_ARCHS, paper_table
-from bannb.profiles import GPU_TABLE1_ARCHS, get_profile, make_config
-from bannb.runs import Run
+from bannb.runs.store import Run
+from bannb.study.generations import born_again
+from bannb.study.paper import PAPER_ARCHS, paper_table
+from bannb.study.profiles import GPU_TABLE1_ARCHS, get_profile, make_config
 from tests.test_cifar10_jpeg import write_archive
 
 # Enough images per class for a 64-image training subset beside a 64-image validation split and a 64-image test subset.

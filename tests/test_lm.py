@@ -7,13 +7,20 @@ import random
 import pytest
 import torch
 import torch.nn.functional as F
+from fastai.callback.core import Callback
 
 from bannb.data import text
 from bannb.data.text import EOS, UNK, load_corpus, tokenize
 from bannb.errors import ConfigError, DataError
-from bannb.lm import LMRunConfig, batchify, lm_config, bptt_windows, read_lm_metrics, train_lm_run, METRICS, CHECKPOINT, DONE
+from bannb.lm.config import LMRunConfig
+from bannb.lm.streams import batchify, bptt_windows
+from bannb.lm.training import train_lm_run
 from bannb.losses import make_loss
 from bannb.models.lstm_lm import create_language_model
+from bannb.runs.learner import RunRecorder
+from bannb.runs.store import CHECKPOINT, DONE, METRICS
+from bannb.runs.store import read_metrics as read_lm_metrics
+from bannb.study.profiles import get_profile, lm_config
 
 NAMES = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo",
          "lima", "mike", "november", "oscar", "papa", "quebec", "romeo", "sierra", "tango", "uniform", "victor",
@@ -174,13 +181,16 @@ def test_interrupted_lm_run_resumes_to_the_same_result(small_corpus):
     config = LMRunConfig(**SMOKE)
     straight = train_lm_run(config, small_corpus / "straight", log=lambda message: None)
 
-    def interrupt_after_first_epoch(epoch):
-        if epoch == 1:
-            raise Interrupt
+    class InterruptAfterFirstEpoch(Callback):
+        order = RunRecorder.order + 1  # once the epoch's checkpoint is on disk
+
+        def after_epoch(self):
+            if self.epoch == 0:
+                raise Interrupt("killed after epoch 1")
 
     resumed_dir = small_corpus / "resumed"
     with pytest.raises(Interrupt):
-        train_lm_run(config, resumed_dir, log=lambda message: None, after_epoch=interrupt_after_first_epoch)
+        train_lm_run(config, resumed_dir, log=lambda message: None, callbacks=[InterruptAfterFirstEpoch()])
     path = resumed_dir / config.run_id
     assert (path / CHECKPOINT).exists() and not (path / DONE).exists()
     assert [row["epoch"] for row in read_lm_metrics(path / METRICS)] == [1]
@@ -206,9 +216,10 @@ def test_interrupted_lm_run_resumes_to_the_same_result(small_corpus):
     assert torch.exp(-stored["log_probs"].double().mean()).item() == pytest.approx(resumed.test_ppl, rel=1e-2)
 
     # a finished run is loaded, not trained again
-    def must_not_train(epoch):
-        raise AssertionError("a finished run trained again")
-    assert train_lm_run(config, resumed_dir, after_epoch=must_not_train).final == resumed.final
+    class MustNotTrain(Callback):
+        def before_fit(self):
+            raise AssertionError("a finished run trained again")
+    assert train_lm_run(config, resumed_dir, callbacks=[MustNotTrain()]).final == resumed.final
 
 
 def test_students_distil_from_a_finished_teacher_on_the_same_data(small_corpus):
@@ -256,8 +267,9 @@ def test_lm_profiles_make_valid_configs():
     assert lm_config("cpu").arch == "lstm-1x128"
     assert lm_config("paper", seed=1).dropout == 0.65
     assert lm_config("smoke", epochs=None).epochs == 2  # None keeps the profile's value
-    with pytest.raises(ConfigError, match="unknown LM profile 'gpu'"):
-        lm_config("gpu")
+    assert lm_config("gpu") == lm_config("paper")  # the gpu profile's language models are the paper's
+    with pytest.raises(ConfigError, match="unknown profile 'tpu'"):
+        lm_config("tpu")
     with pytest.raises(ConfigError, match="bad LM run parameter"):
         lm_config("cpu", colour="red")
 
@@ -275,9 +287,9 @@ def test_a_plan_trains_language_models_and_restores_a_teacher_recorded_without_w
     """`plan.train_all` trains LM configs like image configs; a record without `model.pt` (as committed) is a
     finished run, and a new student of it first gets its teacher's weights back, reproducing the record."""
     import dataclasses
-    from bannb.lm import LMRun
-    from bannb.plan import train_all
-    from bannb.store import PREDICTIONS, WEIGHTS, finished_problem, open_run
+
+    from bannb.runs.plan import train_all
+    from bannb.runs.store import PREDICTIONS, WEIGHTS, Run, finished_problem
     runs_dir = small_corpus / "runs"
     teacher = LMRunConfig(**dict(SMOKE, epochs=1))
     student = dataclasses.replace(teacher, loss="ban+l", loss_params={"label_weight": 0.5}, teacher=teacher.run_id,
@@ -285,9 +297,9 @@ def test_a_plan_trains_language_models_and_restores_a_teacher_recorded_without_w
     lines = []
     train_all([student, teacher], runs_dir, workers=1, log=lines.append)
     assert len(lines) == 2 and all("test perplexity" in line for line in lines)
-    recorded = open_run(runs_dir / teacher.run_id)
-    assert isinstance(recorded, LMRun) and recorded.has_weights and recorded.config.base_seed == 0
-    assert open_run(runs_dir / student.run_id).config.base_seed == 0
+    recorded = Run(runs_dir / teacher.run_id)
+    assert recorded.kind.name == "lm" and recorded.has_weights and recorded.config.base_seed == 0
+    assert Run(runs_dir / student.run_id).config.base_seed == 0
     predictions = (recorded.path / PREDICTIONS).read_bytes()
 
     for config in (teacher, student):  # as committed: the records alone
@@ -303,24 +315,24 @@ def test_a_plan_trains_language_models_and_restores_a_teacher_recorded_without_w
     train_all([teacher, ban], runs_dir, workers=1, log=messages.append)
     assert len(messages) == 2  # the teacher's weights restored, then the new student
     assert recorded.has_weights and (recorded.path / PREDICTIONS).read_bytes() == predictions
-    assert LMRun(runs_dir / ban.run_id).final["teacher_test_ppl"] == pytest.approx(recorded.test_ppl)
+    assert Run(runs_dir / ban.run_id).final["teacher_test_ppl"] == pytest.approx(recorded.test_ppl)
     assert not (runs_dir / student.run_id / WEIGHTS).exists()  # a run no student needs stays a record
 
 
 def test_chapter_records_of_the_language_models(small_corpus, monkeypatch):
-    """`experiments.lm_records`: the teacher, BAN and BAN+L of each seed, trained (smoke LM profile, on the test's
+    """`chapters.chapter_records` of chapter 9: the teacher, BAN and BAN+L of each seed, trained (smoke LM profile, on the test's
     corpus) and tabulated for Table 6's claims."""
-    from bannb.claims import claims_for, evaluate
-    from bannb.experiments import lm_records, lm_runs
-    from bannb.stats import VERDICTS
+    from bannb.study.chapters import chapter_records, chapter_runs
+    from bannb.study.claims import claims_for, evaluate
+    from bannb.study.stats import VERDICTS
     monkeypatch.setenv("BANNB_WORKERS", "1")
     data = dict(max_vocab=25, batch_size=4, bptt=6, probe_tokens=200, epochs=1)
-    frame = lm_records("smoke", [0, 1], runs_dir=small_corpus / "runs", **data)
+    frame = chapter_records("09_language_models", "smoke", [0, 1], runs_dir=small_corpus / "runs", **data)
     assert list(frame["model"]) == ["Teacher"] * 2 + ["BAN"] * 2 + ["BAN+L"] * 2
     assert list(frame["seed"]) == [0, 1] * 3 and set(frame["corpus"]) == {"fortunes"}
     assert (frame[["test_ppl", "valid_ppl", "train_ppl"]] > 1).all().all()
     assert frame.groupby("model")["params"].nunique().eq(1).all()  # one architecture throughout
-    runs = lm_runs("smoke", [0, 1], runs_dir=small_corpus / "runs", **data)  # the same runs, loaded
+    runs = chapter_runs("09_language_models", "smoke", [0, 1], runs_dir=small_corpus / "runs", **data)  # the same runs, loaded
     for teacher, ban, banl in zip(runs["Teacher"], runs["BAN"], runs["BAN+L"]):
         assert ban.config.teacher == banl.config.teacher == teacher.run_id
         assert ban.config.seed == banl.config.seed != teacher.config.seed  # the students differ in the loss alone
@@ -330,20 +342,21 @@ def test_chapter_records_of_the_language_models(small_corpus, monkeypatch):
 
 
 def test_language_model_plan_of_the_book():
-    from bannb.experiments import BOOK_PLAN_CHAPTERS, chapter_plan
-    from bannb.lm import CPU_CHAPTER_BUDGET_MINUTES, LM_PROFILES, expected_seconds, lm_profile, lm_seeds
+    from bannb.study.chapters import BOOK_PLAN_CHAPTERS, chapter_plan
+    from bannb.study.profiles import CPU_CHAPTER_BUDGET_MINUTES, LM_PROFILES, expected_seconds
     assert "09_language_models" in BOOK_PLAN_CHAPTERS
-    assert lm_profile("gpu") == "paper" and lm_seeds("cpu") == [0, 1, 2] and lm_seeds("smoke", [4]) == [4]
+    assert get_profile("gpu").lm_name == "paper" and get_profile("cpu").lm_seed_list() == [0, 1, 2]
+    assert get_profile("smoke").lm_seed_list([4]) == [4]
     with pytest.raises(ConfigError, match="unknown profile"):
-        lm_profile("tpu")
+        get_profile("tpu")
     for profile in ("smoke", "cpu"):
         plan = chapter_plan("09_language_models", profile)
-        seeds = lm_seeds(profile)
+        seeds = get_profile(profile).lm_seed_list()
         assert len(plan) == 3 * len(seeds) and len({c.run_id for c in plan}) == len(plan)
         assert [c.loss for c in plan] == ["ce", "ban", "ban+l"] * len(seeds)
         ids = [c.run_id for c in plan]
         for position, config in enumerate(plan):
-            assert config.arch == LM_PROFILES[profile]["arch"]
+            assert config.arch == LM_PROFILES[get_profile(profile).lm_name]["arch"]
             if config.teacher is not None:  # each student after its teacher, on the teacher's data
                 teacher = plan[ids.index(config.teacher)]
                 assert ids.index(config.teacher) < position and teacher.data_key() == config.data_key()
@@ -351,12 +364,11 @@ def test_language_model_plan_of_the_book():
     # the cpu chapter's budget (issue 12): at most 45 minutes of a 2-core machine, at the measured epoch costs
     cpu_plan = chapter_plan("09_language_models", "cpu")
     assert CPU_CHAPTER_BUDGET_MINUTES == 45
-    assert len(lm_seeds("cpu")) >= 3 and expected_seconds(cpu_plan, workers=2) <= CPU_CHAPTER_BUDGET_MINUTES * 60
+    assert len(get_profile("cpu").lm_seed_list()) >= 3 and expected_seconds(cpu_plan, workers=2) <= CPU_CHAPTER_BUDGET_MINUTES * 60
 
 
 def test_lm_note_says_what_the_numbers_are_worth(small_corpus):
-    from bannb.lm import lm_note
-    smoke = lm_note("smoke", max_vocab=25)
+    smoke = get_profile("smoke").lm_note(max_vocab=25)
     assert smoke.startswith("**smoke profile: the numbers in this chapter mean nothing.**")
     assert "lstm-1x32" in smoke and "25-token vocabulary" in smoke and "2 seeds" in smoke
-    assert lm_note("cpu", max_vocab=25).startswith("*cpu profile*")
+    assert get_profile("cpu").lm_note(max_vocab=25).startswith("*cpu profile*")

@@ -4,8 +4,20 @@ import torch
 import torch.nn.functional as F
 
 from bannb.errors import ConfigError
-from bannb.losses import (LOSSES, ban_label_loss, ban_loss, cross_entropy, cwtm_loss, cwtm_weights, dkpp_loss,
-                          gradient_deviations, gradient_terms, hinton_kd_loss, make_loss, permute_non_argmax)
+from bannb.losses import (
+    LOSSES,
+    ban_label_loss,
+    ban_loss,
+    cross_entropy,
+    cwtm_loss,
+    cwtm_weights,
+    dkpp_loss,
+    gradient_deviations,
+    gradient_terms,
+    hinton_kd_loss,
+    make_loss,
+    permute_non_argmax,
+)
 
 BATCH, CLASSES = 16, 10
 

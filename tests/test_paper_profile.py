@@ -1,10 +1,9 @@
 """The paper profile: its recipe, and a real (tiny) training run through the CIFAR-100 loader."""
 import numpy as np
-import pytest
 
 from bannb.data import load_dataset
-from bannb.profiles import make_config
-from bannb.training import train_run
+from bannb.image.training import train_run
+from bannb.study.profiles import make_config
 from tests.test_cifar import write_cifar100_pickles
 
 

@@ -2,9 +2,9 @@
 from pathlib import Path
 
 from bannb import paths
-from bannb.book import timings_file
+from bannb.book.timings import timings_file
 from bannb.data import arrays, data_roots
-from bannb.paper import TABLES_FILE
+from bannb.study.paper import TABLES_FILE
 
 
 def test_paths_of_a_checkout():
@@ -28,6 +28,6 @@ def test_data_roots_end_with_the_project_data_dir(monkeypatch, tmp_path):
 
 
 def test_the_timed_profile_is_the_committed_one():
-    from bannb.profiles import DEFAULT_PROFILE
-    from bannb.timings import COMMITTED_PROFILE
+    from bannb.book.timings import COMMITTED_PROFILE
+    from bannb.study.profiles import DEFAULT_PROFILE
     assert COMMITTED_PROFILE == DEFAULT_PROFILE

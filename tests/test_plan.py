@@ -1,13 +1,12 @@
 """Training a plan of runs on worker processes: teachers before students, finished runs reused, failures reported."""
 import dataclasses
-import json
 
 import pytest
 
-from bannb.generations import student_config, teacher_config
-from bannb.plan import PlanFailed, order_by_dependency, train_all
-from bannb.profiles import make_config
-from bannb.runs import Run, finished_problem
+from bannb.runs.plan import PlanFailed, order_by_dependency, train_all
+from bannb.runs.store import Run, finished_problem
+from bannb.study.generations import student_config, teacher_config
+from bannb.study.profiles import make_config
 
 
 def tiny(**overrides):
@@ -76,9 +75,9 @@ def test_workers_die_with_the_planning_process(tmp_path, fashion_mnist_available
     script = tmp_path / "planner.py"
     script.write_text(
         "import sys\n"
-        "from bannb.generations import teacher_config\n"
-        "from bannb.plan import train_all\n"
-        "from bannb.profiles import make_config\n"
+        "from bannb.study.generations import teacher_config\n"
+        "from bannb.runs.plan import train_all\n"
+        "from bannb.study.profiles import make_config\n"
         "if __name__ == '__main__':  # the workers are spawned: they import this file\n"
         "    configs = [teacher_config(make_config('smoke', precision='fp32', seed=s, epochs=50, train_size=2048))\n"
         "               for s in (0, 1)]\n"
@@ -105,7 +104,7 @@ def test_workers_die_with_the_planning_process(tmp_path, fashion_mnist_available
 
 
 def test_schedule_seconds_follows_train_alls_order():
-    from bannb.plan import schedule_seconds
+    from bannb.runs.plan import schedule_seconds
     t0, s0, g0 = chain(0)
     t1, s1, _ = chain(1)
     seconds = {t0.run_id: 10, s0.run_id: 20, g0.run_id: 5, t1.run_id: 10, s1.run_id: 20}

@@ -5,10 +5,10 @@ import math
 import pytest
 import torch
 
-from bannb import precision
+from bannb.bench import machine
 from bannb.errors import ConfigError
-from bannb.learner import resolve_precision
-from bannb.precision import Candidate, decide
+from bannb.image import precision
+from bannb.image.precision import Candidate, decide, resolve_precision
 
 
 class FakeTimer:
@@ -117,12 +117,12 @@ def test_real_measurement_of_a_tiny_network(tmp_path):
 
 
 def test_cpu_identity():
-    info = precision.cpu_info()
+    info = machine.cpu_info()
     assert info["model"] and info["cores"] >= 1 and info["threads"] == torch.get_num_threads()
     assert info["isa"] in ("amx", "avx512-bf16", "avx512", "avx2") or info["isa"] == info["arch"]
     assert precision.slug("Intel(R) Xeon(R) Processor (avx512-bf16)") == "intel-r-xeon-r-processor-avx512-bf16"
-    assert precision.isa_level({"avx2": True, "avx512f": True, "avx512_bf16": True}) == "avx512-bf16"
-    assert precision.isa_level({"avx2": True, "amx_tile": True, "avx512_bf16": True}) == "amx"
+    assert machine.isa_level({"avx2": True, "avx512f": True, "avx512_bf16": True}) == "avx512-bf16"
+    assert machine.isa_level({"avx2": True, "amx_tile": True, "avx512_bf16": True}) == "amx"
 
 
 def test_time_steps_judges_every_call_but_the_first():

@@ -2,16 +2,21 @@
 and the chapter context built on it."""
 import dataclasses
 
-import bannb.precision
-
 import pytest
 
-from bannb import learner
 from bannb.book import chapter
 from bannb.errors import ConfigError
-from bannb.experiments import book_config, chapter_seeds, transfer_grid
 from bannb.models import model_family
-from bannb.profiles import DEFAULT_PROFILE, PROFILES, Profile, get_profile, make_config, parameter_count, recipe_table
+from bannb.study.experiments import book_config, chapter_seeds, transfer_grid
+from bannb.study.profiles import (
+    DEFAULT_PROFILE,
+    PROFILES,
+    Profile,
+    get_profile,
+    make_config,
+    parameter_count,
+    recipe_table,
+)
 from tests.conftest import meta_count
 
 
@@ -58,9 +63,9 @@ def fake_auto(decision):
 
 @pytest.mark.parametrize("profile", ["smoke", "cpu", "paper"])
 def test_book_configs_do_not_depend_on_what_auto_decides(profile, monkeypatch, fashion_mnist_available):
-    monkeypatch.setattr(bannb.precision, "auto_settings", fake_auto("bf16"))
+    monkeypatch.setattr("bannb.study.profiles.auto_settings", fake_auto("bf16"))
     on_bf16_machine = [book_config(profile, seed).hash for seed in (0, 1, 2)] + [make_config(profile).hash]
-    monkeypatch.setattr(bannb.precision, "auto_settings", fake_auto("fp32"))
+    monkeypatch.setattr("bannb.study.profiles.auto_settings", fake_auto("fp32"))
     assert make_config(profile, precision="auto").precision == "fp32", "the fake decides auto"
     on_fp32_machine = [book_config(profile, seed).hash for seed in (0, 1, 2)] + [make_config(profile).hash]
     assert on_fp32_machine == on_bf16_machine
@@ -72,9 +77,9 @@ def test_book_configs_do_not_depend_on_what_auto_decides(profile, monkeypatch, f
 
 def test_a_profile_without_precision_of_record_uses_auto(monkeypatch, fashion_mnist_available):
     monkeypatch.setitem(PROFILES, "free", dataclasses.replace(PROFILES["smoke"], name="free", precision=None))
-    monkeypatch.setattr(bannb.precision, "auto_settings", fake_auto("fp32"))
+    monkeypatch.setattr("bannb.study.profiles.auto_settings", fake_auto("fp32"))
     assert make_config("free").precision == "fp32"
-    monkeypatch.setattr(bannb.precision, "auto_settings", fake_auto("bf16"))
+    monkeypatch.setattr("bannb.study.profiles.auto_settings", fake_auto("bf16"))
     assert make_config("free").precision == "bf16"
 
 
@@ -127,14 +132,13 @@ def test_chapter_refuses_bad_parameters(parameters, message):
 
 
 def test_auto_takes_the_measured_precision_and_layout(monkeypatch, fashion_mnist_available):
-    import bannb.precision
     asked = []
 
     def measured(device, arch, input_shape, num_classes, batch_size, distill=False, log=print):
         asked.append((arch, input_shape, num_classes, batch_size, distill))
         return dict(precision="fp32", channels_last=False)
 
-    monkeypatch.setattr(bannb.precision, "auto_settings", measured)
+    monkeypatch.setattr("bannb.study.profiles.auto_settings", measured)
     config = make_config("cpu", precision="auto")
     assert (config.precision, config.channels_last) == ("fp32", False)
     assert asked == [("wrn-16-1", (1, 28, 28), 10, PROFILES["cpu"].batch_size, False)]

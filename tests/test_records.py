@@ -4,16 +4,25 @@ A fresh clone has only the records. They must read as finished runs, so that the
 training; a student that needs a recorded teacher's weights gets them by training the teacher again, which
 reproduces the record on the same CPU type (and replaces it, saying so, where it does not)."""
 import json
-import shutil
 
 import pytest
 import torch
 
-from bannb.generations import student_config, teacher_config
-from bannb.plan import teachers_to_restore, train_all
-from bannb.store import DONE, PREDICTIONS, RECORD_FILES, WEIGHTS, Run, finished_problem, mark_done, weights_problem
 from bannb.errors import BannbError
-from bannb.training import RESTORE_DIR, restore_weights, train_run
+from bannb.image.training import train_run
+from bannb.runs.plan import teachers_to_restore, train_all
+from bannb.runs.restore import RESTORE_DIR, restore_weights
+from bannb.runs.store import (
+    DONE,
+    PREDICTIONS,
+    RECORD_FILES,
+    WEIGHTS,
+    Run,
+    finished_problem,
+    mark_done,
+    weights_problem,
+)
+from bannb.study.generations import student_config, teacher_config
 from tests.conftest import smoke_config
 
 

@@ -9,8 +9,8 @@ import torch
 from fastai.callback.core import Callback
 
 from bannb.errors import BannbError
-from bannb.store import CHECKPOINT, DONE, FINAL, WEIGHTS
-from bannb.training import NonFiniteLoss, train_run
+from bannb.image.training import NonFiniteLoss, train_run
+from bannb.runs.store import CHECKPOINT, DONE, FINAL, WEIGHTS
 from tests.conftest import bannb_command, comparable, only_run, smoke_config
 
 # fp32: the same numbers on every CPU, and fast on one without native bf16 (the smoke profile's own bf16 is emulated there)
@@ -86,7 +86,7 @@ def test_teacher_checkpoint_that_does_not_fit(tmp_path, fashion_mnist_available)
     with pytest.raises(BannbError, match="not a finished run: model.pt does not match the checksum"):
         train_run(student, tmp_path, progress=False)
     # the same weights behind a valid marker (someone re-signed them): refused as not fitting the architecture
-    from bannb.store import sha256
+    from bannb.runs.store import sha256
     done = json.loads((teacher.path / DONE).read_text())
     done["sha256"][WEIGHTS] = sha256(teacher.path / WEIGHTS)
     (teacher.path / DONE).write_text(json.dumps(done))
@@ -101,7 +101,7 @@ def create_other_weights():
 
 
 def test_atomic_write_never_leaves_a_half_written_file(tmp_path, monkeypatch):
-    from bannb import store
+    from bannb.runs import store
     target = tmp_path / "final.json"
     store.atomic_write_json(target, {"test_accuracy": 0.9})
 

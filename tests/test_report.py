@@ -130,6 +130,7 @@ LABELS = np.array([0, 1, 2])
 
 def test_born_again_diagram_has_a_box_per_model_an_arrow_per_student_and_a_bracket_per_ensemble():
     from matplotlib.patches import FancyBboxPatch
+
     from bannb.report import plot_born_again_diagram
     fig = plot_born_again_diagram(3)
     ax = fig.axes[0]
@@ -286,7 +287,8 @@ def test_plot_against_floor_colours_the_models_that_do_not_beat_it():
 
 def test_record_runs_are_the_rows_runs_in_order_and_refuse_ensembles(tmp_path):
     import json
-    from bannb.config import RunConfig
+
+    from bannb.image.config import RunConfig
     from bannb.report import record_runs
     for name, seed in (("b", 1), ("a", 0)):
         (tmp_path / name).mkdir()
@@ -299,8 +301,8 @@ def test_record_runs_are_the_rows_runs_in_order_and_refuse_ensembles(tmp_path):
 
 
 def test_plot_claims_forest_one_panel_per_table_one_row_per_claim():
-    from bannb.claims import CLAIMS, evaluate
     from bannb.report import VERDICT_COLORS, plot_claims_forest
+    from bannb.study.claims import CLAIMS, evaluate
     chosen = [c for c in CLAIMS if c.key in ("ban1-vs-teacher", "banl-vs-teacher", "wrn-ban-vs-teacher",
                                              "ban1-vs-long-teacher")]
     frame = pd.DataFrame([dict(model=model, seed=seed, test_error=base + 0.05 * ((seed + len(model)) % 3))
@@ -559,7 +561,7 @@ def test_lr_marks_tell_a_cycle_from_steps():
 
 
 def test_one_cycle_hold_schedule_anneals_to_the_step_recipes_last_lr_and_holds_it():
-    from bannb.learner import multistep_schedule, one_cycle_hold_schedule
+    from bannb.image.learner import multistep_schedule, one_cycle_hold_schedule
     schedule = one_cycle_hold_schedule(0.1, milestones=(0.3, 0.6, 0.8), gamma=0.2)
     step = multistep_schedule(0.1, (0.3, 0.6, 0.8), 0.2)
     assert schedule(0.0) == pytest.approx(0.1 / 25)  # fastai's one-cycle warm-up start
@@ -571,7 +573,7 @@ def test_one_cycle_hold_schedule_anneals_to_the_step_recipes_last_lr_and_holds_i
 
 
 def test_one_cycle_hold_momentum_follows_the_cycle_then_stays_at_its_end():
-    from bannb.learner import schedule_callbacks
+    from bannb.image.learner import schedule_callbacks
     momentum = schedule_callbacks("one-cycle-hold", 0.1, milestones=(0.3, 0.6, 0.8))[0].scheds["mom"]
     assert momentum(0.0) == pytest.approx(0.95)
     assert momentum(0.25 * 0.8) == pytest.approx(0.85)  # lowest at the lr's peak, as fastai's one-cycle

@@ -8,18 +8,24 @@ import torch
 import torch.nn.functional as F
 from fastai.callback.core import Callback
 
-from bannb import training as training_module
 from bannb.data import load_dataset, make_dataloaders
 from bannb.errors import ConfigError
-from bannb.generations import born_again, ensemble_accuracy, generation_seed, student_config, teacher_config
-from bannb.learner import make_learner
+from bannb.image import training as training_module
+from bannb.image.config import CONFIG_VERSION, RunConfig
+from bannb.image.learner import make_learner
+from bannb.image.training import train_run
 from bannb.losses import make_loss
 from bannb.models import create_model
-from bannb.profiles import make_config
-from bannb.config import CONFIG_VERSION, RunConfig
 from bannb.report import run_records
-from bannb.store import DONE, finished_problem
-from bannb.training import train_run
+from bannb.runs.store import DONE, finished_problem
+from bannb.study.generations import (
+    born_again,
+    ensemble_accuracy,
+    generation_seed,
+    student_config,
+    teacher_config,
+)
+from bannb.study.profiles import make_config
 from tests.conftest import smoke_config
 
 

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from ..errors import unknown_choice
-from .arrays import ImageArrays, data_roots
-from .cifar10_jpeg import NOTE as CIFAR10_JPEG_NOTE
-from .loaders import BanDataLoaders, InMemoryLoader, make_dataloaders, pad_crop_flip, split_indices, test_indices
-from .text import CORPORA, TextCorpus, check_corpus, load_corpus
+from bannb.data.arrays import ImageArrays, data_roots
+from bannb.data.cifar import load_cifar
+from bannb.data.cifar10_jpeg import NOTE as CIFAR10_JPEG_NOTE
+from bannb.data.cifar10_jpeg import load_cifar10_jpeg
+from bannb.data.fashion_mnist import load_fashion_mnist
+from bannb.data.loaders import (
+    BanDataLoaders,
+    InMemoryLoader,
+    make_dataloaders,
+    pad_crop_flip,
+    split_indices,
+    test_indices,
+)
+from bannb.data.text import CORPORA, TextCorpus, check_corpus, load_corpus
+from bannb.errors import unknown_choice
 
 DATASETS = ("fashion-mnist", "cifar10", "cifar100", "cifar10-jpeg")
 
@@ -42,12 +52,9 @@ def load_dataset(name: str, root=None, download: bool = True) -> ImageArrays:
     """The whole dataset as uint8 tensors, read (or downloaded) once per process."""
     check_dataset(name)
     if name == "cifar10-jpeg":
-        from .cifar10_jpeg import load_cifar10_jpeg
         return load_cifar10_jpeg(root)  # a local archive only: there is nothing to download
     if name == "fashion-mnist":
-        from .fashion_mnist import load_fashion_mnist
         return load_fashion_mnist(root, download_if_missing=download)
-    from .cifar import load_cifar
     return load_cifar(name, root, download=download)
 
 

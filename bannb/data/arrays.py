@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from ..paths import DATA_DIR, PROJECT_ROOT  # noqa: F401  (PROJECT_ROOT: still importable from here)
+from bannb.paths import DATA_DIR, PROJECT_ROOT  # noqa: F401  (PROJECT_ROOT: still importable from here)
 
 
 def data_roots(root: str | Path | None = None) -> list[Path]:

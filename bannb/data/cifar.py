@@ -55,9 +55,10 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 import torch
+from PIL import Image
 
-from ..errors import DataError, unknown_choice
-from .arrays import ImageArrays, data_roots, download_root
+from bannb.data.arrays import ImageArrays, data_roots, download_root
+from bannb.errors import DataError, unknown_choice
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 CIFAR100_CLASSES = (
@@ -366,7 +367,6 @@ class _Scan:
 
 def _read_png(path: Path, spec: _Spec, folder: Path) -> np.ndarray:
     """One image as a 3×32×32 uint8 array (channel, row, column)."""
-    from PIL import Image
 
     try:
         with Image.open(path) as im:

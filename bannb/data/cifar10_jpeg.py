@@ -32,11 +32,12 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 import torch
+from PIL import Image, UnidentifiedImageError
 
-from ..errors import DataError
-from . import arrays
-from .arrays import ImageArrays, data_roots
-from .cifar import CIFAR10_CLASSES
+from bannb.data import arrays
+from bannb.data.arrays import ImageArrays, data_roots
+from bannb.data.cifar import CIFAR10_CLASSES
+from bannb.errors import DataError
 
 NAME = "cifar10-jpeg"
 NOTE = ("CIFAR-10 re-encoded as JPEG at quality 75 (all 60,000 images, from the public repository "
@@ -130,7 +131,6 @@ def _members(data: bytes, path: Path, archive: JpegArchive) -> dict[tuple[str, s
 
 def _decode(jpeg: bytes, where: str, path: Path, archive: JpegArchive) -> np.ndarray:
     """One JPEG as a 32×32×3 uint8 array (row, column, channel)."""
-    from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(io.BytesIO(jpeg), formats=("JPEG",)) as image:

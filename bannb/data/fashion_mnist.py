@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import DataError
-from .arrays import ImageArrays, data_roots, download_root
+from bannb.data.arrays import ImageArrays, data_roots, download_root
+from bannb.errors import DataError
 
 FOLDER = "fashion-mnist"
 SYSTEM_FOLDER = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist

@@ -11,8 +11,9 @@ import torch
 import torch.nn.functional as F
 from fastai.data.core import DataLoaders
 
-from ..errors import ConfigError
-from .arrays import ImageArrays
+from bannb.data.arrays import ImageArrays
+from bannb.errors import ConfigError
+from bannb.image import distributed
 
 
 def split_indices(num_samples: int, valid_size: int, split_seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -83,7 +84,7 @@ class InMemoryLoader:
         self.images, self.labels = images, labels
         self.bs, self.shuffle, self.augment, self.pad, self.flip = batch_size, shuffle, augment, pad, flip
         self.drop_last, self.seed, self.epoch = drop_last and len(images) > batch_size, seed, 0
-        self.rank, self.world_size = 0, 1  # set by bannb.distributed when training over several processes
+        self.rank, self.world_size = 0, 1  # set by bannb.image.distributed when training over several processes
         self.mean, self.inv_std = mean.view(1, -1, 1, 1), (1.0 / std).view(1, -1, 1, 1)
         self.to(device)
 
@@ -128,7 +129,6 @@ class InMemoryLoader:
 
     def to_detach(self, batch, cpu: bool = True, gather: bool = True):
         """fastai's hook for metrics and predictions: detach, and over several processes gather in order."""
-        from .. import distributed
 
         def detach(x):
             if not isinstance(x, torch.Tensor):

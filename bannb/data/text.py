@@ -32,8 +32,8 @@ from pathlib import Path
 
 import torch
 
-from ..errors import ConfigError, DataError
-from .arrays import data_roots
+from bannb.data.arrays import data_roots
+from bannb.errors import ConfigError, DataError, unknown_choice
 
 UNK, EOS = "<unk>", "<eos>"
 CORPORA = ("fortunes",)
@@ -175,7 +175,6 @@ class TextCorpus:
 
 def check_corpus(name: str) -> str:
     if name not in CORPORA:
-        from ..errors import unknown_choice
         raise unknown_choice("corpus", name, CORPORA)
     return name
 

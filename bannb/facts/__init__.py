@@ -11,7 +11,7 @@ from typing import Mapping
 
 import pandas as pd
 
-from .. import claims, stats
+from bannb.study import claims, stats
 
 MISSING = "—"  # how a value that was not measured prints, in the prose and in tables
 

@@ -12,9 +12,11 @@ import math
 from typing import Iterable, Sequence
 
 import pandas as pd
+from scipy.stats import spearmanr
 
-from .. import claims, convergence, experiments, stats, timings
-from . import MISSING
+from bannb.book import timings
+from bannb.facts import MISSING
+from bannb.study import claims, convergence, experiments, stats
 
 CHAPTER = "04_born_again"
 NONE = "none"  # what a list reads when nothing is in it
@@ -116,7 +118,6 @@ def rho_reading(rho: float, p_value: float) -> str:
 def relation_facts(students: pd.DataFrame) -> dict:
     """Spearman's ρ between the share of a teacher's wrong training targets and its student's difference from it,
     over every teacher → student pair, its p-value (both NaN where either side is constant) and its reading."""
-    from scipy.stats import spearmanr
     wrong, difference = students["teacher_train_targets_wrong"], students["difference"]
     varied = wrong.nunique() > 1 and difference.nunique() > 1
     rho, p_value = spearmanr(wrong, difference) if varied else (float("nan"), float("nan"))

@@ -6,9 +6,10 @@ import math
 from typing import Sequence
 
 import numpy as np
+import torch
 
-from . import verdict_facts  # noqa: F401  (the chapter's claims: shared with chapters 5-7)
-from .. import losses
+from bannb import losses
+from bannb.facts import verdict_facts  # noqa: F401  (the chapter's claims: shared with chapters 5-7)
 
 TOLERANCE = 0.05  # a weight within 5% of 1 counts as an ordinary one
 
@@ -22,14 +23,12 @@ def objective_facts(citation: str, label_weight: float, batch_size: int) -> dict
 def test_weights(test_logits: Sequence, batch_size: int) -> np.ndarray:
     """Eq. 10's weights of every teacher's test outputs (a list of logits), cut into training-size batches, times
     the batch's size: 1 is what plain cross-entropy gives every image."""
-    import torch
     return torch.cat([torch.cat([len(chunk) * losses.cwtm_weights(chunk) for chunk in logits.split(batch_size)])
                       for logits in test_logits]).numpy()
 
 
 def right_answers(test_logits: Sequence, test_labels: Sequence) -> np.ndarray:
     """Whether each teacher (a list of test logits, and one of test labels) gets each test image right, end to end."""
-    import torch
     return torch.cat([logits.argmax(1) == labels for logits, labels in zip(test_logits, test_labels)]).numpy()
 
 

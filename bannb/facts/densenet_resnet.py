@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .. import claims, convergence
-from ..stats import expected_half_width
+from bannb.study import claims, convergence
+from bannb.study.stats import expected_half_width
 
 # The claim families of Tables 3-5, by key (a family has one row per network the grid trained it for), and the
 # prefix of their glue names.

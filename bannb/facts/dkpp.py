@@ -6,9 +6,10 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import torch
 
-from . import verdict_facts  # noqa: F401  (the chapter's claims: shared with chapters 5-7)
-from .. import losses, report
+from bannb import losses, report
+from bannb.facts import verdict_facts  # noqa: F401  (the chapter's claims: shared with chapters 5-7)
 
 PERMUTATION_SEED = 0  # one fixed draw of DKPP's permutation, the same for every figure and table
 KEPT_KEYS = {"Teacher": "kept_teacher", "Teacher, permuted (the DKPP targets)": "kept_permuted",
@@ -17,7 +18,6 @@ KEPT_KEYS = {"Teacher": "kept_teacher", "Teacher, permuted (the DKPP targets)": 
 
 def permuted(probs):
     """`probs` (rows of softmax outputs) as DKPP permutes them, with the fixed seed."""
-    import torch
     return losses.permute_non_argmax(probs, torch.Generator().manual_seed(PERMUTATION_SEED))
 
 

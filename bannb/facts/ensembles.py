@@ -8,11 +8,12 @@ from typing import Sequence
 
 import pandas as pd
 
-from . import verdict_facts  # noqa: F401  (the chapter's claims: shared with chapters 5-7)
-from .. import report, stats
-from ..paths import PROJECT_ROOT
-from ..timings import cost_text
-from .more_seeds import command_markdown
+from bannb import report
+from bannb.book.timings import cost_text
+from bannb.facts import verdict_facts  # noqa: F401  (the chapter's claims: shared with chapters 5-7)
+from bannb.facts.more_seeds import command_markdown
+from bannb.paths import PROJECT_ROOT
+from bannb.study import stats
 
 ORDER = ["Teacher", "BAN-1", "BAN-2", "BAN-3", "Ens*2", "Ens*3", "Teachers×2", "Teachers×3"]
 BORN_AGAIN_PAIR = "BAN-1 and BAN-2 (Ens*2)"

@@ -7,9 +7,9 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
-from .. import report
-from ..losses import gradient_terms
-from ..timings import chapter_seconds, duration_text
+from bannb import report
+from bannb.book.timings import chapter_seconds, duration_text
+from bannb.losses import gradient_terms
 
 GROUND_TRUTH = "mean |q* − p*|"
 DARK = "mean Σ_{i≠*} |q_i − p_i|"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ..timings import duration_text
+from bannb.book.timings import duration_text
 
 
 def claim_counts(claims: Sequence) -> dict:

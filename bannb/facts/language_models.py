@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .. import claims, convergence, experiments, lm
-from ..data.text import PENN_TREEBANK
-from ..timings import chapter_seconds
+from bannb.book.timings import chapter_seconds
+from bannb.data.text import PENN_TREEBANK
+from bannb.models.lstm_lm import parse_name
+from bannb.study import claims, convergence, experiments, profiles
 
 # What each verdict of a claim says about the paper's own finding: BAN+L lowers the perplexity, plain BAN "did
 # not help" (so no effect agrees with the paper as much as a worse BAN does).
@@ -27,7 +28,7 @@ def paper_facts(table6: pd.DataFrame, paper_config) -> dict:
     gain over its teacher across the table's rows, in perplexity points and in percent of the teacher's."""
     gain = table6["Teacher test"] - table6["BAN+L test"]
     relative = 100 * (table6["BAN+L test"] / table6["Teacher test"] - 1)
-    return {"paper_units": lm.parse_name(paper_config.arch)[1], "paper_dropout": paper_config.dropout,
+    return {"paper_units": parse_name(paper_config.arch)[1], "paper_dropout": paper_config.dropout,
             "paper_epochs": paper_config.epochs, "paper_gain_min": gain.min(), "paper_gain_max": gain.max(),
             "paper_rel_min": -relative.max(), "paper_rel_max": -relative.min()}
 
@@ -64,9 +65,9 @@ def size_facts(ours_millions: float, paper_arch_millions: float, table6: pd.Data
 def plan_facts(cpu_plan) -> dict:
     """What the chapter's plan at the cpu profile is expected to cost on two workers, from the epoch costs the
     profile was sized with, and the label weight of BAN+L."""
-    return {"cpu_runs": len(cpu_plan), "expected_minutes": lm.expected_seconds(cpu_plan, workers=2) / 60,
-            "teacher_epoch": lm.CPU_EPOCH_SECONDS["teacher"], "student_epoch": lm.CPU_EPOCH_SECONDS["student"],
-            "budget_minutes": lm.CPU_CHAPTER_BUDGET_MINUTES,
+    return {"cpu_runs": len(cpu_plan), "expected_minutes": profiles.expected_seconds(cpu_plan, workers=2) / 60,
+            "teacher_epoch": profiles.CPU_EPOCH_SECONDS["teacher"], "student_epoch": profiles.CPU_EPOCH_SECONDS["student"],
+            "budget_minutes": profiles.CPU_CHAPTER_BUDGET_MINUTES,
             "label_weight": experiments.BAN_L_PARAMS["label_weight"]}
 
 
@@ -154,6 +155,6 @@ def try_facts(profile: str, seeds, trained_epochs: int, metrics: pd.DataFrame, t
                    for config in experiments.lm_chain_configs(profile, seed, **overrides)]
     longer = [config for seed in seeds
               for config in experiments.lm_chain_configs(profile, seed, epochs=2 * trained_epochs)]
-    return {"more_seeds_minutes": lm.expected_seconds(new_configs, measured) / 60 if new_configs else 0.0,
-            "longer_epochs": 2 * trained_epochs, "longer_minutes": lm.expected_seconds(longer, measured) / 60,
+    return {"more_seeds_minutes": profiles.expected_seconds(new_configs, measured) / 60 if new_configs else 0.0,
+            "longer_epochs": 2 * trained_epochs, "longer_minutes": profiles.expected_seconds(longer, measured) / 60,
             "chapter_cost": chapter_cost(timing)}

@@ -9,9 +9,9 @@ from typing import Sequence
 
 import pandas as pd
 
-from ..paths import PROJECT_ROOT
-from ..stats import expected_half_width
-from ..timings import cost_text
+from bannb.book.timings import cost_text
+from bannb.paths import PROJECT_ROOT
+from bannb.study.stats import expected_half_width
 
 
 def widest(differences: Sequence) -> object | None:

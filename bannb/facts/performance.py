@@ -8,8 +8,8 @@ from typing import Mapping
 
 import pandas as pd
 
-from .. import bench
-from ..timings import chapter_seconds
+from bannb.bench import cpu as bench
+from bannb.book.timings import chapter_seconds
 
 NO_MACHINES = "none yet (run `make bench`)"
 LIMIT_COLUMNS = ["CPU", "case", "auto picks", "% of its matmul peak", "% of memory bandwidth",

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..claims import verdict_counts
-from ..convergence import MIN_TRAIN_ACCURACY
-from ..data import dataset_shape
-from ..paper import paper_table
-from ..stats import MARGIN, seeds_for_target
-from ..timings import COLD_BOOK_BUDGET_SECONDS, duration_text
+from bannb.book.timings import COLD_BOOK_BUDGET_SECONDS, duration_text
+from bannb.data import dataset_shape
+from bannb.study.claims import verdict_counts
+from bannb.study.convergence import MIN_TRAIN_ACCURACY
+from bannb.study.paper import paper_table
+from bannb.study.stats import MARGIN, seeds_for_target
 
 # The verdict counts the chapter cites: glue name (after "summary_") -> verdict.
 VERDICT_NAMES = {"holds": "holds", "does_not_hold": "does not hold", "no_effect": "no effect of the paper's size",

@@ -11,9 +11,12 @@ from typing import Iterable
 
 import pandas as pd
 
-from .. import convergence, experiments, report, timings
-from ..stats import MARGIN
-from . import MISSING, is_missing
+from bannb import report
+from bannb.book import timings
+from bannb.facts import MISSING, is_missing
+from bannb.study import convergence, experiments
+from bannb.study.profiles import get_profile
+from bannb.study.stats import MARGIN
 
 CHAPTER = "03_teachers"
 NONE = "none"  # what a list of names reads when nothing is in it
@@ -39,7 +42,6 @@ def regime_facts(regime: pd.DataFrame, config, recipe=None, own_label: str | Non
     whether it is among the cheapest converged ones, and how the profile's `config` relates to the paper's
     `recipe` (by default the `paper` profile)."""
     if recipe is None:
-        from ..profiles import get_profile
         recipe = get_profile("paper")  # the paper's recipe as the book reads it
     own_label = own_label if own_label is not None else next(iter(experiments.REGIME_CANDIDATES))
     own = regime.set_index("candidate").loc[own_label]

@@ -5,6 +5,7 @@ The constructors `wide_resnet` and `preact_resnet` share their modules' names, s
 re-exported here (that would hide the modules `bannb.models.wide_resnet` and
 `bannb.models.preact_resnet`); import them from those modules.
 """
+from bannb.models import lstm_lm  # noqa: E402,F401  (registers the language models' family: after the registry)
 from bannb.models.densenet import (
     densenet_bc,
     densenet_bc_param_count,
@@ -12,10 +13,11 @@ from bannb.models.densenet import (
     densenet_depth_variant,
     densenet_stage_channels,
     densenet_variant_name,
+    densenet_variants,
 )
 from bannb.models.layers import StagedNet
 from bannb.models.preact_resnet import dense_res_student
-from bannb.models.registry import count_parameters, create_model, list_models, model_family
+from bannb.models.registry import count_parameters, create_model, list_models, model_family, parameter_count
 
 __all__ = [
     "StagedNet",
@@ -28,6 +30,8 @@ __all__ = [
     "densenet_depth_variant",
     "densenet_stage_channels",
     "densenet_variant_name",
+    "densenet_variants",
     "list_models",
     "model_family",
+    "parameter_count",
 ]

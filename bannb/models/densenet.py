@@ -6,10 +6,11 @@ compression or bottleneck width; the defaults here are standard DenseNet-BC (0.5
 from __future__ import annotations
 
 import math
+import re
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from bannb.errors import ConfigError
@@ -272,3 +273,17 @@ def densenet_bc(depth: int, growth: int, compression: float = 0.5, bottleneck_wi
         num_features=channels,
         num_classes=num_classes,
     )
+
+
+def densenet_variants(densenet: str, depth_factors, compression_factors) -> dict:
+    """Table 4's students of the DenseNet-BC teacher `densenet` (densenet-bc-DEPTH-GROWTH): {"2×Depth": arch name,
+    …, "0.5×Compr": arch name, …}, the names `create_model` builds."""
+    match = re.fullmatch(r"densenet-bc-(\d+)-(\d+)", densenet) if isinstance(densenet, str) else None
+    if match is None:
+        raise ConfigError(f"Table 4's students are built around a DenseNet-BC named densenet-bc-DEPTH-GROWTH, "
+                          f"got {densenet!r}")
+    depth, growth = int(match[1]), int(match[2])
+    variants = {f"{factor:g}×Depth": densenet_depth_variant(depth, growth, factor) for factor in depth_factors}
+    variants.update({f"{factor:g}×Compr": densenet_compression_variant(depth, growth, factor)
+                     for factor in compression_factors})
+    return variants

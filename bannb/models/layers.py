@@ -3,8 +3,8 @@ the stem → stages → head skeleton, weight init, and argument checks."""
 from __future__ import annotations
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 from bannb.errors import ConfigError
 

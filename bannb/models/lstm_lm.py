@@ -2,9 +2,9 @@
 Press & Wolf 2017 / Inan et al. 2017), the family of the paper's Table 6 LSTM (1 layer × 1500 units, tied,
 dropout 0.65).
 
-Names are `lstm-LAYERSxUNITS` (e.g. `lstm-2x200`, `lstm-2x650`, `lstm-1x1500`). They live in their own small
-registry rather than in `bannb.models.registry`, whose models are image classifiers built from
-(in_channels, num_classes) and exercised on images by the tests; a language model is built from a vocabulary size.
+Names are `lstm-LAYERSxUNITS` (e.g. `lstm-2x200`, `lstm-2x650`, `lstm-1x1500`). The family registers itself in
+`bannb.models.registry` as the one that reads text: `create_model(name, num_classes=vocab_size, dropout=…)`, a
+language model's classes being its vocabulary; `list_models("image")` leaves it out.
 """
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import re
 import torch
 from torch import nn
 
-from ..errors import ConfigError
+from bannb.errors import ConfigError
+from bannb.models.registry import Family, register_family, register_model
 
 NAME = re.compile(r"lstm-(\d+)x(\d+)")
 NAMED = {  # names the book and the paper use; any lstm-LxH is accepted
@@ -21,6 +22,7 @@ NAMED = {  # names the book and the paper use; any lstm-LxH is accepted
     "lstm-2x650": "Zaremba et al.'s medium model, tied",
     "lstm-2x200": "Zaremba et al.'s small model, tied; CPU-sized",
     "lstm-1x200": "CPU-sized",
+    "lstm-1x128": "CPU-sized: the cpu profile's",
 }
 
 State = tuple[torch.Tensor, torch.Tensor]
@@ -84,3 +86,15 @@ def create_language_model(name: str, vocab_size: int, dropout: float = 0.5) -> L
     if not 0 <= dropout < 1:
         raise ConfigError(f"dropout must be in [0, 1), got {dropout}")
     return LSTMLanguageModel(vocab_size, layers, units, dropout)
+
+
+def _language_model(layers: int, units: int, dropout: float = 0.5, in_channels: int | None = None,
+                    num_classes: int = 2) -> LSTMLanguageModel:
+    """The registry's constructor: a language model's classes are its vocabulary; it reads no image channels."""
+    return create_language_model(f"lstm-{layers}x{units}", num_classes, dropout)
+
+
+register_family(Family("lstm_lm", _language_model, ("dropout",), NAME, "lstm-LAYERSxUNITS",
+                       lambda m: dict(layers=int(m[1]), units=int(m[2])), modality="text"))
+for _name, _note in NAMED.items():
+    register_model(_name, "lstm_lm", note=_note, **dict(zip(("layers", "units"), parse_name(_name))))

@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
+import torch
 from torch import nn
 
 from bannb.errors import ConfigError, unknown_choice
@@ -26,6 +27,9 @@ class Family:
     pattern: re.Pattern
     pattern_help: str
     parse: Callable[[re.Match], dict]
+    # what the network reads: "image" (built from in_channels and num_classes) or "text" (a language model, whose
+    # classes are its vocabulary; `bannb.models.lstm_lm` registers that family from its own file)
+    modality: str = "image"
 
 
 def _number(text: str) -> int | float:
@@ -72,6 +76,11 @@ FAMILIES = {
         ),
     ]
 }
+
+
+def register_family(family: Family) -> Family:
+    FAMILIES[family.name] = family
+    return family
 
 
 @dataclass(frozen=True)
@@ -142,9 +151,11 @@ register_model("res-student-40-12-bottleneck-2-1", "res_student", teacher_depth=
                block="bottleneck", units=2, ratio=1, note="CPU-sized")
 
 
-def list_models() -> list[str]:
-    """The registered names, in registration order (families grouped, small to large)."""
-    return list(REGISTRY)
+def list_models(modality: str | None = None) -> list[str]:
+    """The registered names, in registration order (families grouped, small to large); with `modality`
+    ("image" or "text"), only the networks that read it."""
+    return [name for name, spec in REGISTRY.items()
+            if modality is None or FAMILIES[spec.family].modality == modality]
 
 
 def _unknown_architecture(name) -> ConfigError:
@@ -167,12 +178,13 @@ def resolve(name: str) -> ModelSpec:
 
 
 def model_family(name: str) -> str:
-    """'wide_resnet', 'densenet', 'densenet_variant', 'linear', 'preact_resnet' or 'res_student'."""
+    """'wide_resnet', 'densenet', 'densenet_variant', 'linear', 'preact_resnet', 'res_student' or 'lstm_lm'."""
     return resolve(name).family
 
 
 def create_model(name: str, in_channels: int = 3, num_classes: int = 10, **overrides) -> nn.Module:
-    """Build the named architecture for `in_channels`-channel images and `num_classes` classes.
+    """Build the named architecture for `in_channels`-channel images and `num_classes` classes (a language model:
+    a vocabulary of `num_classes` tokens; it ignores `in_channels`).
 
     `overrides` set the options the name leaves open (see `FAMILIES[...].options`), e.g.
     `create_model("wrn-28-10", dropout=0.3)`.
@@ -191,5 +203,11 @@ def create_model(name: str, in_channels: int = 3, num_classes: int = 10, **overr
 
 
 def count_parameters(model: nn.Module) -> int:
-    """All parameters, trainable or not. Works on models built on the meta device."""
+    """All parameters, trainable or not (tied ones once). Works on models built on the meta device."""
     return sum(p.numel() for p in model.parameters())
+
+
+def parameter_count(name: str, in_channels: int = 3, num_classes: int = 10) -> int:
+    """The parameters of the named network (built on the meta device: no weights are allocated)."""
+    with torch.device("meta"):
+        return count_parameters(create_model(name, in_channels=in_channels, num_classes=num_classes))

@@ -14,130 +14,26 @@ import argparse
 import hashlib
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from html import unescape
 from pathlib import Path
 
+import papermill
 import yaml
+from papermill.exceptions import PapermillExecutionError
+from PIL import Image
 
-from .data import DATASETS
-from .paths import PROJECT_ROOT, results_dir
-from .errors import BannbError, ConfigError, unknown_choice
-from .profiles import DEFAULT_PROFILE, PROFILES, Profile, get_profile
-from .timings import add_training_time, record_timing, timings_file  # noqa: F401  (timings_file: the runner's file, re-exported)
-
-# ---------------------------------------------------------------- a chapter's parameters
-
-_POSITIVE_INTS = ("epochs", "generations", "batch_size", "train_size", "test_size", "valid_size")
-
-
-def check_parameters(**parameters) -> dict:
-    """Validate a chapter's papermill parameters, so that a wrong one fails in the first cell with a message
-    naming it, not deep inside training. None stands for "the profile's default" wherever it is allowed
-    (every parameter but profile). Returns them unchanged."""
-    for name, value in parameters.items():
-        if name == "profile" and value not in PROFILES:
-            raise unknown_choice("profile", value, PROFILES)
-        elif name == "dataset" and value is not None and value not in DATASETS:  # None: the profile's
-            raise unknown_choice("dataset", value, DATASETS)
-        elif name in _POSITIVE_INTS and value is not None and (
-                not isinstance(value, int) or isinstance(value, bool) or value < 1):
-            raise ConfigError(f"parameter {name} must be a positive integer, got {value!r} ({type(value).__name__}); "
-                              f"pass it as e.g. `-p {name} 3`")
-        elif name == "seeds" and value is not None and (not isinstance(value, list) or not value
-                                  or not all(isinstance(seed, int) and not isinstance(seed, bool) for seed in value)):
-            raise ConfigError(f"parameter seeds must be a non-empty list of integers, got {value!r}; "
-                              f"pass it as e.g. `-y 'seeds: [0, 1, 2]'`")
-        elif name in ("arch", "student_arch", "densenet", "device", "precision") and value is not None \
-                and not isinstance(value, str):
-            raise ConfigError(f"parameter {name} must be a string, got {value!r} ({type(value).__name__})")
-        elif name in ("archs", "wrn_archs", "res_students") and value is not None and (
-                not isinstance(value, list) or not value or not all(isinstance(a, str) for a in value)):
-            raise ConfigError(f"parameter {name} must be a list of architecture names, got {value!r}")
-        elif name in ("depth_factors", "compression_factors") and value is not None and (
-                not isinstance(value, list) or not all(isinstance(f, (int, float)) and not isinstance(f, bool)
-                                                       and f > 0 for f in value)):
-            raise ConfigError(f"parameter {name} must be a list of positive numbers, got {value!r}")
-        elif name == "extra_teachers" and value is not None and (
-                not isinstance(value, int) or isinstance(value, bool) or value < 0):
-            raise ConfigError(f"parameter extra_teachers must be an integer >= 0, got {value!r}")
-    return parameters
-
-
-# Chapter parameters that are run parameters (a `RunConfig` field a profile sets); the others (generations,
-# extra_teachers, chapter 8's grid…) are the chapter's own.
-RUN_PARAMETERS = (*Profile.RUN_FIELDS, "dropout", "precision")
-_NOTES_SHOWN: set = set()
-
-
-@dataclass(frozen=True)
-class Chapter:
-    """A chapter's set-up, resolved: what its cells pass to `bannb.experiments`."""
-
-    profile: Profile
-    seeds: list  # the central comparisons' seeds
-    secondary_seeds: list  # the seeds of the comparisons the budget allows fewer (chapter 8's grid)
-    overrides: dict  # the run parameters the chapter sets (those not None), over the profile's defaults
-    device: str
-    parameters: dict  # every parameter as given (validated), the chapter's own ones included
-
-    def note(self) -> str:
-        """What this chapter's numbers are worth (`Profile.note` of the chapter's config)."""
-        return self.profile.note(**self.overrides)
-
-
-def chapter(profile: str | Profile | None = None, seeds: list | None = None, secondary_seeds: list | None = None,
-            device: str | None = None, show_note: bool = True, **parameters) -> Chapter:
-    """A chapter's one set-up call: validates its papermill parameters (`check_parameters`), resolves the profile
-    (None: `$BANNB_PROFILE`, else the committed profile), the seeds (None: the profile's) and the run overrides,
-    and shows the profile's note once (the first time a chapter of this profile and these overrides asks, in
-    this process)."""
-    if profile is None:
-        profile = os.environ.get("BANNB_PROFILE") or DEFAULT_PROFILE
-    name = profile.name if isinstance(profile, Profile) else profile
-    check_parameters(profile=name, seeds=seeds, device=device, **parameters)
-    if secondary_seeds is not None:
-        check_parameters(seeds=secondary_seeds)
-    chosen = profile if isinstance(profile, Profile) else get_profile(profile)
-    if device is None:
-        import torch
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    context = Chapter(profile=chosen, seeds=list(seeds) if seeds is not None else list(chosen.seeds),
-                      secondary_seeds=list(secondary_seeds) if secondary_seeds is not None
-                      else list(chosen.secondary_seeds),
-                      overrides={k: v for k, v in parameters.items() if k in RUN_PARAMETERS and v is not None},
-                      device=device, parameters=dict(parameters, profile=name, seeds=seeds, device=device))
-    key = (chosen.name, json.dumps(context.overrides, sort_keys=True, default=str))
-    if show_note and key not in _NOTES_SHOWN:
-        _NOTES_SHOWN.add(key)
-        show_markdown(context.note())
-    return context
-
-
-def glue_value(name: str, value) -> None:
-    """myst-nb's `glue(name, value, display=False)` for a value the prose cites (``{glue:text}`name:.2f` ``), with
-    numpy scalars turned into Python numbers: myst-nb formats a glued value from its repr, and numpy 2's
-    `np.float64(3.08)` is not one it can format (the page would show nothing)."""
-    from myst_nb import glue
-    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
-        value = value.item()
-    glue(name, value, display=False)
-
-
-def show_markdown(text: str) -> None:
-    """Rendered Markdown in a notebook, the text itself elsewhere."""
-    try:
-        from IPython import get_ipython
-        from IPython.display import Markdown, display
-    except ImportError:
-        get_ipython = None
-    if get_ipython is not None and get_ipython() is not None:
-        display(Markdown(text))
-    else:
-        print(text)
-
+from bannb.book.timings import add_training_time, record_timing, timings_file  # noqa: F401  (timings_file: the runner's file, re-exported)
+from bannb.errors import BannbError, ConfigError
+from bannb.paths import PROJECT_ROOT, default_runs_dir
+from bannb.runs.plan import default_workers, train_all
+from bannb.runs.store import Run
+from bannb.study.chapters import chapter_plan
+from bannb.study.profiles import DEFAULT_PROFILE, PROFILES, get_profile
 
 # ---------------------------------------------------------------- the chapters
 
@@ -174,8 +70,6 @@ class ChapterFailed(BannbError):
 def execute(notebook: Path, output: Path, parameters: dict) -> None:
     """Run a notebook with papermill into a temporary file, then put it in place: a chapter cut off halfway
     never replaces a finished one."""
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(f".{output.stem}.partial.ipynb")
     try:
@@ -188,16 +82,12 @@ def execute(notebook: Path, output: Path, parameters: dict) -> None:
 
 
 def finished_runs() -> int:
-    from .paths import default_runs_dir
     return sum(1 for _ in default_runs_dir().glob("*/done.json"))
 
 
 def train_chapter(chapter: str, profile: str, root: Path = PROJECT_ROOT, log=print) -> None:
     """Train the runs `chapter` asks for (`experiments.chapter_plan`) on parallel workers, before its notebook
     runs; at the committed profile the wall time goes into the chapter's timings after every finished run."""
-    from .experiments import chapter_plan
-    from .plan import default_workers, train_all
-    from .store import default_runs_dir, open_run
     committed = get_profile(profile).committed
     plan = chapter_plan(chapter, profile)
     if not plan:
@@ -211,7 +101,7 @@ def train_chapter(chapter: str, profile: str, root: Path = PROJECT_ROOT, log=pri
         seconds = now - last[0]
         # a run resumed after an interruption did part of its epochs in an earlier process, whose wall time was
         # never recorded: add those epochs' own seconds, shared between the workers that trained side by side
-        run = open_run(default_runs_dir() / result["run_id"])
+        run = Run(default_runs_dir() / result["run_id"])
         resumed = run.final.get("resumed_from_epoch") or 0
         if resumed:
             seconds += run.metrics().query("epoch <= @resumed")["seconds"].sum() / workers
@@ -289,10 +179,6 @@ def check_html(root: Path = PROJECT_ROOT, browser: str = "chromium", screenshots
 
     A page counts as shown when the browser's DOM after loading holds the chapter's title, one <img> per
     figure in the notebook's outputs, and each image's file decodes to a non-empty picture."""
-    import re
-    import shutil
-    from html import unescape
-    from PIL import Image
     if shutil.which(browser) is None:
         raise BannbError(f"no {browser!r} on this machine: install Debian's chromium (apt-get install chromium) "
                          f"or pass --browser with another Chromium-based browser")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
+from scipy import stats
 
 CONFIDENCE = 0.95
 POWER = 0.80  # for the smallest detectable effect
@@ -84,7 +85,6 @@ class Difference:
 
 
 def _t(quantile: float, dof: int) -> float:
-    from scipy import stats
     return float(stats.t.ppf(quantile, dof))
 
 
@@ -95,7 +95,6 @@ def _detectable(standard_error: float, dof: int) -> float:
 
 def paired_difference(a: Mapping[int, float], b: Mapping[int, float]) -> Difference:
     """b − a over the seeds both have (dicts seed → error in points)."""
-    from scipy import stats
     seeds = sorted(set(a) & set(b))
     d = np.array([b[s] - a[s] for s in seeds], dtype=float)
     n = len(d)
@@ -113,7 +112,6 @@ def paired_difference(a: Mapping[int, float], b: Mapping[int, float]) -> Differe
 
 def unpaired_difference(a, b) -> Difference:
     """mean(b) − mean(a) with Welch's interval (Welch–Satterthwaite degrees of freedom)."""
-    from scipy import stats
     a, b = np.asarray(list(a), dtype=float), np.asarray(list(b), dtype=float)
     n = min(len(a), len(b))
     mean = float(b.mean() - a.mean())

@@ -11,10 +11,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .errors import ConfigError
-from .config import RunConfig
-from .store import Run
-from .training import train_run
+from bannb.errors import ConfigError
+from bannb.image.config import RunConfig
+from bannb.image.training import train_run
+from bannb.models import model_family
+from bannb.runs.store import Run
 
 
 def generation_seed(seed: int, generation: int) -> int:
@@ -30,8 +31,12 @@ def teacher_config(base: RunConfig) -> RunConfig:
 
 def student_config(base: RunConfig, teacher: Run | RunConfig, generation: int, loss: str = "ban", loss_params: dict | None = None,
                    arch: str | None = None) -> RunConfig:
-    """BAN-`generation` of the replicate `base` starts (base seed `base.seed`), taught by `teacher`."""
-    return dataclasses.replace(base, arch=arch or base.arch, loss=loss, loss_params=dict(loss_params or {}),
+    """BAN-`generation` of the replicate `base` starts (base seed `base.seed`), taught by `teacher`. A student of
+    another family than its teacher (chapter 8's DenseNet student of a Wide-ResNet) has no dropout: only
+    Wide-ResNets take it (`Profile.config`)."""
+    arch = arch or base.arch
+    dropout = base.dropout if model_family(arch) == model_family(base.arch) else 0.0
+    return dataclasses.replace(base, arch=arch, dropout=dropout, loss=loss, loss_params=dict(loss_params or {}),
                                teacher=teacher.run_id, generation=generation,
                                seed=generation_seed(base.seed, generation), base_seed=base.seed)
 

@@ -5,19 +5,28 @@ process with two threads (a small convolution does not split well over threads, 
 wait on each other's barriers), so a chapter's runs go through `train_all`. Each run is still the same
 deterministic function of its config; the worker count only changes which runs train at the same time.
 
-    python -m bannb.plan --chapter 04_born_again   # not a CLI: chapters call `train_all(experiments.plan(...))`
+    python -m bannb.runs.plan --chapter 04_born_again   # not a CLI: chapters call `train_all(experiments.plan(...))`
 """
 from __future__ import annotations
 
+import ctypes
 import json
 import multiprocessing
 import os
+import signal
+import sys
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Sequence
 
-from .errors import BannbError
+import torch
+
+from bannb.errors import BannbError
+from bannb.runs.kinds import config_from_dict, kind_of
+from bannb.runs.restore import restore_weights
+from bannb.runs.store import Run, default_runs_dir, finished_problem, weights_problem
 
 
 class PlanFailed(BannbError):
@@ -33,7 +42,6 @@ def default_workers() -> int:
 
 
 def _initialise_worker(threads: int) -> None:
-    import torch
     torch.set_num_threads(threads)
     _die_with_parent()
 
@@ -42,11 +50,7 @@ def _die_with_parent() -> None:
     """A worker must not outlive the process that plans the runs: an orphan would go on training a run that the
     next invocation trains again, both writing the same run directory. Linux delivers SIGTERM at the parent's
     death (prctl PR_SET_PDEATHSIG); elsewhere a thread watches for the parent to change."""
-    import signal
-    import sys
-    import threading
     if sys.platform.startswith("linux"):
-        import ctypes
         PR_SET_PDEATHSIG = 1
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     parent = os.getppid()
@@ -59,29 +63,26 @@ def _die_with_parent() -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
+def train(config, runs_dir: Path | None = None, device: str = "cpu", progress: bool = False, log=print,
+          path: Path | None = None) -> Run:
+    """Train the run `config` describes, of whatever kind (`bannb.runs.kinds`), or load it if it has finished."""
+    return kind_of(config).train(config, Path(runs_dir or default_runs_dir()), device, progress, log, path)
+
+
 def _train_one(config_dict: dict, runs_dir: str | None, device: str) -> dict:
-    """Train one run (an image run or a language-model run, by its config), or give a recorded run without weights
-    its weights back (`restore_weights`). The result names the run, its test result in words and the seconds."""
-    from .lm import LMRunConfig, train_lm_run
-    from .store import config_class
-    from .training import restore_weights, train_run
-    config = config_class(config_dict).from_dict(config_dict)
+    """Train one run (of any kind, by its stored config), or give a recorded run without weights its weights back
+    (`restore_weights`). The result names the run, its test result in words and the seconds."""
+    config = config_from_dict(config_dict)
     started = time.perf_counter()
     quiet = lambda *_: None  # noqa: E731
-    if isinstance(config, LMRunConfig):
-        run = train_lm_run(config, runs_dir, device, log=quiet)
-    else:
-        run = train_run(config, runs_dir, device, progress=False, log=quiet)
+    run = train(config, runs_dir, device, log=quiet)
     run = restore_weights(run, runs_dir, device, log=quiet) if not run.has_weights else run
-    result = (f"test perplexity {run.final['test_ppl']:.2f}" if "test_ppl" in run.final
-              else f"test error {100 * run.final['test_error']:.2f}%")
-    return dict(run_id=run.run_id, result=result, seconds=time.perf_counter() - started)
+    return dict(run_id=run.run_id, result=run.kind.describe(run.final), seconds=time.perf_counter() - started)
 
 
 def teachers_to_restore(configs: Sequence, runs_dir: Path) -> list:
     """The configs of the recorded runs without weights that `configs` need as teachers, their own teachers
     included: on a fresh clone the committed records have no weights, and a student to train needs them."""
-    from .store import finished_problem, weights_problem
     needed, seen = [], set()
     for config in configs:
         teacher = config.teacher
@@ -141,7 +142,6 @@ def train_all(configs: Sequence, runs_dir: Path | None = None, device: str = "cp
     once its teacher has finished and has its weights (a recorded teacher without them is trained again first).
     A failed run is reported and its students are skipped; the others go on, and `PlanFailed` lists the failures
     at the end."""
-    from .store import default_runs_dir, finished_problem
     runs_dir = Path(runs_dir or default_runs_dir())
     to_train = [c for c in configs if finished_problem(runs_dir / c.run_id) is not None]
     pending = order_by_dependency([*teachers_to_restore(to_train, runs_dir), *to_train])

@@ -14,7 +14,7 @@ import torch
 import torch.distributed as dist
 from fastcore.basics import noop
 
-from .errors import ConfigError
+from bannb.errors import ConfigError
 
 
 def world_size() -> int:
@@ -67,7 +67,7 @@ def check_divisible(loader, processes: int, name: str) -> None:
 def sharded_trainer(**accelerator_kwargs):
     """fastai's DistributedTrainer, with our in-memory loaders sharded in place instead of wrapped in
     fastai's `DistributedDL` (which needs fastai's own DataLoader)."""
-    from fastai.distributed import DistributedTrainer
+    from fastai.distributed import DistributedTrainer  # lazily: only runs over several processes need it
 
     class ShardedTrainer(DistributedTrainer):
         def _wrap_dl(self, dl):

@@ -39,11 +39,32 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
 import torch
+from fastai.callback.core import Callback, CancelFitException
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
 
-from .data.arrays import PROJECT_ROOT
-from .precision import Candidate, candidates, cpu_info, machine_name, slug, time_steps, training_step
-from .timings import book_wall_seconds
+from bannb.bench.machine import cpu_info, machine_name, matmul_peak, step_flops
+from bannb.book.timings import book_wall_seconds
+from bannb.data.arrays import PROJECT_ROOT, ImageArrays
+from bannb.data.loaders import make_dataloaders
+from bannb.image.learner import make_learner
+from bannb.image.precision import (
+    Candidate,
+    candidates,
+    decide,
+    slug,
+    time_steps,
+    training_step,
+)
+from bannb.image.training import train_run
+from bannb.losses import make_loss
+from bannb.models import count_parameters, create_model
+from bannb.models.densenet import DenseBlock
+from bannb.runs.store import atomic_write_json
+from bannb.study.experiments import book_config
+from bannb.study.stats import paired_difference
 
 CASES = {  # name -> (architecture, input shape, classes)
     "wrn-16-1 1×28×28": ("wrn-16-1", (1, 28, 28), 10),
@@ -59,28 +80,7 @@ VARIANT_CASE = "densenet-bc-40-12 1×28×28"
 VARIANTS = ("concat (as before)", "preallocated buffer", "compiled blocks")
 
 
-# ------------------------------------------------------------------------------------------- the machine's ceilings
-
-def matmul_peak(dtype: torch.dtype, seconds: float = 1.0) -> float:
-    """Achieved FLOP/s of a square matmul, the practical peak the networks are measured against. The size grows
-    to 2048 unless one product already takes long (bf16 without native instructions is emulated and ~40× slower:
-    a 2048² product would take minutes); then it repeats for about `seconds`."""
-    size = 256
-    while True:
-        a, b = torch.randn(size, size, dtype=dtype), torch.randn(size, size, dtype=dtype)
-        a @ b
-        started = time.perf_counter()
-        a @ b
-        once = time.perf_counter() - started
-        if size >= 2048 or once * 8 > seconds:
-            break
-        size *= 2
-    repeats, started = 0, time.perf_counter()
-    while repeats < 3 or time.perf_counter() - started < seconds:
-        a @ b
-        repeats += 1
-    return 2 * size ** 3 * repeats / (time.perf_counter() - started)
-
+# ------------------------------------------------------ the memory's ceiling (the matmul peak is bannb.bench.machine's)
 
 def memory_bandwidth(megabytes: int = 256, seconds: float = 1.0) -> float:
     """Bytes/s of a triad a = b + 2·c over fp32 tensors of `megabytes` each (far beyond any cache): 2 reads and
@@ -97,18 +97,9 @@ def memory_bandwidth(megabytes: int = 256, seconds: float = 1.0) -> float:
 
 # ------------------------------------------------------------------------------------------------- what a step does
 
-def step_flops(step) -> int:
-    from torch.utils.flop_counter import FlopCounterMode
-    with FlopCounterMode(display=False) as counter:
-        step()
-    return counter.get_total_flops()
-
-
 def step_bytes(step) -> int:
     """Bytes one call of `step` moves if every op reads its inputs and writes its outputs once from memory (views
     move nothing). Ops that fuse or hit the cache move less; the figure places a step against the bandwidth."""
-    from torch.utils._python_dispatch import TorchDispatchMode
-    from torch.utils._pytree import tree_flatten
 
     class ByteCounter(TorchDispatchMode):
         total = 0
@@ -130,8 +121,6 @@ def variant_factory(variant: str):
     if variant == "concat (as before)":
         return None
     if variant == "preallocated buffer":
-        from .models import create_model
-        from .models.densenet import DenseBlock
 
         def buffered_blocks(arch, in_channels, num_classes):
             model = create_model(arch, in_channels, num_classes)
@@ -141,8 +130,6 @@ def variant_factory(variant: str):
             return model
         return buffered_blocks
     if variant == "compiled blocks":
-        from .models import create_model
-        from .models.densenet import DenseBlock
 
         def compiled_blocks(arch, in_channels, num_classes):
             # torch.compile of each dense block alone: Inductor may fuse the concatenations with BN and ReLU
@@ -160,12 +147,6 @@ def bannb_step_seconds(arch, shape, classes, steps, candidate: Candidate, model_
                        give_up_after: float = math.inf, batch: int = BATCH) -> tuple[float, float]:
     """Median step through bannb's Learner (its data pipeline, callbacks, BAN loss, teacher) in `candidate`, and
     the data pipeline's share of it; (inf, nan) when a step takes longer than `give_up_after` seconds."""
-    from fastai.callback.core import Callback, CancelFitException
-    from .data.arrays import ImageArrays
-    from .data.loaders import make_dataloaders
-    from .learner import make_learner
-    from .losses import make_loss
-    from .models import create_model
     model_factory = model_factory or create_model
     count = batch * (steps + 1) + 64
     generator = torch.Generator().manual_seed(0)
@@ -211,8 +192,6 @@ def bannb_step_seconds(arch, shape, classes, steps, candidate: Candidate, model_
 
 def measure_case(name: str, steps: int, variants: bool = False, batch: int = BATCH) -> dict:
     """Every measurement of one case (run in its own process by `main`, so the peak memory is its own)."""
-    from .models import count_parameters, create_model
-    from .precision import decide
     arch, shape, classes = CASES[name]
     row = dict(case=name, arch=arch, input=list(shape), batch=batch,
                parameters=count_parameters(create_model(arch, shape[0], classes)))
@@ -276,10 +255,7 @@ ACCURACY = dict(profile="cpu", arch="wrn-16-1", dataset="fashion-mnist")
 def precision_accuracy(seeds: int, runs_dir: Path | None = None, log=print) -> dict:
     """Train (or reuse) `seeds` cpu-profile WRN-16-1 teachers in bf16 and in fp32; their test errors and the
     paired difference bf16 − fp32 (same seed, same data order) with its 95% CI and the book's verdict word
-    (`bannb.stats`: "no effect of the paper's size" when the interval lies within ±MARGIN)."""
-    from .experiments import book_config
-    from .runs import train_run
-    from .stats import paired_difference
+    (`bannb.study.stats`: "no effect of the paper's size" when the interval lies within ±MARGIN)."""
     rows = []
     for precision in ("bf16", "fp32"):
         for seed in range(seeds):
@@ -305,7 +281,6 @@ def report_file(out: Path, machine: dict) -> Path:
 
 def write_report(path: Path, updates: dict) -> dict:
     """Merge the sections measured now into this CPU type's file (the others are kept as last measured)."""
-    from .runs import atomic_write_json
     report = json.loads(path.read_text()) if path.exists() else {}
     if "rows" in updates and "rows" in report:  # cases measured now replace theirs; the others stay
         measured = {row["case"] for row in updates["rows"]}
@@ -371,7 +346,6 @@ def machines_table(reports: dict[str, dict]):
     """One row per CPU type: what it is (flags, cores, torch) and its ceilings measured in the same run (the fp32
     and bf16 matmul peaks in GFLOP/s, their ratio, the memory bandwidth in GB/s), and the note a report carries
     when it was measured before the benchmark measured everything."""
-    import pandas as pd
     rows = []
     for name, report in reports.items():
         machine, peaks = report["machine"], report["matmul_peak_flops_per_second"]
@@ -391,7 +365,6 @@ def steps_table(reports: dict[str, dict], tolerance: float = AUTO_TOLERANCE):
     is within `tolerance` (None where only auto's choice was timed), auto's speed-up over the plain loop, and the
     share of the matmul peak (of its precision) and of the memory bandwidth its step reaches, beside the plain
     loop's share of the fp32 peak. Cases in the order of `CASES`."""
-    import pandas as pd
     rows = []
     order = {case: position for position, case in enumerate(CASES)}
     for name, report in reports.items():
@@ -417,7 +390,6 @@ def variants_table(reports: dict[str, dict]):
     """The dense-block variants of DenseNet-BC-40-12 tried on each CPU type (`VARIANTS`), in auto's precision: ms per
     step, its change against concatenating (%, below 0: faster), its share of the matmul peak and of the memory
     bandwidth, and the first epoch's seconds (compiling included)."""
-    import pandas as pd
     rows = []
     for name, report in reports.items():
         for row in report["rows"]:
@@ -436,7 +408,6 @@ def variants_table(reports: dict[str, dict]):
 def accuracy_difference(report: dict):
     """bf16 against fp32 on the book's teachers of the report's accuracy section: their test errors paired by seed
     (`stats.paired_difference`, bf16 − fp32 in points), or None where the report has no accuracy section."""
-    from .stats import paired_difference
     runs = report.get("accuracy", {}).get("runs")
     if not runs:
         return None

@@ -3,7 +3,7 @@
 A claim says that model `b` has `expected` ("lower" or "higher") error than model `a`, where `a` and `b`
 are labels in a chapter's tidy records (`report.run_records`: one row per run, a `model` column and the
 run's base `seed`). The chapters evaluate the claims of their own chapter and the summary evaluates all of
-them, from this one list, with the rule of `bannb.stats`.
+them, from this one list, with the rule of `bannb.study.stats`.
 
 A claim compares its own value column (`value`: test error in points for the image claims, test perplexity
 for Table 6's language models) with its own margin (`margin`, in the value's `unit`; `stats.MARGIN` for
@@ -28,8 +28,8 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from .paper import PAPER_ARCHS, paper_table
-from .stats import MARGIN, Difference, paired_difference, unpaired_difference
+from bannb.study.paper import PAPER_ARCHS, paper_table
+from bannb.study.stats import MARGIN, VERDICTS, Difference, paired_difference, unpaired_difference
 
 # The margin for perplexity, in perplexity points. Table 6's BAN+L gains are 3.08 and 3.31 points of test
 # perplexity (CNN-LSTM, LSTM) and 3.42 and 3.92 of validation perplexity, 4-5% of the teachers'; 3.0 is the
@@ -158,7 +158,7 @@ def _transfer_claims() -> list[Claim]:
 
 def _language_model_claims() -> list[Claim]:
     """Table 6 and chapter 9: born-again LSTM language models, compared on test perplexity. The records carry a
-    `corpus` column (chapter 9's `experiments.lm_records`), which keeps these claims apart from the image
+    `corpus` column (chapter 9's records, `chapters.chapter_records`), which keeps these claims apart from the image
     chapters' Teacher and BAN+L rows in a table of every chapter's records."""
     perplexity = dict(value="test_ppl", unit="perplexity points", margin=PERPLEXITY_MARGIN,
                       where={"corpus": "fortunes"})
@@ -418,7 +418,6 @@ def evaluate_book(records_by_chapter: Mapping[str, pd.DataFrame], claims: list[C
 def verdict_counts(evaluated: pd.DataFrame) -> dict:
     """How many claims of `evaluate`'s table were tested (had runs), how many were not run, and how many of the
     tested ones got each verdict of `stats.VERDICTS` (zeros included): the tally the summary gives."""
-    from .stats import VERDICTS
     tested = evaluated[evaluated["note"] != "not run"]
     counts = tested["verdict"].value_counts()
     return dict(tested=len(tested), not_run=len(evaluated) - len(tested),

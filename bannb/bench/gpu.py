@@ -1,7 +1,7 @@
 """Throughput of the `gpu` profile's training steps: bannb's path against a plain fp32 PyTorch loop, on the same
 device in the same process.
 
-    python -m bannb.bench_gpu [--arch wrn-28-2] [--batch 512] [--steps 30] [--device cuda] [--json FILE]
+    python -m bannb.bench.gpu [--arch wrn-28-2] [--batch 512] [--steps 30] [--device cuda] [--json FILE]
 
 Two steps, each timed both ways:
 
@@ -23,7 +23,6 @@ too, at tiny sizes, so that its code is tested where no GPU is.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 import warnings
@@ -31,6 +30,17 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from fastai.callback.core import Callback
+
+from bannb.bench.machine import matmul_peak, step_flops
+from bannb.data.arrays import ImageArrays
+from bannb.data.loaders import InMemoryLoader, make_dataloaders
+from bannb.image.learner import make_learner
+from bannb.image.precision import resolve_precision
+from bannb.losses import make_loss
+from bannb.models import create_model
+from bannb.runs.store import atomic_write_json
+from bannb.study.profiles import PROFILES
 
 # Dense (no sparsity) bf16 tensor-core peaks from NVIDIA's datasheets, TFLOP/s; the first name contained in
 # torch.cuda.get_device_name() wins, so the specific names come first.
@@ -49,33 +59,17 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def matmul_peak(device: torch.device, dtype: torch.dtype = torch.bfloat16) -> float:
-    """FLOP/s of a large square matmul on `device`: the practical peak the steps are measured against."""
-    size, repeats = (8192, 20) if device.type == "cuda" else (512, 5)  # on the CPU only to exercise the code
-    a = torch.randn(size, size, dtype=dtype, device=device)
-    b = torch.randn(size, size, dtype=dtype, device=device)
-    for _ in range(3):
-        a @ b
-    synchronize(device)
-    started = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    synchronize(device)
-    return 2 * size ** 3 * repeats / (time.perf_counter() - started)
-
-
-def step_flops(arch: str, batch: int, classes: int, device: torch.device, ban: bool) -> int:
+def ban_step_flops(arch: str, batch: int, classes: int, device: torch.device, ban: bool) -> int:
     """FLOPs of one training step: student forward and backward, plus the teacher's forward for a BAN step."""
-    from torch.utils.flop_counter import FlopCounterMode
-    from .models import create_model
     student, teacher = create_model(arch, 3, classes).to(device), create_model(arch, 3, classes).to(device).eval()
     images = torch.randn(batch, 3, 32, 32, device=device)
-    with FlopCounterMode(display=False) as counter:
+
+    def step():
         if ban:
             with torch.no_grad():
                 teacher(images)
         student(images).float().logsumexp(1).mean().backward()
-    return counter.get_total_flops()
+    return step_flops(step)
 
 
 def _random_images(count: int, classes: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -87,7 +81,6 @@ def _random_images(count: int, classes: int, seed: int = 0) -> tuple[torch.Tenso
 def plain_fp32_seconds(arch: str, batch: int, classes: int, steps: int, warmup: int, device: torch.device,
                        ban: bool) -> float:
     """Seconds for `steps` steps of the plain fp32 loop, after `warmup` untimed ones."""
-    from .models import create_model
     torch.manual_seed(0)
     student = create_model(arch, 3, classes).to(device)
     teacher = create_model(arch, 3, classes).to(device).eval()
@@ -116,12 +109,6 @@ def bannb_seconds(arch: str, batch: int, classes: int, steps: int, warmup: int, 
                   precision: str, ban: bool) -> float:
     """Seconds for `steps` training batches of one epoch through bannb's Learner, after `warmup` untimed ones
     (the data pipeline, the callbacks and the optimiser included; the epoch's validation is not)."""
-    from fastai.callback.core import Callback
-    from .data.arrays import ImageArrays
-    from .data.loaders import make_dataloaders
-    from .learner import make_learner
-    from .losses import make_loss
-    from .models import create_model
 
     train_images, train_labels = _random_images(batch * (warmup + steps) + batch, classes)
     test_images, test_labels = _random_images(batch, classes, seed=1)
@@ -157,7 +144,6 @@ def loader_synchronisations(device: torch.device, batch: int = 64, batches: int 
     never stalls the GPU); None off CUDA."""
     if device.type != "cuda":
         return None
-    from .data.loaders import InMemoryLoader
     images, labels = _random_images(batch * batches, 10)
     loader = InMemoryLoader(images, labels, batch, torch.zeros(3), torch.ones(3), shuffle=True, augment=True,
                             drop_last=True, device=device)
@@ -177,19 +163,17 @@ def gpu_benchmark(device: str | torch.device | None = None, arch: str = "wrn-28-
                   steps: int = 30, warmup: int = 5, classes: int = 10, precision: str = "auto") -> dict:
     """The teacher's step and the BAN step of `arch`, through bannb and through the plain fp32 loop: images/s,
     achieved FLOP/s and their shares of the bf16 peak. `batch` defaults to the `gpu` profile's."""
-    from .learner import resolve_precision
-    from .profiles import PROFILES
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     batch = batch or PROFILES["gpu"]["batch_size"]
     precision = resolve_precision(precision, device)
     previous_benchmark = torch.backends.cudnn.benchmark
     torch.backends.cudnn.benchmark = True  # as bannb's path sets it; the plain loop gets the same autotuning
     try:
-        peak = matmul_peak(device, torch.bfloat16 if precision == "bf16" else torch.float32)
+        peak = matmul_peak(torch.bfloat16 if precision == "bf16" else torch.float32, device)
         datasheet = datasheet_bf16_peak(device)
         rows = []
         for step, ban in (("teacher step", False), ("BAN step (teacher forward included)", True)):
-            flops = step_flops(arch, batch, classes, device, ban)
+            flops = ban_step_flops(arch, batch, classes, device, ban)
             for path, seconds in (
                     (f"bannb ({precision}, channels-last, data on the device)",
                      bannb_seconds(arch, batch, classes, steps, warmup, device, precision, ban)),
@@ -207,13 +191,14 @@ def gpu_benchmark(device: str | torch.device | None = None, arch: str = "wrn-28-
     return dict(device=torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
                 torch=torch.__version__, cudnn=torch.backends.cudnn.version(), arch=arch, batch=batch, steps=steps,
                 precision=precision, measured_matmul_peak_flops_per_second=peak,
-                datasheet_bf16_flops_per_second=datasheet, loader_synchronisations_per_epoch=loader_synchronisations(device),
-                rows=rows)
+                datasheet_bf16_flops_per_second=datasheet,
+                loader_synchronisations_per_epoch=loader_synchronisations(device), rows=rows)
 
 
 def print_gpu_report(report: dict) -> None:
     datasheet = report["datasheet_bf16_flops_per_second"]
-    print(f"{report['device']}, torch {report['torch']}, {report['arch']}, batch {report['batch']}: {report['precision']} matmul "
+    print(f"{report['device']}, torch {report['torch']}, {report['arch']}, batch {report['batch']}: "
+          f"{report['precision']} matmul "
           f"peak {report['measured_matmul_peak_flops_per_second'] / 1e12:.1f} TFLOP/s measured"
           + (f", {datasheet / 1e12:.0f} datasheet" if datasheet else ""))
     for row in report["rows"]:
@@ -221,11 +206,12 @@ def print_gpu_report(report: dict) -> None:
               f"{row['flops_per_second'] / 1e12:7.2f} TFLOP/s {100 * row['share_of_measured_peak']:5.1f}% of peak"
               + (f"  ×{row['speedup_over_plain_fp32']:.2f}" if "speedup_over_plain_fp32" in row else ""))
     if report["loader_synchronisations_per_epoch"] is not None:
-        print(f"  synchronising CUDA calls in an epoch of the data loader: {report['loader_synchronisations_per_epoch']}")
+        print("  synchronising CUDA calls in an epoch of the data loader: "
+              f"{report['loader_synchronisations_per_epoch']}")
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bannb.bench_gpu", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m bannb.bench.gpu", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arch", default="wrn-28-2")
     parser.add_argument("--batch", type=int, default=None, help="default: the gpu profile's batch size")
@@ -240,7 +226,6 @@ def main(argv=None) -> int:
     report = gpu_benchmark(args.device, args.arch, args.batch, args.steps, args.warmup)
     print_gpu_report(report)
     if args.json:
-        from .runs import atomic_write_json
         atomic_write_json(args.json, report)
     return 0
 

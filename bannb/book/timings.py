@@ -6,7 +6,10 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-from .paths import PROJECT_ROOT, results_dir
+from bannb.bench.machine import cpu_info
+from bannb.paths import PROJECT_ROOT, results_dir
+from bannb.runs.store import atomic_write_json
+from bannb.study import chapters
 
 COMMITTED_PROFILE = "cpu"  # the profile whose chapters are committed and timed (profiles.DEFAULT_PROFILE)
 
@@ -46,6 +49,14 @@ def seconds_per_run(chapters: str | Sequence[str], root: Path = PROJECT_ROOT,
     return sum(entry.get("train_seconds", 0.0) for entry in entries) / trained if trained else None
 
 
+def central_seed_seconds(profile: str, root: Path | None = None) -> float | None:
+    """What one more central seed costs on the machines that trained the committed book: its runs in
+    `chapters.SEED_CHAPTERS` (`chapters.runs_per_seed`) at the mean wall seconds per run those chapters' plans took;
+    None where their training has not been measured."""
+    per_run = seconds_per_run(chapters.SEED_CHAPTERS, root or PROJECT_ROOT)
+    return None if per_run is None else chapters.runs_per_seed(profile) * per_run
+
+
 def machines(root: Path = PROJECT_ROOT, profile: str = COMMITTED_PROFILE) -> list[str]:
     """The machines (CPU model, ISA, cores) that trained the committed book's chapters, in order of first use."""
     found = []
@@ -78,11 +89,11 @@ def record_timing(root: Path, chapter: str, seconds: float, runs_trained: int) -
     kept = {k: v for k, v in previous.items() if k in ("train_seconds", "plan_runs_trained", "machines")} \
         if isinstance(previous, dict) else {}
     timings[chapter] = dict(kept, seconds=round(seconds, 1), runs_trained=runs_trained)
-    from .store import atomic_write_json  # lazily: the runner itself needs neither torch nor fastai
     atomic_write_json(timings_file(root), timings)
 
 
-def add_training_time(root: Path, chapter: str, seconds: float, runs: int = 1, profile: str = COMMITTED_PROFILE) -> None:
+def add_training_time(root: Path, chapter: str, seconds: float, runs: int = 1,
+                      profile: str = COMMITTED_PROFILE) -> None:
     """Add the wall time of training part of a chapter's plan. Called after every finished run, so that a
     plan trained over several sessions adds up (what is lost to a kill is the run in flight)."""
     timings = read_timings(root, profile)
@@ -90,13 +101,11 @@ def add_training_time(root: Path, chapter: str, seconds: float, runs: int = 1, p
     entry = dict(entry) if isinstance(entry, dict) else {}
     entry["train_seconds"] = round(entry.get("train_seconds", 0.0) + seconds, 1)
     entry["plan_runs_trained"] = entry.get("plan_runs_trained", 0) + runs
-    from .precision import cpu_info  # lazily: torch
     info = cpu_info()
     machine = f"{info['model']} ({info['isa']}), {info['cores']} cores"
     machines = entry.get("machines", [])
     entry["machines"] = machines if machine in machines else [*machines, machine]  # a plan may span sessions
     timings[chapter] = entry
-    from .store import atomic_write_json
     atomic_write_json(timings_file(root, profile), timings)
 
 

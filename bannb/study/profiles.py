@@ -10,13 +10,37 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import torch
+import pandas as pd
 
-from . import learner
-from .config import RunConfig
-from .distributed import world_size
-from .errors import ConfigError, unknown_choice
-from .models import count_parameters, create_model, model_family
+from bannb.data import dataset_shape, load_dataset
+from bannb.data.text import load_corpus
+from bannb.errors import ConfigError, unknown_choice
+from bannb.image.config import PRECISIONS, RunConfig
+from bannb.image.distributed import world_size
+from bannb.image.precision import auto_settings, resolve_precision
+from bannb.lm.config import LMRunConfig
+from bannb.models import densenet_variants, model_family, parameter_count
+from bannb.runs.plan import schedule_seconds
+
+# The language models' named defaults (chapter 9); each `Profile` names the one it trains (`lm_name`).
+LM_PROFILES = {
+    # Seconds per run on a slice of the corpus: exercises every code path; its numbers mean nothing.
+    "smoke": dict(arch="lstm-1x32", max_vocab=2000, epochs=2, train_tokens=20_000, eval_tokens=5_000,
+                  probe_tokens=5_000),
+    # Sized so that a teacher, BAN and BAN+L students × 3 seeds (9 runs) take about 32 minutes of two CPU cores
+    # running two runs at a time (measured on a contended machine: ≈ 29 CPU-seconds per teacher epoch, ≈ 47 per
+    # student epoch, one thread each), and the teacher's validation perplexity flattens by the last epoch
+    # (measured: 190, 145, 132, 123, 118, 116, 112, 112 over epochs 1-8 at lr 20): a 1×128 LSTM (0.78M
+    # parameters), 5,000 words, the first 200k training tokens; the lr falls once an epoch gains < 1 perplexity.
+    "cpu": dict(arch="lstm-1x128", max_vocab=5000, epochs=10, train_tokens=200_000, dropout=0.5,
+                plateau_threshold=1.0),
+    # The paper's Table 6 LSTM: 1×1500 units, tied, dropout 0.65, batch 32, 40 epochs, 10k words (PTB's size).
+    "paper": dict(arch="lstm-1x1500", max_vocab=10_000, epochs=40, batch_size=32, dropout=0.65),
+}
+# What one epoch cost at the cpu profile, in seconds of one single-threaded worker, two side by side on a 2-core
+# machine busy with other runs too: the measurements the cpu profile was sized from (see LM_PROFILES["cpu"]).
+CPU_EPOCH_SECONDS = {"teacher": 29.0, "student": 47.0}
+CPU_CHAPTER_BUDGET_MINUTES = 45  # issue 12: the whole language-model chapter at the cpu profile, on a 2-core machine
 
 # The networks of the paper's Table 1 the `gpu` profile trains (its arch default is the last one).
 GPU_TABLE1_ARCHS = ("wrn-28-1", "wrn-28-2")
@@ -54,6 +78,10 @@ class Profile:
     # chapter 8's grid: wrn_archs, densenet, depth_factors, …, and `linear`, the pixel-level linear classifier every
     # network of the chapter must beat
     transfer: dict = field(default_factory=dict)
+    # the language models of chapter 9: the LM profile (`LM_PROFILES`) and its replicates (a teacher, its BAN and
+    # its BAN+L student each)
+    lm_name: str = "paper"
+    lm_seeds: tuple = (0, 1, 2)
     numbers_mean_nothing: bool = False  # a profile for tests: the note says not to read its results
     committed: bool = False  # the committed chapters carry this profile's outputs (executed in place, timed)
 
@@ -61,9 +89,11 @@ class Profile:
                   "milestones", "gamma", "augment", "train_size", "valid_size", "test_size")
 
     def __post_init__(self):
-        if self.precision is not None and self.precision not in learner.PRECISIONS:
+        if self.precision is not None and self.precision not in PRECISIONS:
             raise ConfigError(f"profile {self.name}: unknown precision {self.precision!r}; "
-                              f"valid: {', '.join(learner.PRECISIONS)} or None")
+                              f"valid: {', '.join(PRECISIONS)} or None")
+        if self.lm_name not in LM_PROFILES:
+            raise unknown_choice(f"profile {self.name}: language-model profile", self.lm_name, LM_PROFILES)
 
     def run_defaults(self) -> dict:
         """The run parameters this profile sets (before the dropout rule and the precision are applied)."""
@@ -78,16 +108,14 @@ class Profile:
             values["dropout"] = self.wrn_dropout if model_family(values["arch"]) == "wide_resnet" else 0.0
         # the profile's precision of record unless one is given; `auto` is decided by timing this network here
         requested = precision or self.precision or "auto"
-        if requested == "auto":  # measured on this machine for this network (bannb.precision), then cached
-            from .data import dataset_shape
-            from .precision import auto_settings
+        if requested == "auto":  # measured on this machine for this network (bannb.image.precision), then cached
             image_shape, num_classes = dataset_shape(values["dataset"])
             chosen = auto_settings(device, values["arch"], image_shape, num_classes,
                                    values["batch_size"], distill=values.get("teacher") is not None)
             values["precision"] = chosen["precision"]
             values.setdefault("channels_last", chosen["channels_last"])  # an explicit layout wins
         else:
-            values["precision"] = learner.resolve_precision(requested, device)
+            values["precision"] = resolve_precision(requested, device)
         values.setdefault("processes", world_size())
         try:
             return RunConfig(**values)
@@ -101,18 +129,53 @@ class Profile:
 
     def transfer_archs(self) -> list[str]:
         """Every network chapter 8's grid trains at this profile."""
-        from .experiments import densenet_variants  # the Table 4 students are named there
         grid = self.transfer
         if not grid:
             return []
         variants = densenet_variants(grid["densenet"], grid["depth_factors"], grid["compression_factors"])
         return [*grid["wrn_archs"], grid["densenet"], *variants.values(), *grid["res_students"], grid["linear"]]
 
+    def lm_config(self, **overrides) -> LMRunConfig:
+        """A language-model run config: the profile's LM defaults (`LM_PROFILES[lm_name]`), then every override
+        that is not None."""
+        values = dict(LM_PROFILES[self.lm_name], **{k: v for k, v in overrides.items() if v is not None})
+        try:
+            return LMRunConfig(**values)
+        except TypeError as err:
+            raise ConfigError(f"bad LM run parameter: {err}") from err
+
+    def lm_seed_list(self, seeds=None) -> list[int]:
+        """A language-model chapter's seeds: `seeds`, or the profile's `lm_seeds` for None."""
+        return list(self.lm_seeds if seeds is None else seeds)
+
+    def lm_note(self, seeds=None, **overrides) -> str:
+        """What a language-model chapter's numbers are worth at this profile (with `seeds`, None: the profile's),
+        in one paragraph of Markdown: the corpus and how much of it is read, the network and its parameters, the
+        training; computed from the configs."""
+        config = self.lm_config(**overrides)
+        corpus = load_corpus(config.corpus, max_vocab=config.max_vocab)
+        sizes = corpus.describe()["splits"]
+        train = min(config.train_tokens or sizes["train"]["tokens"], sizes["train"]["tokens"])
+        evaluated = "" if config.eval_tokens is None else f" (the first {config.eval_tokens:,} of each evaluated)"
+        params = parameter_count(config.arch, num_classes=corpus.vocab_size)
+        facts = (f"the `{config.corpus}` corpus with a {corpus.vocab_size:,}-token vocabulary, training on "
+                 f"{train:,} of its {sizes['train']['tokens']:,} training tokens, validation and test splits of "
+                 f"{sizes['valid']['tokens']:,} and {sizes['test']['tokens']:,} tokens{evaluated}; {config.arch} "
+                 f"({params / 1e6:.2f}M parameters, tied, dropout {config.dropout:g}); {config.epochs} epochs of SGD "
+                 f"from lr {config.lr:g} (batch {config.batch_size} × {config.bptt} steps, gradient norm clipped at "
+                 f"{config.clip:g}, lr × {config.lr_decay:g} after an epoch that does not improve the best validation "
+                 f"perplexity by more than {config.plateau_threshold:g}); {len(self.lm_seed_list(seeds))} seeds; "
+                 f"in fp32.")
+        if self.numbers_mean_nothing:
+            return (f"**{self.name} profile: the numbers in this chapter mean nothing.** Seconds per run on a slice "
+                    f"of the corpus, to show that every cell runs. Do not read any result or verdict below. LM "
+                    f"profile `{self.lm_name}`: {facts}")
+        return f"*{self.name} profile*, language-model profile `{self.lm_name}`: {facts}"
+
     def note(self, **overrides) -> str:
         """What a chapter's numbers are worth at this profile, in one paragraph of Markdown: the data and its
         splits, the networks and their parameter counts, the training, the precision of record; computed from
         the chapter's config (the profile's book config with `overrides`) and the real networks."""
-        from .data import load_dataset
         config = self.book_config(**overrides)
         dataset = load_dataset(config.dataset)
         train_images = config.train_size or len(dataset.train_images) - config.valid_size
@@ -141,12 +204,6 @@ class Profile:
         return f"*{self.name} profile*: {self.purpose} {facts}"
 
 
-def parameter_count(arch: str, in_channels: int, num_classes: int) -> int:
-    """The parameters of the real network (built on the meta device: no weights are allocated)."""
-    with torch.device("meta"):
-        return count_parameters(create_model(arch, in_channels=in_channels, num_classes=num_classes))
-
-
 def millions(count: int) -> str:
     return f"{count / 1e6:.2f}M" if count < 10e6 else f"{count / 1e6:.1f}M"
 
@@ -156,6 +213,8 @@ PROFILES = {profile.name: profile for profile in (
         name="smoke", purpose="Seconds per run on a small subset, to show that every cell runs.",
         dataset="fashion-mnist", arch="wrn-16-1", epochs=2, batch_size=64, train_size=2048, valid_size=500,
         test_size=1000, precision="fp32", seeds=(0, 1), secondary_seeds=(0,), numbers_mean_nothing=True,
+        # 2 language-model replicates, so that the chapter's paired statistics run
+        lm_name="smoke", lm_seeds=(0, 1),
         # the chapters shrink further than the profile, so that nbval runs every chapter in seconds
         book_overrides=dict(train_size=512),
         transfer=dict(wrn_archs=["wrn-10-1"], densenet="densenet-bc-16-8", linear="linear-28", depth_factors=[2],
@@ -178,6 +237,8 @@ PROFILES = {profile.name: profile for profile in (
         # fits with a margin.
         dataset="fashion-mnist", arch="wrn-16-1", epochs=20, batch_size=64, schedule="one-cycle-hold",
         augment=False, train_size=3000, valid_size=2000,
+        # 3 language-model replicates: what 45 minutes of a 2-core machine allow (CPU_CHAPTER_BUDGET_MINUTES)
+        lm_name="cpu", lm_seeds=(0, 1, 2),
         # fp32 is the precision of record: it is fast on every CPU type the project runs on (bf16 is emulated,
         # and many times slower, on CPUs without AVX512-BF16)
         precision="fp32",
@@ -251,6 +312,20 @@ def make_config(profile: str | Profile = DEFAULT_PROFILE, device: str = "cpu", p
 
 def recipe_table():
     """The run defaults of every profile, one row each (a pandas DataFrame)."""
-    import pandas as pd
     return pd.DataFrame({name: {**profile.run_defaults(), "precision": profile.precision,
                                 "seeds": list(profile.seeds)} for name, profile in PROFILES.items()}).T
+
+
+# ---------------------------------------------------------------- the language models' side of a profile
+
+def lm_config(profile: str | Profile = DEFAULT_PROFILE, **overrides) -> LMRunConfig:
+    """A language-model run config at `profile` (`Profile.lm_config`)."""
+    return get_profile(profile).lm_config(**overrides)
+
+
+def expected_seconds(configs, epoch_seconds: dict = CPU_EPOCH_SECONDS, workers: int = 2) -> float:
+    """The wall time `plan.train_all` would take to train the language-model `configs` from scratch on `workers`
+    single-threaded workers, if a teacher's epoch took `epoch_seconds["teacher"]` and a student's
+    `epoch_seconds["student"]` (a student also runs its teacher forward on every window)."""
+    return schedule_seconds(configs, lambda c: c.epochs * epoch_seconds["teacher" if c.teacher is None else "student"],
+                            workers)

@@ -5,41 +5,17 @@ from functools import partial
 
 import torch
 from fastai.callback.core import Callback
+from fastai.callback.fp16 import AMPMode, MixedPrecision
 from fastai.callback.schedule import ParamScheduler, combined_cos
-from fastai.learner import Learner
+from fastai.learner import Learner, Recorder
 from fastai.metrics import accuracy
 from fastai.optimizer import SGD
 
-from .errors import ConfigError
-from .losses import BanObjective, CrossEntropy
-
-PRECISIONS = ("auto", "bf16", "fp16", "fp32")
-
-
-def resolve_precision(precision: str, device: torch.device | str, *, arch: str | None = None, input_shape=None,
-                      num_classes: int = 10, batch_size: int = 128, distill: bool = False, log=print) -> str:
-    """An explicit precision is checked and kept. 'auto' with the network given (`arch`, `input_shape`) is the
-    fastest precision measured on this machine (`bannb.precision.decide`: timed once, then cached; the layout it
-    chose with it comes from `bannb.precision.auto_settings`). 'auto' without a network to time falls back on
-    what the device reports: bf16 on CUDA where supported (else fp16), and on CPUs with native bf16
-    (AVX512-BF16 or AMX), else fp32."""
-    if precision not in PRECISIONS:
-        raise ConfigError(f"unknown precision {precision!r}; valid precisions are: {', '.join(PRECISIONS)}")
-    device = torch.device(device)
-    if precision == "fp16" and device.type != "cuda":
-        raise ConfigError("fp16 mixed precision needs a CUDA device; use --precision bf16 or fp32 on the CPU")
-    if precision != "auto":
-        return precision
-    if arch is not None and input_shape is not None:
-        from .precision import decide
-        return decide(arch, input_shape, num_classes, batch_size, distill, device, log=log).choice.precision
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    native_bf16 = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
-    return "bf16" if native_bf16 else "fp32"
-
-
-SCHEDULES = ("step", "one-cycle", "one-cycle-hold")
+from bannb.errors import ConfigError
+from bannb.image.config import SCHEDULES
+from bannb.image.precision import resolve_precision
+from bannb.losses import BanObjective, CrossEntropy
+from bannb.runs.learner import TeacherCallback, epoch_skipped
 
 
 def multistep_schedule(lr: float, milestones=(0.3, 0.6, 0.8), gamma: float = 0.2):
@@ -100,7 +76,7 @@ class CPUAutocast(Callback):
     """bf16 autocast on the CPU, where fastai's `MixedPrecision` (CUDA only) does not reach. bf16 keeps fp32's
     exponent range, so no loss scaling is needed."""
 
-    order = 10  # as fastai's MixedPrecision: before the teacher runs, so the teacher is autocast too
+    order = MixedPrecision.order  # as fastai's: before the teacher runs, so that the teacher is autocast too
 
     def before_batch(self):
         self.autocast = torch.autocast("cpu", dtype=torch.bfloat16)
@@ -119,46 +95,14 @@ class ChannelsLastInputs(Callback):
     """Hands convolutions NHWC batches, the layout oneDNN and cuDNN are fastest in (fastai's `ChannelsLast`
     converts the model only)."""
 
-    order = 5
+    order = MixedPrecision.order - 5  # before the precision and teacher callbacks see the batch
 
     def before_fit(self):
         self.learn.model.to(memory_format=torch.channels_last)
+        self.learn.channels_last = True  # the teacher takes the layout too (`TeacherCallback`)
 
     def before_batch(self):
         self.learn.xb = tuple(x.contiguous(memory_format=torch.channels_last) for x in self.xb)
-
-
-class TeacherCallback(Callback):
-    """Runs the teacher on the student's own augmented batch and trains the student on the distillation objective.
-
-    The teacher is frozen: eval mode (its BatchNorm statistics stay put), inference mode (no graph, no
-    gradients). Validation keeps the Learner's label loss, so runs compare on the same footing.
-    """
-
-    order = 20  # after the autocast and channels-last callbacks
-
-    def __init__(self, teacher: torch.nn.Module, objective: BanObjective):
-        self.teacher, self.objective = teacher, objective
-
-    def before_fit(self):
-        device = next(self.learn.model.parameters()).device
-        memory_format = torch.channels_last if any(isinstance(cb, ChannelsLastInputs) for cb in self.learn.cbs) \
-            else torch.contiguous_format
-        self.teacher.to(device, memory_format=memory_format).eval()
-        for parameter in self.teacher.parameters():
-            parameter.requires_grad_(False)
-
-    def after_pred(self):
-        if not self.training:
-            return
-        with torch.inference_mode():
-            self.learn.teacher_logits = self.teacher(*self.xb).float()
-
-    def after_loss(self):
-        if not self.training:
-            return
-        self.learn.loss_grad = self.objective(self.pred, *self.yb, self.learn.teacher_logits)
-        self.learn.loss = self.loss_grad.clone()
 
 
 @torch.no_grad()
@@ -183,17 +127,19 @@ def predict(model: torch.nn.Module, loader, precision: str = "fp32", channels_la
 
 class TrainProbe(Callback):
     """After every training epoch: loss and accuracy on a fixed set of clean training images (eval mode, no
-    augmentation), the measure of whether a model fits its training set. The values land in
-    `learn.train_probe`, which `RunRecorder` writes into the epoch's metrics row."""
+    augmentation), the measure of whether a model fits its training set, into the epoch's metrics row
+    (`learn.epoch_values`, which `RunRecorder` writes)."""
 
-    order = 55  # after fastai's Recorder (50), before bannb's RunRecorder (60) writes the row
+    order = Recorder.order + 5  # after fastai's Recorder, before bannb's RunRecorder writes the row
 
     def __init__(self, loader, precision: str, channels_last: bool):
         self.loader, self.precision, self.channels_last = loader, precision, channels_last
 
     def after_epoch(self):
+        if epoch_skipped(self.learn):
+            return
         logits, labels = predict(self.learn.model, self.loader, self.precision, self.channels_last)
-        self.learn.train_probe = dict(
+        self.learn.epoch_values.update(
             train_probe_loss=torch.nn.functional.cross_entropy(logits, labels).item(),
             train_probe_accuracy=(logits.argmax(dim=1) == labels).float().mean().item())
 
@@ -203,7 +149,6 @@ def precision_callbacks(precision: str, device) -> list[Callback]:
     if precision == "fp32":
         return []
     if device.type == "cuda":
-        from fastai.callback.fp16 import AMPMode, MixedPrecision
         return [MixedPrecision(amp_mode=AMPMode.BF16 if precision == "bf16" else AMPMode.FP16)]
     return [CPUAutocast()]
 

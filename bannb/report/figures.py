@@ -1,126 +1,39 @@
-"""What the chapters share for showing results: runs into tidy tables (one row per run), mean ± std over
-seeds, and the book's seaborn figures. Claims and their verdicts are `bannb.claims` and `bannb.stats`.
+"""The book's seaborn figures. Their tables come from `bannb.report.records`, what they compute first from
+`bannb.report.analysis`; claims and their verdicts are `bannb.study.claims` and `bannb.study.stats`.
 
 Errors are in percent throughout (100 × the test error of the last epoch), the paper's unit.
 """
 from __future__ import annotations
 
 import math
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping, Sequence
 
+import matplotlib.lines as mlines
+import matplotlib.patches as mpatches
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import seaborn as sns
+from matplotlib.colors import LogNorm
+from matplotlib.lines import Line2D
+from matplotlib.patches import FancyBboxPatch, Patch
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, ScalarFormatter, StrMethodFormatter
+from matplotlib.transforms import blended_transform_factory
 
-# ---------------------------------------------------------------- tidy tables
-
-
-def run_records(runs: Iterable, **labels) -> pd.DataFrame:
-    """One row per run: the `labels` you pass (e.g. model="BAN-1"), the base seed, test and validation
-    error (%) of the last epoch, and the parameter count."""
-    rows = []
-    for run in runs:
-        rows.append(dict(labels, seed=run.config.base_seed, dataset=run.config.dataset,
-                         arch=run.config.arch, loss=run.config.loss,
-                         generation=run.config.generation, test_error=100 * run.final["test_error"],
-                         valid_error=100 * (1 - run.final["valid_accuracy"]), params=run.final["parameters"],
-                         run_id=run.run_id))
-    return pd.DataFrame(rows, columns=[*labels, "seed", "dataset", "arch", "loss", "generation", "test_error",
-                                       "valid_error", "params", "run_id"])
-
-
-def lm_run_records(runs: Iterable, **labels) -> pd.DataFrame:
-    """One row per language-model run (`bannb.lm.LMRun`): the `labels`, the base seed, the corpus, test,
-    validation and training perplexity of the last epoch (training: the clean model on every training token),
-    and the parameter count."""
-    rows = [dict(labels, seed=run.config.base_seed, corpus=run.config.corpus, arch=run.config.arch,
-                 loss=run.config.loss, test_ppl=run.final["test_ppl"], valid_ppl=run.final["valid_ppl"],
-                 train_ppl=run.final["train_ppl"], params=run.final["parameters"], run_id=run.run_id)
-            for run in runs]
-    return pd.DataFrame(rows, columns=[*labels, "seed", "corpus", "arch", "loss", "test_ppl", "valid_ppl", "train_ppl",
-                                       "params", "run_id"])
-
-
-def lm_metrics_records(runs: Iterable, **labels) -> pd.DataFrame:
-    """Every language-model run's per-epoch metrics (`LMRun.metrics()`: train_ppl, train_probe_ppl, valid_ppl,
-    lr, seconds…) with the labels and the base seed."""
-    return _labelled_metrics(runs, labels)
-
-
-def ensemble_records(groups: Mapping[int, Sequence] | Sequence[Sequence], **labels) -> pd.DataFrame:
-    """One row per ensemble (the mean of its members' softmax outputs on the test set, Eq. 4): the labels,
-    the replicate (the dict key, or the group's position), its test error (%), its members' total parameters."""
-    from .generations import ensemble_accuracy
-    items = groups.items() if isinstance(groups, Mapping) else enumerate(groups)
-    rows = [dict(labels, seed=seed, members=len(runs), test_error=100 * (1 - ensemble_accuracy(list(runs))),
-                 params=sum(run.final["parameters"] for run in runs),
-                 run_id=" + ".join(run.run_id for run in runs))
-            for seed, runs in items]
-    return pd.DataFrame(rows, columns=[*labels, "seed", "members", "test_error", "params", "run_id"])
-
-
-def record_runs(frame: pd.DataFrame, runs_dir=None) -> list:
-    """The finished run (`store.Run`) of each row of a `run_records` table, in order (rows of ensembles, whose
-    `run_id` joins several runs, are refused: take their members' rows)."""
-    from .paths import default_runs_dir
-    from .store import Run
-    ensembles = [run_id for run_id in frame["run_id"] if " + " in run_id]
-    if ensembles:
-        raise ValueError(f"{len(ensembles)} rows are ensembles, not runs (e.g. {ensembles[0]})")
-    folder = default_runs_dir() if runs_dir is None else runs_dir
-    return [Run(folder / run_id) for run_id in frame["run_id"]]
-
-
-def metrics_records(runs: Iterable, **labels) -> pd.DataFrame:
-    """Every run's per-epoch metrics (`Run.metrics()`) with the labels and base seed, and validation error in %."""
-    frame = _labelled_metrics(runs, labels)
-    frame["valid_error"] = 100 * (1 - frame["valid_accuracy"])
-    return frame
-
-
-def _labelled_metrics(runs: Iterable, labels: dict) -> pd.DataFrame:
-    frames = []
-    for run in runs:
-        frame = run.metrics()
-        frame.insert(0, "seed", run.config.base_seed)
-        for position, (name, value) in enumerate(labels.items()):
-            frame.insert(position, name, value)
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
-
-
-# ---------------------------------------------------------------- summaries
-
-
-def format_mean_std(mean: float, std: float, n: int, digits: int = 2) -> str:
-    """"8.12 ± 0.31" (n ≥ 2), or "8.12 (n=1)" where one value gives no spread."""
-    if n < 2 or std is None or math.isnan(std):
-        return f"{mean:.{digits}f} (n={n})"
-    return f"{mean:.{digits}f} ± {std:.{digits}f}"
-
-
-def mean_std(frame: pd.DataFrame, by: str | Sequence[str], value: str = "test_error", digits: int = 2) -> pd.DataFrame:
-    """Mean, sample standard deviation (ddof 1) and count of `value` per group, with a "mean ± std" column;
-    groups in order of first appearance."""
-    by = [by] if isinstance(by, str) else list(by)
-    grouped = frame.groupby(by, sort=False)[value]
-    summary = grouped.agg(mean="mean", std="std", n="count").reset_index()
-    summary["mean ± std"] = [format_mean_std(m, s, n, digits) for m, s, n in
-                             zip(summary["mean"], summary["std"], summary["n"])]
-    return summary
-
+from bannb.report.analysis import lr_marks
+from bannb.study.convergence import MIN_TRAIN_ACCURACY, window_length
+from bannb.study.stats import MARGIN
 
 # ---------------------------------------------------------------- figures
 
 
 def _figure(ncols: int = 1, width: float = 6.0, height: float = 3.6):
-    import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False)
     return fig, list(axes[0])
 
 
 def plot_learning_curves(metrics: pd.DataFrame, hue: str, title: str | None = None):
     """Training loss and validation error (%) per epoch, mean over seeds with a ±1 std band, one line per `hue`."""
-    import seaborn as sns
     fig, (loss_ax, error_ax) = _figure(2, width=5.2)
     sns.lineplot(data=metrics, x="epoch", y="train_loss", hue=hue, errorbar="sd", marker="o", ax=loss_ax)
     sns.lineplot(data=metrics, x="epoch", y="valid_error", hue=hue, errorbar="sd", marker="o", ax=error_ax,
@@ -143,7 +56,6 @@ def _per_epoch(fig, axes, title: str | None):
 def plot_errors(frame: pd.DataFrame, x: str, y: str = "test_error", hue: str | None = None,
                 order: Sequence | None = None, title: str | None = None, ylabel: str = "test error (%)"):
     """Mean ± 1 std over seeds per `x` (points with error bars), with each seed's value as a dot."""
-    import seaborn as sns
     fig, (ax,) = _figure(1, width=max(5.0, 0.9 * frame[x].nunique() + 2.5))
     dots = dict(color="0.45") if hue is None else dict(dodge=True)
     sns.stripplot(data=frame, x=x, y=y, hue=hue, order=order, alpha=0.45, size=5, legend=False, ax=ax, **dots)
@@ -160,8 +72,6 @@ def plot_born_again_diagram(generations: int = 3):
     BAN-1, BAN-k teaches BAN-(k+1) (same architecture, new seed, only the teacher's outputs as targets), and Ens*k
     averages the softmax outputs of BAN-1…BAN-k (k ≥ 2). One box per model, one "teaches" arrow per student, one
     bracket per ensemble."""
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import FancyBboxPatch
     if generations < 1:
         raise ValueError(f"a born-again sequence has at least one generation, got {generations}")
     names = ["Teacher"] + [f"BAN-{k}" for k in range(1, generations + 1)]
@@ -193,43 +103,11 @@ def plot_born_again_diagram(generations: int = 3):
     return fig
 
 
-def true_class_probability(probs, labels) -> np.ndarray:
-    """p*: each row's probability for its true class (Eq. 9's weight w_s when `probs` are the teacher's)."""
-    probs, labels = np.asarray(probs, dtype=float), np.asarray(labels)
-    return probs[np.arange(len(labels)), labels]
-
-
-def soft_target_examples(probs, labels, count: int = 3) -> list[int]:
-    """Up to `count` rows worth drawing as soft targets, chosen by rule: the row with the median p* among those
-    the teacher gets right, the right one with p* nearest 0.5 (an unsure teacher), then the wrong one with the
-    highest p* (a near miss), then the next lowest p*; no row twice."""
-    probs, labels = np.asarray(probs, dtype=float), np.asarray(labels)
-    p_star = true_class_probability(probs, labels)
-    right = np.flatnonzero(probs.argmax(1) == labels)
-    wrong = np.flatnonzero(probs.argmax(1) != labels)
-    candidates = []
-    if len(right):
-        ordered = right[np.argsort(p_star[right], kind="stable")]
-        candidates.append(int(ordered[len(ordered) // 2]))
-        candidates.append(int(right[np.argmin(np.abs(p_star[right] - 0.5))]))
-    if len(wrong):
-        candidates.append(int(wrong[np.argmax(p_star[wrong])]))
-    candidates += [int(i) for i in np.argsort(p_star, kind="stable")]
-    chosen = []
-    for index in candidates:
-        if index not in chosen:
-            chosen.append(index)
-        if len(chosen) == count:
-            break
-    return chosen
-
-
 def plot_class_differences(student_probs: Mapping[str, Sequence[float]], teacher_probs: Sequence[float], label: int,
                            classes: Sequence[str], title: str | None = None):
     """The BAN loss's gradient for one image, q − p per class (Eq. 5), one panel per student output in
     `student_probs` (e.g. {"start of training": q0, "end of training": q1}); the true class's bar (Eq. 7's
     ground-truth term) highlighted, the others' sum (the dark-knowledge term) in the panel's title."""
-    import matplotlib.pyplot as plt
     teacher_probs = np.asarray(teacher_probs, dtype=float)
     fig, axes = _figure(len(student_probs), width=max(4.5, 0.45 * len(classes) + 1.0), height=3.4)
     positions = np.arange(len(classes))
@@ -251,8 +129,6 @@ def plot_class_differences(student_probs: Mapping[str, Sequence[float]], teacher
 def plot_true_class_probability(p_star, bins: int = 50, title: str | None = None):
     """Histogram of p*, the probability given to the true class, on a log count axis: a teacher that fits puts
     most images near 1, and only a log axis shows the few it is unsure about."""
-    import seaborn as sns
-    from matplotlib.ticker import NullFormatter, ScalarFormatter
     fig, (ax,) = _figure(1, width=6.5, height=3.4)
     sns.histplot(x=np.asarray(p_star, dtype=float), bins=np.linspace(0, 1, bins + 1), ax=ax)
     ax.set_yscale("log")
@@ -266,7 +142,6 @@ def plot_true_class_probability(p_star, bins: int = 50, title: str | None = None
 
 
 def _paper_rows(ax, table: pd.DataFrame, columns: Sequence[str], title: str | None, ylabel: str) -> None:
-    import seaborn as sns
     name = table.index.name or "row"
     long = table[list(columns)].rename_axis(name).reset_index().melt(id_vars=name, var_name="column", value_name="value")
     sns.pointplot(data=long, x="column", y="value", hue=name, order=list(columns), marker="o", ax=ax)
@@ -285,25 +160,6 @@ def plot_paper_rows(table: pd.DataFrame, columns: Sequence[str], title: str | No
 # ---------------------------------------------------------------- convergence and generations
 
 ERROR_FLOOR = 0.05  # where a log axis of error (%) draws a zero error
-
-
-def lr_marks(lr: Sequence[float], epochs: Sequence[int] | None = None) -> dict:
-    """Where a per-epoch learning rate (the value at each epoch's end) changes course, for marking curves.
-
-    A schedule is *stepped* when the lr is piecewise constant (it changes between at most half of the consecutive
-    epochs): {"kind": "step", "drops": [x of each fall, halfway between the two epochs], "peak": None}. Otherwise
-    it is a *cycle* (fastai's one-cycle: warm-up, then annealing): {"kind": "cycle", "peak": the epoch of the
-    highest lr, "drops": [], "hold": the first epoch at the final lr where the cycle ends on two or more epochs at
-    it (`one-cycle-hold`), else None}. `epochs` are the x values (default 1, 2, …)."""
-    lr = np.asarray(list(lr), dtype=float)
-    x = np.arange(1, len(lr) + 1) if epochs is None else np.asarray(list(epochs))
-    changed = [i for i in range(1, len(lr)) if not math.isclose(lr[i], lr[i - 1], rel_tol=1e-6)]
-    if len(changed) <= (len(lr) - 1) / 2:
-        return dict(kind="step", peak=None, drops=[float(x[i] + x[i - 1]) / 2 for i in changed if lr[i] < lr[i - 1]],
-                    hold=None)
-    first_final = changed[-1] if changed else 0  # the index of the first epoch at the final lr
-    return dict(kind="cycle", peak=int(x[int(np.argmax(lr))]), drops=[],
-                hold=int(x[first_final]) if len(lr) - first_final >= 2 else None)
 
 
 def _mark_lr(ax, marks: dict) -> None:
@@ -328,8 +184,6 @@ def plot_fit_curves(metrics: pd.DataFrame, hue: str = "seed", title: str | None 
     drops marked (`lr_marks`); the last fifth of training is shaded, and drawn again on its own in a second
     panel (validation error, linear axis), the window the convergence criterion reads. A zero error is drawn at
     `ERROR_FLOOR`. `min_train_accuracy` (default the criterion's) is drawn as the training error allowed."""
-    import seaborn as sns
-    from .convergence import MIN_TRAIN_ACCURACY, window_length
     threshold = MIN_TRAIN_ACCURACY if min_train_accuracy is None else min_train_accuracy
     frame = metrics.copy()
     frame["clean training probe"] = 100 * (1 - frame["train_probe_accuracy"])
@@ -371,7 +225,6 @@ def plot_regime_study(records: pd.DataFrame, min_train_accuracy: float | None = 
     training accuracy against the criterion's threshold, the change of validation error over the last fifth
     (a tick marks the largest drop the criterion allows: a bar left of it fails), test error and training
     minutes. Bars are coloured by whether the candidate's teacher meets the criterion."""
-    from .convergence import MIN_TRAIN_ACCURACY
     threshold = MIN_TRAIN_ACCURACY if min_train_accuracy is None else min_train_accuracy
     colours = ["C2" if converged else "C3" for converged in records["converged"]]
     y = np.arange(len(records))
@@ -394,7 +247,6 @@ def plot_regime_study(records: pd.DataFrame, min_train_accuracy: float | None = 
         ax.invert_yaxis()
         if ax is not accuracy:
             ax.set_yticks(y, labels=[])
-    from matplotlib.patches import Patch
     fig.legend(handles=[Patch(color="C2", label="meets the criterion"), Patch(color="C3", label="does not")],
                loc="upper center", ncol=2, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0, 1, 0.93))
@@ -417,8 +269,6 @@ def plot_student_differences(records: pd.DataFrame, x: Sequence[str] = ("teacher
     marker per student coloured by `hue`, against each column of `x` in a panel of its own (`STUDENT_AXES`). Against
     the teacher's training accuracy, the convergence criterion's (`min_train_accuracy`, default
     `convergence.MIN_TRAIN_ACCURACY`) is the dotted line."""
-    import seaborn as sns
-    from .convergence import MIN_TRAIN_ACCURACY
     threshold = 100 * (MIN_TRAIN_ACCURACY if min_train_accuracy is None else min_train_accuracy)
     fig, axes = _figure(len(x), width=4.6 if len(x) > 1 else 6.4, height=3.6 if len(x) > 1 else 3.8)
     for position, (ax, column) in enumerate(zip(axes, x)):
@@ -438,7 +288,6 @@ def plot_student_differences(records: pd.DataFrame, x: Sequence[str] = ("teacher
 
 def _plain_log_ticks(ax) -> None:
     """Label a log y axis in plain numbers at 1, 2 and 5 of each decade (…, 0.5, 1, 2, 5, 10, 20, …)."""
-    from matplotlib.ticker import FuncFormatter, LogLocator
     ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
     ax.yaxis.set_minor_formatter(FuncFormatter(lambda value, _: ""))
@@ -451,7 +300,6 @@ def plot_last_epochs(metrics: pd.DataFrame, hue: str, fraction: float = 0.2, tit
     values), then the validation error of the last `fraction` of training (and the epoch before it) on a linear
     axis. Dashed lines: the schedule's peak or drops (`lr_marks`, of the mean learning rate per epoch). `metrics`
     is `metrics_records`' table (it needs `train_probe_accuracy`)."""
-    import seaborn as sns
     frame = metrics.assign(train_error=100 * (1 - metrics["train_probe_accuracy"]))
     style = style if style is not None and frame[style].nunique() > 1 else None
     palette = "tab10" if frame[hue].nunique() <= 10 else None
@@ -494,8 +342,6 @@ def plot_lm_curves(metrics: pd.DataFrame, hue: str = "model", order: Sequence[st
     a fixed slice of the training text (dashed), one colour per `hue`. Right: validation perplexity over the last
     ⌈epochs/5⌉ epochs and the one before, each seed a thin line, so that the end of training is readable. In both,
     a triangle marks each run's first epoch at a lowered learning rate (the plateau rule's drops)."""
-    import seaborn as sns
-    from matplotlib.ticker import StrMethodFormatter
     order = list(order) if order is not None else list(dict.fromkeys(metrics[hue]))
     colours = dict(zip(order, sns.color_palette(n_colors=len(order))))
     fig, (all_ax, end_ax) = _figure(2, width=5.4)
@@ -534,9 +380,6 @@ def plot_against_floor(frame: pd.DataFrame, floor: str, y: str = "model", x: str
     """Every model's test error (one row each: each seed a dot, the mean ± 1 std a diamond) against the floor, the
     model `floor` of column `y` (a linear classifier): its mean as a vertical line in a ±1 std band. Models whose
     mean error is not below the floor's are drawn in red and marked "does not beat" in the legend."""
-    import matplotlib.lines as mlines
-    import matplotlib.patches as mpatches
-    import seaborn as sns
     floor_values = frame.loc[frame[y] == floor, x]
     if floor_values.empty:
         raise ValueError(f"no rows of the floor {floor!r} in column {y!r}")
@@ -576,11 +419,6 @@ def plot_claims_forest(claims: pd.DataFrame, title: str | None = None):
     the grey band is ±the rule's margin, the line zero. A claim without runs reads "not run". Panels share the x
     axis of their unit (the table's `unit` column where it has one, e.g. perplexity for language models; test
     error in points otherwise) and take the margin from its `margin` column (`stats.MARGIN` otherwise)."""
-    import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-    from matplotlib.transforms import blended_transform_factory
-    from .stats import MARGIN
     claims = claims.assign(unit=claims["unit"] if "unit" in claims else "points of error",
                            margin=claims["margin"] if "margin" in claims else MARGIN)
     groups = sorted(claims["table"].unique(), key=_table_order)
@@ -634,26 +472,11 @@ def plot_claims_forest(claims: pd.DataFrame, title: str | None = None):
     return fig
 
 
-# ---------------------------------------------------------------- teaching figures of chapters 5-7 (and 2)
-
-
-def class_mean_outputs(probs, labels, classes: Sequence[str]) -> pd.DataFrame:
-    """The mean output distribution per true class: row c is the average of `probs` over the images of class c
-    (rows: true class, columns: output class; each row sums to 1; a class without images has no row)."""
-    probs, labels = np.asarray(probs, dtype=float), np.asarray(labels)
-    frame = pd.DataFrame(probs, columns=list(classes))
-    frame.index = pd.Index([classes[c] for c in labels], name="true class")
-    return frame.groupby(level=0, sort=False).mean().reindex([c for c in classes if c in set(frame.index)])
-
-
 def plot_class_heatmap(means, title: str | None = None, floor: float = 1e-4):
     """The mean output per true class (`class_mean_outputs`) as a heatmap on a log colour scale, so that the dark
     knowledge off the diagonal shows; each cell annotated in percent (blank below 0.05%). `means` is one such
     table, or a mapping {panel title: table} drawn side by side on one shared colour scale (e.g. a teacher's
     outputs before and after DKPP's permutation)."""
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-    from matplotlib.colors import LogNorm
     panels = dict(means) if isinstance(means, Mapping) else {title or "": means}
     first = next(iter(panels.values()))
     cell = 0.5  # inches per cell
@@ -681,7 +504,6 @@ def plot_step_speedups(steps: pd.DataFrame, machines: pd.DataFrame, labels: Sequ
     per CPU type (`bench.steps_table` and `bench.machines_table`). The black line is the plain loop (1×), the purple
     dotted one the CPU's bf16/fp32 matmul peak ratio (what a compute-bound step can gain from bf16 at most); auto's
     pick has a black edge. Candidates not measured on a CPU have no bar; one given up (far slower) reads "gave up"."""
-    import matplotlib.pyplot as plt
     labels = list(labels or ["fp32", "fp32+channels-last", "bf16", "bf16+channels-last"])
     cpus = list(dict.fromkeys(steps["CPU"]))
     cases = list(dict.fromkeys(steps["case"]))
@@ -757,7 +579,6 @@ def plot_soft_targets(probs, labels, classes: Sequence[str], indices: Sequence[i
     each panel (e.g. {"teacher": p, "permuted (DKPP)": p'}): one colour per name, the true class's name in bold.
     `images` (N×C×H×W, the rows of `probs`) adds each image above its bars. On a log axis (the default) the dark
     knowledge, the small probabilities of the wrong classes, shows next to the true class's."""
-    import matplotlib.pyplot as plt
     sources = {name: np.asarray(p, dtype=float) for name, p in probs.items()} if isinstance(probs, Mapping) \
         else {None: np.asarray(probs, dtype=float)}
     labels = np.asarray(labels)
@@ -815,7 +636,6 @@ def plot_paired_seeds(frame: pd.DataFrame, order: Sequence[str], value: str = "t
     slope between two models is its paired difference; lines that run parallel show differences more consistent
     than the spread of seeds. Beside it, if `paper` is given, the paper's rows across the columns of `order` it
     has (`plot_paper_rows`), on their own axis."""
-    import matplotlib.pyplot as plt
     table = frame[frame["model"].isin(order)].pivot_table(index="seed", columns="model", values=value)
     table = table.reindex(columns=list(order))
     panels = 2 if paper is not None else 1
@@ -841,7 +661,6 @@ def plot_cwtm_weights(relative_weights, teacher_right, bins: int = 40, title: st
     """Histogram of CWTM's per-sample weights (Eq. 10) times the batch size, so that 1 is what every sample would get
     under plain cross-entropy, split by whether the teacher's top class is right; counts on a log axis, since a
     teacher that fits puts nearly every image at the top."""
-    import seaborn as sns
     frame = pd.DataFrame({"weight": np.asarray(relative_weights, dtype=float),
                           "teacher": np.where(np.asarray(teacher_right, dtype=bool), "teacher right", "teacher wrong")})
     fig, (ax,) = _figure(1, width=6.5, height=3.4)
@@ -861,7 +680,6 @@ def plot_ensemble_sizes(frame: pd.DataFrame, families: Mapping[str, Sequence[str
     model labels for sizes 1, 2, 3… (e.g. {"born-again": ["BAN-1", "Ens*2", "Ens*3"], "independent teachers":
     ["Teacher", "Teachers×2", "Teachers×3"]}). Mean ± 1 std over replicates, each replicate as a dot; the families
     named in `dashed` (a reference that is no ensemble, say) are drawn dashed."""
-    import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(6.0, 3.8))
     width = 0.1 * (len(families) - 1)
     for position, (name, labels) in enumerate(families.items()):
@@ -883,38 +701,3 @@ def plot_ensemble_sizes(frame: pd.DataFrame, families: Mapping[str, Sequence[str
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
-
-
-def top_confusion_share(means: pd.DataFrame) -> pd.Series:
-    """Per true class (a row of `class_mean_outputs`), the share of its off-diagonal mass, the probability given to
-    the wrong classes, that goes to its single most similar class: 1 / (classes − 1) for an even spread, 1 when
-    all of it goes to one class. How much class similarity a model's dark knowledge carries."""
-    values = means.to_numpy(dtype=float).copy()
-    columns = list(means.columns)
-    for row, true_class in enumerate(means.index):
-        values[row, columns.index(true_class)] = np.nan
-    off_diagonal = np.nansum(values, axis=1)
-    return pd.Series(np.nanmax(values, axis=1) / off_diagonal, index=means.index, name="top confusion share")
-
-
-def disagreement(run_a, run_b) -> float:
-    """The share of test images (%) on which two runs' top classes differ: what an ensemble of the two can gain from."""
-    return 100 * (run_a.test_logits().argmax(1) != run_b.test_logits().argmax(1)).float().mean().item()
-
-
-def ensemble_diversity_records(groups: Sequence[Sequence], **labels) -> pd.DataFrame:
-    """One row per ensemble (a group of runs): how often its members disagree (mean pairwise `disagreement`, % of
-    test images), its members' mean test error, the ensemble's (Eq. 4, %), and the gain of averaging: the
-    members' mean error minus the ensemble's (points; positive: the ensemble is better than its average member)."""
-    from itertools import combinations
-    from .generations import ensemble_accuracy
-    rows = []
-    for group in groups:
-        group = list(group)
-        pairs = list(combinations(group, 2))
-        members = float(np.mean([100 * run.final["test_error"] for run in group]))
-        ensemble = 100 * (1 - ensemble_accuracy(group))
-        rows.append(dict(labels, members=len(group),
-                         disagreement=float(np.mean([disagreement(a, b) for a, b in pairs])) if pairs else 0.0,
-                         member_error=members, ensemble_error=ensemble, gain=members - ensemble))
-    return pd.DataFrame(rows, columns=[*labels, "members", "disagreement", "member_error", "ensemble_error", "gain"])

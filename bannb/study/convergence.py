@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import torch
 
 MIN_TRAIN_ACCURACY = 0.98
 
@@ -89,7 +90,7 @@ perplexity of the clean model (eval mode, no dropout) on every training token, a
 
 
 def lm_fit_record(run) -> dict:
-    """One row of the LM convergence table for a finished language-model run (`bannb.lm.LMRun`): training,
+    """One row of the LM convergence table for a finished language-model run (a `bannb.runs.store.Run` of the "lm" kind): training,
     validation and test perplexity, the last fifth's change of validation perplexity against what is allowed."""
     change = last_fifth_change(run.metrics()["valid_ppl"])
     valid_ppl = run.final["valid_ppl"]
@@ -113,7 +114,7 @@ def teacher_pairs(fit: pd.DataFrame) -> pd.DataFrame:
     One row per student: its `run_id`, `model`, `seed` (and `chapter` where `fit` has one), the teacher's model,
     clean training accuracy and test error, the share of the teacher's training targets that are wrong, the
     student's test agreement with it, its test error, and `difference`, its test error minus its teacher's
-    (points, b − a as `bannb.claims` takes it: below 0 when the student is better)."""
+    (points, b − a as `bannb.study.claims` takes it: below 0 when the student is better)."""
     teachers = fit.drop_duplicates("run_id").set_index("run_id")
     students = fit[fit["teacher"].isin(teachers.index)].reset_index(drop=True)
     teacher = teachers.loc[students["teacher"]].reset_index(drop=True)
@@ -144,7 +145,6 @@ def student_fit_records(chains: dict) -> pd.DataFrame:
 def mass_outside_top_class(run) -> float:
     """The mean probability (%) a run's softmax puts outside its top class on the test set: how much a student
     of it can learn beyond the argmax (the paper's "dark knowledge"), from the stored test predictions."""
-    import torch
     probabilities = torch.softmax(run.test_logits().float(), dim=1)
     return float(100 * (1 - probabilities.max(dim=1).values).mean())
 

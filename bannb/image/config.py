@@ -1,55 +1,27 @@
 """A run's config: everything that determines a trained model, validated, hashed into the run's id."""
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 from dataclasses import dataclass, field
 
 import torch
 
-from .data import check_dataset
-from .errors import ConfigError
-from .learner import PRECISIONS, SCHEDULES
-from .losses import make_loss
-from .models import create_model
+from bannb.data import check_dataset
+from bannb.errors import ConfigError
+from bannb.losses import make_loss
+from bannb.models import create_model
+from bannb.runs.config import HashedConfig
 
+PRECISIONS = ("auto", "bf16", "fp16", "fp32")  # "auto": the fastest on the machine at hand, resolved before a run
+SCHEDULES = ("step", "one-cycle", "one-cycle-hold")
 CONFIG_VERSION = 3  # bump when a change to training or to the config makes old runs incomparable
 # 3: base_seed (the replicate a run belongs to) is stored instead of being inferred from the seed
-
-
-class HashedConfig:
-    """What every run config shares (image and language-model runs): its fields as a dict, loading one back with
-    unknown keys refused, the hash of its canonical JSON, and the run id built from it. A subclass is a frozen
-    dataclass with `arch`, `loss`, `teacher`, `generation` and `seed` fields and a `data_name` property."""
-
-    KIND = "run"  # in messages: "unknown run config keys …"
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: dict):
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ConfigError(f"unknown {cls.KIND} config keys {sorted(unknown)}; valid keys are: {', '.join(sorted(known))}")
-        return cls(**values)
-
-    @property
-    def hash(self) -> str:
-        canonical = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
-
-    @property
-    def run_id(self) -> str:
-        role = "teacher" if self.teacher is None else f"{self.loss}-gen{self.generation}"
-        return f"{self.data_name}-{self.arch}-{role}-seed{self.seed}-{self.hash}"
 
 
 @dataclass(frozen=True)
 class RunConfig(HashedConfig):
     """Everything that determines a trained model. Two equal configs give the same run."""
+
+    DATA_FIELD = "dataset"
 
     arch: str
     dataset: str = "fashion-mnist"
@@ -114,9 +86,6 @@ class RunConfig(HashedConfig):
         """Arguments the config adds to the architecture's own (only a dropout that is set)."""
         return {"dropout": self.dropout} if self.dropout else {}
 
-    @property
-    def data_name(self) -> str:
-        return self.dataset
 
 
 def build_model(config: RunConfig, in_channels: int, num_classes: int) -> torch.nn.Module:

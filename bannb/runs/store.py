@@ -8,7 +8,10 @@ A run has two parts. Its *record* (config, metrics, final metrics and its compac
 few hundred kB) is everything the book reads, and is committed with the book. Its *weights* (`model.pt`) are
 needed only to teach a student, and are never committed: a fresh clone has the records alone. A record
 without weights is a finished run; `weights_problem` says whether the weights are there, and
-`bannb.training.restore_weights` trains a recorded run again to get them back.
+`bannb.runs.restore.restore_weights` trains a recorded run again to get them back.
+
+One `Run` serves every kind of run (`bannb.runs.kinds`): its config is loaded as its kind's, and its network is
+built by its kind.
 """
 from __future__ import annotations
 
@@ -22,17 +25,17 @@ from pathlib import Path
 
 import torch
 
-from .config import RunConfig, build_model
-from .data import load_dataset
-from .errors import BannbError, ConfigError
-from .paths import default_runs_dir  # noqa: F401  (the store's default location)
+from bannb.errors import BannbError, ConfigError
+from bannb.paths import default_runs_dir  # noqa: F401  (the store's default location)
+from bannb.runs.kinds import config_from_dict, kind_of
 
 CONFIG, METRICS, FINAL, WEIGHTS, PREDICTIONS, CHECKPOINT, DONE = (
     "config.json", "metrics.csv", "final.json", "model.pt", "test_predictions.pt", "checkpoint.pt", "done.json")
 RECORD_FILES = (CONFIG, METRICS, FINAL, PREDICTIONS)  # what the book reads: committed with it
 RESULT_FILES = (*RECORD_FILES, WEIGHTS)  # what done.json vouches for
 METRIC_COLUMNS = ["epoch", "train_loss", "valid_loss", "valid_accuracy", "train_probe_loss", "train_probe_accuracy",
-                  "lr", "train_samples", "seconds"]
+                  "lr", "train_samples", "seconds"]  # an image run's; a kind with others passes its own
+COUNT_COLUMNS = ("epoch", "train_samples", "train_tokens")  # read back as integers
 
 
 # ---------------------------------------------------------------- files
@@ -66,9 +69,9 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def write_metrics(path: Path, rows: list[dict]) -> None:
+def write_metrics(path: Path, rows: list[dict], columns=METRIC_COLUMNS) -> None:
     text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=METRIC_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(text, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     atomic_write_bytes(path, text.getvalue().encode())
@@ -78,7 +81,7 @@ def read_metrics(path: Path) -> list[dict]:
     if not path.exists():
         return []
     with open(path, newline="") as f:
-        return [{k: (int(v) if k in ("epoch", "train_samples") else float(v)) for k, v in row.items() if v != ""}
+        return [{k: (int(v) if k in COUNT_COLUMNS else float(v)) for k, v in row.items() if v != ""}
                 for row in csv.DictReader(f)]
 
 
@@ -92,75 +95,78 @@ def mark_done(path: Path) -> None:
 # ---------------------------------------------------------------- the run directory
 
 class Run:
-    """A finished run on disk."""
+    """A finished run on disk, of any kind: its config (loaded as its kind's), its final metrics, its record."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self.config = RunConfig.from_dict(json.loads((self.path / CONFIG).read_text()))
+        self.config = config_from_dict(json.loads((self.path / CONFIG).read_text()))
         self.final = json.loads((self.path / FINAL).read_text())
+
+    @property
+    def kind(self):
+        return kind_of(self.config)
 
     @property
     def run_id(self) -> str:
         return self.path.name
 
     @property
-    def test_accuracy(self) -> float:
-        return self.final["test_accuracy"]
-
-    @property
     def has_weights(self) -> bool:
         return weights_problem(self.path) is None
 
-    def test_logits(self) -> torch.Tensor:
-        """The last epoch's test-set logits (stored in float16, returned as float32)."""
-        return self._predictions()["logits"].float()
-
-    def test_labels(self) -> torch.Tensor:
-        return self._predictions()["labels"].long()
-
-    def _predictions(self) -> dict:
+    def predictions(self) -> dict:
+        """The compact test-set predictions as stored (`test_predictions.pt`), read once."""
         if not hasattr(self, "_cached_predictions"):
             self._cached_predictions = torch.load(self.path / PREDICTIONS, weights_only=True)
         return self._cached_predictions
 
     def metrics(self):
-        import pandas as pd
+        import pandas as pd  # lazily: the store is used where pandas is not
         return pd.read_csv(self.path / METRICS)
 
     def load_model(self, device="cpu") -> torch.nn.Module:
         problem = weights_problem(self.path)
         if problem is not None:
             raise BannbError(f"run {self.run_id} has no usable weights: {problem}; "
-                             f"`bannb.training.restore_weights` trains it again for them")
-        dataset = load_dataset(self.config.dataset)
-        model = build_model(self.config, dataset.image_shape[0], dataset.num_classes)
+                             f"`bannb.runs.restore.restore_weights` trains it again for them")
+        model = self.kind.build_model(self)
         try:
             model.load_state_dict(torch.load(self.path / WEIGHTS, map_location=device, weights_only=True))
         except (RuntimeError, OSError, EOFError, KeyError) as err:
             first_line = str(err).strip().splitlines()[0]
             raise BannbError(f"checkpoint {self.path / WEIGHTS} does not fit {self.config.arch} on "
-                             f"{self.config.dataset} ({first_line}); retrain the run (delete {self.path})") from err
+                             f"{self.config.data_name} ({first_line}); retrain the run (delete {self.path})") from err
         return model.to(device).eval()
 
+    # ------------------------------------------------ an image classifier's results
+
+    @property
+    def test_accuracy(self) -> float:
+        return self.final["test_accuracy"]
+
+    def test_logits(self) -> torch.Tensor:
+        """The last epoch's test-set logits (stored in float16, returned as float32)."""
+        return self.predictions()["logits"].float()
+
+    def test_labels(self) -> torch.Tensor:
+        return self.predictions()["labels"].long()
+
+    # ------------------------------------------------ a language model's results
+
+    @property
+    def test_ppl(self) -> float:
+        return self.final["test_ppl"]
+
+    @property
+    def valid_ppl(self) -> float:
+        return self.final["valid_ppl"]
+
+    def test_log_probs(self) -> dict:
+        """`log_probs` (fp16) and `targets` of every test token, as (streams, length) tensors."""
+        return self.predictions()
+
     def __repr__(self):
-        return f"Run({self.run_id}, test_accuracy={self.test_accuracy:.4f})"
-
-
-def config_class(values: dict):
-    """The config class of a stored config: a language-model run's (`bannb.lm.LMRunConfig`, it names a `corpus`)
-    or an image run's (`RunConfig`)."""
-    if "corpus" in values:
-        from .lm import LMRunConfig  # lazily: lm imports this module
-        return LMRunConfig
-    return RunConfig
-
-
-def open_run(path: Path):
-    """The finished run at `path`, image (`Run`) or language model (`bannb.lm.LMRun`), by its stored config."""
-    if config_class(json.loads((Path(path) / CONFIG).read_text())) is RunConfig:
-        return Run(path)
-    from .lm import LMRun
-    return LMRun(path)
+        return f"Run({self.run_id}, {self.kind.describe(self.final)})"
 
 
 def finished_problem(path: Path) -> str | None:
@@ -212,5 +218,6 @@ def resolve_teacher(teacher: str | None, runs_dir: Path) -> Run | None:
                           f"or give the directory of a finished run")
     problem = finished_problem(path)
     if problem:
-        raise ConfigError(f"teacher run {path} is not a finished run: {problem}; train it to the end first")
+        raise ConfigError(f"teacher run {path} is not a finished run: {problem}; train it to the end first "
+                          f"(the same call resumes it)")
     return Run(path)

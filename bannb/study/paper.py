@@ -8,9 +8,11 @@ from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
+import torch
 
-from .paths import DATA_DIR
-from .errors import ConfigError
+from bannb.errors import ConfigError
+from bannb.models import count_parameters, create_model
+from bannb.paths import DATA_DIR
 
 TABLES_FILE = DATA_DIR / "paper_tables.json"
 SHORT_CITATION = "Furlanello et al. (ICML 2018)"
@@ -73,9 +75,7 @@ _CLASSES = {"cifar10": 10, "cifar100": 100}
 def meta_parameters(arch: str, in_channels: int = 3, num_classes: int = 10) -> int:
     """Parameters of `arch` for images of `in_channels` channels and `num_classes` classes, counted on the meta
     device (nothing is allocated, so even the 87M-parameter students take milliseconds)."""
-    import torch
 
-    from .models import count_parameters, create_model
     with torch.device("meta"):
         return count_parameters(create_model(arch, in_channels=in_channels, num_classes=num_classes))
 

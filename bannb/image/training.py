@@ -2,36 +2,50 @@
 
 `train_run` is the one entry point: it loads a finished run instead of retraining it, resumes an
 interrupted one from its last completed epoch bit-identically, and writes a run's files through the
-run store (`bannb.store`), `done.json` last.
+run store (`bannb.runs.store`) and the lifecycle every kind shares (`bannb.runs.learner`), `done.json` last.
 """
 from __future__ import annotations
 
-import json
-import os
 import random
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from fastai.callback.core import Callback
+from fastai.callback.progress import ProgressCallback
+from fastai.learner import Recorder
 from fastcore.basics import noop
-from fastai.callback.core import Callback, CancelEpochException
 
-from . import distributed
-from .config import RunConfig, build_model
-from .data import load_dataset, make_dataloaders
-from .data.loaders import InMemoryLoader
-from .errors import BannbError, ConfigError
-from .learner import TrainProbe, make_learner, predict
-from .losses import BanObjective, make_loss
-from .models import count_parameters
-from .store import (CHECKPOINT, CONFIG, FINAL, METRICS, PREDICTIONS, WEIGHTS, Run, atomic_torch_save, atomic_write_bytes,
-                    atomic_write_json, compact_predictions, default_runs_dir, finished_problem, mark_done, read_metrics,
-                    resolve_teacher, sha256, write_metrics)
+from bannb.data import load_dataset, make_dataloaders
+from bannb.data.loaders import InMemoryLoader
+from bannb.errors import ConfigError
+from bannb.image import distributed
+from bannb.image.config import RunConfig, build_model
+from bannb.image.learner import TrainProbe, make_learner, predict
+from bannb.losses import BanObjective, make_loss
+from bannb.models import count_parameters
+from bannb.runs.learner import (  # noqa: F401  (NonFiniteLoss: what a diverging run raises)
+    NonFiniteLoss,
+    RunRecorder,
+    StopOnNonFiniteLoss,
+    epoch_skipped,
+    read_checkpoint,
+    restore_random_states,
+    write_config,
+    write_result,
+)
+from bannb.runs.restore import restore_weights
+from bannb.runs.store import (
+    METRIC_COLUMNS,
+    Run,
+    compact_predictions,
+    default_runs_dir,
+    finished_problem,
+    resolve_teacher,
+)
 
 TRAIN_PROBE_SIZE = 1000  # clean training images evaluated after every epoch (the whole split at the end)
 
@@ -44,44 +58,13 @@ def seed_everything(seed: int) -> None:
 
 # ---------------------------------------------------------------- callbacks
 
-class NonFiniteLoss(BannbError):
-    """Training diverged."""
+class EpochLosses(Callback):
+    """The epoch's mean training loss over its samples (across processes; fastai's smoothed loss would restart
+    its average on a resume) and fastai's validation loss and accuracy, into the epoch's metrics row."""
 
-
-class StopOnNonFiniteLoss(Callback):
-    """Stops at the first NaN or infinite loss, before the optimiser step can spread it into the weights;
-    the last completed epoch's checkpoint stays as it was."""
-
-    order = 25  # after the teacher callback has set the distillation loss
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def after_loss(self):
-        if self.training and not torch.isfinite(self.loss_grad).all():
-            kept = f"the checkpoint of epoch {self.epoch} is kept" if self.epoch else "no epoch had finished"
-            raise NonFiniteLoss(f"the training loss became {self.loss_grad.item()} at epoch {self.epoch + 1}, "
-                                f"batch {self.iter + 1}; {kept} in {self.path}. Lower the learning rate (--lr) or "
-                                f"train in fp32 (--precision fp32), then run again.")
-
-
-class RunRecorder(Callback):
-    """After every epoch: the metrics row and a resumable checkpoint (model, optimiser, the global RNG states and
-    the loss's own state), both atomic.
-
-    Epochs before `start_epoch` were done by an interrupted earlier process and are skipped.
-    """
-
-    order = 60  # after fastai's Recorder has the epoch's validation values
-
-    def __init__(self, path: Path, rows: list[dict], objective: BanObjective, start_epoch: int = 0):
-        self.path, self.rows, self.objective, self.start_epoch = path, rows, objective, start_epoch
+    order = Recorder.order + 1  # after fastai's Recorder has the epoch's validation values
 
     def before_epoch(self):
-        if self.epoch < self.start_epoch:
-            raise CancelEpochException
-        self.epoch_start = time.perf_counter()
-        # the epoch's mean training loss; fastai's smoothed loss would restart its average on a resume
         self.loss_sum, self.sample_count = torch.zeros(()), 0
 
     def after_batch(self):
@@ -90,22 +73,12 @@ class RunRecorder(Callback):
             self.sample_count += len(self.yb[0])
 
     def after_epoch(self):
-        if self.epoch < self.start_epoch:
+        if epoch_skipped(self.learn):
             return
         valid_loss, valid_accuracy = (float(v) for v in self.recorder.values[-1][1:3])
         loss_sum, samples = distributed.all_reduce_sum(torch.stack([self.loss_sum, torch.tensor(float(self.sample_count))]))
-        self.rows.append(dict(epoch=self.epoch + 1, train_loss=(loss_sum / samples).item(),
-                              valid_loss=valid_loss, valid_accuracy=valid_accuracy, **getattr(self.learn, "train_probe", {}),
-                              lr=float(self.opt.hypers[-1]["lr"]), train_samples=int(samples.item()),
-                              seconds=round(time.perf_counter() - self.epoch_start, 3)))
-        if not distributed.is_main_process():
-            return
-        model = getattr(self.model, "module", self.model)  # unwrapped from DDP
-        atomic_torch_save(self.path / CHECKPOINT, dict(
-            epoch=self.epoch + 1, model=model.state_dict(), opt=self.opt.state_dict(),
-            rng=dict(torch=torch.get_rng_state(), numpy=np.random.get_state(), python=random.getstate()),
-            loss=self.objective.state_dict()))
-        write_metrics(self.path / METRICS, self.rows)
+        self.learn.epoch_values.update(train_loss=(loss_sum / samples).item(), valid_loss=valid_loss,
+                                       valid_accuracy=valid_accuracy, train_samples=int(samples.item()))
 
 
 # ---------------------------------------------------------------- measurements after training
@@ -175,33 +148,12 @@ def prepare_training(config: RunConfig, runs_dir: Path, device, log=print, path:
     objective = make_loss(config.loss, run_seed=config.seed, **config.loss_params)
     teacher = teacher_run.load_model(device) if teacher_run else None
     training = Training(config, Path(path or runs_dir / config.run_id), device, dls, model, objective, teacher)
-    _write_config(training)
-    _load_checkpoint(training, log)
+    write_config(training.path, config, writes=distributed.is_main_process())
+    training.checkpoint, training.rows = read_checkpoint(training.path, device, log)
+    if training.checkpoint is not None:
+        model.load_state_dict(training.checkpoint["model"])
+        log(f"run {config.run_id}: resuming after epoch {training.start_epoch} of {config.epochs}")
     return training
-
-
-def _write_config(training: Training) -> None:
-    stored = training.path / CONFIG
-    config = training.config
-    if stored.exists() and json.loads(stored.read_text()) != json.loads(json.dumps(config.to_dict())):
-        raise BannbError(f"{stored} does not match the config hashed into its name; remove {training.path} and run again")
-    if distributed.is_main_process():
-        training.path.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(stored, config.to_dict())
-
-
-def _load_checkpoint(training: Training, log) -> None:
-    path, config = training.path / CHECKPOINT, training.config
-    if not path.exists():
-        return
-    try:
-        training.checkpoint = torch.load(path, map_location=training.device, weights_only=False)
-    except Exception as err:  # a checkpoint cut off mid-write cannot exist (atomic), but a damaged disk can
-        log(f"run {config.run_id}: checkpoint unreadable ({err}); starting over")
-        return
-    training.rows = [row for row in read_metrics(training.path / METRICS) if row["epoch"] <= training.start_epoch]
-    training.model.load_state_dict(training.checkpoint["model"])
-    log(f"run {config.run_id}: resuming after epoch {training.start_epoch} of {config.epochs}")
 
 
 def build_learner(training: Training, progress: bool = True, callbacks=()):
@@ -209,24 +161,26 @@ def build_learner(training: Training, progress: bool = True, callbacks=()):
     order, the global random states and the loss's state as the checkpoint left them."""
     config = training.config
     sharded = [distributed.sharded_trainer(cpu=training.device.type == "cpu")] if config.processes > 1 else []
-    callbacks = [RunRecorder(training.path, training.rows, training.objective, training.start_epoch),
+    callbacks = [RunRecorder(training.path, training.rows, METRIC_COLUMNS, training.start_epoch,
+                             states=dict(loss=training.objective), writes=distributed.is_main_process()),
+                 EpochLosses(),
                  TrainProbe(clean_loader(training.dls, TRAIN_PROBE_SIZE), config.precision, config.channels_last),
-                 StopOnNonFiniteLoss(training.path), *sharded, *callbacks]
+                 StopOnNonFiniteLoss(training.path, "Lower the learning rate (--lr) or train in fp32 "
+                                                    "(--precision fp32), then run again."),
+                 *sharded, *callbacks]
     learn = make_learner(training.model, training.dls, training.objective, training.teacher, lr=config.lr,
                          momentum=config.momentum, weight_decay=config.weight_decay, milestones=config.milestones,
                          gamma=config.gamma, precision=config.precision, channels_last=config.channels_last,
                          cbs=callbacks, schedule=config.schedule)
     if not progress:
-        learn.remove_cbs([cb for cb in learn.cbs if type(cb).__name__ == "ProgressCallback"])
+        learn.remove_cb(ProgressCallback)
         learn.logger = noop
     checkpoint = training.checkpoint
     if checkpoint is not None:
         learn.create_opt()
         learn.opt.load_state_dict(checkpoint["opt"])
         training.dls.train.epoch = training.start_epoch
-        torch.set_rng_state(checkpoint["rng"]["torch"].cpu())
-        np.random.set_state(checkpoint["rng"]["numpy"])
-        random.setstate(checkpoint["rng"]["python"])
+        restore_random_states(checkpoint)
         training.objective.load_state_dict(checkpoint["loss"])
     return learn
 
@@ -236,7 +190,7 @@ def finish_run(training: Training, learn, wall_seconds: float) -> Run:
     training split, and the run's files, `done.json` last."""
     config, path, model = training.config, training.path, training.model
     # prediction runs fastai's epoch events too; they are not training epochs
-    learn.remove_cbs([cb for cb in learn.cbs if isinstance(cb, (RunRecorder, TrainProbe))])
+    learn.remove_cbs([cb for cb in learn.cbs if isinstance(cb, (RunRecorder, EpochLosses, TrainProbe))])
     test_logits, test_labels = learn.get_preds(dl=training.dls.test, act=noop)
     fit = training_fit(learn.model, training.dls, config, training.teacher, test_logits)
     test_accuracy = (test_logits.argmax(dim=1) == test_labels).float().mean().item()
@@ -252,11 +206,8 @@ def finish_run(training: Training, learn, wall_seconds: float) -> Run:
     if not distributed.is_main_process():
         distributed.barrier()  # process 0 writes the run
         return Run(path)
-    atomic_torch_save(path / WEIGHTS, {k: v.detach().cpu() for k, v in model.state_dict().items()})
-    atomic_torch_save(path / PREDICTIONS, compact_predictions(test_logits, test_labels))
-    atomic_write_json(path / FINAL, final)
-    mark_done(path)
-    (path / CHECKPOINT).unlink(missing_ok=True)
+    write_result(path, {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                 compact_predictions(test_logits, test_labels), final, training.rows, METRIC_COLUMNS)
     distributed.barrier()
     return Run(path)
 
@@ -285,64 +236,3 @@ def train_run(config: RunConfig, runs_dir: Path | None = None, device: str | tor
     if training.start_epoch < config.epochs:
         learn.fit(config.epochs, lr=config.lr, reset_opt=training.checkpoint is None)
     return finish_run(training, learn, time.perf_counter() - started)
-
-
-RESTORE_DIR = ".restore"  # under the runs folder: recorded runs being trained again for their weights
-
-
-class _Retraining(NamedTuple):
-    """How to train a recorded run of one kind (image or language model) again."""
-    resolve_teacher: Callable  # (teacher run id, runs_dir) -> the teacher's run
-    train: Callable            # (config, runs_dir, device, progress, log, path) -> the retrained run at `path`
-    open_run: Callable         # (path) -> the run there
-    measure: str               # the name of its result, for the log
-    result: Callable           # (run) -> its result, as text
-
-
-def _retraining(run) -> _Retraining:
-    from .lm import LMRun, resolve_lm_teacher, train_lm_run  # lazily: lm imports nothing of training at import
-    if isinstance(run, LMRun):
-        return _Retraining(resolve_lm_teacher,
-                           lambda config, runs_dir, device, progress, log, path:
-                               train_lm_run(config, runs_dir, device, log, path=path),
-                           LMRun, "test perplexity", lambda r: f"{r.final['test_ppl']:.2f}")
-    return _Retraining(resolve_teacher,
-                       lambda config, runs_dir, device, progress, log, path:
-                           train_run(config, runs_dir, device, progress, log, path=path),
-                       Run, "test error", lambda r: f"{100 * r.final['test_error']:.2f}%")
-
-
-def restore_weights(run, runs_dir: Path | None = None, device: str | torch.device = "cpu",
-                    progress: bool = False, log=print):
-    """A finished run with its weights: `run` itself if it has them, else the run trained again from its config
-    (its own teacher first, the same way) in a scratch folder, then moved in. Image runs (`Run`) and language-model
-    runs (`bannb.lm.LMRun`) alike.
-
-    Training is deterministic on one CPU type and torch version, so the retrained run normally reproduces its
-    record exactly: the record is kept and only `model.pt` is added. Where it does not (another CPU type's
-    kernels round differently), the record is replaced by the run that now teaches, and the log says so, with
-    both results. An interruption leaves the record as it was and the scratch run resumable."""
-    if run.has_weights:
-        return run
-    kind = _retraining(run)
-    runs_dir = Path(runs_dir or default_runs_dir())
-    if run.config.teacher is not None:
-        restore_weights(kind.resolve_teacher(run.config.teacher, runs_dir), runs_dir, device, progress, log)
-    log(f"run {run.run_id}: recorded without its weights; training it again for them")
-    scratch = runs_dir / RESTORE_DIR / run.run_id
-    retrained = kind.train(run.config, runs_dir, device, progress, log, scratch)
-    if sha256(scratch / PREDICTIONS) == sha256(run.path / PREDICTIONS):
-        atomic_write_bytes(run.path / WEIGHTS, (scratch / WEIGHTS).read_bytes())
-        mark_done(run.path)  # the record's checksums are unchanged; the weights' is the new file's
-        shutil.rmtree(scratch)
-        log(f"run {run.run_id}: weights restored; the retrained run reproduces its record exactly")
-        return kind.open_run(run.path)
-    log(f"run {run.run_id}: the retrained run differs from its record ({kind.measure} {kind.result(run)} recorded, "
-        f"{kind.result(retrained)} now: another CPU type or torch version); the record is replaced by the run that now "
-        f"teaches its students")
-    replaced = run.path.with_name(run.path.name + ".replaced")
-    shutil.rmtree(replaced, ignore_errors=True)
-    os.replace(run.path, replaced)  # between these two renames the run is absent: asked again, it is retrained
-    os.replace(scratch, run.path)
-    shutil.rmtree(replaced)
-    return kind.open_run(run.path)

@@ -10,17 +10,15 @@ once and caches it with its timings outside git: `$BANNB_CACHE/precision.json`, 
 `~/.cache/bannb/precision.json`. Later runs read the cache and measure nothing. An explicit precision never gets
 here.
 
-The CPU's identity (model name, the flags that matter) lives here too: the benchmark names its result files by it.
+The machine's identity (its CPU's model name and the flags that matter, or its GPU) comes from `bannb.bench.machine`.
 """
 from __future__ import annotations
 
 import json
 import math
 import os
-import platform
 import re
 import statistics
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +27,11 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from .errors import ConfigError
+from bannb.bench.machine import machine_name
+from bannb.errors import ConfigError
+from bannb.image.config import PRECISIONS
+from bannb.models import create_model
 
-# The CPU flags that decide whether bf16 can pay: native bf16 dot products (AVX512-BF16) and tile matmuls (AMX).
-CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16")
 WARMUP_STEPS, TIMED_STEPS = 2, 3
 # A candidate whose single step already takes this many times the best median so far cannot win: stop timing it
 # (on a CPU that emulates bf16, a bf16 step is ~10× slower, and timing five of them would cost a minute).
@@ -68,67 +67,6 @@ def candidates(device: torch.device | str) -> list[Candidate]:
     return [Candidate(p, layout) for p in precisions for layout in (False, True)]
 
 
-# ---------------------------------------------------------------------------------------------------- the machine
-
-def _cpuinfo_fields() -> dict:
-    """The first processor's fields of /proc/cpuinfo (Linux), else {}."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return {}
-    fields = {}
-    for line in text.split("\n\n")[0].splitlines():
-        key, sep, value = line.partition(":")
-        if sep:
-            fields[key.strip()] = value.strip()
-    return fields
-
-
-def cpu_info() -> dict:
-    """The CPU's model name, family/model numbers, core count, torch's thread count and the flags that matter."""
-    fields = _cpuinfo_fields()
-    name = fields.get("model name")
-    if not name:
-        try:
-            lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, timeout=10).stdout
-            name = next((line.split(":", 1)[1].strip() for line in lscpu.splitlines()
-                         if line.startswith("Model name:")), None)
-        except (OSError, subprocess.SubprocessError):
-            name = None
-    name = re.sub(r"\s+", " ", name or platform.processor() or platform.machine() or "unknown CPU")
-    if "flags" in fields:
-        present = set(fields["flags"].split())
-        flags = {flag: flag in present for flag in CPU_FLAGS}
-    else:  # no /proc/cpuinfo: ask torch for the two that matter most
-        flags = {"avx512_bf16": torch.cpu._is_avx512_bf16_supported(), "amx_tile": torch.cpu._is_amx_tile_supported()}
-    return dict(model=name, family=fields.get("cpu family"), model_number=fields.get("model"),
-                cores=os.cpu_count(), threads=torch.get_num_threads(), flags=flags, isa=isa_level(flags),
-                arch=platform.machine())
-
-
-def isa_level(flags: dict) -> str:
-    """The highest of the instruction sets that decide bf16's speed. Under a hypervisor a CPU may report only
-    "AMD EPYC", whichever generation it is, so the model name alone does not tell the machines apart."""
-    if flags.get("amx_bf16") or flags.get("amx_tile"):
-        return "amx"
-    if flags.get("avx512_bf16"):
-        return "avx512-bf16"
-    if flags.get("avx512f"):
-        return "avx512"
-    if flags.get("avx2"):
-        return "avx2"
-    return platform.machine() or "unknown"
-
-
-def machine_name(device: torch.device | str = "cpu") -> str:
-    """What a measurement ran on, in words: 'AMD EPYC (avx2), 2 threads' or the GPU's name."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    info = cpu_info()
-    return f"{info['model']} ({info['isa']}), {info['threads']} threads"
-
-
 def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
@@ -146,7 +84,6 @@ def training_step(candidate: Candidate, arch: str, input_shape, num_classes: int
     weight decay: the work of bannb's Learner, and of the plain loop public BAN code uses when the candidate is
     fp32 NCHW. Random data: the speed does not depend on it. `model_factory(arch, in_channels, num_classes)`
     builds the networks (default `create_model`)."""
-    from .models import create_model
     model_factory = model_factory or create_model
     device = torch.device(device)
     memory_format = torch.channels_last if candidate.channels_last else torch.contiguous_format
@@ -307,3 +244,25 @@ def auto_settings(device: torch.device | str, arch: str, input_shape, num_classe
     """The run-config fields `precision="auto"` stands for: {"precision": ..., "channels_last": ...}."""
     choice = decide(arch, input_shape, num_classes, batch_size, distill, device, log=log).choice
     return dict(precision=choice.precision, channels_last=choice.channels_last)
+
+
+def resolve_precision(precision: str, device: torch.device | str, *, arch: str | None = None, input_shape=None,
+                      num_classes: int = 10, batch_size: int = 128, distill: bool = False, log=print) -> str:
+    """An explicit precision is checked and kept. 'auto' with the network given (`arch`, `input_shape`) is the
+    fastest precision measured on this machine (`decide`: timed once, then cached; the layout it
+    chose with it comes from `auto_settings`). 'auto' without a network to time falls back on
+    what the device reports: bf16 on CUDA where supported (else fp16), and on CPUs with native bf16
+    (AVX512-BF16 or AMX), else fp32."""
+    if precision not in PRECISIONS:
+        raise ConfigError(f"unknown precision {precision!r}; valid precisions are: {', '.join(PRECISIONS)}")
+    device = torch.device(device)
+    if precision == "fp16" and device.type != "cuda":
+        raise ConfigError("fp16 mixed precision needs a CUDA device; use --precision bf16 or fp32 on the CPU")
+    if precision != "auto":
+        return precision
+    if arch is not None and input_shape is not None:
+        return decide(arch, input_shape, num_classes, batch_size, distill, device, log=log).choice.precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    native_bf16 = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    return "bf16" if native_bf16 else "fp32"

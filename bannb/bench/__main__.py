@@ -1,0 +1,5 @@
+import sys
+
+from bannb.bench.cpu import main
+
+sys.exit(main())

@@ -1,0 +1,121 @@
+"""What a chapter's notebook calls: its one set-up call (`chapter`: its papermill parameters validated, the profile
+resolved, the note shown) and the glue helpers. The runner that executes the chapters and renders the HTML is
+`bannb.book.runner` (`python -m bannb.book`); the chapters' training times, `bannb.book.timings`.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+import torch
+
+from bannb.data import DATASETS
+from bannb.errors import ConfigError, unknown_choice
+from bannb.facts import glue_facts
+from bannb.study.profiles import DEFAULT_PROFILE, PROFILES, Profile, get_profile
+
+# ---------------------------------------------------------------- a chapter's parameters
+
+_POSITIVE_INTS = ("epochs", "generations", "batch_size", "train_size", "test_size", "valid_size")
+
+
+def check_parameters(**parameters) -> dict:
+    """Validate a chapter's papermill parameters, so that a wrong one fails in the first cell with a message
+    naming it, not deep inside training. None stands for "the profile's default" wherever it is allowed
+    (every parameter but profile). Returns them unchanged."""
+    for name, value in parameters.items():
+        if name == "profile" and value not in PROFILES:
+            raise unknown_choice("profile", value, PROFILES)
+        elif name == "dataset" and value is not None and value not in DATASETS:  # None: the profile's
+            raise unknown_choice("dataset", value, DATASETS)
+        elif name in _POSITIVE_INTS and value is not None and (
+                not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise ConfigError(f"parameter {name} must be a positive integer, got {value!r} ({type(value).__name__}); "
+                              f"pass it as e.g. `-p {name} 3`")
+        elif name == "seeds" and value is not None and (not isinstance(value, list) or not value
+                                  or not all(isinstance(seed, int) and not isinstance(seed, bool) for seed in value)):
+            raise ConfigError(f"parameter seeds must be a non-empty list of integers, got {value!r}; "
+                              f"pass it as e.g. `-y 'seeds: [0, 1, 2]'`")
+        elif name in ("arch", "student_arch", "densenet", "device", "precision") and value is not None \
+                and not isinstance(value, str):
+            raise ConfigError(f"parameter {name} must be a string, got {value!r} ({type(value).__name__})")
+        elif name in ("archs", "wrn_archs", "res_students") and value is not None and (
+                not isinstance(value, list) or not value or not all(isinstance(a, str) for a in value)):
+            raise ConfigError(f"parameter {name} must be a list of architecture names, got {value!r}")
+        elif name in ("depth_factors", "compression_factors") and value is not None and (
+                not isinstance(value, list) or not all(isinstance(f, (int, float)) and not isinstance(f, bool)
+                                                       and f > 0 for f in value)):
+            raise ConfigError(f"parameter {name} must be a list of positive numbers, got {value!r}")
+        elif name == "extra_teachers" and value is not None and (
+                not isinstance(value, int) or isinstance(value, bool) or value < 0):
+            raise ConfigError(f"parameter extra_teachers must be an integer >= 0, got {value!r}")
+    return parameters
+
+
+# Chapter parameters that are run parameters (a `RunConfig` field a profile sets); the others (generations,
+# extra_teachers, chapter 8's grid…) are the chapter's own.
+RUN_PARAMETERS = (*Profile.RUN_FIELDS, "dropout", "precision")
+_NOTES_SHOWN: set = set()
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """A chapter's set-up, resolved: what its cells pass to `bannb.study.experiments`."""
+
+    profile: Profile
+    seeds: list  # the central comparisons' seeds
+    secondary_seeds: list  # the seeds of the comparisons the budget allows fewer (chapter 8's grid)
+    overrides: dict  # the run parameters the chapter sets (those not None), over the profile's defaults
+    device: str
+    parameters: dict  # every parameter as given (validated), the chapter's own ones included
+
+    def note(self) -> str:
+        """What this chapter's numbers are worth (`Profile.note` of the chapter's config)."""
+        return self.profile.note(**self.overrides)
+
+
+def chapter(profile: str | Profile | None = None, seeds: list | None = None, secondary_seeds: list | None = None,
+            device: str | None = None, show_note: bool = True, **parameters) -> Chapter:
+    """A chapter's one set-up call: validates its papermill parameters (`check_parameters`), resolves the profile
+    (None: `$BANNB_PROFILE`, else the committed profile), the seeds (None: the profile's) and the run overrides,
+    and shows the profile's note once (the first time a chapter of this profile and these overrides asks, in
+    this process)."""
+    if profile is None:
+        profile = os.environ.get("BANNB_PROFILE") or DEFAULT_PROFILE
+    name = profile.name if isinstance(profile, Profile) else profile
+    check_parameters(profile=name, seeds=seeds, device=device, **parameters)
+    if secondary_seeds is not None:
+        check_parameters(seeds=secondary_seeds)
+    chosen = profile if isinstance(profile, Profile) else get_profile(profile)
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    context = Chapter(profile=chosen, seeds=list(seeds) if seeds is not None else list(chosen.seeds),
+                      secondary_seeds=list(secondary_seeds) if secondary_seeds is not None
+                      else list(chosen.secondary_seeds),
+                      overrides={k: v for k, v in parameters.items() if k in RUN_PARAMETERS and v is not None},
+                      device=device, parameters=dict(parameters, profile=name, seeds=seeds, device=device))
+    key = (chosen.name, json.dumps(context.overrides, sort_keys=True, default=str))
+    if show_note and key not in _NOTES_SHOWN:
+        _NOTES_SHOWN.add(key)
+        show_markdown(context.note())
+    return context
+
+
+def glue_value(name: str, value) -> None:
+    """myst-nb's `glue(name, value, display=False)` for a value the prose cites (``{glue:text}`name:.2f` ``), as a
+    plain Python value (`bannb.facts.plain`); a chapter's facts are glued at once with `bannb.facts.glue_facts`."""
+    glue_facts({name: value})
+
+
+def show_markdown(text: str) -> None:
+    """Rendered Markdown in a notebook, the text itself elsewhere."""
+    try:  # lazily: IPython is there in a notebook, and optional everywhere else
+        from IPython import get_ipython  # lazily (see above)
+        from IPython.display import Markdown, display  # lazily (see above)
+    except ImportError:
+        get_ipython = None
+    if get_ipython is not None and get_ipython() is not None:
+        display(Markdown(text))
+    else:
+        print(text)

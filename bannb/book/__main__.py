@@ -1,0 +1,5 @@
+import sys
+
+from bannb.book.runner import main
+
+sys.exit(main())

@@ -1,0 +1,267 @@
+"""Each chapter's runs, declared once: a chapter is a list of `Entry`s (a label as `bannb.study.claims` names it,
+the configs of its runs, one per replicate, or the groups of runs it averages, and the columns its records carry).
+
+Both what the book trains before a chapter runs (`chapter_plan`) and what the chapter reads back
+(`chapter_records`, its tidy table) are derived from that one declaration, so they cannot drift apart. A chapter
+is registered by name in `CHAPTERS` (one function per chapter, taking the profile and the chapter's seeds).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import pandas as pd
+
+from bannb.errors import ConfigError
+from bannb.models import densenet_variants
+from bannb.report.records import ensemble_records, lm_run_records, run_records
+from bannb.runs.kinds import kind_of
+from bannb.runs.plan import train, train_all
+from bannb.study.experiments import (
+    BAN_L_PARAMS,
+    CENTRAL_GENERATIONS,
+    LM_CHAPTER,
+    LM_MODELS,
+    _grid_overrides,
+    book_config,
+    chapter_seeds,
+    independent_teacher_seeds,
+    lm_chain_configs,
+    long_teacher_config,
+    regime_configs,
+    transfer_grid,
+)
+from bannb.study.generations import chain_configs
+from bannb.study.profiles import get_profile
+
+RECORDS = {"image": run_records, "lm": lm_run_records}  # a kind of run (`bannb.runs.kinds`) -> its tidy records
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One model a chapter shows: `label` (e.g. "BAN-1"), its runs (`configs`, one per replicate) or the ensembles
+    it averages (`groups`: (replicate, configs) pairs, Eq. 4), and extra columns of its records (chapter 8's `wrn`,
+    `res`). An entry that is not `shown` is trained by the chapter's plan and read apart (chapter 3's regimes)."""
+
+    label: str
+    configs: tuple = ()
+    groups: tuple = ()
+    columns: dict = field(default_factory=dict)
+    shown: bool = True
+
+    def all_configs(self) -> list:
+        return [*self.configs, *(config for _, members in self.groups for config in members)]
+
+
+@dataclass(frozen=True)
+class Seeds:
+    """A chapter's seeds: the central ones its claims average over, the secondary ones the budget allows fewer of
+    (BAN-3, the long teacher, chapter 8's grid), and the language models' replicates."""
+
+    central: list
+    secondary: list
+    lm: list
+
+
+def _chains(profile, seeds, generations, device, overrides, **chain) -> dict:
+    return {s: chain_configs(book_config(profile, s, device, **overrides), generations, **chain) for s in seeds}
+
+
+def _generations(chains: dict) -> list[Entry]:
+    """Teacher, BAN-1, … of born-again sequences ({seed: [teacher, BAN-1, …]})."""
+    length = min(len(configs) for configs in chains.values())
+    return [Entry("Teacher" if k == 0 else f"BAN-{k}", tuple(configs[k] for configs in chains.values()))
+            for k in range(length)]
+
+
+def _students(profile, seeds, device, overrides, **chain) -> tuple:
+    return tuple(configs[1] for configs in _chains(profile, seeds, 1, device, overrides, **chain).values())
+
+
+def teachers_chapter(profile, seeds: Seeds, device, **overrides) -> list[Entry]:
+    """03_teachers: the teachers, and the regime study (shown apart, `experiments.regime_records`)."""
+    return [Entry("Teacher", tuple(book_config(profile, s, device, **overrides) for s in seeds.central)),
+            *(Entry(label, (config,), shown=False)
+              for label, config in regime_configs(profile, device, **overrides).items())]
+
+
+def born_again_chapter(profile, seeds: Seeds, device, **overrides) -> list[Entry]:
+    """04_born_again: Teacher, BAN-1, BAN-2 on the central seeds; BAN-3 and "Teacher (2× epochs)" (the
+    equal-compute control) on the secondary ones."""
+    longer = _chains(profile, seeds.secondary, CENTRAL_GENERATIONS + 1, device, overrides)
+    return [*_generations(_chains(profile, seeds.central, CENTRAL_GENERATIONS, device, overrides)),
+            Entry(f"BAN-{CENTRAL_GENERATIONS + 1}", tuple(configs[-1] for configs in longer.values())),
+            Entry("Teacher (2× epochs)", tuple(long_teacher_config(profile, s, device, **overrides)
+                                               for s in seeds.secondary))]
+
+
+def cwtm_chapter(profile, seeds: Seeds, device, **overrides) -> list[Entry]:
+    """05_cwtm: Teacher, BAN-1, BAN-2, and the students of the same teachers with BAN+L and CWTM."""
+    return [*_generations(_chains(profile, seeds.central, CENTRAL_GENERATIONS, device, overrides)),
+            Entry("BAN+L", _students(profile, seeds.central, device, overrides, loss="ban+l", loss_params=BAN_L_PARAMS)),
+            Entry("CWTM", _students(profile, seeds.central, device, overrides, loss="cwtm"))]
+
+
+def dkpp_chapter(profile, seeds: Seeds, device, **overrides) -> list[Entry]:
+    """06_dkpp: Teacher, BAN-1, BAN-2, and the DKPP students of the same teachers."""
+    return [*_generations(_chains(profile, seeds.central, CENTRAL_GENERATIONS, device, overrides)),
+            Entry("DKPP", _students(profile, seeds.central, device, overrides, loss="dkpp"))]
+
+
+def ensembles_chapter(profile, seeds: Seeds, device, **overrides) -> list[Entry]:
+    """07_ensembles: Teacher, BAN-1…BAN-3, the ensembles of generations Ens*2 (central seeds) and Ens*3 (secondary),
+    and Teachers×2, Teachers×3: disjoint groups of independently trained teachers (our control)."""
+    chains = _chains(profile, seeds.central, CENTRAL_GENERATIONS, device, overrides)
+    longer = _chains(profile, seeds.secondary, CENTRAL_GENERATIONS + 1, device, overrides)
+    pool = [book_config(profile, s, device, **overrides) for s in independent_teacher_seeds(seeds.central)]
+    return [*_generations(chains),
+            Entry(f"BAN-{CENTRAL_GENERATIONS + 1}", tuple(configs[-1] for configs in longer.values())),
+            Entry("Ens*2", groups=tuple((s, tuple(configs[1:3])) for s, configs in chains.items())),
+            Entry("Ens*3", groups=tuple((s, tuple(configs[1:4])) for s, configs in longer.items())),
+            *(Entry(f"Teachers×{size}", groups=tuple(
+                (position, tuple(pool[start:start + size]))
+                for position, start in enumerate(range(0, len(pool) - size + 1, size))))
+              for size in (2, 3))]
+
+
+def transfer_chapter(profile, seeds: Seeds, device, **overrides) -> list[Entry]:
+    """08_densenet_resnet, on the secondary seeds: per Wide-ResNet teacher (column `wrn`) its BAN and its DenseNet
+    student; the DenseNet trained on the labels and its Table 4 students; per residual student (column `res`) its
+    baseline and its BAN from the DenseNet; the linear classifier every model must beat. None at a profile
+    without a grid (`Profile.transfer`)."""
+    if not get_profile(profile).transfer:
+        return []
+    grid = transfer_grid(profile, seeds=seeds.secondary)
+    data = _grid_overrides(grid, overrides)
+
+    def base(arch):
+        return {s: book_config(profile, s, device, **data, arch=arch) for s in grid["seeds"]}
+
+    def students_of(teachers: dict, arch):
+        return tuple(chain_configs(config, 1, student_arch=arch)[1] for config in teachers.values())
+
+    entries = []
+    for wrn in grid["wrn_archs"]:
+        wrns = base(wrn)
+        entries += [Entry("WRN teacher", tuple(wrns.values()), columns=dict(wrn=wrn)),
+                    Entry("WRN BAN", students_of(wrns, None), columns=dict(wrn=wrn)),
+                    Entry("DenseNet student", students_of(wrns, grid["densenet"]), columns=dict(wrn=wrn))]
+    dense = base(grid["densenet"])
+    entries.append(Entry("DenseNet baseline", tuple(dense.values())))
+    for label, arch in densenet_variants(grid["densenet"], grid["depth_factors"], grid["compression_factors"]).items():
+        entries.append(Entry(label, students_of(dense, arch)))
+    for arch in grid["res_students"]:
+        entries += [Entry("ResNet baseline", tuple(base(arch).values()), columns=dict(res=arch)),
+                    Entry("ResNet student", students_of(dense, arch), columns=dict(res=arch))]
+    entries.append(Entry("Linear", tuple(base(grid["linear"]).values())))
+    return entries
+
+
+def language_models_chapter(profile, seeds: Seeds, device, **overrides) -> list[Entry]:
+    """09_language_models, on the language models' replicates: Teacher, BAN and BAN+L (perplexities)."""
+    chains = [lm_chain_configs(profile, s, **overrides) for s in seeds.lm]
+    return [Entry(label, tuple(chain[position] for chain in chains)) for position, label in enumerate(LM_MODELS.values())]
+
+
+# The chapters that train runs, in the book's order: each declared once, above.
+CHAPTERS: dict[str, Callable] = {
+    "03_teachers": teachers_chapter,
+    "04_born_again": born_again_chapter,
+    "05_cwtm": cwtm_chapter,
+    "06_dkpp": dkpp_chapter,
+    "07_ensembles": ensembles_chapter,
+    "08_densenet_resnet": transfer_chapter,
+    "09_language_models": language_models_chapter,
+}
+BOOK_PLAN_CHAPTERS = tuple(CHAPTERS)
+RECORD_CHAPTERS = BOOK_PLAN_CHAPTERS  # every chapter that has records
+
+
+def chapter_entries(chapter: str, profile: str, seeds: Sequence[int] | None = None,
+                    secondary_seeds: Sequence[int] | None = None, device: str = "cpu", **overrides) -> list[Entry]:
+    """`chapter`'s declaration at `profile` (seeds None: the profile's `seeds`, `secondary_seeds` and, for the
+    language models' replicates, `lm_seeds`)."""
+    if chapter not in CHAPTERS:
+        raise ConfigError(f"chapter {chapter!r} trains no runs; the chapters with runs are: {', '.join(CHAPTERS)}")
+    chosen = get_profile(profile)  # resolved once, passed down as the object
+    chosen_seeds = Seeds(central=chapter_seeds(chosen, seeds),
+                         secondary=chapter_seeds(chosen, secondary_seeds, secondary=True),
+                         lm=chosen.lm_seed_list(seeds))
+    return CHAPTERS[chapter](chosen, chosen_seeds, device, **overrides)
+
+
+def chapter_plan(chapter: str, profile: str, device: str = "cpu", **overrides) -> list:
+    """Every run `chapter` asks for at `profile`, each once, a replicate's runs together, teachers before their
+    students: what the book trains before the chapter runs (nothing for a chapter without runs)."""
+    if chapter not in CHAPTERS:
+        return []
+    configs = {config.run_id: config for entry in chapter_entries(chapter, profile, device=device, **overrides)
+               for config in entry.all_configs()}
+    replicates = list(dict.fromkeys(config.base_seed for config in configs.values()))
+    return [config for replicate in replicates for config in configs.values() if config.base_seed == replicate]
+
+
+def chapter_records(chapter: str, profile: str, seeds: Sequence[int] | None = None,
+                    secondary_seeds: Sequence[int] | None = None, device: str = "cpu", runs_dir: Path | None = None,
+                    progress: bool = False, **overrides) -> pd.DataFrame:
+    """Every model `chapter` shows, as one tidy table (one row per run or ensemble, its base `seed`; test error in
+    % for images, perplexities for language models), labelled as `bannb.study.claims` names them. What is not
+    finished trains first, on parallel workers (`plan.train_all`). The summary concatenates every chapter's table
+    and evaluates every claim on it."""
+    frames = []
+    for entry, runs in _shown_runs(chapter, profile, seeds, secondary_seeds, device, runs_dir, progress, overrides):
+        if entry.groups:
+            frames.append(ensemble_records(dict(runs), model=entry.label, **entry.columns))
+        else:
+            records = RECORDS[kind_of(entry.configs[0]).name]
+            frames.append(records(runs, model=entry.label, **entry.columns))
+    return pd.concat(frames, ignore_index=True)
+
+
+def chapter_runs(chapter: str, profile: str, seeds: Sequence[int] | None = None,
+                 secondary_seeds: Sequence[int] | None = None, device: str = "cpu", runs_dir: Path | None = None,
+                 progress: bool = False, **overrides) -> dict[str, list]:
+    """The finished runs (`store.Run`) of every model `chapter` shows, by label, in replicate order (trained first
+    where missing); an entry of ensembles gives its members, group after group."""
+    found = {}
+    for entry, runs in _shown_runs(chapter, profile, seeds, secondary_seeds, device, runs_dir, progress, overrides):
+        members = [run for _, group in runs for run in group] if entry.groups else runs
+        found.setdefault(entry.label, []).extend(members)
+    return found
+
+
+def _shown_runs(chapter, profile, seeds, secondary_seeds, device, runs_dir, progress, overrides):
+    """(entry, its runs) for every entry the chapter shows: a list of runs, or of (replicate, runs) for ensembles."""
+    entries = [entry for entry in chapter_entries(chapter, profile, seeds, secondary_seeds, device, **overrides)
+               if entry.shown]
+    train_all([config for entry in entries for config in entry.all_configs()], runs_dir, device)
+
+    def runs(configs):
+        return [train(config, runs_dir, device, progress) for config in configs]
+
+    return [(entry, [(replicate, runs(members)) for replicate, members in entry.groups] if entry.groups
+             else runs(entry.configs)) for entry in entries]
+
+
+def book_records(profile: str, seeds: Sequence[int] | None = None, secondary_seeds: Sequence[int] | None = None,
+                 device: str = "cpu", runs_dir: Path | None = None, progress: bool = False,
+                 **overrides) -> dict[str, pd.DataFrame]:
+    """Every chapter's records (`chapter_records`), by chapter: what `claims.evaluate_book` takes. Kept apart,
+    since chapters label different things alike. The language-model chapter keeps its own replicates."""
+    return {name: chapter_records(name, profile, None if name == LM_CHAPTER else seeds, secondary_seeds,
+                                  device, runs_dir, progress, **overrides)
+            for name in RECORD_CHAPTERS}
+
+
+SEED_CHAPTERS = ("03_teachers", "04_born_again", "05_cwtm", "06_dkpp")  # the chapters whose runs are per central seed
+
+
+def runs_per_seed(profile: str, chapters: Sequence[str] = SEED_CHAPTERS) -> int:
+    """How many runs one more central seed adds to `chapters`' plans at `profile` (a teacher and its students),
+    counted on a central seed that is not also a secondary one, so that BAN-3 and the long teacher are not in it."""
+    chosen = get_profile(profile)
+    seed = max(set(chosen.seeds) - set(chosen.secondary_seeds) or chosen.seeds)
+    return len({config.run_id for chapter in chapters for config in chapter_plan(chapter, profile)
+                if config.base_seed == seed and config.run_id not in
+                {c.run_id for c in regime_configs(profile).values()}})
