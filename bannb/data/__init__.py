@@ -18,7 +18,7 @@ from bannb.data.loaders import (
     test_indices,
 )
 from bannb.data.text import CORPORA, TextCorpus, check_corpus, load_corpus
-from bannb.errors import unknown_choice
+from bannb.errors import ConfigError, unknown_choice
 
 DATASETS = ("fashion-mnist", "cifar10", "cifar100", "cifar10-jpeg")
 
@@ -41,6 +41,27 @@ def dataset_shape(name: str) -> tuple[tuple[int, int, int], int]:
     return DATASET_SHAPES[check_dataset(name)]
 
 
+# How many training and test images each dataset holds (the published files'; a small archive a test writes holds
+# fewer, which the loaders find when they read it).
+DATASET_SIZES = {"fashion-mnist": (60_000, 10_000), "cifar10": (50_000, 10_000), "cifar100": (50_000, 10_000),
+                 "cifar10-jpeg": (50_000, 10_000)}
+
+
+def check_split_sizes(name: str, train_size: int | None, valid_size: int, test_size: int | None) -> None:
+    """Refuse subsets larger than dataset `name` holds, before any file is read: a run would otherwise train and
+    test on fewer images than its config (and its record) says, or fail when its data is split."""
+    train_images, test_images = DATASET_SIZES[check_dataset(name)]
+    if valid_size >= train_images:
+        raise ConfigError(f"valid_size {valid_size} leaves no training image: {name} has {train_images:,} training "
+                          f"images (valid_size must be below that)")
+    if train_size is not None and train_size > train_images - valid_size:
+        raise ConfigError(f"train_size {train_size} is more than {name} holds beside the validation split: "
+                          f"{train_images:,} training images less valid_size {valid_size} leave "
+                          f"{train_images - valid_size:,} (give train_size ≤ {train_images - valid_size})")
+    if test_size is not None and test_size > test_images:
+        raise ConfigError(f"test_size {test_size} is more than the {test_images:,} test images of {name}")
+
+
 def check_dataset(name: str) -> str:
     if name not in DATASETS:
         raise unknown_choice("dataset", name, DATASETS)
@@ -58,6 +79,7 @@ def load_dataset(name: str, root=None, download: bool = True) -> ImageArrays:
     return load_cifar(name, root, download=download)
 
 
-__all__ = ["CORPORA", "DATASETS", "DATASET_NOTES", "ImageArrays", "BanDataLoaders", "InMemoryLoader", "TextCorpus",
-           "DATASET_SHAPES", "check_corpus", "check_dataset", "dataset_shape", "data_roots", "dataset_note", "load_corpus", "load_dataset",
-           "make_dataloaders", "pad_crop_flip", "split_indices"]
+__all__ = ["CORPORA", "DATASETS", "DATASET_NOTES", "DATASET_SHAPES", "DATASET_SIZES", "ImageArrays", "BanDataLoaders",
+           "InMemoryLoader", "TextCorpus", "check_corpus", "check_dataset", "check_split_sizes", "dataset_shape",
+           "data_roots", "dataset_note", "load_corpus", "load_dataset", "make_dataloaders", "pad_crop_flip",
+           "split_indices", "test_indices"]
