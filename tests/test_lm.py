@@ -100,6 +100,34 @@ def test_missing_empty_and_tiny_corpus_say_what_to_do(tmp_path, no_system_corpus
         load_corpus(root=tmp_path / "tiny", max_vocab=2)
 
 
+def test_a_corpus_file_that_is_not_utf8_is_named_with_the_byte_offset(tmp_path, no_system_corpus):
+    folder = write_fortunes(tmp_path / "data" / "fortunes", {f"file{i}": [f"The {name} runs."] for i, name in
+                                                              enumerate(NAMES[:10])})
+    latin = b"good words\n%\ncaf\xe9 au lait\n%\n"  # Latin-1, not UTF-8: decoding with replacement made a word of it
+    (folder / "latin").write_bytes(latin)
+    offset = latin.index(b"\xe9")
+    with pytest.raises(DataError) as refused:
+        load_corpus(root=tmp_path / "data")
+    assert str(refused.value) == (
+        f"corpus file {folder / 'latin'} is not UTF-8 text: byte offset {offset} holds e9 (invalid "
+        f"continuation byte); convert the file to UTF-8 (e.g. `iconv -f latin1 -t utf-8`) or take it out of the folder")
+
+
+def test_an_empty_corpus_folder_is_refused_not_passed_over(tmp_path, monkeypatch):
+    """An empty `fortunes/` folder under $BANNB_DATA used to fall back silently on the system corpus."""
+    monkeypatch.setenv("BANNB_DATA", str(tmp_path / "data"))
+    system = write_fortunes(tmp_path / "system", {"cookie": [f"The {name} runs." for name in NAMES]})
+    monkeypatch.setattr(text, "SYSTEM_FOLDER", system)
+    (tmp_path / "data" / "fortunes").mkdir(parents=True)
+    (tmp_path / "data" / "fortunes" / "cookie.dat").write_bytes(b"\x00index")  # an index alone is no fortune file
+    with pytest.raises(DataError, match=rf"^the corpus folder {tmp_path / 'data' / 'fortunes'} holds no fortune file "
+                                        rf"\(.*\), and the corpus would come from elsewhere; put the fortune files "
+                                        rf"into it, or remove it to use .*{system}$"):
+        load_corpus()
+    (tmp_path / "data" / "fortunes").rename(tmp_path / "data" / "moved")
+    assert load_corpus().source == str(system)
+
+
 # ---------------------------------------------------------------- per-token distillation gradients
 
 def per_token_gradient(loss_name, logits, labels, teacher_logits, **params):
