@@ -183,8 +183,9 @@ def cache_path(root: str | Path | None = None) -> Path:
 
 
 def _read_cache(path: Path, archive_sha256: str, archive: JpegArchive) -> tuple[dict, str] | None:
-    """The cached arrays and their pixel checksum, if the cache at `path` was decoded from this archive and is
-    sound; else None (a cache that cannot be read is rebuilt, never trusted)."""
+    """The cached arrays and their pixel checksum, recomputed from the arrays read, if the cache at `path` was
+    decoded from this archive and is sound; else None (a cache that cannot be read, or whose arrays were altered
+    after decoding, is rebuilt, never trusted)."""
     if not path.is_file():
         return None
     try:
@@ -201,11 +202,16 @@ def _read_cache(path: Path, archive_sha256: str, archive: JpegArchive) -> tuple[
             if (images.dtype != np.uint8 or images.shape != (count, *IMAGE_SHAPE) or labels.dtype != np.int64
                     or labels.shape != (count,) or labels.min() < 0 or labels.max() >= len(archive.classes)):
                 raise ValueError(f"its {split} arrays have the wrong shape, dtype or labels")
-        return decoded, pixels
+        recomputed = pixels_sha256(decoded)  # the zip's own checksums pass for arrays re-saved with other pixels
     except Exception as err:  # noqa: BLE001 - whatever is wrong with a cache, it is rebuilt
         warnings.warn(f"ignoring the unreadable cache {path} ({type(err).__name__}: {err}); decoding the archive again",
                       stacklevel=3)
         return None
+    if recomputed != pixels:
+        warnings.warn(f"ignoring the cache {path}: its arrays' sha256 is {recomputed}, not the {pixels} they were "
+                      f"decoded with (they were altered since); decoding the archive again", stacklevel=3)
+        return None
+    return decoded, recomputed
 
 
 def _write_cache(path: Path, decoded: dict, archive_sha256: str, pixels: str, archive: JpegArchive) -> bool:
