@@ -102,9 +102,9 @@ class Profile:
             check_seeds(f"profile {self.name}: {kind}", list(getattr(self, kind)))
         missing = [seed for seed in self.secondary_seeds if seed not in self.seeds]
         if missing:  # else a chapter at its defaults would compare BAN-3 with a BAN-2 the profile never trains
-            raise ConfigError(f"profile {self.name}: its secondary_seeds {self.secondary_seeds} must be among its seeds "
-                              f"{self.seeds} (missing: {', '.join(map(str, missing))}): chapter 4 compares BAN-3 of "
-                              f"each secondary seed with BAN-2 of the same seed, which only the seeds train")
+            raise ConfigError(f"profile {self.name}: its secondary_seeds {self.secondary_seeds} must be among its "
+                              f"seeds {self.seeds} (missing: {', '.join(map(str, missing))}): chapter 4 compares "
+                              f"BAN-3 of each secondary seed with BAN-2 of the same seed, which only the seeds train")
 
     def run_defaults(self) -> dict:
         """The run parameters this profile sets (before the dropout rule and the precision are applied)."""
