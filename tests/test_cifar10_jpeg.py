@@ -315,6 +315,25 @@ def test_a_cache_resaved_with_altered_pixels_is_detected_and_rebuilt(small, caps
         {key: getattr(again, key).numpy() for key in ("train_images", "train_labels", "test_images", "test_labels")})
 
 
+def test_the_data_fingerprint_of_an_image_run_is_its_arrays(small, monkeypatch):
+    from bannb.data import data_fingerprint
+    from bannb.data.arrays import arrays_sha256
+    from bannb.image.config import RunConfig
+    config = RunConfig(arch="wrn-10-1", dataset="cifar10-jpeg", valid_size=10, precision="fp32")
+    assert data_fingerprint(config, missing_ok=True) is None  # no archive here: nothing is read or downloaded
+    archive = small / "cifar10-jpeg.tar.gz"
+    write_archive(archive, seed=0)
+    first = data_fingerprint(config)
+    dataset = load_dataset("cifar10-jpeg")
+    assert first == dataset.checksums["pixels_sha256"] == arrays_sha256(vars(dataset))
+    load_dataset.cache_clear()
+    (small / "cifar10-jpeg.npz").unlink()
+    assert data_fingerprint(config) == first  # the same archive decoded again: the same fingerprint
+    load_dataset.cache_clear()
+    write_archive(archive, seed=1)  # the same name, layout and counts, other images: the same run id
+    assert data_fingerprint(config) != first
+
+
 def test_a_cache_for_other_counts_is_not_used(small, monkeypatch):
     write_archive(small / "cifar10-jpeg.tar.gz")
     load_cifar10_jpeg()

@@ -128,6 +128,36 @@ def test_an_empty_corpus_folder_is_refused_not_passed_over(tmp_path, monkeypatch
     assert load_corpus().source == str(system)
 
 
+def test_the_data_fingerprint_of_a_language_model_is_its_corpus_files(tmp_path, monkeypatch):
+    """Two folders of fortunes under the same corpus name give the same run id, and different fingerprints."""
+    from bannb.data import DATA_FINGERPRINT, data_fingerprint
+    monkeypatch.setattr(text, "SYSTEM_FOLDER", tmp_path / "no-system-corpus")
+    entries = [f"The {name} runs." for name in NAMES]
+    one = write_fortunes(tmp_path / "one" / "fortunes", {"cookie": entries})
+    copy = write_fortunes(tmp_path / "copy" / "fortunes", {"cookie": entries})
+    other = write_fortunes(tmp_path / "other" / "fortunes", {"cookie": entries[:-1] + ["The zulu runs."]})
+    renamed = write_fortunes(tmp_path / "renamed" / "fortunes", {"fortunes": entries})
+    config = LMRunConfig(arch="lstm-1x16", max_vocab=25)
+    found = {}
+    for name in ("one", "copy", "other", "renamed"):
+        monkeypatch.setenv("BANNB_DATA", str(tmp_path / name))
+        found[name] = data_fingerprint(config)
+    assert found["one"] == found["copy"] == text.corpus_sha256(one) == text.corpus_sha256(copy)
+    assert len({found["one"], found["other"], found["renamed"]}) == 3, "another text or another file name"
+    assert text.corpus_sha256(other) == found["other"] and text.corpus_sha256(renamed) == found["renamed"]
+    assert DATA_FINGERPRINT == "data_sha256" and config.run_id.startswith("fortunes-")  # the id names the corpus only
+    # a file edited in place is read again (the cache follows its size and time)
+    (one / "cookie").write_text((one / "cookie").read_text() + "One more entry.\n%\n")
+    monkeypatch.setenv("BANNB_DATA", str(tmp_path / "one"))
+    assert data_fingerprint(config) not in (found["one"], found["other"], found["renamed"])
+    # no corpus on this machine: None where asked for, else the loader's error
+    monkeypatch.setenv("BANNB_DATA", str(tmp_path / "nowhere"))
+    monkeypatch.setattr(text, "data_roots", lambda root=None: [tmp_path / "nowhere"])
+    assert data_fingerprint(config, missing_ok=True) is None
+    with pytest.raises(DataError, match="the fortunes corpus was not found"):
+        data_fingerprint(config)
+
+
 # ---------------------------------------------------------------- per-token distillation gradients
 
 def per_token_gradient(loss_name, logits, labels, teacher_logits, **params):

@@ -56,6 +56,16 @@ def test_adding_a_profile_is_one_entry(monkeypatch):
     assert make_config("tiny").epochs == 1 and chapter_seeds("tiny", None) == [4]
 
 
+def test_the_committed_records_keep_their_run_ids():
+    """Nothing of #20 changes a config's fields, hash or id: every committed record is still found by its id."""
+    from bannb.paths import DATA_DIR
+    from bannb.runs.store import Run
+    records = sorted(path for path in (DATA_DIR / "runs").iterdir() if (path / "config.json").is_file())
+    assert records, "the committed records"
+    for path in records:
+        assert Run(path).config.run_id == path.name
+
+
 # ---------------------------------------------------------------- precision of record (#13 item 2)
 
 def fake_auto(decision):

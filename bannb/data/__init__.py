@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from bannb.data.arrays import ImageArrays, data_roots
+from bannb.data import text
+from bannb.data.arrays import ImageArrays, data_roots, download_root
+from bannb.data.cifar import SPECS as CIFAR_SPECS
+from bannb.data.cifar import find_folder as find_cifar
 from bannb.data.cifar import load_cifar
 from bannb.data.cifar10_jpeg import NOTE as CIFAR10_JPEG_NOTE
-from bannb.data.cifar10_jpeg import load_cifar10_jpeg
+from bannb.data.cifar10_jpeg import find_archive, load_cifar10_jpeg
+from bannb.data.fashion_mnist import find_folder as find_fashion_mnist
 from bannb.data.fashion_mnist import load_fashion_mnist
 from bannb.data.loaders import (
     BanDataLoaders,
@@ -68,6 +72,39 @@ def check_dataset(name: str) -> str:
     return name
 
 
+# The key under which a run's record (final.json) holds `data_fingerprint` of its config.
+DATA_FINGERPRINT = "data_sha256"
+
+
+def data_fingerprint(config, missing_ok: bool = False) -> str | None:
+    """What identifies the data a run `config` reads, as a sha256 (hex), where its run id names the data only
+    (`HashedConfig.data_name`): for a language model the files of the corpus as found now (`text.corpus_sha256` of
+    `text.find_folder()`: $BANNB_DATA, data/, the system's), for an image run the dataset's decoded arrays as
+    `load_dataset` gives them (`ImageArrays.arrays_sha256`; for cifar10-jpeg its `pixels_sha256`). Computed once
+    per process (the dataset is loaded once; the corpus digest is cached while its files are unchanged).
+    `missing_ok`: None where the data is not on this machine (nothing is downloaded), for a record that is only
+    read."""
+    name = config.data_name
+    if config.DATA_FIELD == "corpus":
+        check_corpus(name)
+        if missing_ok and not any(folder.is_dir() for folder in text.candidate_folders()):
+            return None
+        return text.corpus_sha256(text.find_folder())
+    check_dataset(name)
+    if missing_ok and not _present(name):
+        return None
+    return load_dataset(name).arrays_sha256()
+
+
+def _present(name: str) -> bool:
+    """Whether dataset `name` is on this machine (loading it downloads nothing)."""
+    if name == "cifar10-jpeg":
+        return find_archive() is not None
+    if name == "fashion-mnist":
+        return find_fashion_mnist() is not None
+    return find_cifar(name) is not None or (download_root() / CIFAR_SPECS[name].archive_name).is_file()
+
+
 @lru_cache(maxsize=4)
 def load_dataset(name: str, root=None, download: bool = True) -> ImageArrays:
     """The whole dataset as uint8 tensors, read (or downloaded) once per process."""
@@ -79,7 +116,7 @@ def load_dataset(name: str, root=None, download: bool = True) -> ImageArrays:
     return load_cifar(name, root, download=download)
 
 
-__all__ = ["CORPORA", "DATASETS", "DATASET_NOTES", "DATASET_SHAPES", "DATASET_SIZES", "ImageArrays", "BanDataLoaders",
-           "InMemoryLoader", "TextCorpus", "check_corpus", "check_dataset", "check_split_sizes", "dataset_shape",
-           "data_roots", "dataset_note", "load_corpus", "load_dataset", "make_dataloaders", "pad_crop_flip",
-           "split_indices", "test_indices"]
+__all__ = ["CORPORA", "DATA_FINGERPRINT", "DATASETS", "DATASET_NOTES", "DATASET_SHAPES", "DATASET_SIZES",
+           "ImageArrays", "BanDataLoaders", "InMemoryLoader", "TextCorpus", "check_corpus", "check_dataset",
+           "check_split_sizes", "data_fingerprint", "dataset_shape", "data_roots", "dataset_note", "load_corpus",
+           "load_dataset", "make_dataloaders", "pad_crop_flip", "split_indices", "test_indices"]

@@ -35,7 +35,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from bannb.data import arrays
-from bannb.data.arrays import ImageArrays, data_roots
+from bannb.data.arrays import ARRAY_FIELDS, ARRAYS_SHA256, ImageArrays, arrays_sha256, data_roots
 from bannb.data.cifar import CIFAR10_CLASSES
 from bannb.errors import DataError
 
@@ -165,16 +165,14 @@ def decode_archive(data: bytes, path: Path, archive: JpegArchive | None = None) 
 
 
 def pixels_sha256(decoded: dict[str, np.ndarray]) -> str:
-    """A checksum of the decoded arrays: two machines whose JPEG decoders differ give different ones."""
-    digest = hashlib.sha256()
-    for key in _ARRAY_KEYS:
-        digest.update(np.ascontiguousarray(decoded[key]).tobytes())
-    return digest.hexdigest()
+    """A checksum of the decoded arrays (`arrays.arrays_sha256`): two machines whose JPEG decoders differ give
+    different ones."""
+    return arrays_sha256(decoded)
 
 
 # ---------------------------------------------------------------- the cache of decoded arrays
 
-_ARRAY_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
+_ARRAY_KEYS = ARRAY_FIELDS
 
 
 def cache_path(root: str | Path | None = None) -> Path:
@@ -265,4 +263,4 @@ def load_cifar10_jpeg(root: str | Path | None = None, archive: JpegArchive | Non
         decoded, pixels = cached
     as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
     return ImageArrays(NAME, *(as_tensor(decoded[key]) for key in _ARRAY_KEYS), classes=list(archive.classes),
-                       source=str(path), note=NOTE, checksums=dict(archive_sha256=digest, pixels_sha256=pixels))
+                       source=str(path), note=NOTE, checksums={"archive_sha256": digest, ARRAYS_SHA256: pixels})

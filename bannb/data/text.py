@@ -118,6 +118,24 @@ def _next_candidate(folder: Path, root=None) -> str:
     return " or ".join(str(f) for f in later) if later else "another corpus ($BANNB_DATA)"
 
 
+def corpus_sha256(folder: Path) -> str:
+    """The sha256 of the corpus files of `folder` (`corpus_files`, in name order), each as its name, its length
+    and its bytes: another file, another name or another order (which orders the documents) gives another
+    digest. Cached while the files keep their names, sizes and modification times."""
+    return _files_sha256(tuple((str(path), path.stat().st_size, path.stat().st_mtime_ns)
+                               for path in corpus_files(folder)))
+
+
+@lru_cache(maxsize=16)
+def _files_sha256(files: tuple) -> str:
+    digest = hashlib.sha256()
+    for path, _, _ in files:
+        data = Path(path).read_bytes()
+        digest.update(f"{Path(path).name}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest()
+
+
 def split_documents(documents: list[list[str]]) -> dict[str, list[int]]:
     """Indices of the documents in each split: by the order of their tokens' sha256 (see the module docstring)."""
     digests = [hashlib.sha256("\x00".join(tokens).encode()).hexdigest() for tokens in documents]
