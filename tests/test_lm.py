@@ -130,7 +130,7 @@ def test_an_empty_corpus_folder_is_refused_not_passed_over(tmp_path, monkeypatch
 
 def test_the_data_fingerprint_of_a_language_model_is_its_corpus_files(tmp_path, monkeypatch):
     """Two folders of fortunes under the same corpus name give the same run id, and different fingerprints."""
-    from bannb.data import DATA_FINGERPRINT, data_fingerprint
+    from bannb.data import DATA_FINGERPRINT, RECORDED_DATA_SHA256, data_fingerprint, data_mismatch
     monkeypatch.setattr(text, "SYSTEM_FOLDER", tmp_path / "no-system-corpus")
     entries = [f"The {name} runs." for name in NAMES]
     one = write_fortunes(tmp_path / "one" / "fortunes", {"cookie": entries})
@@ -150,12 +150,37 @@ def test_the_data_fingerprint_of_a_language_model_is_its_corpus_files(tmp_path, 
     (one / "cookie").write_text((one / "cookie").read_text() + "One more entry.\n%\n")
     monkeypatch.setenv("BANNB_DATA", str(tmp_path / "one"))
     assert data_fingerprint(config) not in (found["one"], found["other"], found["renamed"])
+    # what a store compares on reuse: the record's fingerprint, else (a record from before it) the data of record's
+    monkeypatch.setenv("BANNB_DATA", str(tmp_path / "other"))
+    assert data_mismatch(config, {DATA_FINGERPRINT: found["other"]}) is None
+    assert data_mismatch(config, {DATA_FINGERPRINT: found["copy"]}) == (
+        f"it was trained on other fortunes data than the one found now (data_sha256 {found['copy']}; {other} has "
+        f"{found['other']})")
+    assert RECORDED_DATA_SHA256["fortunes"] in data_mismatch(config, {})  # the committed records' corpus is not this
     # no corpus on this machine: None where asked for, else the loader's error
     monkeypatch.setenv("BANNB_DATA", str(tmp_path / "nowhere"))
     monkeypatch.setattr(text, "data_roots", lambda root=None: [tmp_path / "nowhere"])
-    assert data_fingerprint(config, missing_ok=True) is None
+    assert data_fingerprint(config, missing_ok=True) is None and data_mismatch(config, {}) is None
     with pytest.raises(DataError, match="the fortunes corpus was not found"):
         data_fingerprint(config)
+
+
+def test_the_committed_language_models_were_trained_on_the_corpus_of_record():
+    """RECORDED_DATA_SHA256["fortunes"] stands for the corpus of every committed record (they predate the key): where
+    this machine's corpus has that fingerprint, each record's test targets are its test stream."""
+    from bannb.data import RECORDED_DATA_SHA256, data_fingerprint
+    from bannb.lm.streams import lm_streams
+    from bannb.paths import DATA_DIR
+    from bannb.runs.store import Run
+    records = [Run(path) for path in sorted((DATA_DIR / "runs").glob("fortunes-*")) if (path / "done.json").is_file()]
+    assert records
+    if data_fingerprint(records[0].config) != RECORDED_DATA_SHA256["fortunes"]:
+        pytest.skip("the fortunes corpus found here is not the one the committed records were trained on")
+    streams = {}
+    for run in records:
+        test = streams.setdefault(run.config.data_key(), lm_streams(run.config)[0]["test"])
+        targets = run.test_log_probs()["targets"].long()
+        assert torch.equal(batchify(test, len(targets))[:, 1:1 + targets.shape[1]], targets), run.run_id
 
 
 # ---------------------------------------------------------------- per-token distillation gradients

@@ -66,6 +66,14 @@ def test_the_committed_records_keep_their_run_ids():
         assert Run(path).config.run_id == path.name
 
 
+def test_the_committed_image_records_were_trained_on_the_fashion_mnist_of_record(fashion_mnist_available):
+    from bannb.data import RECORDED_DATA_SHA256, data_fingerprint, data_mismatch
+    config = make_config("cpu")
+    assert data_fingerprint(config) == RECORDED_DATA_SHA256["fashion-mnist"]
+    assert data_mismatch(config, {}) is None  # a committed record (no fingerprint of its own) on this data
+    assert "it was trained on other fashion-mnist data" in data_mismatch(config, {"data_sha256": "0" * 64})
+
+
 # ---------------------------------------------------------------- precision of record (#13 item 2)
 
 def fake_auto(decision):

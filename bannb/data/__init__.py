@@ -3,6 +3,7 @@ fastai `Learner`; the text corpus of the language-model experiment (`fortunes`, 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Mapping
 
 from bannb.data import text
 from bannb.data.arrays import ImageArrays, data_roots, download_root
@@ -96,6 +97,28 @@ def data_fingerprint(config, missing_ok: bool = False) -> str | None:
     return load_dataset(name).arrays_sha256()
 
 
+# What every record written before DATA_FINGERPRINT existed (all those committed with the book: their final.json has
+# no such key) was trained on: the published Fashion-MNIST, and Debian's `fortunes` package as it installs into
+# /usr/share/games/fortunes (the test split of every committed language-model record is this corpus's: tests/test_lm).
+RECORDED_DATA_SHA256 = {
+    "fashion-mnist": "ece172613115fb18b120bec8f6c02271af90b8b8f0a5af5c51cbd5ceed68e619",
+    "fortunes": "9918d7caa8c4a7fb90361cf929c33d7010c761c2f1325515143180125fbc7dea",
+}
+
+
+def data_mismatch(config, final: Mapping) -> str | None:
+    """Why a finished run of `config`, whose final metrics (final.json) are `final`, was trained on other data than
+    `config` reads here now, in words; None where it was not, or where nothing can be compared: no fingerprint
+    recorded (`final[DATA_FINGERPRINT]`, else `RECORDED_DATA_SHA256` for the data of record) or no data here."""
+    recorded = final.get(DATA_FINGERPRINT) or RECORDED_DATA_SHA256.get(config.data_name)
+    found = None if recorded is None else data_fingerprint(config, missing_ok=True)
+    if found is None or found == recorded:
+        return None
+    where = text.find_folder() if config.DATA_FIELD == "corpus" else load_dataset(config.data_name).source
+    return (f"it was trained on other {config.data_name} data than the one found now ({DATA_FINGERPRINT} {recorded}; "
+            f"{where} has {found})")
+
+
 def _present(name: str) -> bool:
     """Whether dataset `name` is on this machine (loading it downloads nothing)."""
     if name == "cifar10-jpeg":
@@ -117,6 +140,7 @@ def load_dataset(name: str, root=None, download: bool = True) -> ImageArrays:
 
 
 __all__ = ["CORPORA", "DATA_FINGERPRINT", "DATASETS", "DATASET_NOTES", "DATASET_SHAPES", "DATASET_SIZES",
-           "ImageArrays", "BanDataLoaders", "InMemoryLoader", "TextCorpus", "check_corpus", "check_dataset",
-           "check_split_sizes", "data_fingerprint", "dataset_shape", "data_roots", "dataset_note", "load_corpus",
-           "load_dataset", "make_dataloaders", "pad_crop_flip", "split_indices", "test_indices"]
+           "RECORDED_DATA_SHA256", "ImageArrays", "BanDataLoaders", "InMemoryLoader", "TextCorpus", "check_corpus",
+           "check_dataset", "check_split_sizes", "data_fingerprint", "data_mismatch", "dataset_shape", "data_roots",
+           "dataset_note", "load_corpus", "load_dataset", "make_dataloaders", "pad_crop_flip", "split_indices",
+           "test_indices"]
