@@ -7,8 +7,6 @@ import statistics
 import sys
 from pathlib import Path
 
-import torch
-
 from bannb.data import CORPORA, DATASETS, load_corpus, load_dataset
 from bannb.errors import BannbError, ConfigError, unknown_choice
 from bannb.image.distributed import is_main_process
@@ -17,7 +15,7 @@ from bannb.losses import LOSSES
 from bannb.models import count_parameters, create_model, list_models
 from bannb.runs.store import default_runs_dir, resolve_teacher
 from bannb.study.generations import born_again, ensemble_accuracy
-from bannb.study.profiles import DEFAULT_PROFILE, PROFILES, make_config
+from bannb.study.profiles import DEFAULT_PROFILE, PROFILES, check_seeds, make_config, resolve_device
 
 
 def _loss_params(pairs: list[str]) -> dict:
@@ -67,9 +65,9 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _device(args) -> str:
-    if args.device:
-        return args.device
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    """`--device`, checked, else cuda where there is one; a profile that needs a GPU is refused on a machine without
+    one unless `--device cpu` is given (`profiles.resolve_device`)."""
+    return resolve_device(args.profile, args.device, "--device cpu")
 
 
 def _config(args, **extra):
@@ -97,6 +95,7 @@ def cmd_train(args) -> None:
 
 
 def cmd_ban(args) -> None:
+    check_seeds("--seeds", args.seeds)
     results = {}  # row name -> accuracy per seed
     for seed in args.seeds:
         base = _config(args, seed=seed)

@@ -121,6 +121,11 @@ def test_other_profiles_write_elsewhere(book):
     (dict(generations=2.5), "generations must be a positive integer"),
     (dict(seeds=[0, "1"]), "seeds must be a non-empty list of integers"),
     (dict(seeds=[]), "seeds must be a non-empty list of integers"),
+    (dict(seeds=[3, 1, 3]), r"seeds \[3, 1, 3\] name 3 more than once"),
+    (dict(secondary_seeds=[0, "1"]), "secondary_seeds must be a non-empty list of integers"),
+    (dict(seeds=[1000]), "seeds must lie between 0 and 999"),
+    (dict(precision="fp64"), "unknown precision 'fp64'"),
+    (dict(dropout=-0.1), "dropout must be a number from 0 up to"),
     (dict(dataset="mnist"), "valid datasets are"),
     (dict(arch=3), "arch must be a string"),
 ])
@@ -132,6 +137,36 @@ def test_check_parameters(parameters, message):
 def test_unknown_profile_in_the_runner(book):
     with pytest.raises(ConfigError, match="valid profiles"):
         run_book("laptop", root=book)
+
+
+@pytest.mark.parametrize("parameters, message", [
+    (dict(seeds=[0, 0]), "parameter seeds [0, 0] name 0 more than once"),
+    (dict(seeds=[1]), "chapter 04_born_again: secondary seeds [0] are not all among the seeds [1]"),
+])
+def test_seeds_that_would_fail_late_stop_the_chapters_first_cell(tmp_path, parameters, message):
+    """`papermill … -y "seeds: [1]"` trained ~130 s, then failed in a late cell ("no seed in common"); now the
+    chapter's set-up cell refuses it, before any cell trains."""
+    (tmp_path / "book").mkdir()
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/04_pairs\n")
+    notebook(tmp_path / "book" / "04_pairs.ipynb",
+             "from bannb.book import chapter\n"
+             "ctx = chapter(profile, seeds, secondary_seeds, show_note=False, name='04_born_again')",
+             "raise AssertionError('a cell after the set-up ran')",
+             parameters="profile = None\nseeds = None\nsecondary_seeds = None")
+    failures = run_book("smoke", root=tmp_path, parameters=parameters)
+    assert len(failures) == 1 and failures[0].startswith("04_pairs: cell 2 ")  # 0: parameters, 1: injected ones
+    assert f"raised ConfigError: {message}" in failures[0]
+
+
+def test_a_gpu_profile_is_refused_by_the_runner_without_cuda_before_anything_trains(book, monkeypatch):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    trained = []
+    monkeypatch.setattr("bannb.book.runner.train_chapter", lambda *args: trained.append(args))
+    with pytest.raises(ConfigError, match="profile gpu needs a GPU, and no CUDA device is visible here .*--device cpu"):
+        run_book("gpu", chapters=["01"], root=book)
+    assert trained == []
+    assert run_book("gpu", chapters=["01"], root=book, device="cpu") == []  # the CPU asked for explicitly
+    assert trained == [("01_good", "gpu", book, print, "cpu")]
 
 
 def rendered_book(root, figures_on_page, figure_bytes):

@@ -290,6 +290,50 @@ def test_a_damaged_cache_is_rebuilt(small):
         load_cifar10_jpeg()  # the rebuilt cache is sound
 
 
+def test_a_cache_resaved_with_altered_pixels_is_detected_and_rebuilt(small, capsys):
+    """A cache re-saved with other pixels is a sound zip with its old pixel checksum: the checksum is recomputed
+    from the arrays read, and what `bannb data` prints is that recomputed one."""
+    write_archive(small / "cifar10-jpeg.tar.gz")
+    first = load_cifar10_jpeg()
+    cache = small / "cifar10-jpeg.npz"
+    with np.load(cache) as saved:
+        arrays = {key: saved[key] for key in saved.files}
+    arrays["train_images"] = arrays["train_images"].copy()
+    arrays["train_images"][0, 0, 0, 0] ^= 1  # one bit of one pixel
+    altered = cifar10_jpeg.pixels_sha256(arrays)
+    np.savez(cache, **arrays)  # the stored pixels_sha256 is the original one
+    with pytest.warns(UserWarning, match=rf"ignoring the cache {cache}: its arrays' sha256 is {altered}, not the "
+                                         rf"{first.checksums['pixels_sha256']} they were decoded with"):
+        assert cli.main(["data", "--dataset", "cifar10-jpeg"]) == 0
+    out = capsys.readouterr().out
+    assert f"pixels_sha256: {first.checksums['pixels_sha256']}" in out and altered not in out
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again = load_cifar10_jpeg()  # the rebuilt cache is sound, and holds the archive's pixels
+    assert torch.equal(again.train_images, first.train_images)
+    assert again.checksums["pixels_sha256"] == cifar10_jpeg.pixels_sha256(
+        {key: getattr(again, key).numpy() for key in ("train_images", "train_labels", "test_images", "test_labels")})
+
+
+def test_the_data_fingerprint_of_an_image_run_is_its_arrays(small, monkeypatch):
+    from bannb.data import data_fingerprint
+    from bannb.data.arrays import arrays_sha256
+    from bannb.image.config import RunConfig
+    config = RunConfig(arch="wrn-10-1", dataset="cifar10-jpeg", valid_size=10, precision="fp32")
+    assert data_fingerprint(config, missing_ok=True) is None  # no archive here: nothing is read or downloaded
+    archive = small / "cifar10-jpeg.tar.gz"
+    write_archive(archive, seed=0)
+    first = data_fingerprint(config)
+    dataset = load_dataset("cifar10-jpeg")
+    assert first == dataset.checksums["pixels_sha256"] == arrays_sha256(vars(dataset))
+    load_dataset.cache_clear()
+    (small / "cifar10-jpeg.npz").unlink()
+    assert data_fingerprint(config) == first  # the same archive decoded again: the same fingerprint
+    load_dataset.cache_clear()
+    write_archive(archive, seed=1)  # the same name, layout and counts, other images: the same run id
+    assert data_fingerprint(config) != first
+
+
 def test_a_cache_for_other_counts_is_not_used(small, monkeypatch):
     write_archive(small / "cifar10-jpeg.tar.gz")
     load_cifar10_jpeg()

@@ -3,7 +3,7 @@ import subprocess
 
 import pytest
 
-from bannb.cli import main
+from bannb.cli import _device, build_parser, main
 from tests.conftest import bannb_command
 
 
@@ -24,6 +24,29 @@ def test_bad_input_gets_one_clear_error(args, message, tmp_path):
     assert message in result.stderr
     assert "Traceback" not in result.stderr
     assert not any(tmp_path.iterdir()), "nothing is written for bad input"
+
+
+@pytest.mark.parametrize("command", [["train"], ["ban", "--generations", "1"]])
+@pytest.mark.parametrize("profile", ["gpu", "paper"])
+def test_a_gpu_profile_is_refused_without_cuda_unless_the_cpu_is_asked_for(command, profile, tmp_path, monkeypatch,
+                                                                          capsys):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    assert main([*command, "--profile", profile, "--runs-dir", str(tmp_path), "--quiet"]) == 2
+    assert capsys.readouterr().err == (
+        f"error: profile {profile} needs a GPU, and no CUDA device is visible here (torch.cuda.is_available() is "
+        f"False); to train it on the CPU anyway, ask for the CPU explicitly (--device cpu), or choose a CPU profile "
+        f"(smoke, cpu)\n")
+    assert not any(tmp_path.iterdir()), "nothing trained"
+    explicit = build_parser().parse_args([*command, "--profile", profile, "--device", "cpu"])
+    assert _device(explicit) == "cpu"  # asked for: what the command then trains on
+
+
+def test_repeated_seeds_and_unknown_devices_are_refused(tmp_path, capsys):
+    assert main(["ban", "--profile", "smoke", "--seeds", "0", "0", "--runs-dir", str(tmp_path)]) == 2
+    assert "error: --seeds [0, 0] name 0 more than once" in capsys.readouterr().err
+    assert main(["train", "--profile", "smoke", "--device", "tpu", "--runs-dir", str(tmp_path)]) == 2
+    assert "error: unknown device 'tpu'; valid devices are cpu, cuda and cuda:N" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize("flag", ["--epochs", "--batch-size", "--generations"])

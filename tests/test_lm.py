@@ -100,6 +100,89 @@ def test_missing_empty_and_tiny_corpus_say_what_to_do(tmp_path, no_system_corpus
         load_corpus(root=tmp_path / "tiny", max_vocab=2)
 
 
+def test_a_corpus_file_that_is_not_utf8_is_named_with_the_byte_offset(tmp_path, no_system_corpus):
+    folder = write_fortunes(tmp_path / "data" / "fortunes", {f"file{i}": [f"The {name} runs."] for i, name in
+                                                              enumerate(NAMES[:10])})
+    latin = b"good words\n%\ncaf\xe9 au lait\n%\n"  # Latin-1, not UTF-8: decoding with replacement made a word of it
+    (folder / "latin").write_bytes(latin)
+    offset = latin.index(b"\xe9")
+    with pytest.raises(DataError) as refused:
+        load_corpus(root=tmp_path / "data")
+    assert str(refused.value) == (
+        f"corpus file {folder / 'latin'} is not UTF-8 text: byte offset {offset} holds e9 (invalid "
+        f"continuation byte); convert the file to UTF-8 (e.g. `iconv -f latin1 -t utf-8`) or take it out of the folder")
+
+
+def test_an_empty_corpus_folder_is_refused_not_passed_over(tmp_path, monkeypatch):
+    """An empty `fortunes/` folder under $BANNB_DATA used to fall back silently on the system corpus."""
+    monkeypatch.setenv("BANNB_DATA", str(tmp_path / "data"))
+    system = write_fortunes(tmp_path / "system", {"cookie": [f"The {name} runs." for name in NAMES]})
+    monkeypatch.setattr(text, "SYSTEM_FOLDER", system)
+    (tmp_path / "data" / "fortunes").mkdir(parents=True)
+    (tmp_path / "data" / "fortunes" / "cookie.dat").write_bytes(b"\x00index")  # an index alone is no fortune file
+    with pytest.raises(DataError, match=rf"^the corpus folder {tmp_path / 'data' / 'fortunes'} holds no fortune file "
+                                        rf"\(.*\), and the corpus would come from elsewhere; put the fortune files "
+                                        rf"into it, or remove it to use .*{system}$"):
+        load_corpus()
+    (tmp_path / "data" / "fortunes").rename(tmp_path / "data" / "moved")
+    assert load_corpus().source == str(system)
+
+
+def test_the_data_fingerprint_of_a_language_model_is_its_corpus_files(tmp_path, monkeypatch):
+    """Two folders of fortunes under the same corpus name give the same run id, and different fingerprints."""
+    from bannb.data import DATA_FINGERPRINT, RECORDED_DATA_SHA256, data_fingerprint, data_mismatch
+    monkeypatch.setattr(text, "SYSTEM_FOLDER", tmp_path / "no-system-corpus")
+    entries = [f"The {name} runs." for name in NAMES]
+    one = write_fortunes(tmp_path / "one" / "fortunes", {"cookie": entries})
+    copy = write_fortunes(tmp_path / "copy" / "fortunes", {"cookie": entries})
+    other = write_fortunes(tmp_path / "other" / "fortunes", {"cookie": entries[:-1] + ["The zulu runs."]})
+    renamed = write_fortunes(tmp_path / "renamed" / "fortunes", {"fortunes": entries})
+    config = LMRunConfig(arch="lstm-1x16", max_vocab=25)
+    found = {}
+    for name in ("one", "copy", "other", "renamed"):
+        monkeypatch.setenv("BANNB_DATA", str(tmp_path / name))
+        found[name] = data_fingerprint(config)
+    assert found["one"] == found["copy"] == text.corpus_sha256(one) == text.corpus_sha256(copy)
+    assert len({found["one"], found["other"], found["renamed"]}) == 3, "another text or another file name"
+    assert text.corpus_sha256(other) == found["other"] and text.corpus_sha256(renamed) == found["renamed"]
+    assert DATA_FINGERPRINT == "data_sha256" and config.run_id.startswith("fortunes-")  # the id names the corpus only
+    # a file edited in place is read again (the cache follows its size and time)
+    (one / "cookie").write_text((one / "cookie").read_text() + "One more entry.\n%\n")
+    monkeypatch.setenv("BANNB_DATA", str(tmp_path / "one"))
+    assert data_fingerprint(config) not in (found["one"], found["other"], found["renamed"])
+    # what a store compares on reuse: the record's fingerprint, else (a record from before it) the data of record's
+    monkeypatch.setenv("BANNB_DATA", str(tmp_path / "other"))
+    assert data_mismatch(config, {DATA_FINGERPRINT: found["other"]}) is None
+    assert data_mismatch(config, {DATA_FINGERPRINT: found["copy"]}) == (
+        f"it was trained on other fortunes data than the one found now (data_sha256 {found['copy']}; {other} has "
+        f"{found['other']})")
+    assert RECORDED_DATA_SHA256["fortunes"] in data_mismatch(config, {})  # the committed records' corpus is not this
+    # no corpus on this machine: None where asked for, else the loader's error
+    monkeypatch.setenv("BANNB_DATA", str(tmp_path / "nowhere"))
+    monkeypatch.setattr(text, "data_roots", lambda root=None: [tmp_path / "nowhere"])
+    assert data_fingerprint(config, missing_ok=True) is None and data_mismatch(config, {}) is None
+    with pytest.raises(DataError, match="the fortunes corpus was not found"):
+        data_fingerprint(config)
+
+
+def test_the_committed_language_models_were_trained_on_the_corpus_of_record():
+    """RECORDED_DATA_SHA256["fortunes"] stands for the corpus of every committed record (they predate the key): where
+    this machine's corpus has that fingerprint, each record's test targets are its test stream."""
+    from bannb.data import RECORDED_DATA_SHA256, data_fingerprint
+    from bannb.lm.streams import lm_streams
+    from bannb.paths import DATA_DIR
+    from bannb.runs.store import Run
+    records = [Run(path) for path in sorted((DATA_DIR / "runs").glob("fortunes-*")) if (path / "done.json").is_file()]
+    assert records
+    if data_fingerprint(records[0].config) != RECORDED_DATA_SHA256["fortunes"]:
+        pytest.skip("the fortunes corpus found here is not the one the committed records were trained on")
+    streams = {}
+    for run in records:
+        test = streams.setdefault(run.config.data_key(), lm_streams(run.config)[0]["test"])
+        targets = run.test_log_probs()["targets"].long()
+        assert torch.equal(batchify(test, len(targets))[:, 1:1 + targets.shape[1]], targets), run.run_id
+
+
 # ---------------------------------------------------------------- per-token distillation gradients
 
 def per_token_gradient(loss_name, logits, labels, teacher_logits, **params):

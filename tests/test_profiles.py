@@ -3,6 +3,7 @@ and the chapter context built on it."""
 import dataclasses
 
 import pytest
+import torch
 
 from bannb.book import chapter
 from bannb.errors import ConfigError
@@ -16,6 +17,7 @@ from bannb.study.profiles import (
     make_config,
     parameter_count,
     recipe_table,
+    resolve_device,
 )
 from tests.conftest import meta_count
 
@@ -49,9 +51,27 @@ def test_seeds_and_book_shrinking_come_from_the_profile():
 
 
 def test_adding_a_profile_is_one_entry(monkeypatch):
-    tiny = dataclasses.replace(PROFILES["smoke"], name="tiny", epochs=1, seeds=(4,))
+    tiny = dataclasses.replace(PROFILES["smoke"], name="tiny", epochs=1, seeds=(4,), secondary_seeds=(4,))
     monkeypatch.setitem(PROFILES, "tiny", tiny)
     assert make_config("tiny").epochs == 1 and chapter_seeds("tiny", None) == [4]
+
+
+def test_the_committed_records_keep_their_run_ids():
+    """Nothing of #20 changes a config's fields, hash or id: every committed record is still found by its id."""
+    from bannb.paths import DATA_DIR
+    from bannb.runs.store import Run
+    records = sorted(path for path in (DATA_DIR / "runs").iterdir() if (path / "config.json").is_file())
+    assert records, "the committed records"
+    for path in records:
+        assert Run(path).config.run_id == path.name
+
+
+def test_the_committed_image_records_were_trained_on_the_fashion_mnist_of_record(fashion_mnist_available):
+    from bannb.data import RECORDED_DATA_SHA256, data_fingerprint, data_mismatch
+    config = make_config("cpu")
+    assert data_fingerprint(config) == RECORDED_DATA_SHA256["fashion-mnist"]
+    assert data_mismatch(config, {}) is None  # a committed record (no fingerprint of its own) on this data
+    assert "it was trained on other fashion-mnist data" in data_mismatch(config, {"data_sha256": "0" * 64})
 
 
 # ---------------------------------------------------------------- precision of record (#13 item 2)
@@ -129,6 +149,98 @@ def test_chapter_resolves_seeds_and_overrides_and_shows_the_note_once(fashion_mn
 def test_chapter_refuses_bad_parameters(parameters, message):
     with pytest.raises(ConfigError, match=message):
         chapter(show_note=False, **parameters)
+
+
+# ---------------------------------------------------------------- parameters validated together, up front (#20)
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Whatever would train fails the test: the refusals come before anything trains."""
+    def trains(*args, **kwargs):
+        raise AssertionError("a run was trained")
+    for target in ("bannb.runs.plan.train_all", "bannb.runs.plan.train", "bannb.image.training.train_run",
+                   "bannb.study.chapters.train_all", "bannb.study.chapters.train"):
+        monkeypatch.setattr(target, trains)
+
+
+@pytest.mark.parametrize("parameters, message", [
+    # chapter 4 compares BAN-3 of each secondary seed with BAN-2 of the same seed: the smoke profile's secondary
+    # seed 0 is not among seeds [1] (today: ~130 s of training, then "no seed in common" in a late cell)
+    (dict(seeds=[1], name="04_born_again"),
+     r"chapter 04_born_again: secondary seeds \[0\] are not all among the seeds \[1\] \(missing: 0\), yet it "
+     r"compares BAN-3 of each secondary seed with BAN-2 of the same seed, which only the seeds train; give "
+     r"secondary seeds among the seeds \(e.g. `-y 'secondary_seeds: \[1\]'`\) or add 0 to the seeds"),
+    (dict(seeds=[0, 1], secondary_seeds=[0, 5], name="04_born_again"), r"missing: 5"),
+    (dict(seeds=[1], name="10_summary"), "chapter 04_born_again: secondary seeds"),  # the summary reads chapter 4
+    (dict(seeds=[0, 0]), r"parameter seeds \[0, 0\] name 0 more than once: a repeated seed trains one replicate "
+                         r"and would count it twice"),
+    (dict(secondary_seeds=[1, 1]), "parameter secondary_seeds .* name 1 more than once"),
+    (dict(secondary_seeds=[]), "parameter secondary_seeds must be a non-empty list of integers"),
+    (dict(secondary_seeds=3), "parameter secondary_seeds must be a non-empty list of integers"),
+    (dict(seeds=[-1]), "parameter seeds must lie between 0 and 999, got -1"),
+    (dict(seeds=[2**40]), "parameter seeds must lie between 0 and 999"),
+    (dict(precision="fp8"), "unknown precision 'fp8'"),
+    (dict(dropout=1.5), "parameter dropout must be a number from 0 up to"),
+    (dict(device="gpu"), "unknown device 'gpu'; valid devices are cpu, cuda and cuda:N"),
+    (dict(train_size=60_000), r"train_size 60000 is more than fashion-mnist holds .*\(give train_size ≤ 59500\)"),
+])
+def test_chapter_refuses_seeds_and_parameters_that_would_fail_late(parameters, message, no_training):
+    with pytest.raises(ConfigError, match=message) as refused:
+        chapter(profile="smoke", show_note=False, **parameters)
+    assert "\n" not in str(refused.value), "one line"
+
+
+def test_seeds_a_chapter_does_not_pair_are_accepted(no_training):
+    # chapter 7's BAN-3 and Ens*3 are compared with each other, on the secondary seeds alone; chapter 5 has none
+    assert chapter(profile="smoke", seeds=[1], show_note=False, name="07_ensembles").secondary_seeds == [0]
+    assert chapter(profile="smoke", seeds=[1], show_note=False, name="05_cwtm").seeds == [1]
+    ctx = chapter(profile="smoke", seeds=[1, 3], secondary_seeds=[3], show_note=False, name="04_born_again")
+    assert (ctx.seeds, ctx.secondary_seeds) == ([1, 3], [3])
+
+
+def test_which_chapters_pair_secondary_with_central_seeds_is_read_from_their_declarations():
+    from bannb.study.chapters import CHAPTERS, chapter_entries, seed_pairings
+    pairing = {chapter: seed_pairings(chapter, "smoke") for chapter in CHAPTERS}
+    assert pairing.pop("04_born_again") == (("BAN-3", "BAN-2"), ("BAN-3", "Teacher"), ("Teacher (2× epochs)", "BAN-1"))
+    assert not any(pairing.values()), pairing
+    # the library's own path refuses them too, before its plan trains
+    with pytest.raises(ConfigError, match="chapter 04_born_again: secondary seeds"):
+        chapter_entries("04_born_again", "smoke", seeds=[1])
+    with pytest.raises(ConfigError, match="name 2 more than once"):
+        chapter_entries("09_language_models", "smoke", seeds=[2, 2])
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(seeds=(0, 0)), r"profile bad: seeds \[0, 0\] name 0 more than once"),
+    (dict(secondary_seeds=(3,)), r"profile bad: its secondary_seeds \(3,\) must be among its seeds \(0, 1\)"),
+    (dict(lm_seeds=()), "profile bad: lm_seeds must be a non-empty list"),
+])
+def test_a_profile_declares_valid_seeds(change, message):
+    with pytest.raises(ConfigError, match=message):
+        dataclasses.replace(PROFILES["smoke"], name="bad", **change)
+
+
+# ---------------------------------------------------------------- a profile that needs a GPU (#20)
+
+def test_gpu_profiles_are_refused_without_cuda_unless_the_cpu_is_asked_for(monkeypatch, no_training):
+    assert {name for name, p in PROFILES.items() if p.needs_gpu} == {"gpu", "paper"}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for name in ("gpu", "paper"):
+        with pytest.raises(ConfigError) as refused:
+            chapter(profile=name, show_note=False)
+        assert str(refused.value) == (
+            f"profile {name} needs a GPU, and no CUDA device is visible here (torch.cuda.is_available() is False); "
+            f"to train it on the CPU anyway, ask for the CPU explicitly (device=\"cpu\"; with papermill "
+            f"`-p device cpu`), or choose a CPU profile (smoke, cpu)")
+        assert chapter(profile=name, device="cpu", show_note=False).device == "cpu"  # asked for: allowed
+    assert chapter(profile="smoke", show_note=False).device == "cpu"  # a CPU profile falls back on the CPU
+    with pytest.raises(ConfigError, match="device 'cuda' was asked for, but no CUDA device is visible here"):
+        chapter(profile="smoke", device="cuda", show_note=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert chapter(profile="gpu", show_note=False).device == "cuda"
+    with pytest.raises(ConfigError, match=r"device 'cuda:1' was asked for, but only 1 CUDA device\(s\) are visible"):
+        resolve_device("gpu", "cuda:1")
 
 
 def test_auto_takes_the_measured_precision_and_layout(monkeypatch, fashion_mnist_available):

@@ -8,12 +8,12 @@ import json
 import os
 from dataclasses import dataclass
 
-import torch
-
 from bannb.data import DATASETS
 from bannb.errors import ConfigError, unknown_choice
 from bannb.facts import glue_facts
-from bannb.study.profiles import DEFAULT_PROFILE, PROFILES, Profile, get_profile
+from bannb.image.config import PRECISIONS
+from bannb.study.chapters import chapters_read, check_chapter_seeds
+from bannb.study.profiles import DEFAULT_PROFILE, PROFILES, Profile, check_seeds, get_profile, resolve_device
 
 # ---------------------------------------------------------------- a chapter's parameters
 
@@ -33,13 +33,19 @@ def check_parameters(**parameters) -> dict:
                 not isinstance(value, int) or isinstance(value, bool) or value < 1):
             raise ConfigError(f"parameter {name} must be a positive integer, got {value!r} ({type(value).__name__}); "
                               f"pass it as e.g. `-p {name} 3`")
-        elif name == "seeds" and value is not None and (not isinstance(value, list) or not value
-                                  or not all(isinstance(seed, int) and not isinstance(seed, bool) for seed in value)):
-            raise ConfigError(f"parameter seeds must be a non-empty list of integers, got {value!r}; "
-                              f"pass it as e.g. `-y 'seeds: [0, 1, 2]'`")
+        elif name in ("seeds", "secondary_seeds") and value is not None:
+            if not isinstance(value, list):
+                raise ConfigError(f"parameter {name} must be a non-empty list of integers, got {value!r}; "
+                                  f"pass it as e.g. `-y '{name}: [0, 1, 2]'`")
+            check_seeds(f"parameter {name}", value)
         elif name in ("arch", "student_arch", "densenet", "device", "precision") and value is not None \
                 and not isinstance(value, str):
             raise ConfigError(f"parameter {name} must be a string, got {value!r} ({type(value).__name__})")
+        elif name == "precision" and value is not None and value not in PRECISIONS:
+            raise unknown_choice("precision", value, PRECISIONS)
+        elif name == "dropout" and value is not None and (
+                not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 1):
+            raise ConfigError(f"parameter dropout must be a number from 0 up to (not including) 1, got {value!r}")
         elif name in ("archs", "wrn_archs", "res_students") and value is not None and (
                 not isinstance(value, list) or not value or not all(isinstance(a, str) for a in value)):
             raise ConfigError(f"parameter {name} must be a list of architecture names, got {value!r}")
@@ -75,26 +81,33 @@ class Chapter:
         return self.profile.note(**self.overrides)
 
 
+# How a notebook's reader asks for the CPU explicitly (`resolve_device`'s message).
+CPU_ASKED = 'device="cpu"; with papermill `-p device cpu`'
+
+
 def chapter(profile: str | Profile | None = None, seeds: list | None = None, secondary_seeds: list | None = None,
-            device: str | None = None, show_note: bool = True, **parameters) -> Chapter:
-    """A chapter's one set-up call: validates its papermill parameters (`check_parameters`), resolves the profile
-    (None: `$BANNB_PROFILE`, else the committed profile), the seeds (None: the profile's) and the run overrides,
-    and shows the profile's note once (the first time a chapter of this profile and these overrides asks, in
-    this process)."""
+            device: str | None = None, show_note: bool = True, name: str | None = None, **parameters) -> Chapter:
+    """A chapter's one set-up call: validates its papermill parameters together, before anything trains
+    (`check_parameters`; the seeds against what the chapter `name`, e.g. "04_born_again", compares, and for the
+    summary what every chapter does, `chapters.check_chapter_seeds`), resolves the profile (None:
+    `$BANNB_PROFILE`, else the committed profile), the device (`profiles.resolve_device`: a profile that needs a
+    GPU is refused without CUDA unless device="cpu" is given), the seeds (None: the profile's) and the run
+    overrides, and shows the profile's note once (the first time a chapter of this profile and these overrides
+    asks, in this process). Each refusal is one ConfigError, raised in the chapter's first cell."""
     if profile is None:
         profile = os.environ.get("BANNB_PROFILE") or DEFAULT_PROFILE
-    name = profile.name if isinstance(profile, Profile) else profile
-    check_parameters(profile=name, seeds=seeds, device=device, **parameters)
-    if secondary_seeds is not None:
-        check_parameters(seeds=secondary_seeds)
+    profile_name = profile.name if isinstance(profile, Profile) else profile
+    check_parameters(profile=profile_name, seeds=seeds, secondary_seeds=secondary_seeds, device=device, **parameters)
     chosen = profile if isinstance(profile, Profile) else get_profile(profile)
-    if device is None:
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    context = Chapter(profile=chosen, seeds=list(seeds) if seeds is not None else list(chosen.seeds),
-                      secondary_seeds=list(secondary_seeds) if secondary_seeds is not None
-                      else list(chosen.secondary_seeds),
+    device = resolve_device(chosen, device, CPU_ASKED)
+    central = list(seeds) if seeds is not None else list(chosen.seeds)
+    secondary = list(secondary_seeds) if secondary_seeds is not None else list(chosen.secondary_seeds)
+    for read in chapters_read(name):
+        check_chapter_seeds(read, chosen, central, secondary)
+    context = Chapter(profile=chosen, seeds=central, secondary_seeds=secondary,
                       overrides={k: v for k, v in parameters.items() if k in RUN_PARAMETERS and v is not None},
-                      device=device, parameters=dict(parameters, profile=name, seeds=seeds, device=device))
+                      device=device, parameters=dict(parameters, profile=profile_name, seeds=seeds, device=device))
+    chosen.book_config(device, **context.overrides)  # the run overrides together (sizes, network, precision)
     key = (chosen.name, json.dumps(context.overrides, sort_keys=True, default=str))
     if show_note and key not in _NOTES_SHOWN:
         _NOTES_SHOWN.add(key)

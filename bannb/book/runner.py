@@ -33,7 +33,7 @@ from bannb.paths import PROJECT_ROOT, default_runs_dir
 from bannb.runs.plan import default_workers, train_all
 from bannb.runs.store import Run
 from bannb.study.chapters import chapter_plan
-from bannb.study.profiles import DEFAULT_PROFILE, PROFILES, get_profile
+from bannb.study.profiles import DEFAULT_PROFILE, PROFILES, get_profile, resolve_device
 
 # ---------------------------------------------------------------- the chapters
 
@@ -85,11 +85,12 @@ def finished_runs() -> int:
     return sum(1 for _ in default_runs_dir().glob("*/done.json"))
 
 
-def train_chapter(chapter: str, profile: str, root: Path = PROJECT_ROOT, log=print) -> None:
-    """Train the runs `chapter` asks for (`experiments.chapter_plan`) on parallel workers, before its notebook
-    runs; at the committed profile the wall time goes into the chapter's timings after every finished run."""
+def train_chapter(chapter: str, profile: str, root: Path = PROJECT_ROOT, log=print, device: str = "cpu") -> None:
+    """Train the runs `chapter` asks for (`experiments.chapter_plan`) on `device` (on the CPU, on parallel
+    workers), before its notebook runs; at the committed profile the wall time goes into the chapter's timings
+    after every finished run."""
     committed = get_profile(profile).committed
-    plan = chapter_plan(chapter, profile)
+    plan = chapter_plan(chapter, profile, device)
     if not plan:
         return
     last = [time.perf_counter()]
@@ -110,24 +111,29 @@ def train_chapter(chapter: str, profile: str, root: Path = PROJECT_ROOT, log=pri
         last[0] = now
 
     log(f"[book] {chapter}: training its plan ({len(plan)} runs, finished ones reused)")
-    train_all(plan, log=log, on_finished=finished)
+    train_all(plan, device=device, log=log, on_finished=finished)
 
 
 def run_book(profile: str = DEFAULT_PROFILE, chapters: list[str] | None = None, root: Path = PROJECT_ROOT,
-             force: bool = False, parameters: dict | None = None, log=print, train_only: bool = False) -> list[str]:
+             force: bool = False, parameters: dict | None = None, log=print, train_only: bool = False,
+             device: str | None = None) -> list[str]:
     """Train each chosen chapter's plan, then execute the chapter, in order; returns the failures (one line
     each). A failed chapter does not stop the others, and leaves the results of every other chapter as they
-    were. `train_only`: train the plans and execute nothing."""
+    were. `train_only`: train the plans and execute nothing. `device`: where the plans train and the chapters
+    run (None: cuda where there is one, else the CPU; a profile that needs a GPU is refused without one unless
+    "cpu" is given, before anything trains: `profiles.resolve_device`)."""
     committed = get_profile(profile).committed
+    trained_on = resolve_device(profile, device, "--device cpu")
     # The committed chapters default to the committed profile; inject only what differs, so they stay clean.
-    parameters = dict(parameters or {}, **({} if committed else {"profile": profile}))
+    parameters = dict(parameters or {}, **({} if committed else {"profile": profile}),
+                      **({} if device is None else {"device": device}))
     state_file = root / "_build" / "book-state" / f"{profile}.json"
     state = json.loads(state_file.read_text()) if state_file.exists() else {}
     failures = []
     for notebook in select(chapter_notebooks(root), chapters):
         output = notebook if committed else root / "_build" / "executed" / profile / notebook.name
         try:
-            train_chapter(notebook.stem, profile, root, log)
+            train_chapter(notebook.stem, profile, root, log, trained_on)
         except BannbError as err:
             failures.append(f"{notebook.stem}: {err}")
             log(f"[book] FAILED {notebook.stem}: {err}")
@@ -245,6 +251,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="only load the rendered pages in headless chromium and check every figure shows")
     parser.add_argument("--browser", default="chromium", help="with --check-html: a Chromium-based browser")
     parser.add_argument("--screenshots", type=Path, help="with --check-html: save a screenshot of each page here")
+    parser.add_argument("--device", default=None,
+                        help="cpu, cuda, cuda:1 … (default: cuda if available; a profile that needs a GPU is "
+                             "refused without one unless --device cpu is given)")
     args = parser.parse_args(argv)
     try:
         if args.check_html:
@@ -252,7 +261,8 @@ def main(argv: list[str] | None = None) -> int:
             if problems:
                 raise BannbError("the rendered book has problems:\n  " + "\n  ".join(problems))
             return 0
-        failures = run_book(args.profile, args.chapters, force=args.force, train_only=args.train_only)
+        failures = run_book(args.profile, args.chapters, force=args.force, train_only=args.train_only,
+                            device=args.device)
         if failures:
             raise BannbError("chapters failed (the others' results are kept):\n  " + "\n  ".join(failures))
         if not args.no_build and not args.train_only:

@@ -1,10 +1,13 @@
 """The in-memory form every dataset loader returns, and where datasets live on disk."""
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Mapping
 
+import numpy as np
 import torch
 
 from bannb.paths import DATA_DIR, PROJECT_ROOT  # noqa: F401  (PROJECT_ROOT: still importable from here)
@@ -26,6 +29,21 @@ def download_root(root: str | Path | None = None) -> Path:
     return data_roots(root)[0]
 
 
+ARRAY_FIELDS = ("train_images", "train_labels", "test_images", "test_labels")
+ARRAYS_SHA256 = "pixels_sha256"  # the `ImageArrays.checksums` key of `arrays_sha256` (cifar10-jpeg's loader's name)
+
+
+def arrays_sha256(arrays: Mapping[str, np.ndarray | torch.Tensor]) -> str:
+    """The sha256 of a dataset's four arrays (`ARRAY_FIELDS`, in that order, each's bytes in C order): what a run
+    reads of an image dataset, whichever files it came from (IDX or gzipped, pickles or PNGs, JPEGs and the decoder
+    that decoded them)."""
+    digest = hashlib.sha256()
+    for key in ARRAY_FIELDS:
+        value = arrays[key]
+        digest.update(np.ascontiguousarray(value.numpy() if isinstance(value, torch.Tensor) else value))
+    return digest.hexdigest()
+
+
 @dataclass
 class ImageArrays:
     """A whole image-classification dataset as tensors: uint8 N×C×H×W images, int64 labels."""
@@ -43,6 +61,13 @@ class ImageArrays:
     @property
     def num_classes(self) -> int:
         return len(self.classes)
+
+    def arrays_sha256(self) -> str:
+        """`arrays_sha256` of this dataset, computed once (kept in `checksums`; a loader that computes it as it
+        reads, cifar10-jpeg's, has put it there already)."""
+        if ARRAYS_SHA256 not in self.checksums:
+            self.checksums[ARRAYS_SHA256] = arrays_sha256(vars(self))
+        return self.checksums[ARRAYS_SHA256]
 
     @property
     def image_shape(self) -> tuple[int, int, int]:

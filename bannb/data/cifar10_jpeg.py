@@ -35,7 +35,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from bannb.data import arrays
-from bannb.data.arrays import ImageArrays, data_roots
+from bannb.data.arrays import ARRAY_FIELDS, ARRAYS_SHA256, ImageArrays, arrays_sha256, data_roots
 from bannb.data.cifar import CIFAR10_CLASSES
 from bannb.errors import DataError
 
@@ -165,16 +165,14 @@ def decode_archive(data: bytes, path: Path, archive: JpegArchive | None = None) 
 
 
 def pixels_sha256(decoded: dict[str, np.ndarray]) -> str:
-    """A checksum of the decoded arrays: two machines whose JPEG decoders differ give different ones."""
-    digest = hashlib.sha256()
-    for key in _ARRAY_KEYS:
-        digest.update(np.ascontiguousarray(decoded[key]).tobytes())
-    return digest.hexdigest()
+    """A checksum of the decoded arrays (`arrays.arrays_sha256`): two machines whose JPEG decoders differ give
+    different ones."""
+    return arrays_sha256(decoded)
 
 
 # ---------------------------------------------------------------- the cache of decoded arrays
 
-_ARRAY_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
+_ARRAY_KEYS = ARRAY_FIELDS
 
 
 def cache_path(root: str | Path | None = None) -> Path:
@@ -183,8 +181,9 @@ def cache_path(root: str | Path | None = None) -> Path:
 
 
 def _read_cache(path: Path, archive_sha256: str, archive: JpegArchive) -> tuple[dict, str] | None:
-    """The cached arrays and their pixel checksum, if the cache at `path` was decoded from this archive and is
-    sound; else None (a cache that cannot be read is rebuilt, never trusted)."""
+    """The cached arrays and their pixel checksum, recomputed from the arrays read, if the cache at `path` was
+    decoded from this archive and is sound; else None (a cache that cannot be read, or whose arrays were altered
+    after decoding, is rebuilt, never trusted)."""
     if not path.is_file():
         return None
     try:
@@ -201,11 +200,16 @@ def _read_cache(path: Path, archive_sha256: str, archive: JpegArchive) -> tuple[
             if (images.dtype != np.uint8 or images.shape != (count, *IMAGE_SHAPE) or labels.dtype != np.int64
                     or labels.shape != (count,) or labels.min() < 0 or labels.max() >= len(archive.classes)):
                 raise ValueError(f"its {split} arrays have the wrong shape, dtype or labels")
-        return decoded, pixels
+        recomputed = pixels_sha256(decoded)  # the zip's own checksums pass for arrays re-saved with other pixels
     except Exception as err:  # noqa: BLE001 - whatever is wrong with a cache, it is rebuilt
         warnings.warn(f"ignoring the unreadable cache {path} ({type(err).__name__}: {err}); decoding the archive again",
                       stacklevel=3)
         return None
+    if recomputed != pixels:
+        warnings.warn(f"ignoring the cache {path}: its arrays' sha256 is {recomputed}, not the {pixels} they were "
+                      f"decoded with (they were altered since); decoding the archive again", stacklevel=3)
+        return None
+    return decoded, recomputed
 
 
 def _write_cache(path: Path, decoded: dict, archive_sha256: str, pixels: str, archive: JpegArchive) -> bool:
@@ -259,4 +263,4 @@ def load_cifar10_jpeg(root: str | Path | None = None, archive: JpegArchive | Non
         decoded, pixels = cached
     as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
     return ImageArrays(NAME, *(as_tensor(decoded[key]) for key in _ARRAY_KEYS), classes=list(archive.classes),
-                       source=str(path), note=NOTE, checksums=dict(archive_sha256=digest, pixels_sha256=pixels))
+                       source=str(path), note=NOTE, checksums={"archive_sha256": digest, ARRAYS_SHA256: pixels})

@@ -70,11 +70,18 @@ def tokenize(text: str, numbers_to_n: bool = True) -> list[str]:
 
 
 def read_fortune_file(path: Path) -> list[str]:
-    """The entries of one fortune file, in order, with overstriking undone and control characters removed."""
+    """The entries of one fortune file, in order, with overstriking undone and control characters removed. A file
+    that is not UTF-8 is refused (decoded with replacement characters, its bad bytes would become a word)."""
     try:
-        text = path.read_bytes().decode("utf-8", errors="replace")
+        data = path.read_bytes()
     except OSError as err:
         raise DataError(f"cannot read corpus file {path} ({err}); {FIX}") from err
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(f"corpus file {path} is not UTF-8 text: byte offset {err.start} holds "
+                        f"{data[err.start:err.end].hex(' ')} ({err.reason}); convert the file to UTF-8 (e.g. "
+                        f"`iconv -f latin1 -t utf-8`) or take it out of the folder") from err
     text = CONTROL.sub("", OVERSTRIKE.sub("", text))
     entries = re.split(r"^%[ \t]*$", text, flags=re.MULTILINE)
     return [entry.strip() for entry in entries if entry.strip()]
@@ -92,12 +99,41 @@ def candidate_folders(root=None) -> list[Path]:
 
 
 def find_folder(root=None) -> Path:
-    """The first candidate folder holding at least one fortune file."""
+    """The first candidate folder that exists; it must hold at least one fortune file (a folder without any is
+    refused rather than passed over, or the corpus would silently come from the next candidate)."""
     for folder in candidate_folders(root):
-        if folder.is_dir() and corpus_files(folder):
+        if folder.is_dir():
+            if not corpus_files(folder):
+                raise DataError(f"the corpus folder {folder} holds no fortune file (a plain file without a dot in its "
+                                f"name, `ascii-art` aside), and the corpus would come from elsewhere; put the fortune "
+                                f"files into it, or remove it to use {_next_candidate(folder, root)}")
             return folder
     searched = ", ".join(str(f) for f in candidate_folders(root))
     raise DataError(f"the fortunes corpus was not found (searched {searched}); {FIX}")
+
+
+def _next_candidate(folder: Path, root=None) -> str:
+    """The folders searched after `folder`, for a message."""
+    later = candidate_folders(root)[candidate_folders(root).index(folder) + 1:]
+    return " or ".join(str(f) for f in later) if later else "another corpus ($BANNB_DATA)"
+
+
+def corpus_sha256(folder: Path) -> str:
+    """The sha256 of the corpus files of `folder` (`corpus_files`, in name order), each as its name, its length
+    and its bytes: another file, another name or another order (which orders the documents) gives another
+    digest. Cached while the files keep their names, sizes and modification times."""
+    return _files_sha256(tuple((str(path), path.stat().st_size, path.stat().st_mtime_ns)
+                               for path in corpus_files(folder)))
+
+
+@lru_cache(maxsize=16)
+def _files_sha256(files: tuple) -> str:
+    digest = hashlib.sha256()
+    for path, _, _ in files:
+        data = Path(path).read_bytes()
+        digest.update(f"{Path(path).name}\0{len(data)}\0".encode())
+        digest.update(data)
+    return digest.hexdigest()
 
 
 def split_documents(documents: list[list[str]]) -> dict[str, list[int]]:

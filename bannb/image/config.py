@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from bannb.data import check_dataset
+from bannb.data import check_dataset, check_split_sizes
 from bannb.errors import ConfigError
 from bannb.losses import make_loss
 from bannb.models import create_model
@@ -69,6 +69,7 @@ class RunConfig(HashedConfig):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
                 raise ConfigError(f"{name} must be an integer, got {value!r}")
+        check_split_sizes(self.dataset, self.train_size, self.valid_size, self.test_size)
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"unknown schedule {self.schedule!r}; valid schedules are: {', '.join(SCHEDULES)}")
         if self.lr <= 0:

@@ -18,6 +18,7 @@ from bannb.models import densenet_variants
 from bannb.report.records import ensemble_records, lm_run_records, run_records
 from bannb.runs.kinds import kind_of
 from bannb.runs.plan import train, train_all
+from bannb.study.claims import CLAIMS
 from bannb.study.experiments import (
     BAN_L_PARAMS,
     CENTRAL_GENERATIONS,
@@ -33,7 +34,7 @@ from bannb.study.experiments import (
     transfer_grid,
 )
 from bannb.study.generations import chain_configs
-from bannb.study.profiles import get_profile
+from bannb.study.profiles import Profile, check_seeds, get_profile
 
 RECORDS = {"image": run_records, "lm": lm_run_records}  # a kind of run (`bannb.runs.kinds`) -> its tidy records
 
@@ -178,16 +179,68 @@ BOOK_PLAN_CHAPTERS = tuple(CHAPTERS)
 RECORD_CHAPTERS = BOOK_PLAN_CHAPTERS  # every chapter that has records
 
 
+SUMMARY_CHAPTER = "10_summary"  # trains nothing of its own: it reads every chapter's records (`book_records`)
+
+
+def chapters_read(notebook: str | None) -> tuple[str, ...]:
+    """The chapters whose runs the notebook `notebook` (e.g. "04_born_again") reads: its own where it has runs,
+    every chapter's for the summary, none for the others (and for None)."""
+    if notebook == SUMMARY_CHAPTER:
+        return RECORD_CHAPTERS
+    return (notebook,) if notebook in CHAPTERS else ()
+
+
+_PAIRINGS: dict[tuple[str, str], tuple] = {}  # (chapter, profile) -> its seed_pairings, derived once per process
+
+
+def seed_pairings(chapter: str, profile: str | Profile) -> tuple[tuple[str, str], ...]:
+    """The models `chapter`'s paired claims compare seed by seed across its two lists of seeds, as (model of the
+    secondary seeds, model of the central seeds) pairs (chapter 4: BAN-3 against BAN-2, its teacher): read from
+    its declaration, built on two probe seeds, central 0 and secondary 1."""
+    chosen = get_profile(profile)
+    key = (chapter, chosen.name)
+    if key not in _PAIRINGS:
+        seeds: dict[str, set] = {}
+        for entry in CHAPTERS[chapter](chosen, Seeds(central=[0], secondary=[1], lm=[0]), "cpu"):
+            seeds.setdefault(entry.label, set()).update(config.base_seed for config in entry.all_configs())
+        paired = [(claim.a, claim.b) for claim in CLAIMS if claim.chapter == chapter and claim.paired]
+        _PAIRINGS[key] = tuple((b, a) if seeds.get(a) == {0} else (a, b) for a, b in paired
+                               if {frozenset(seeds.get(a, ())), frozenset(seeds.get(b, ()))} == {
+                                   frozenset({0}), frozenset({1})})
+    return _PAIRINGS[key]
+
+
+def check_chapter_seeds(chapter: str, profile: str | Profile, seeds: Sequence[int],
+                        secondary_seeds: Sequence[int]) -> None:
+    """Refuse, as one ConfigError, seeds that would fail later in `chapter` at `profile`: a repeated seed, no seed,
+    one outside 0-999 (`profiles.check_seeds`), and where the chapter compares a model of its secondary seeds
+    with one of its central seeds seed by seed (`seed_pairings`), a secondary seed that is not a central one."""
+    check_seeds("seeds", seeds)
+    check_seeds("secondary_seeds", secondary_seeds)
+    pairings = seed_pairings(chapter, profile)
+    missing = [seed for seed in secondary_seeds if seed not in seeds]
+    if pairings and missing:
+        secondary_model, central_model = pairings[0]
+        kept = [seed for seed in secondary_seeds if seed in seeds] or list(seeds)[:1]
+        raise ConfigError(f"chapter {chapter}: secondary seeds {list(secondary_seeds)} are not all among the seeds "
+                          f"{list(seeds)} (missing: {', '.join(map(str, missing))}), yet it compares "
+                          f"{secondary_model} of each secondary seed with {central_model} of the same seed, which "
+                          f"only the seeds train; give secondary seeds among the seeds (e.g. `-y 'secondary_seeds: "
+                          f"{kept}'`) or add {', '.join(map(str, missing))} to the seeds")
+
+
 def chapter_entries(chapter: str, profile: str, seeds: Sequence[int] | None = None,
                     secondary_seeds: Sequence[int] | None = None, device: str = "cpu", **overrides) -> list[Entry]:
     """`chapter`'s declaration at `profile` (seeds None: the profile's `seeds`, `secondary_seeds` and, for the
-    language models' replicates, `lm_seeds`)."""
+    language models' replicates, `lm_seeds`), its seeds checked first (`check_chapter_seeds`)."""
     if chapter not in CHAPTERS:
         raise ConfigError(f"chapter {chapter!r} trains no runs; the chapters with runs are: {', '.join(CHAPTERS)}")
     chosen = get_profile(profile)  # resolved once, passed down as the object
     chosen_seeds = Seeds(central=chapter_seeds(chosen, seeds),
                          secondary=chapter_seeds(chosen, secondary_seeds, secondary=True),
                          lm=chosen.lm_seed_list(seeds))
+    check_chapter_seeds(chapter, chosen, chosen_seeds.central, chosen_seeds.secondary)
+    check_seeds("seeds", chosen_seeds.lm)
     return CHAPTERS[chapter](chosen, chosen_seeds, device, **overrides)
 
 

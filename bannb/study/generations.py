@@ -17,11 +17,13 @@ from bannb.image.training import train_run
 from bannb.models import model_family
 from bannb.runs.store import Run
 
+SEED_STRIDE = 1000  # a student's seed is its base seed + SEED_STRIDE × its generation: base seeds lie below it
+
 
 def generation_seed(seed: int, generation: int) -> int:
-    """A student's own seed: distinct per generation and per base seed (for base seeds below 1000). The base
-    seed itself is stored in the config (`RunConfig.base_seed`), never recovered from this."""
-    return seed + 1000 * generation
+    """A student's own seed: distinct per generation and per base seed (for base seeds 0 to `SEED_STRIDE` - 1).
+    The base seed itself is stored in the config (`RunConfig.base_seed`), never recovered from this."""
+    return seed + SEED_STRIDE * generation
 
 
 def teacher_config(base: RunConfig) -> RunConfig:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pandas as pd
+import torch
 
 from bannb.data import dataset_shape, load_dataset
 from bannb.data.text import load_corpus
@@ -21,6 +22,7 @@ from bannb.image.precision import auto_settings, resolve_precision
 from bannb.lm.config import LMRunConfig
 from bannb.models import densenet_variants, model_family, parameter_count
 from bannb.runs.plan import schedule_seconds
+from bannb.study.generations import SEED_STRIDE
 
 # The language models' named defaults (chapter 9); each `Profile` names the one it trains (`lm_name`).
 LM_PROFILES = {
@@ -84,6 +86,8 @@ class Profile:
     lm_seeds: tuple = (0, 1, 2)
     numbers_mean_nothing: bool = False  # a profile for tests: the note says not to read its results
     committed: bool = False  # the committed chapters carry this profile's outputs (executed in place, timed)
+    # sized for a GPU: refused on a machine without CUDA unless the CPU is asked for explicitly (`resolve_device`)
+    needs_gpu: bool = False
 
     RUN_FIELDS = ("dataset", "arch", "epochs", "batch_size", "lr", "momentum", "weight_decay", "schedule",
                   "milestones", "gamma", "augment", "train_size", "valid_size", "test_size")
@@ -94,6 +98,13 @@ class Profile:
                               f"valid: {', '.join(PRECISIONS)} or None")
         if self.lm_name not in LM_PROFILES:
             raise unknown_choice(f"profile {self.name}: language-model profile", self.lm_name, LM_PROFILES)
+        for kind in ("seeds", "secondary_seeds", "lm_seeds"):
+            check_seeds(f"profile {self.name}: {kind}", list(getattr(self, kind)))
+        missing = [seed for seed in self.secondary_seeds if seed not in self.seeds]
+        if missing:  # else a chapter at its defaults would compare BAN-3 with a BAN-2 the profile never trains
+            raise ConfigError(f"profile {self.name}: its secondary_seeds {self.secondary_seeds} must be among its "
+                              f"seeds {self.seeds} (missing: {', '.join(map(str, missing))}): chapter 4 compares "
+                              f"BAN-3 of each secondary seed with BAN-2 of the same seed, which only the seeds train")
 
     def run_defaults(self) -> dict:
         """The run parameters this profile sets (before the dropout rule and the precision are applied)."""
@@ -204,6 +215,26 @@ class Profile:
         return f"*{self.name} profile*: {self.purpose} {facts}"
 
 
+def check_seeds(name: str, seeds) -> list[int]:
+    """`seeds` (a list of base seeds, named `name` in the message) as a list, or a ConfigError: each seed once (a
+    repeated seed trains one replicate and counts it twice), at least one, each an integer from 0 to
+    `SEED_STRIDE` - 1 (a student's seed is its base seed + SEED_STRIDE × its generation, `generation_seed`)."""
+    if not isinstance(seeds, (list, tuple)) or not seeds or not all(
+            isinstance(seed, int) and not isinstance(seed, bool) for seed in seeds):
+        raise ConfigError(f"{name} must be a non-empty list of integers, got {seeds!r}; "
+                          f"pass it as e.g. `-y '{name.split()[-1]}: [0, 1, 2]'`")
+    repeated = sorted({seed for seed in seeds if list(seeds).count(seed) > 1})
+    if repeated:
+        raise ConfigError(f"{name} {list(seeds)} name {', '.join(map(str, repeated))} more than once: a repeated "
+                          f"seed trains one replicate and would count it twice; give each seed once")
+    outside = [seed for seed in seeds if not 0 <= seed < SEED_STRIDE]
+    if outside:
+        raise ConfigError(f"{name} must lie between 0 and {SEED_STRIDE - 1}, got {', '.join(map(str, outside))} "
+                          f"(a student's seed is its base seed + {SEED_STRIDE} × its generation, so larger base seeds "
+                          f"would share seeds with other runs' students)")
+    return list(seeds)
+
+
 def millions(count: int) -> str:
     return f"{count / 1e6:.2f}M" if count < 10e6 else f"{count / 1e6:.1f}M"
 
@@ -256,7 +287,7 @@ PROFILES = {profile.name: profile for profile in (
         name="paper", purpose="The paper's scale, for GPUs: CIFAR-100, the paper's networks and the Wide-ResNet "
                               "recipe, with dropout 0.3 in Wide-ResNets.",
         dataset="cifar100", arch="densenet-bc-90-60", epochs=200, valid_size=5000, precision="bf16",
-        wrn_dropout=0.3, seeds=(0, 1, 2), secondary_seeds=(0, 1, 2),
+        wrn_dropout=0.3, seeds=(0, 1, 2), secondary_seeds=(0, 1, 2), needs_gpu=True,
         # the paper's Tables 3-5
         transfer=dict(wrn_archs=["wrn-28-1", "wrn-28-2", "wrn-28-5", "wrn-28-10"], densenet="densenet-bc-90-60",
                       linear="linear-32",
@@ -287,7 +318,7 @@ PROFILES = {profile.name: profile for profile in (
                             "CIFAR-10 re-encoded as JPEG: absolute errors are not comparable with published "
                             "CIFAR-10 figures.",
         dataset="cifar10-jpeg", arch="wrn-28-2", epochs=30, batch_size=512, lr=0.4, schedule="one-cycle",
-        valid_size=5000, precision="bf16", seeds=(0, 1, 2), secondary_seeds=(0, 1, 2)),
+        valid_size=5000, precision="bf16", seeds=(0, 1, 2), secondary_seeds=(0, 1, 2), needs_gpu=True),
 )}
 
 
@@ -302,6 +333,41 @@ def get_profile(profile: str | Profile) -> Profile:
     if profile not in PROFILES:
         raise unknown_choice("profile", profile, PROFILES)
     return PROFILES[profile]
+
+
+DEVICE_TYPES = ("cpu", "cuda")
+
+
+def resolve_device(profile: str | Profile, device: str | None, cpu_asked: str = "--device cpu") -> str:
+    """The device `profile`'s runs train on: `device` if given (cpu, cuda or cuda:N, checked against the devices
+    torch sees here), else cuda where torch sees one, else the CPU, unless the profile is sized for a GPU
+    (`Profile.needs_gpu`): that one is refused on a machine without CUDA, since hours of training on the CPU are
+    rarely what was meant, unless the CPU is asked for explicitly (`cpu_asked` says how, for the message)."""
+    chosen = get_profile(profile)
+    if device is None:
+        if torch.cuda.is_available():
+            return "cuda"
+        if chosen.needs_gpu:
+            others = ", ".join(name for name, p in PROFILES.items() if not p.needs_gpu)
+            raise ConfigError(f"profile {chosen.name} needs a GPU, and no CUDA device is visible here "
+                              f"(torch.cuda.is_available() is False); to train it on the CPU anyway, ask for the "
+                              f"CPU explicitly ({cpu_asked}), or choose a CPU profile ({others})")
+        return "cpu"
+    try:
+        parsed = torch.device(device) if isinstance(device, str) else None
+    except RuntimeError:
+        parsed = None
+    if parsed is None or parsed.type not in DEVICE_TYPES:
+        raise ConfigError(f"unknown device {device!r}; valid devices are cpu, cuda and cuda:N (the N-th GPU)")
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {device!r} was asked for, but no CUDA device is visible here "
+                              f"(torch.cuda.is_available() is False); ask for the CPU ({cpu_asked}) or leave the "
+                              f"device unset")
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise ConfigError(f"device {device!r} was asked for, but only {torch.cuda.device_count()} CUDA "
+                              f"device(s) are visible here (cuda:0 …)")
+    return device
 
 
 def make_config(profile: str | Profile = DEFAULT_PROFILE, device: str = "cpu", precision: str | None = None,
