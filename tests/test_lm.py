@@ -260,6 +260,23 @@ class Interrupt(Exception):
     pass
 
 
+def test_a_run_trained_on_another_corpus_of_the_same_name_is_never_reused(small_corpus):
+    """The issue's case: a run trained with $BANNB_DATA on one fortunes folder is not this corpus's run. The record
+    carries its data's fingerprint; reused on other data it is refused in one line, and left as it was."""
+    from bannb.data import DATA_FINGERPRINT, data_fingerprint
+    from bannb.errors import DataError
+    config = LMRunConfig(**dict(SMOKE, epochs=1))
+    run = train_lm_run(config, small_corpus / "runs", log=lambda message: None)
+    assert run.final[DATA_FINGERPRINT] == data_fingerprint(config)
+    record = (run.path / "final.json").read_bytes()
+    assert train_lm_run(config, small_corpus / "runs").final == run.final  # the same data: reused
+    entries = [f"{word} sees the {word}." for word in NAMES[:25]] * 4
+    write_fortunes(small_corpus / "data" / "fortunes", {"cookie": entries})  # another corpus, the same name
+    with pytest.raises(DataError, match=rf"run {config.run_id}: it was trained on other fortunes data"):
+        train_lm_run(config, small_corpus / "runs")
+    assert (run.path / "final.json").read_bytes() == record
+
+
 def test_interrupted_lm_run_resumes_to_the_same_result(small_corpus):
     config = LMRunConfig(**SMOKE)
     straight = train_lm_run(config, small_corpus / "straight", log=lambda message: None)

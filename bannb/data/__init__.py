@@ -86,7 +86,7 @@ def data_fingerprint(config, missing_ok: bool = False) -> str | None:
     `missing_ok`: None where the data is not on this machine (nothing is downloaded), for a record that is only
     read."""
     name = config.data_name
-    if config.DATA_FIELD == "corpus":
+    if name in CORPORA:
         check_corpus(name)
         if missing_ok and not any(folder.is_dir() for folder in text.candidate_folders()):
             return None
@@ -114,7 +114,7 @@ def data_mismatch(config, final: Mapping) -> str | None:
     found = None if recorded is None else data_fingerprint(config, missing_ok=True)
     if found is None or found == recorded:
         return None
-    where = text.find_folder() if config.DATA_FIELD == "corpus" else load_dataset(config.data_name).source
+    where = text.find_folder() if config.data_name in CORPORA else load_dataset(config.data_name).source
     return (f"it was trained on other {config.data_name} data than the one found now ({DATA_FINGERPRINT} {recorded}; "
             f"{where} has {found})")
 

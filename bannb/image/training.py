@@ -19,7 +19,7 @@ from fastai.callback.progress import ProgressCallback
 from fastai.learner import Recorder
 from fastcore.basics import noop
 
-from bannb.data import load_dataset, make_dataloaders
+from bannb.data import DATA_FINGERPRINT, data_fingerprint, load_dataset, make_dataloaders
 from bannb.data.loaders import InMemoryLoader
 from bannb.errors import ConfigError
 from bannb.image import distributed
@@ -41,6 +41,7 @@ from bannb.runs.restore import restore_weights
 from bannb.runs.store import (
     METRIC_COLUMNS,
     Run,
+    check_data,
     compact_predictions,
     default_runs_dir,
     finished_problem,
@@ -201,7 +202,7 @@ def finish_run(training: Training, learn, wall_seconds: float) -> Run:
                  train_seconds=sum(row["seconds"] for row in training.rows), parameters=count_parameters(model),
                  device=str(training.device), torch=torch.__version__, teacher=config.teacher,
                  resumed_from_epoch=training.start_epoch or None, wall_seconds_this_process=round(wall_seconds, 3),
-                 **fit)
+                 **fit, **{DATA_FINGERPRINT: data_fingerprint(config)})
     model.to(memory_format=torch.contiguous_format)
     if not distributed.is_main_process():
         distributed.barrier()  # process 0 writes the run
@@ -226,7 +227,7 @@ def train_run(config: RunConfig, runs_dir: Path | None = None, device: str | tor
     if path.exists():
         problem = finished_problem(path)
         if problem is None:
-            return Run(path)
+            return check_data(Run(path))
         log(f"run {config.run_id}: not finished ({problem}); training it")
     if config.teacher is not None:
         restore_weights(resolve_teacher(config.teacher, runs_dir), runs_dir, device, progress, log)

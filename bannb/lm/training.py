@@ -36,6 +36,7 @@ from fastai.learner import Learner, Recorder
 from fastai.optimizer import OptimWrapper
 from fastcore.basics import noop
 
+from bannb.data import DATA_FINGERPRINT, data_fingerprint
 from bannb.errors import ConfigError
 from bannb.lm.config import METRIC_COLUMNS, LMRunConfig
 from bannb.lm.streams import EVAL_BATCH_SIZE, batchify, bptt_windows, lm_streams, perplexity, token_log_probs
@@ -52,7 +53,7 @@ from bannb.runs.learner import (
     write_result,
 )
 from bannb.runs.restore import restore_weights
-from bannb.runs.store import Run, default_runs_dir, finished_problem, resolve_teacher
+from bannb.runs.store import Run, check_data, default_runs_dir, finished_problem, resolve_teacher
 
 # ---------------------------------------------------------------- the streams as fastai reads them
 
@@ -222,7 +223,7 @@ def train_lm_run(config: LMRunConfig, runs_dir: Path | None = None, device: str 
     runs_dir = Path(runs_dir) if runs_dir is not None else default_runs_dir()
     path = Path(path or runs_dir / config.run_id)
     if path.is_dir() and finished_problem(path) is None:
-        return Run(path)
+        return check_data(Run(path))
     teacher_run = resolve_teacher(config.teacher, runs_dir)
     if teacher_run is not None and not teacher_run.has_weights:
         teacher_run = restore_weights(teacher_run, runs_dir, device, log=log)
@@ -286,7 +287,7 @@ def _finish(config: LMRunConfig, path: Path, model, teacher, streams, vocab_size
                  parameters=sum(p.numel() for p in model.parameters()),
                  train_seconds=sum(row["seconds"] for row in rows), device=str(device), torch=torch.__version__,
                  teacher=config.teacher, resumed_from_epoch=start_epoch or None,
-                 wall_seconds_this_process=round(wall_seconds, 3))
+                 wall_seconds_this_process=round(wall_seconds, 3), **{DATA_FINGERPRINT: data_fingerprint(config)})
     if teacher is not None:
         teacher_log_probs, _ = token_log_probs(teacher, streams["test"], config.bptt)
         final["teacher_test_ppl"] = math.exp(-teacher_log_probs.double().mean().item())

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import torch
 
-from bannb.errors import BannbError, ConfigError
+from bannb.data import data_mismatch
+from bannb.errors import BannbError, ConfigError, DataError
 from bannb.paths import default_runs_dir  # noqa: F401  (the store's default location)
 from bannb.runs.kinds import config_from_dict, kind_of
 
@@ -208,6 +209,17 @@ def compact_predictions(logits: torch.Tensor, labels: torch.Tensor) -> dict:
                 labels=labels.detach().to(torch.uint8 if int(labels.max()) < 256 else torch.int64).cpu())
 
 
+def check_data(run: Run) -> Run:
+    """`run`, if it was trained on the data its config reads here now (`data.data_mismatch`: the fingerprint in
+    its final.json, or the data of record for the book's records); a run of the same id on other data is never
+    reused as this one, nor overwritten by a retraining."""
+    problem = data_mismatch(run.config, run.final)
+    if problem:
+        raise DataError(f"run {run.run_id}: {problem}; point $BANNB_DATA at the data it was trained on, or train "
+                        f"into another runs folder ($BANNB_RUNS)")
+    return run
+
+
 def resolve_teacher(teacher: str | None, runs_dir: Path) -> Run | None:
     """A teacher given by run id or run directory; it must be a finished run."""
     if teacher is None:
@@ -220,4 +232,4 @@ def resolve_teacher(teacher: str | None, runs_dir: Path) -> Run | None:
     if problem:
         raise ConfigError(f"teacher run {path} is not a finished run: {problem}; train it to the end first "
                           f"(the same call resumes it)")
-    return Run(path)
+    return check_data(Run(path))
