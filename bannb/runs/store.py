@@ -175,9 +175,16 @@ def finished_problem(path: Path) -> str | None:
     if not done.exists():
         return "it has no done.json marker (it was interrupted or is still training)"
     try:
-        checksums = json.loads(done.read_text())["sha256"]
-    except (ValueError, KeyError) as err:
-        return f"its done.json is unreadable ({err})"
+        marker = json.loads(done.read_text())
+    except (ValueError, OSError) as err:  # not JSON, not UTF-8 (both ValueErrors), or not a readable file
+        return f"its done.json is unreadable ({type(err).__name__}: {' '.join(str(err).split())})"
+    checksums = marker.get("sha256") if isinstance(marker, dict) else None
+    if not isinstance(checksums, dict) or not all(isinstance(name, str) and isinstance(digest, str)
+                                                  for name, digest in checksums.items()):
+        return "its done.json is malformed (not an object with a \"sha256\" object of file names and checksums)"
+    strangers = sorted(name for name in checksums if name not in RESULT_FILES)
+    if strangers:
+        return f"its done.json lists files that are no part of a run's result ({', '.join(map(repr, strangers))})"
     unvouched = [name for name in RECORD_FILES if name not in checksums]
     if unvouched:
         return f"its done.json has no checksum for {', '.join(unvouched)} (written by an older bannb)"
@@ -208,16 +215,22 @@ def compact_predictions(logits: torch.Tensor, labels: torch.Tensor) -> dict:
                 labels=labels.detach().to(torch.uint8 if int(labels.max()) < 256 else torch.int64).cpu())
 
 
+def resolve_run(name: str, runs_dir: Path, role: str = "run") -> Run:
+    """A finished run given by run id or run directory; `role` says what it is for ("teacher run" names a
+    student's teacher), so that the message says which run is missing or unfinished and what to do."""
+    path = Path(name) if Path(name).is_dir() else runs_dir / name
+    if not path.is_dir():
+        raise ConfigError(f"{role} {name!r} not found (looked for {path}); train it first, "
+                          f"or give the directory of a finished run")
+    problem = finished_problem(path)
+    if problem:
+        raise ConfigError(f"{role} {path} is not a finished run: {problem}; it is unfinished or corrupted: run the "
+                          f"command that trained it again (it resumes an interrupted run, retrains a corrupted one)")
+    return Run(path)
+
+
 def resolve_teacher(teacher: str | None, runs_dir: Path) -> Run | None:
     """A teacher given by run id or run directory; it must be a finished run."""
     if teacher is None:
         return None
-    path = Path(teacher) if Path(teacher).is_dir() else runs_dir / teacher
-    if not path.is_dir():
-        raise ConfigError(f"teacher run {teacher!r} not found (looked for {path}); train it first, "
-                          f"or give the directory of a finished run")
-    problem = finished_problem(path)
-    if problem:
-        raise ConfigError(f"teacher run {path} is not a finished run: {problem}; train it to the end first "
-                          f"(the same call resumes it)")
-    return Run(path)
+    return resolve_run(teacher, runs_dir, "teacher run")
