@@ -1,9 +1,25 @@
-"""The run store's repairs (issue 20): a malformed done.json, and what `evaluate` says of a run that is not
-finished."""
+"""The run store's repairs (issue 20): a malformed done.json, what `evaluate` says of a run that is not finished,
+and a full disk."""
+import errno
+import itertools
+import json
+import os
+
+import pytest
+
 from bannb.cli import main
+from bannb.errors import BannbError
 from bannb.image.training import train_run
-from bannb.runs.store import DONE, WEIGHTS, finished_problem, weights_problem
-from tests.conftest import comparable, smoke_config
+from bannb.runs import store
+from bannb.runs.store import (
+    DONE,
+    WEIGHTS,
+    DiskFull,
+    Run,
+    finished_problem,
+    weights_problem,
+)
+from tests.conftest import comparable, only_run, smoke_config
 
 quiet = lambda *_: None  # noqa: E731
 
@@ -61,3 +77,53 @@ def test_evaluate_of_an_unfinished_or_corrupted_run_says_so(tmp_path, capsys, on
                                 f"corrupted: run the command that trained it again")
         assert "teacher run" not in error and error.count("\n") == 1
         (run.path / DONE).unlink(missing_ok=True)  # next: no marker at all
+
+
+# ---------------------------------------------------------------- a full disk
+
+def disk_full_at(monkeypatch, call: int) -> None:
+    """Make the `call`-th fsync from now on (the store syncs each file it writes) fail as on a full disk."""
+    calls, real = itertools.count(1), os.fsync
+
+    def fsync(handle):
+        if next(calls) == call:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(handle)
+
+    monkeypatch.setattr(store.os, "fsync", fsync)
+
+
+def test_an_atomic_write_to_a_full_disk_is_a_disk_full_error(tmp_path, monkeypatch):
+    target = tmp_path / "final.json"
+    store.atomic_write_json(target, {"test_accuracy": 0.9})
+    disk_full_at(monkeypatch, 1)
+    with pytest.raises(DiskFull) as raised:
+        store.atomic_write_json(target, {"test_accuracy": 0.1})
+    assert isinstance(raised.value, BannbError)
+    assert str(raised.value) == (f"no space left on the disk that holds {tmp_path} (writing final.json: No space left "
+                                 f"on device); free some space there, or give the runs another folder (--runs-dir or "
+                                 f"$BANNB_RUNS), then run the same command again: the epochs already checkpointed "
+                                 f"are kept")
+    assert json.loads(target.read_text()) == {"test_accuracy": 0.9}
+    assert [p.name for p in tmp_path.iterdir()] == ["final.json"], "no temporary file is left behind"
+    # another failure is raised as it is
+    monkeypatch.setattr(store.os, "fsync", lambda handle: (_ for _ in ()).throw(OSError(errno.EIO, "I/O error")))
+    with pytest.raises(OSError, match="I/O error"):
+        store.atomic_write_json(target, {})
+
+
+def test_train_on_a_full_disk_says_so_in_one_line_then_resumes(tmp_path, monkeypatch, capsys, one_thread,
+                                                                fashion_mnist_available):
+    command = ["train", "--profile", "smoke", "--epochs", "2", "--train-size", "128", "--valid-size", "64",
+               "--test-size", "96", "--batch-size", "64", "--precision", "fp32", "--device", "cpu", "--quiet",
+               "--runs-dir", str(tmp_path)]
+    disk_full_at(monkeypatch, 3)  # config.json, epoch 1's checkpoint, then its metrics.csv
+    assert main(command) == 2
+    error = capsys.readouterr().err
+    path = only_run(tmp_path)
+    assert error.startswith(f"error: no space left on the disk that holds {path} (writing metrics.csv: ")
+    assert error.count("\n") == 1 and "Traceback" not in error
+    assert sorted(p.name for p in path.iterdir()) == ["checkpoint.pt", "config.json"], "no temporary is left"
+    monkeypatch.setattr(store.os, "fsync", os.fsync)  # space freed: the same command resumes after epoch 1
+    assert main(command) == 0
+    assert Run(path).final["resumed_from_epoch"] == 1 and finished_problem(path) is None

@@ -12,10 +12,13 @@ without weights is a finished run; `weights_problem` says whether the weights ar
 
 One `Run` serves every kind of run (`bannb.runs.kinds`): its config is loaded as its kind's, and its network is
 built by its kind.
+
+A full disk is one `DiskFull` error naming the folder, never a traceback or a half-written file.
 """
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import io
 import json
@@ -36,22 +39,45 @@ RESULT_FILES = (*RECORD_FILES, WEIGHTS)  # what done.json vouches for
 METRIC_COLUMNS = ["epoch", "train_loss", "valid_loss", "valid_accuracy", "train_probe_loss", "train_probe_accuracy",
                   "lr", "train_samples", "seconds"]  # an image run's; a kind with others passes its own
 COUNT_COLUMNS = ("epoch", "train_samples", "train_tokens")  # read back as integers
+TEMPORARY = ".tmp"  # the suffix of a file being written (`atomic_write_bytes`); one left in a run folder is stale
+
+
+class DiskFull(BannbError):
+    """The disk that holds the runs is full (or the user's quota is spent)."""
+
+
+def _disk_full(err: OSError, path: Path) -> DiskFull | None:
+    """The one-line error for a write to `path` that failed for lack of space, or None for another failure."""
+    if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+        return None
+    return DiskFull(f"no space left on the disk that holds {path.parent} (writing {path.name}: {err.strerror}); "
+                    f"free some space there, or give the runs another folder (--runs-dir or $BANNB_RUNS), then run "
+                    f"the same command again: the epochs already checkpointed are kept")
+
 
 
 # ---------------------------------------------------------------- files
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    """Write `data` to `path` through a temporary file in the same folder, renamed over `path` once synced: a
+    reader sees the old file or the new one, never a part; a failure removes the temporary. A full disk raises
+    `DiskFull`."""
+    temporary = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=TEMPORARY)
         with os.fdopen(handle, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide runs from other users of a shared machine
         os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+    except BaseException as err:
+        if temporary is not None:
+            Path(temporary).unlink(missing_ok=True)
+        full = _disk_full(err, path) if isinstance(err, OSError) else None
+        if full is not None:
+            raise full from err
         raise
 
 
