@@ -41,9 +41,20 @@ METRIC_COLUMNS = ["epoch", "train_loss", "valid_loss", "valid_accuracy", "train_
 COUNT_COLUMNS = ("epoch", "train_samples", "train_tokens")  # read back as integers
 TEMPORARY = ".tmp"  # the suffix of a file being written (`atomic_write_bytes`); one left in a run folder is stale
 
+# A test hook: None, or a callable given the path of every file the store has just written, removed or renamed
+# into place. `atomic_write_bytes` calls it twice, once the temporary file is written and synced (with the
+# temporary's path) and once it has replaced its target (with the target's path); `remove_file` once the file is
+# gone. tests/test_kills.py kills the process at each of these points in turn.
+_after_write = None
+
 
 class DiskFull(BannbError):
     """The disk that holds the runs is full (or the user's quota is spent)."""
+
+
+def _written(path: Path) -> None:
+    if _after_write is not None:
+        _after_write(Path(path))
 
 
 def _disk_full(err: OSError, path: Path) -> DiskFull | None:
@@ -53,7 +64,6 @@ def _disk_full(err: OSError, path: Path) -> DiskFull | None:
     return DiskFull(f"no space left on the disk that holds {path.parent} (writing {path.name}: {err.strerror}); "
                     f"free some space there, or give the runs another folder (--runs-dir or $BANNB_RUNS), then run "
                     f"the same command again: the epochs already checkpointed are kept")
-
 
 
 # ---------------------------------------------------------------- files
@@ -71,6 +81,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide runs from other users of a shared machine
+        _written(temporary)
         os.replace(temporary, path)
     except BaseException as err:
         if temporary is not None:
@@ -79,6 +90,13 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         if full is not None:
             raise full from err
         raise
+    _written(path)
+
+
+def remove_file(path: Path) -> None:
+    """Remove `path` if it is there (the checkpoint of a finished run, say)."""
+    path.unlink(missing_ok=True)
+    _written(path)
 
 
 def atomic_write_json(path: Path, value) -> None:
