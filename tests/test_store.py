@@ -1,9 +1,10 @@
-"""The run store's repairs (issue 20): a malformed done.json, what `evaluate` says of a run that is not finished,
-and a full disk."""
+"""The run store's repairs (issue 20): a malformed done.json, two processes asking for one run, a full disk, the
+temporaries a killed process leaves, and what `evaluate` says of a run that is not finished."""
 import errno
 import itertools
 import json
 import os
+import time
 
 import pytest
 
@@ -11,16 +12,21 @@ from bannb.cli import main
 from bannb.errors import BannbError
 from bannb.image.training import train_run
 from bannb.runs import store
+from bannb.runs.restore import restore_weights
 from bannb.runs.store import (
+    CHECKPOINT,
     DONE,
+    METRICS,
+    PREDICTIONS,
     WEIGHTS,
     DiskFull,
     Run,
     finished_problem,
     weights_problem,
 )
-from tests.conftest import comparable, only_run, smoke_config
+from tests.conftest import comparable, forked, only_run, smoke_config
 
+TIMEOUT = 120  # seconds for one forked process: a safety net for a hung one
 quiet = lambda *_: None  # noqa: E731
 
 
@@ -79,6 +85,51 @@ def test_evaluate_of_an_unfinished_or_corrupted_run_says_so(tmp_path, capsys, on
         (run.path / DONE).unlink(missing_ok=True)  # next: no marker at all
 
 
+# ---------------------------------------------------------------- two processes, one run
+
+def test_a_second_process_waits_for_the_first_and_reuses_its_run(tmp_path, one_thread, fashion_mnist_available):
+    config, runs_dir = tiny(epochs=2), tmp_path / "runs"
+    writes, waiting = tmp_path / "writes.log", tmp_path / "second-is-waiting"
+
+    def train(name):
+        def hook(path):
+            with open(writes, "a") as f:
+                f.write(f"{name} {path.name}\n")
+            if name == "first" and path.name == CHECKPOINT:  # the first holds the run until the second waits for it
+                deadline = time.monotonic() + TIMEOUT
+                while not waiting.exists() and time.monotonic() < deadline:
+                    time.sleep(0.01)
+
+        def log(message):
+            with open(tmp_path / f"{name}.log", "a") as f:
+                f.write(message + "\n")
+            if "waiting" in message:
+                waiting.touch()
+
+        store._after_write = hook
+        run = train_run(config, runs_dir, progress=False, log=log)
+        (tmp_path / f"{name}.json").write_text(json.dumps(dict(run_id=run.run_id, test_accuracy=run.test_accuracy)))
+
+    first = forked(train, "first")
+    deadline = time.monotonic() + TIMEOUT
+    while not (writes.exists() and "first config.json" in writes.read_text()):
+        assert first.is_alive() and time.monotonic() < deadline
+        time.sleep(0.01)
+    second = forked(train, "second")
+    for process in (first, second):
+        process.join(TIMEOUT)
+        assert process.exitcode == 0
+    results = [json.loads((tmp_path / f"{name}.json").read_text()) for name in ("first", "second")]
+    assert results[0] == results[1] and results[0]["run_id"] == config.run_id
+    assert (tmp_path / "second.log").read_text() == (f"run {config.run_id}: another process is training it; waiting "
+                                                      f"for it to finish\n")
+    lines = writes.read_text().splitlines()
+    assert not [line for line in lines if line.startswith("second")], "the second process wrote nothing"
+    assert lines.count(f"first {METRICS}") == 3, "metrics.csv written by one process: after 2 epochs, then at the end"
+    path = only_run(runs_dir)
+    assert finished_problem(path) is None and sorted(p.name for p in runs_dir.iterdir()) == [config.run_id]
+
+
 # ---------------------------------------------------------------- a full disk
 
 def disk_full_at(monkeypatch, call: int) -> None:
@@ -127,3 +178,24 @@ def test_train_on_a_full_disk_says_so_in_one_line_then_resumes(tmp_path, monkeyp
     monkeypatch.setattr(store.os, "fsync", os.fsync)  # space freed: the same command resumes after epoch 1
     assert main(command) == 0
     assert Run(path).final["resumed_from_epoch"] == 1 and finished_problem(path) is None
+
+
+# ---------------------------------------------------------------- what a killed process leaves
+
+def test_a_restore_cleans_what_a_killed_restore_left(tmp_path, one_thread, fashion_mnist_available):
+    run = train_run(tiny(), tmp_path, progress=False, log=quiet)
+    weights = (run.path / WEIGHTS).read_bytes()
+    (run.path / WEIGHTS).unlink()  # the record, as committed; a restore killed while writing model.pt left:
+    (run.path / "model.ptk1ll3d_x.tmp").write_bytes(weights[:100])
+    assert weights_problem(run.path).startswith("only its record is here")
+    restored = restore_weights(Run(run.path), tmp_path, log=quiet)
+    assert (restored.path / WEIGHTS).read_bytes() == weights
+    assert sorted(p.name for p in run.path.iterdir()) == sorted(["config.json", DONE, "final.json", METRICS, WEIGHTS,
+                                                                 PREDICTIONS])
+    # weights that done.json does not vouch for (the restore was killed before it rewrote done.json) are not trusted
+    done = json.loads((run.path / DONE).read_text())
+    del done["sha256"][WEIGHTS]
+    (run.path / DONE).write_text(json.dumps(done))
+    assert finished_problem(run.path) is None
+    assert weights_problem(run.path) == "its done.json has no checksum for model.pt (a restore of its weights was " \
+                                        "interrupted)"

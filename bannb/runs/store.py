@@ -13,17 +13,21 @@ without weights is a finished run; `weights_problem` says whether the weights ar
 One `Run` serves every kind of run (`bannb.runs.kinds`): its config is loaded as its kind's, and its network is
 built by its kind.
 
-A full disk is one `DiskFull` error naming the folder, never a traceback or a half-written file.
+One process at a time trains a run: `claim_run` holds a lock file beside its folder (`<run id>.lock`) for the whole
+of its training, so that a second process asking for the same run waits, then loads what the first finished. A
+full disk is one `DiskFull` error naming the folder, never a traceback or a half-written file.
 """
 from __future__ import annotations
 
 import csv
 import errno
+import fcntl
 import hashlib
 import io
 import json
 import os
 import tempfile
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import torch
@@ -40,6 +44,7 @@ METRIC_COLUMNS = ["epoch", "train_loss", "valid_loss", "valid_accuracy", "train_
                   "lr", "train_samples", "seconds"]  # an image run's; a kind with others passes its own
 COUNT_COLUMNS = ("epoch", "train_samples", "train_tokens")  # read back as integers
 TEMPORARY = ".tmp"  # the suffix of a file being written (`atomic_write_bytes`); one left in a run folder is stale
+LOCK = ".lock"  # beside a run's folder: `<run id>.lock`, held while a process trains the run (`claim_run`)
 
 # A test hook: None, or a callable given the path of every file the store has just written, removed or renamed
 # into place. `atomic_write_bytes` calls it twice, once the temporary file is written and synced (with the
@@ -97,6 +102,15 @@ def remove_file(path: Path) -> None:
     """Remove `path` if it is there (the checkpoint of a finished run, say)."""
     path.unlink(missing_ok=True)
     _written(path)
+
+
+def remove_temporaries(path: Path) -> list[str]:
+    """Remove the temporary files a killed process left in the run folder `path` (call it only while holding the
+    run, `claim_run`: no other process writes there then); the names removed."""
+    stale = sorted(p for p in path.glob(f"*{TEMPORARY}") if p.is_file()) if path.is_dir() else []
+    for temporary in stale:
+        temporary.unlink(missing_ok=True)
+    return [p.name for p in stale]
 
 
 def atomic_write_json(path: Path, value) -> None:
@@ -242,6 +256,18 @@ def finished_problem(path: Path) -> str | None:
     return None
 
 
+def finished_run(path: Path) -> Run | None:
+    """The finished run at `path`, or None if it is not one (`finished_problem`). What a process killed after
+    writing done.json left goes: its checkpoint (no process writes one into a finished run, so removing it needs no
+    lock) and its lock file, unless a process holds it."""
+    if finished_problem(path) is not None:
+        return None
+    if (path / CHECKPOINT).exists():
+        remove_file(path / CHECKPOINT)
+    _remove_stale_lock(path)
+    return Run(path)
+
+
 def weights_problem(path: Path) -> str | None:
     """Why the finished run at `path` has no trustworthy weights, or None if it has them."""
     problem = finished_problem(path)
@@ -249,6 +275,8 @@ def weights_problem(path: Path) -> str | None:
         return f"it is not a finished run ({problem})"
     if not (path / WEIGHTS).exists():
         return "only its record is here (config, metrics and predictions, as committed with the book), not model.pt"
+    if WEIGHTS not in json.loads((path / DONE).read_text())["sha256"]:
+        return "its done.json has no checksum for model.pt (a restore of its weights was interrupted)"
     return None
 
 
@@ -278,3 +306,81 @@ def resolve_teacher(teacher: str | None, runs_dir: Path) -> Run | None:
     if teacher is None:
         return None
     return resolve_run(teacher, runs_dir, "teacher run")
+
+
+# ---------------------------------------------------------------- one process at a time
+
+@contextmanager
+def run_lock(path: Path, log=print):
+    """Hold the run at `path` for this process: an exclusive `flock` on `<path>.lock`, beside the folder (so that
+    the folder itself may be renamed or replaced meanwhile), released at the end, or by the kernel if the process
+    dies. A second process waits here until the first is done; the file is removed on release, and a waiter that
+    finds its file removed takes the new one."""
+    lock, waited = path.with_name(path.name + LOCK), False
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            handle = os.open(lock, os.O_RDONLY | os.O_CREAT, 0o644)
+            try:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    if not waited:
+                        log(f"run {path.name}: another process is training it; waiting for it to finish")
+                    waited = True
+                    fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    current = os.stat(lock).st_ino == os.fstat(handle).st_ino
+                except FileNotFoundError:
+                    current = False
+            except BaseException:
+                os.close(handle)
+                raise
+            if current:
+                break
+            os.close(handle)  # the process it waited for removed that file: take the new one
+    except OSError as err:
+        full = _disk_full(err, lock)
+        if full is not None:
+            raise full from err
+        raise
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)  # before the release: a waiter then sees its file gone and takes a new one
+        os.close(handle)
+
+
+def _remove_stale_lock(path: Path) -> None:
+    """Remove the lock file of the run at `path` if no process holds it (a killed process's)."""
+    lock = path.with_name(path.name + LOCK)
+    if not lock.exists():
+        return
+    try:
+        handle = os.open(lock, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if os.stat(lock).st_ino == os.fstat(handle).st_ino:  # still the file at that name: no one else has it
+            lock.unlink()
+    except (BlockingIOError, FileNotFoundError):
+        pass  # a process holds it (or has just removed it): its own to remove
+    finally:
+        os.close(handle)
+
+
+@contextmanager
+def claim_run(path: Path, log=print, lock: bool = True):
+    """Hold the run at `path` (`run_lock`) and say whether it must be trained: yields None if it is a finished run
+    (another process finished it while this one waited), else why not (`finished_problem`). An unfinished run's
+    stale files go first: the temporaries a killed process left, and a done.json that no longer vouches for it.
+    `lock=False` (the other processes of a data-parallel run, whose process 0 holds it) only checks."""
+    with run_lock(path, log) if lock else nullcontext():
+        problem = finished_problem(path)
+        if problem is not None and lock and path.is_dir():
+            remove_temporaries(path)
+            if (path / DONE).exists():
+                remove_file(path / DONE)
+        yield problem
+
