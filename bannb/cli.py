@@ -13,7 +13,7 @@ from bannb.image.distributed import is_main_process
 from bannb.image.training import train_run
 from bannb.losses import LOSSES
 from bannb.models import count_parameters, create_model, list_models
-from bannb.runs.store import default_runs_dir, resolve_teacher
+from bannb.runs.store import default_runs_dir, resolve_run
 from bannb.study.generations import born_again, ensemble_accuracy
 from bannb.study.profiles import DEFAULT_PROFILE, PROFILES, check_seeds, make_config, resolve_device
 
@@ -118,7 +118,7 @@ def cmd_ban(args) -> None:
 
 def cmd_evaluate(args) -> None:
     runs_dir = args.runs_dir or default_runs_dir()
-    runs = [resolve_teacher(name, runs_dir) for name in args.runs]
+    runs = [resolve_run(name, runs_dir) for name in args.runs]
     for run in runs:
         print(f"  {run.run_id:<70} test accuracy {_percent(run.test_accuracy)}")
     if len(runs) > 1:

@@ -2,7 +2,21 @@
 
 
 class BannbError(Exception):
-    """Bad input or a broken file: the message names the input and the fix."""
+    """Bad input or a broken file: the message names the input and the fix.
+
+    The message is the one it was raised with: fastai rewrites the arguments of an exception raised in a callback
+    to say where ("Exception occured in `RunRecorder` when calling event `after_epoch`:" and the message on a
+    second line), and a user's error stays one line."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.message = super().__str__()
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __reduce__(self):  # across processes (a plan's workers), the message it was raised with
+        return type(self), (self.message,)
 
 
 class DataError(BannbError):

@@ -1,5 +1,6 @@
 """Fixtures and helpers shared by the test files (import the helpers with `from tests.conftest import …`)."""
 import json
+import multiprocessing
 import socket
 import sys
 from pathlib import Path
@@ -58,3 +59,26 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.fixture
+def one_thread():
+    """One intra-op thread in this process (and in the processes `forked` starts): a process forked after OpenMP
+    has run threads hangs in its next parallel region, and one thread count gives the killed process and the one
+    that resumes its run the same numbers."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def forked(target, *args):
+    """A started child process running `target(*args)`, forked from this one (no import of torch and fastai again,
+    and it inherits this process's loaded datasets and monkeypatches); call it under the `one_thread` fixture."""
+    def run():
+        torch.set_num_threads(1)
+        target(*args)
+
+    process = multiprocessing.get_context("fork").Process(target=run)
+    process.start()
+    return process

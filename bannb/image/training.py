@@ -41,10 +41,10 @@ from bannb.runs.restore import restore_weights
 from bannb.runs.store import (
     METRIC_COLUMNS,
     Run,
-    check_data,
+    claim_run,
     compact_predictions,
     default_runs_dir,
-    finished_problem,
+    finished_run,
     resolve_teacher,
 )
 
@@ -217,23 +217,28 @@ def train_run(config: RunConfig, runs_dir: Path | None = None, device: str | tor
               progress: bool = True, log=print, callbacks=(), path: Path | None = None) -> Run:
     """Train the run `config` describes, or load it if it has already finished.
 
-    An interrupted run resumes from its last completed epoch. A student whose teacher is recorded without its
-    weights (a fresh clone) first gets them back (`restore_weights`). `callbacks` are extra fastai callbacks
-    (logging, say); they must not change what is trained, since they are not part of the run's config. `path`
-    is where the run is written (by default `runs_dir / run_id`; teachers are always looked up in `runs_dir`).
+    An interrupted run resumes from its last completed epoch. One process at a time trains a run
+    (`bannb.runs.store.claim_run`): a second asking for it waits, then loads what the first finished. A student
+    whose teacher is recorded without its weights (a fresh clone) first gets them back (`restore_weights`).
+    `callbacks` are extra fastai callbacks (logging, say); they must not change what is trained, since they are not
+    part of the run's config. `path` is where the run is written (by default `runs_dir / run_id`; teachers are
+    always looked up in `runs_dir`).
     """
     runs_dir = Path(runs_dir or default_runs_dir())
     path = Path(path or runs_dir / config.run_id)
-    if path.exists():
-        problem = finished_problem(path)
-        if problem is None:
-            return check_data(Run(path))
-        log(f"run {config.run_id}: not finished ({problem}); training it")
-    if config.teacher is not None:
-        restore_weights(resolve_teacher(config.teacher, runs_dir), runs_dir, device, progress, log)
-    training = prepare_training(config, runs_dir, device, log, path)
-    learn = build_learner(training, progress, callbacks)
-    started = time.perf_counter()
-    if training.start_epoch < config.epochs:
-        learn.fit(config.epochs, lr=config.lr, reset_opt=training.checkpoint is None)
-    return finish_run(training, learn, time.perf_counter() - started)
+    if (run := finished_run(path)) is not None:  # a finished run is only read: no lock
+        return run
+    # one process at a time trains the run (process 0 of a data-parallel run holds it for all of them)
+    with claim_run(path, log, lock=distributed.is_main_process()) as problem:
+        if problem is None:  # another process finished it while this one waited
+            return finished_run(path)
+        if path.exists():
+            log(f"run {config.run_id}: not finished ({problem}); training it")
+        if config.teacher is not None:
+            restore_weights(resolve_teacher(config.teacher, runs_dir), runs_dir, device, progress, log)
+        training = prepare_training(config, runs_dir, device, log, path)
+        learn = build_learner(training, progress, callbacks)
+        started = time.perf_counter()
+        if training.start_epoch < config.epochs:
+            learn.fit(config.epochs, lr=config.lr, reset_opt=training.checkpoint is None)
+        return finish_run(training, learn, time.perf_counter() - started)

@@ -53,7 +53,7 @@ from bannb.runs.learner import (
     write_result,
 )
 from bannb.runs.restore import restore_weights
-from bannb.runs.store import Run, check_data, default_runs_dir, finished_problem, resolve_teacher
+from bannb.runs.store import Run, claim_run, default_runs_dir, finished_run, resolve_teacher
 
 # ---------------------------------------------------------------- the streams as fastai reads them
 
@@ -222,8 +222,16 @@ def train_lm_run(config: LMRunConfig, runs_dir: Path | None = None, device: str 
     """
     runs_dir = Path(runs_dir) if runs_dir is not None else default_runs_dir()
     path = Path(path or runs_dir / config.run_id)
-    if path.is_dir() and finished_problem(path) is None:
-        return check_data(Run(path))
+    if (run := finished_run(path)) is not None:  # a finished run is only read: no lock
+        return run
+    with claim_run(path, log) as problem:  # one process at a time trains the run
+        if problem is None:  # another process finished it while this one waited
+            return finished_run(path)
+        return _train(config, runs_dir, path, device, log, callbacks, progress)
+
+
+def _train(config: LMRunConfig, runs_dir: Path, path: Path, device, log, callbacks, progress: bool) -> Run:
+    """Train the run at `path` (the process holds it), resuming its checkpoint if there is one."""
     teacher_run = resolve_teacher(config.teacher, runs_dir)
     if teacher_run is not None and not teacher_run.has_weights:
         teacher_run = restore_weights(teacher_run, runs_dir, device, log=log)

@@ -33,6 +33,7 @@ from bannb.runs.store import (
     atomic_write_json,
     mark_done,
     read_metrics,
+    remove_file,
     write_metrics,
 )
 
@@ -83,7 +84,7 @@ def write_result(path: Path, weights: dict, predictions: dict, final: dict, rows
     atomic_torch_save(path / PREDICTIONS, predictions)
     atomic_write_json(path / FINAL, final)
     mark_done(path)
-    (path / CHECKPOINT).unlink(missing_ok=True)
+    remove_file(path / CHECKPOINT)
 
 
 # ---------------------------------------------------------------- callbacks

@@ -15,8 +15,11 @@ from bannb.runs.store import (
     atomic_write_bytes,
     default_runs_dir,
     mark_done,
+    remove_temporaries,
     resolve_teacher,
+    run_lock,
     sha256,
+    weights_problem,
 )
 
 RESTORE_DIR = ".restore"  # under the runs folder: recorded runs being trained again for their weights
@@ -34,8 +37,17 @@ def restore_weights(run, runs_dir: Path | None = None, device: str | torch.devic
     both results. An interruption leaves the record as it was and the scratch run resumable."""
     if run.has_weights:
         return run
-    kind = run.kind
     runs_dir = Path(runs_dir or default_runs_dir())
+    with run_lock(run.path, log):  # one process at a time: a second waits, then finds the weights back
+        if weights_problem(run.path) is None:
+            return Run(run.path)
+        remove_temporaries(run.path)  # a killed restore's model.pt being written, say
+        return _restore(Run(run.path), runs_dir, device, progress, log)
+
+
+def _restore(run, runs_dir: Path, device, progress: bool, log):
+    """`restore_weights`'s work, while the process holds the run."""
+    kind = run.kind
     if run.config.teacher is not None:
         restore_weights(resolve_teacher(run.config.teacher, runs_dir), runs_dir, device, progress, log)
     log(f"run {run.run_id}: recorded without its weights; training it again for them")

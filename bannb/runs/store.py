@@ -12,15 +12,22 @@ without weights is a finished run; `weights_problem` says whether the weights ar
 
 One `Run` serves every kind of run (`bannb.runs.kinds`): its config is loaded as its kind's, and its network is
 built by its kind.
+
+One process at a time trains a run: `claim_run` holds a lock file beside its folder (`<run id>.lock`) for the whole
+of its training, so that a second process asking for the same run waits, then loads what the first finished. A
+full disk is one `DiskFull` error naming the folder, never a traceback or a half-written file.
 """
 from __future__ import annotations
 
 import csv
+import errno
+import fcntl
 import hashlib
 import io
 import json
 import os
 import tempfile
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import torch
@@ -37,23 +44,74 @@ RESULT_FILES = (*RECORD_FILES, WEIGHTS)  # what done.json vouches for
 METRIC_COLUMNS = ["epoch", "train_loss", "valid_loss", "valid_accuracy", "train_probe_loss", "train_probe_accuracy",
                   "lr", "train_samples", "seconds"]  # an image run's; a kind with others passes its own
 COUNT_COLUMNS = ("epoch", "train_samples", "train_tokens")  # read back as integers
+TEMPORARY = ".tmp"  # the suffix of a file being written (`atomic_write_bytes`); one left in a run folder is stale
+LOCK = ".lock"  # beside a run's folder: `<run id>.lock`, held while a process trains the run (`claim_run`)
+
+# A test hook: None, or a callable given the path of every file the store has just written, removed or renamed
+# into place. `atomic_write_bytes` calls it twice, once the temporary file is written and synced (with the
+# temporary's path) and once it has replaced its target (with the target's path); `remove_file` once the file is
+# gone. tests/test_kills.py kills the process at each of these points in turn.
+_after_write = None
+
+
+class DiskFull(BannbError):
+    """The disk that holds the runs is full (or the user's quota is spent)."""
+
+
+def _written(path: Path) -> None:
+    if _after_write is not None:
+        _after_write(Path(path))
+
+
+def _disk_full(err: OSError, path: Path) -> DiskFull | None:
+    """The one-line error for a write to `path` that failed for lack of space, or None for another failure."""
+    if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+        return None
+    return DiskFull(f"no space left on the disk that holds {path.parent} (writing {path.name}: {err.strerror}); "
+                    f"free some space there, or give the runs another folder (--runs-dir or $BANNB_RUNS), then run "
+                    f"the same command again: the epochs already checkpointed are kept")
 
 
 # ---------------------------------------------------------------- files
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    """Write `data` to `path` through a temporary file in the same folder, renamed over `path` once synced: a
+    reader sees the old file or the new one, never a part; a failure removes the temporary. A full disk raises
+    `DiskFull`."""
+    temporary = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=TEMPORARY)
         with os.fdopen(handle, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.chmod(temporary, 0o644)  # mkstemp's 0600 would hide runs from other users of a shared machine
+        _written(temporary)
         os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+    except BaseException as err:
+        if temporary is not None:
+            Path(temporary).unlink(missing_ok=True)
+        full = _disk_full(err, path) if isinstance(err, OSError) else None
+        if full is not None:
+            raise full from err
         raise
+    _written(path)
+
+
+def remove_file(path: Path) -> None:
+    """Remove `path` if it is there (the checkpoint of a finished run, say)."""
+    path.unlink(missing_ok=True)
+    _written(path)
+
+
+def remove_temporaries(path: Path) -> list[str]:
+    """Remove the temporary files a killed process left in the run folder `path` (call it only while holding the
+    run, `claim_run`: no other process writes there then); the names removed."""
+    stale = sorted(p for p in path.glob(f"*{TEMPORARY}") if p.is_file()) if path.is_dir() else []
+    for temporary in stale:
+        temporary.unlink(missing_ok=True)
+    return [p.name for p in stale]
 
 
 def atomic_write_json(path: Path, value) -> None:
@@ -176,9 +234,16 @@ def finished_problem(path: Path) -> str | None:
     if not done.exists():
         return "it has no done.json marker (it was interrupted or is still training)"
     try:
-        checksums = json.loads(done.read_text())["sha256"]
-    except (ValueError, KeyError) as err:
-        return f"its done.json is unreadable ({err})"
+        marker = json.loads(done.read_text())
+    except (ValueError, OSError) as err:  # not JSON, not UTF-8 (both ValueErrors), or not a readable file
+        return f"its done.json is unreadable ({type(err).__name__}: {' '.join(str(err).split())})"
+    checksums = marker.get("sha256") if isinstance(marker, dict) else None
+    if not isinstance(checksums, dict) or not all(isinstance(name, str) and isinstance(digest, str)
+                                                  for name, digest in checksums.items()):
+        return "its done.json is malformed (not an object with a \"sha256\" object of file names and checksums)"
+    strangers = sorted(name for name in checksums if name not in RESULT_FILES)
+    if strangers:
+        return f"its done.json lists files that are no part of a run's result ({', '.join(map(repr, strangers))})"
     unvouched = [name for name in RECORD_FILES if name not in checksums]
     if unvouched:
         return f"its done.json has no checksum for {', '.join(unvouched)} (written by an older bannb)"
@@ -192,21 +257,16 @@ def finished_problem(path: Path) -> str | None:
     return None
 
 
-def weights_problem(path: Path) -> str | None:
-    """Why the finished run at `path` has no trustworthy weights, or None if it has them."""
-    problem = finished_problem(path)
-    if problem is not None:
-        return f"it is not a finished run ({problem})"
-    if not (path / WEIGHTS).exists():
-        return "only its record is here (config, metrics and predictions, as committed with the book), not model.pt"
-    return None
-
-
-def compact_predictions(logits: torch.Tensor, labels: torch.Tensor) -> dict:
-    """Test-set predictions as stored: float16 logits (about 2 bytes a class an image; every reader, the
-    training machine included, reads the same rounded values) and labels in the smallest integer type."""
-    return dict(logits=logits.detach().to(torch.float16).cpu(),
-                labels=labels.detach().to(torch.uint8 if int(labels.max()) < 256 else torch.int64).cpu())
+def finished_run(path: Path) -> Run | None:
+    """The finished run at `path`, or None if it is not one (`finished_problem`). What a process killed after
+    writing done.json left goes: its checkpoint (no process writes one into a finished run, so removing it needs no
+    lock) and its lock file, unless a process holds it."""
+    if finished_problem(path) is not None:
+        return None
+    if (path / CHECKPOINT).exists():
+        remove_file(path / CHECKPOINT)
+    _remove_stale_lock(path)
+    return check_data(Run(path))
 
 
 def check_data(run: Run) -> Run:
@@ -220,16 +280,119 @@ def check_data(run: Run) -> Run:
     return run
 
 
+def weights_problem(path: Path) -> str | None:
+    """Why the finished run at `path` has no trustworthy weights, or None if it has them."""
+    problem = finished_problem(path)
+    if problem is not None:
+        return f"it is not a finished run ({problem})"
+    if not (path / WEIGHTS).exists():
+        return "only its record is here (config, metrics and predictions, as committed with the book), not model.pt"
+    if WEIGHTS not in json.loads((path / DONE).read_text())["sha256"]:
+        return "its done.json has no checksum for model.pt (a restore of its weights was interrupted)"
+    return None
+
+
+def compact_predictions(logits: torch.Tensor, labels: torch.Tensor) -> dict:
+    """Test-set predictions as stored: float16 logits (about 2 bytes a class an image; every reader, the
+    training machine included, reads the same rounded values) and labels in the smallest integer type."""
+    return dict(logits=logits.detach().to(torch.float16).cpu(),
+                labels=labels.detach().to(torch.uint8 if int(labels.max()) < 256 else torch.int64).cpu())
+
+
+def resolve_run(name: str, runs_dir: Path, role: str = "run") -> Run:
+    """A finished run given by run id or run directory; `role` says what it is for ("teacher run" names a
+    student's teacher), so that the message says which run is missing or unfinished and what to do."""
+    path = Path(name) if Path(name).is_dir() else runs_dir / name
+    if not path.is_dir():
+        raise ConfigError(f"{role} {name!r} not found (looked for {path}); train it first, "
+                          f"or give the directory of a finished run")
+    problem = finished_problem(path)
+    if problem:
+        raise ConfigError(f"{role} {path} is not a finished run: {problem}; it is unfinished or corrupted: run the "
+                          f"command that trained it again (it resumes an interrupted run, retrains a corrupted one)")
+    return Run(path)
+
+
 def resolve_teacher(teacher: str | None, runs_dir: Path) -> Run | None:
     """A teacher given by run id or run directory; it must be a finished run."""
     if teacher is None:
         return None
-    path = Path(teacher) if Path(teacher).is_dir() else runs_dir / teacher
-    if not path.is_dir():
-        raise ConfigError(f"teacher run {teacher!r} not found (looked for {path}); train it first, "
-                          f"or give the directory of a finished run")
-    problem = finished_problem(path)
-    if problem:
-        raise ConfigError(f"teacher run {path} is not a finished run: {problem}; train it to the end first "
-                          f"(the same call resumes it)")
-    return check_data(Run(path))
+    return check_data(resolve_run(teacher, runs_dir, "teacher run"))
+
+
+# ---------------------------------------------------------------- one process at a time
+
+@contextmanager
+def run_lock(path: Path, log=print):
+    """Hold the run at `path` for this process: an exclusive `flock` on `<path>.lock`, beside the folder (so that
+    the folder itself may be renamed or replaced meanwhile), released at the end, or by the kernel if the process
+    dies. A second process waits here until the first is done; the file is removed on release, and a waiter that
+    finds its file removed takes the new one."""
+    lock, waited = path.with_name(path.name + LOCK), False
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            handle = os.open(lock, os.O_RDONLY | os.O_CREAT, 0o644)
+            try:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    if not waited:
+                        log(f"run {path.name}: another process is training it; waiting for it to finish")
+                    waited = True
+                    fcntl.flock(handle, fcntl.LOCK_EX)
+                try:
+                    current = os.stat(lock).st_ino == os.fstat(handle).st_ino
+                except FileNotFoundError:
+                    current = False
+            except BaseException:
+                os.close(handle)
+                raise
+            if current:
+                break
+            os.close(handle)  # the process it waited for removed that file: take the new one
+    except OSError as err:
+        full = _disk_full(err, lock)
+        if full is not None:
+            raise full from err
+        raise
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)  # before the release: a waiter then sees its file gone and takes a new one
+        os.close(handle)
+
+
+def _remove_stale_lock(path: Path) -> None:
+    """Remove the lock file of the run at `path` if no process holds it (a killed process's)."""
+    lock = path.with_name(path.name + LOCK)
+    if not lock.exists():
+        return
+    try:
+        handle = os.open(lock, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if os.stat(lock).st_ino == os.fstat(handle).st_ino:  # still the file at that name: no one else has it
+            lock.unlink()
+    except (BlockingIOError, FileNotFoundError):
+        pass  # a process holds it (or has just removed it): its own to remove
+    finally:
+        os.close(handle)
+
+
+@contextmanager
+def claim_run(path: Path, log=print, lock: bool = True):
+    """Hold the run at `path` (`run_lock`) and say whether it must be trained: yields None if it is a finished run
+    (another process finished it while this one waited), else why not (`finished_problem`). An unfinished run's
+    stale files go first: the temporaries a killed process left, and a done.json that no longer vouches for it.
+    `lock=False` (the other processes of a data-parallel run, whose process 0 holds it) only checks."""
+    with run_lock(path, log) if lock else nullcontext():
+        problem = finished_problem(path)
+        if problem is not None and lock and path.is_dir():
+            remove_temporaries(path)
+            if (path / DONE).exists():
+                remove_file(path / DONE)
+        yield problem
+
