@@ -102,10 +102,22 @@ def test_machines_and_durations_for_prose(tmp_path, monkeypatch):
 
 
 def test_papermill_parameter_of_the_wrong_type(book):
-    failures = run_book("cpu", chapters=["03"], root=book, parameters={"epochs": "five"})
-    assert len(failures) == 1
-    assert "03_params: cell" in failures[0]
-    assert "parameter epochs must be a positive integer, got 'five' (str)" in failures[0]
+    # refused before any chapter trains or runs
+    with pytest.raises(ConfigError, match=r"parameter epochs must be a positive integer, got 'five' \(str\)"):
+        run_book("cpu", chapters=["03"], root=book, parameters={"epochs": "five"})
+    assert outputs(book / "book" / "03_params.ipynb") == []
+
+
+def test_a_chapters_seeds_are_checked_before_its_plan_trains(book, monkeypatch):
+    import bannb.book.runner as runner
+    trained = []
+    monkeypatch.setattr(runner, "train_chapter", lambda chapter, *args, **kwargs: trained.append(chapter))
+    (book / "book" / "04_born_again.ipynb").write_text((book / "book" / "01_good.ipynb").read_text())
+    with open(book / "_toc.yml", "a") as toc:
+        toc.write("- file: book/04_born_again\n")
+    failures = run_book("cpu", chapters=["04"], root=book, parameters={"seeds": [1]}, log=lambda line: None)
+    assert trained == [] and len(failures) == 1
+    assert failures[0].startswith("04_born_again: chapter 04_born_again: secondary seeds")
 
 
 def test_other_profiles_write_elsewhere(book):
@@ -140,12 +152,12 @@ def test_unknown_profile_in_the_runner(book):
 
 
 @pytest.mark.parametrize("parameters, message", [
-    (dict(seeds=[0, 0]), "parameter seeds [0, 0] name 0 more than once"),
     (dict(seeds=[1]), "chapter 04_born_again: secondary seeds [0] are not all among the seeds [1]"),
 ])
 def test_seeds_that_would_fail_late_stop_the_chapters_first_cell(tmp_path, parameters, message):
     """`papermill … -y "seeds: [1]"` trained ~130 s, then failed in a late cell ("no seed in common"); now the
-    chapter's set-up cell refuses it, before any cell trains."""
+    chapter's set-up cell refuses it, before any cell trains (and the runner, for a chapter it knows, before its
+    plan trains: `test_a_chapters_seeds_are_checked_before_its_plan_trains`)."""
     (tmp_path / "book").mkdir()
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: book/04_pairs\n")
     notebook(tmp_path / "book" / "04_pairs.ipynb",
@@ -156,6 +168,8 @@ def test_seeds_that_would_fail_late_stop_the_chapters_first_cell(tmp_path, param
     failures = run_book("smoke", root=tmp_path, parameters=parameters)
     assert len(failures) == 1 and failures[0].startswith("04_pairs: cell 2 ")  # 0: parameters, 1: injected ones
     assert f"raised ConfigError: {message}" in failures[0]
+    with pytest.raises(ConfigError, match=r"parameter seeds \[0, 0\] name 0 more than once"):  # before any chapter
+        run_book("smoke", root=tmp_path, parameters=dict(seeds=[0, 0]))
 
 
 def test_a_gpu_profile_is_refused_by_the_runner_without_cuda_before_anything_trains(book, monkeypatch):

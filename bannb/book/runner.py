@@ -27,12 +27,13 @@ import yaml
 from papermill.exceptions import PapermillExecutionError
 from PIL import Image
 
+from bannb.book import check_parameters
 from bannb.book.timings import add_training_time, record_timing, timings_file  # noqa: F401  (timings_file: the runner's file, re-exported)
 from bannb.errors import BannbError, ConfigError
 from bannb.paths import PROJECT_ROOT, default_runs_dir
 from bannb.runs.plan import default_workers, train_all
 from bannb.runs.store import Run
-from bannb.study.chapters import chapter_plan
+from bannb.study.chapters import CHAPTERS, chapter_plan, check_chapter_seeds
 from bannb.study.profiles import DEFAULT_PROFILE, PROFILES, get_profile, resolve_device
 
 # ---------------------------------------------------------------- the chapters
@@ -127,12 +128,17 @@ def run_book(profile: str = DEFAULT_PROFILE, chapters: list[str] | None = None, 
     # The committed chapters default to the committed profile; inject only what differs, so they stay clean.
     parameters = dict(parameters or {}, **({} if committed else {"profile": profile}),
                       **({} if device is None else {"device": device}))
+    check_parameters(**parameters)  # every value, before any chapter trains (one line: ConfigError)
     state_file = root / "_build" / "book-state" / f"{profile}.json"
     state = json.loads(state_file.read_text()) if state_file.exists() else {}
     failures = []
     for notebook in select(chapter_notebooks(root), chapters):
         output = notebook if committed else root / "_build" / "executed" / profile / notebook.name
         try:
+            if notebook.stem in CHAPTERS:  # its seeds, against what it compares, before its plan trains
+                chosen = get_profile(profile)
+                check_chapter_seeds(notebook.stem, chosen, parameters.get("seeds") or chosen.seeds,
+                                    parameters.get("secondary_seeds") or chosen.secondary_seeds)
             train_chapter(notebook.stem, profile, root, log, trained_on)
         except BannbError as err:
             failures.append(f"{notebook.stem}: {err}")
