@@ -47,6 +47,7 @@ from bannb.runs.store import (
     finished_run,
     resolve_teacher,
 )
+from bannb.study import teaching
 
 TRAIN_PROBE_SIZE = 1000  # clean training images evaluated after every epoch (the whole split at the end)
 
@@ -93,18 +94,26 @@ def clean_loader(dls, size: int | None = None) -> InMemoryLoader:
 
 
 def training_fit(model, dls, config: RunConfig, teacher, test_logits: torch.Tensor) -> dict:
-    """How well the trained model fits its training split (clean images, eval mode), and for a student how its
-    teacher's targets relate to the labels and how often the two agree on the test set."""
+    """How well the trained model fits its training split (clean images, eval mode), and for a student what its
+    teacher taught it and how much of it it took (`study.teaching`): the teacher's mass outside its top class,
+    entropy and wrong top classes on the clean training images (`_clean`) and on one pass of the views the student
+    trained on (`_seen`: augmented where the run augments), and on the test set the two's top-1 agreement and
+    KL(teacher ‖ student)."""
     loader = clean_loader(dls)
     logits, labels = predict(model, loader, config.precision, config.channels_last)
     fit = dict(train_accuracy=(logits.argmax(dim=1) == labels).float().mean().item(),
                train_loss=F.cross_entropy(logits, labels).item())
     if teacher is not None:
         teacher_logits, _ = predict(teacher, loader, config.precision, config.channels_last)
+        seen_logits, seen_labels = predict(teacher, dls.train, config.precision, config.channels_last)
         teacher_test_logits, _ = predict(teacher, dls.test, config.precision, config.channels_last)
+        inherited = teaching.fidelity(teacher_test_logits, test_logits)
         fit.update(teacher_train_targets_wrong=(teacher_logits.argmax(dim=1) != labels).float().mean().item(),
                    test_agreement_with_teacher=(teacher_test_logits.argmax(dim=1)
-                                                == test_logits.argmax(dim=1)).float().mean().item())
+                                                == test_logits.argmax(dim=1)).float().mean().item(),
+                   test_kl_teacher_student=inherited["kl"],
+                   **teaching.taught_record(teacher_logits, labels, "clean"),
+                   **teaching.taught_record(seen_logits, seen_labels, "seen"))
     return fit
 
 

@@ -1,0 +1,54 @@
+"""What a student is taught, and how much of its teacher it inherits (issue #21, item 1): measures on logits.
+
+A born-again student trains on its teacher's softmax outputs. What it can learn beyond the labels is the teacher's
+probability mass outside its top class ("dark knowledge") and the spread of it (entropy), on the inputs the student
+actually trains on; what it inherits shows in how often it agrees with its own teacher and how far apart their
+outputs are (KL(teacher ‖ student)), beside how often it agrees with other teachers of the same regime (the
+baseline for "inherited").
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def dark_knowledge(teacher_logits: torch.Tensor) -> dict:
+    """The teacher's mean probability outside its top class and mean entropy (nats) over the rows of
+    `teacher_logits` (N, classes)."""
+    log_probs = F.log_softmax(teacher_logits.double(), dim=1)
+    probs = log_probs.exp()
+    return dict(mass_outside_top=(1 - probs.max(dim=1).values).mean().item(),
+                entropy=-(probs * log_probs).sum(dim=1).mean().item())
+
+
+def targets_wrong(teacher_logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """The share of the teacher's targets whose top class is not the label."""
+    return (teacher_logits.argmax(dim=1) != labels).double().mean().item()
+
+
+def fidelity(teacher_logits: torch.Tensor, student_logits: torch.Tensor) -> dict:
+    """How much of its teacher a student inherits, on the same inputs: top-1 agreement and the mean
+    KL(teacher ‖ student) in nats."""
+    teacher_log_probs = F.log_softmax(teacher_logits.double(), dim=1)
+    student_log_probs = F.log_softmax(student_logits.double(), dim=1)
+    kl = (teacher_log_probs.exp() * (teacher_log_probs - student_log_probs)).sum(dim=1).mean().item()
+    return dict(agreement=(teacher_logits.argmax(dim=1) == student_logits.argmax(dim=1)).double().mean().item(),
+                kl=kl)
+
+
+def agreement_with_others(student_logits: torch.Tensor, others: list[torch.Tensor]) -> float:
+    """The student's mean top-1 agreement with other models of its regime (teachers it did not learn from): what
+    its agreement with its own teacher is to be compared with; NaN without others."""
+    if not others:
+        return float("nan")
+    top = student_logits.argmax(dim=1)
+    return sum((top == other.argmax(dim=1)).double().mean().item() for other in others) / len(others)
+
+
+def taught_record(teacher_logits: torch.Tensor, labels: torch.Tensor, where: str) -> dict:
+    """The item-1 numbers of a teacher's targets on one set of inputs, named for the record: e.g. where="clean"
+    gives teacher_mass_outside_top_clean, teacher_entropy_clean, teacher_targets_wrong_clean."""
+    knowledge = dark_knowledge(teacher_logits)
+    return {f"teacher_mass_outside_top_{where}": knowledge["mass_outside_top"],
+            f"teacher_entropy_{where}": knowledge["entropy"],
+            f"teacher_targets_wrong_{where}": targets_wrong(teacher_logits, labels)}

@@ -1,0 +1,74 @@
+"""What a student is taught (`study.teaching`): exact values on logits whose softmax is known."""
+import math
+
+import pytest
+import torch
+
+from bannb.study.teaching import agreement_with_others, dark_knowledge, fidelity, taught_record, targets_wrong
+
+
+def logits_of(probs):
+    return torch.tensor(probs, dtype=torch.float64).log()
+
+
+def test_dark_knowledge_of_uniform_and_of_certain_outputs():
+    uniform = dark_knowledge(torch.zeros(4, 10))
+    assert uniform["mass_outside_top"] == pytest.approx(0.9) and uniform["entropy"] == pytest.approx(math.log(10))
+    certain = dark_knowledge(torch.tensor([[50.0, 0.0, 0.0], [0.0, 0.0, 50.0]]))
+    assert certain["mass_outside_top"] == pytest.approx(0.0, abs=1e-12)
+    assert certain["entropy"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_dark_knowledge_is_the_mean_over_rows():
+    found = dark_knowledge(logits_of([[0.7, 0.2, 0.1], [0.5, 0.5, 0.0 + 1e-300]]))
+    assert found["mass_outside_top"] == pytest.approx((0.3 + 0.5) / 2)
+    entropy = -(0.7 * math.log(0.7) + 0.2 * math.log(0.2) + 0.1 * math.log(0.1)) / 2 + math.log(2) / 2
+    assert found["entropy"] == pytest.approx(entropy, rel=1e-9)
+
+
+def test_targets_wrong_and_the_named_record():
+    teacher = logits_of([[0.6, 0.3, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6], [0.5, 0.4, 0.1]])
+    labels = torch.tensor([0, 1, 1, 1])
+    assert targets_wrong(teacher, labels) == 0.5
+    record = taught_record(teacher, labels, "seen")
+    assert set(record) == {"teacher_mass_outside_top_seen", "teacher_entropy_seen", "teacher_targets_wrong_seen"}
+    assert record["teacher_mass_outside_top_seen"] == pytest.approx((0.4 + 0.2 + 0.4 + 0.5) / 4)
+
+
+def test_fidelity_kl_is_zero_for_the_same_outputs_and_matches_the_formula():
+    teacher = logits_of([[0.7, 0.2, 0.1], [0.3, 0.3, 0.4]])
+    assert fidelity(teacher, teacher + 5.0) == {"agreement": 1.0, "kl": pytest.approx(0.0, abs=1e-12)}
+    student = logits_of([[0.2, 0.7, 0.1], [0.3, 0.3, 0.4]])
+    kl_row = 0.7 * math.log(0.7 / 0.2) + 0.2 * math.log(0.2 / 0.7)
+    found = fidelity(teacher, student)
+    assert found["agreement"] == 0.5 and found["kl"] == pytest.approx(kl_row / 2, rel=1e-9)
+    assert fidelity(student, teacher)["kl"] == pytest.approx(kl_row / 2, rel=1e-9)  # symmetric for a swap of two
+
+
+def test_agreement_with_other_models_is_their_mean():
+    student = logits_of([[0.6, 0.4], [0.4, 0.6], [0.6, 0.4], [0.6, 0.4]])
+    same = student.clone()
+    flipped = -student
+    assert agreement_with_others(student, [same, flipped]) == pytest.approx(0.5)
+    assert math.isnan(agreement_with_others(student, []))
+
+
+def test_a_students_record_says_what_it_was_taught_and_how_much_it_took(fashion_mnist_available, tmp_path):
+    """A real smoke teacher and its BAN student (pad-crop-flip): the student's final.json has the item-1 numbers,
+    the clean ones and those of the augmented views it saw, and its test KL is what the stored predictions give."""
+    from bannb.runs.plan import train
+    from bannb.study.generations import chain_configs
+    from tests.conftest import smoke_config
+    base = smoke_config(train_size=256, valid_size=64, test_size=128, epochs=1, augment=True)
+    teacher_config, student_config = chain_configs(base, 1)
+    teacher, student = (train(config, tmp_path, log=lambda line: None) for config in (teacher_config, student_config))
+    final = student.final
+    for where in ("clean", "seen"):
+        assert 0 < final[f"teacher_mass_outside_top_{where}"] < 0.9
+        assert 0 < final[f"teacher_entropy_{where}"] <= math.log(10)
+        assert 0 <= final[f"teacher_targets_wrong_{where}"] <= 1
+    assert final["teacher_targets_wrong_clean"] == final["teacher_train_targets_wrong"]
+    stored = fidelity(teacher.test_logits().float(), student.test_logits().float())
+    assert final["test_agreement_with_teacher"] == pytest.approx(stored["agreement"], abs=2 / 128)
+    assert final["test_kl_teacher_student"] == pytest.approx(stored["kl"], rel=0.05, abs=1e-3)
+    assert "teacher_mass_outside_top_clean" not in teacher.final  # a teacher has no teacher
