@@ -408,3 +408,13 @@ def test_claim_facts_name_every_result_of_a_claim_for_the_prose():
     assert one_seed["cwtm_vs_teacher_ours"] == "-1.00 points, no interval with n = 1"
     assert one_seed["cwtm_vs_teacher_ci"] == "no interval"
     assert all(type(value) in (float, int, str) for value in facts.values())  # glue formats plain values only
+
+
+def test_holm_adjusts_step_down_keeps_order_and_skips_untested_claims():
+    from bannb.study.stats import holm_adjusted
+    # m = 4: sorted 0.01, 0.02, 0.03, 0.04 -> 0.04, 0.06, 0.06 (monotone), 0.06
+    found = holm_adjusted([0.03, 0.01, math.nan, 0.04, 0.02])
+    assert found[1] == pytest.approx(0.04) and found[4] == pytest.approx(0.06)
+    assert found[0] == pytest.approx(0.06) and found[3] == pytest.approx(0.06) and math.isnan(found[2])
+    assert holm_adjusted([0.5, 0.9]) == [1.0, 1.0]  # capped at 1
+    assert holm_adjusted([]) == []

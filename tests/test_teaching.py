@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from bannb.study.teaching import agreement_with_others, dark_knowledge, fidelity, taught_record, targets_wrong
+from bannb.study.teaching import agreement_with_others, dark_knowledge, fidelity, targets_wrong, taught_record
 
 
 def logits_of(probs):
@@ -72,3 +72,4 @@ def test_a_students_record_says_what_it_was_taught_and_how_much_it_took(fashion_
     assert final["test_agreement_with_teacher"] == pytest.approx(stored["agreement"], abs=2 / 128)
     assert final["test_kl_teacher_student"] == pytest.approx(stored["kl"], rel=0.05, abs=1e-3)
     assert "teacher_mass_outside_top_clean" not in teacher.final  # a teacher has no teacher
+

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 from scipy import stats
@@ -152,3 +152,16 @@ def seeds_for_half_width(sd: float, half_width: float, floor: int = 2) -> int:
         if n > 10_000:
             break
     return n
+
+
+def holm_adjusted(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment of `p_values` (one per claim tested together), in their order: sorted
+    ascending, the k-th smallest (k = 0, 1, …) becomes max over j ≤ k of min(1, (m − j)·p_(j)). A claim "holds"
+    or "does not hold" at level α across the family when its adjusted p-value is below α; NaN (a claim not
+    tested) stays NaN and does not count in m."""
+    tested = sorted((p, i) for i, p in enumerate(p_values) if not math.isnan(p))
+    adjusted, running, m = [math.nan] * len(p_values), 0.0, len(tested)
+    for rank, (p, index) in enumerate(tested):
+        running = max(running, min(1.0, (m - rank) * p))
+        adjusted[index] = running
+    return adjusted
