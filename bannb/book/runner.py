@@ -123,7 +123,8 @@ def run_book(profile: str = DEFAULT_PROFILE, chapters: list[str] | None = None, 
     were. `train_only`: train the plans and execute nothing. `device`: where the plans train and the chapters
     run (None: cuda where there is one, else the CPU; a profile that needs a GPU is refused without one unless
     "cpu" is given, before anything trains: `profiles.resolve_device`)."""
-    committed = get_profile(profile).committed
+    chosen = get_profile(profile)
+    committed = chosen.committed
     trained_on = resolve_device(profile, device, "--device cpu")
     # The committed chapters default to the committed profile; inject only what differs, so they stay clean.
     parameters = dict(parameters or {}, **({} if committed else {"profile": profile}),
@@ -136,7 +137,6 @@ def run_book(profile: str = DEFAULT_PROFILE, chapters: list[str] | None = None, 
         output = notebook if committed else root / "_build" / "executed" / profile / notebook.name
         try:
             if notebook.stem in CHAPTERS:  # its seeds, against what it compares, before its plan trains
-                chosen = get_profile(profile)
                 check_chapter_seeds(notebook.stem, chosen, parameters.get("seeds") or chosen.seeds,
                                     parameters.get("secondary_seeds") or chosen.secondary_seeds)
             train_chapter(notebook.stem, profile, root, log, trained_on)
