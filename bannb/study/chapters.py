@@ -27,6 +27,7 @@ from bannb.study.experiments import (
     _grid_overrides,
     book_config,
     chapter_seeds,
+    disjoint_groups,
     independent_teacher_seeds,
     lm_chain_configs,
     long_teacher_config,
@@ -120,9 +121,7 @@ def ensembles_chapter(profile, seeds: Seeds, device, **overrides) -> list[Entry]
             Entry(f"BAN-{CENTRAL_GENERATIONS + 1}", tuple(configs[-1] for configs in longer.values())),
             Entry("Ens*2", groups=tuple((s, tuple(configs[1:3])) for s, configs in chains.items())),
             Entry("Ens*3", groups=tuple((s, tuple(configs[1:4])) for s, configs in longer.items())),
-            *(Entry(f"Teachers×{size}", groups=tuple(
-                (position, tuple(pool[start:start + size]))
-                for position, start in enumerate(range(0, len(pool) - size + 1, size))))
+            *(Entry(f"Teachers×{size}", groups=tuple(enumerate(map(tuple, disjoint_groups(pool, size)))))
               for size in (2, 3))]
 
 

@@ -19,7 +19,6 @@ from bannb.data import load_dataset, make_dataloaders, test_indices
 from bannb.image.config import RunConfig, build_model
 from bannb.image.training import seed_everything, train_run
 from bannb.lm.config import LMRunConfig
-from bannb.report.records import run_records
 from bannb.runs.plan import train_all
 from bannb.runs.store import Run, default_runs_dir
 from bannb.study.claims import GRID_COLUMNS
@@ -74,13 +73,6 @@ def students(profile: str | Profile, seeds: Sequence[int], loss: str = "ban", lo
     """One first-generation student per seed, taught by that seed's teacher with `loss`."""
     return [runs[1] for runs in sequences(profile, seeds, 1, loss, loss_params, student_arch, device, progress,
                                           runs_dir, **overrides).values()]
-
-
-def generation_records(chains: dict[int, list[Run]]) -> pd.DataFrame:
-    """Tidy records of born-again sequences ({seed: [teacher, BAN-1, …]}), labelled Teacher, BAN-1, …"""
-    length = min(len(runs) for runs in chains.values())
-    return pd.concat([run_records([runs[k] for runs in chains.values()], model="Teacher" if k == 0 else f"BAN-{k}")
-                      for k in range(length)], ignore_index=True)
 
 
 def extra_teacher_seeds(seeds: Sequence[int], count: int | None = None) -> list[int]:
