@@ -83,6 +83,20 @@ def dkpp_loss(student_logits, teacher_logits, generator: torch.Generator | None 
     return soft_cross_entropy(student_logits, permute_non_argmax(teacher_probs, generator))
 
 
+def uniform_smoothing_loss(student_logits, labels, mass: float):
+    """Cross-entropy with smoothed labels: the label gets 1 − `mass`, every other class `mass` / (K − 1), so that
+    the targets hold exactly `mass` outside the label, spread evenly (no structure among the classes)."""
+    classes = student_logits.shape[1]
+    targets = torch.full(student_logits.shape, mass / (classes - 1), dtype=torch.float32, device=student_logits.device)
+    targets.scatter_(1, labels[:, None], 1 - mass)
+    return soft_cross_entropy(student_logits, targets)
+
+
+def mass_outside_top(logits: torch.Tensor) -> float:
+    """The mean softmax probability outside the top class of `logits` (N, classes)."""
+    return (1 - F.softmax(logits.double(), dim=1).max(dim=1).values).mean().item()
+
+
 def gradient_terms(student_logits, teacher_logits, labels) -> tuple[torch.Tensor, torch.Tensor]:
     """Eq. 7's split of each sample's BAN gradient, summed over classes, into two terms:
     the ground-truth term q_* − p_* and the dark-knowledge term Σ_{i≠*} (q_i − p_i).
@@ -126,7 +140,10 @@ class BanObjective:
     """A fastai-ready loss: called as `loss(student_logits, labels[, teacher_logits])`, with fastai's
     `activation` (softmax) and `decodes` (argmax) so that `Learner.get_preds` returns probabilities."""
 
-    needs_teacher = True
+    needs_teacher = True  # trains on the teacher's logits of every batch
+    # measures its teacher once before training (`calibrate`, given the teacher's logits on the student's inputs)
+    measures_teacher = False
+    is_label_loss = False  # the plain label loss, which every run validates on
     name = ""
     random = False  # draws random numbers: takes a `seed` parameter, which `make_loss` fills with the run's seed
 
@@ -142,6 +159,10 @@ class BanObjective:
         if state:
             raise ConfigError(f"the {self.name!r} loss keeps no state, but a checkpoint has {sorted(state)} for it; "
                               f"the checkpoint belongs to another loss")
+
+    def record(self) -> dict:
+        """What the loss learnt before training that the run's record keeps (`final.json`); empty for most."""
+        return {}
 
     def __call__(self, student_logits, labels, teacher_logits=None):
         if self.needs_teacher and teacher_logits is None:
@@ -160,7 +181,7 @@ class BanObjective:
 
 
 class CrossEntropy(BanObjective):
-    name, needs_teacher = "ce", False
+    name, needs_teacher, is_label_loss = "ce", False, True
 
     def compute(self, student_logits, labels, teacher_logits):
         return cross_entropy(student_logits, labels)
@@ -226,11 +247,48 @@ class DKPP(BanObjective):
         self.generator.set_state(state["generator"])
 
 
-LOSSES = {cls.name: cls for cls in (CrossEntropy, BAN, BANWithLabels, HintonKD, CWTM, DKPP)}
+class TeacherMassSmoothing(BanObjective):
+    """A label-smoothing student (ours; the control of Yuan et al., CVPR 2020): labels smoothed uniformly by the
+    teacher's mean probability outside its top class on the student's training inputs (`mass`, measured once
+    before training by `calibrate` unless given). It gets its teacher's softness and none of its structure: a
+    born-again student that does no better than this one has learnt nothing from which classes its teacher
+    confuses."""
+
+    name, needs_teacher, measures_teacher = "ls", False, True
+
+    def __init__(self, mass: float | None = None):
+        if mass is not None and not 0 <= mass < 1:
+            raise ConfigError(f"the label-smoothing mass must be in [0, 1), got {mass}")
+        super().__init__(**({} if mass is None else dict(mass=mass)))
+        self.mass = mass
+
+    def calibrate(self, teacher_logits: torch.Tensor) -> None:
+        if "mass" not in self.params:  # a mass given in the config wins
+            self.mass = mass_outside_top(teacher_logits)
+
+    def record(self) -> dict:
+        return dict(label_smoothing_mass=self.mass)
+
+    def state_dict(self) -> dict:
+        return {"mass": self.mass}
+
+    def load_state_dict(self, state: dict) -> None:
+        if set(state) != {"mass"}:
+            raise ConfigError(f"a label-smoothing loss state holds its mass, got keys {sorted(state)}")
+        self.mass = state["mass"]
+
+    def compute(self, student_logits, labels, teacher_logits):
+        if self.mass is None:
+            raise ConfigError("the 'ls' loss smooths by its teacher's mass outside the top class: give the run a "
+                              "teacher (it is measured before training) or a mass (loss_params mass=…)")
+        return uniform_smoothing_loss(student_logits, labels, self.mass)
+
+
+LOSSES = {cls.name: cls for cls in (CrossEntropy, BAN, BANWithLabels, HintonKD, CWTM, DKPP, TeacherMassSmoothing)}
 
 
 def make_loss(name: str, run_seed: int | None = None, **params) -> BanObjective:
-    """A loss by name (`ce`, `ban`, `ban+l`, `kd`, `cwtm`, `dkpp`) with its parameters.
+    """A loss by name (`ce`, `ban`, `ban+l`, `kd`, `cwtm`, `dkpp`, `ls`) with its parameters.
 
     `run_seed` (the seed of the run it trains) seeds the losses that draw random numbers, unless `params` give
     their own `seed`; the deterministic losses ignore it."""

@@ -13,14 +13,17 @@ from bannb.study.claims import (
     FLOOR,
     VOID,
     Claim,
+    claim_runs,
     claims_for,
     claims_table,
     evaluate,
     floor_reasons,
+    judged_value,
     split_claims,
 )
 from bannb.study.stats import (
     MARGIN,
+    family_verdicts,
     paired_difference,
     seeds_for_half_width,
     unpaired_difference,
@@ -55,6 +58,7 @@ def test_pairing_uses_only_common_seeds_and_ignores_order():
     ([0.01, -0.02, 0.03, -0.01, 0.0], "lower", "no effect of the paper's size"),  # tight around zero
     ([0.8, -0.9, 0.7, -0.6, 0.1], "lower", "inconclusive"),  # straddles zero, reaches past ±m
     ([-0.5], "lower", "inconclusive"),  # one pair: no interval
+    ([-1.0, -1.2, -0.9, -1.1], "lower", "inconclusive"),  # clear, but 4 pairs: below MIN_PAIRS, never decided
 ])
 def test_verdict_rule(values, expected, verdict):
     a = {s: 10.0 for s in range(len(values))}
@@ -67,6 +71,47 @@ def test_a_tight_interval_beyond_the_margin_is_not_no_effect():
     b = {s: 10.0 + 0.2 + 0.01 * (s - 2) for s in range(5)}  # significantly higher, but small
     assert paired_difference(a, b).verdict("lower") == "does not hold"
     assert paired_difference(a, b).verdict("lower", margin=0.1) == "does not hold"
+
+
+def test_equivalence_p_value_is_the_larger_of_two_one_sided_t_tests():
+    d = np.array([0.05, -0.1, 0.12, 0.02, -0.04, 0.08])
+    diff = paired_difference({s: 10.0 for s in range(6)}, {s: 10.0 + v for s, v in enumerate(d)})
+    se = d.std(ddof=1) / math.sqrt(6)
+    lower = scipy_stats.t.sf((d.mean() + MARGIN) / se, 5)  # H0: the difference is at most −m
+    upper = scipy_stats.t.cdf((d.mean() - MARGIN) / se, 5)  # H0: at least +m
+    assert diff.equivalence_p_value() == pytest.approx(max(lower, upper))
+    assert scipy_stats.ttest_1samp(d, -MARGIN, alternative="greater").pvalue == pytest.approx(lower)
+    assert diff.equivalence_p_value(margin=0.01) > 0.5  # a margin this small cannot be shown
+
+
+def test_holm_decides_the_family_and_each_branch_of_the_rule():
+    def diff(values):
+        return paired_difference({s: 10.0 for s in range(len(values))},
+                                 {s: 10.0 + v for s, v in enumerate(values)})
+    strong = diff([-1.0, -1.2, -0.9, -1.1, -1.05])  # p ≈ 1e-5
+    marginal = diff([-0.3, -0.5, -0.1, -0.45, -0.2, -0.35])  # p ≈ 0.005: alone it holds
+    null = diff([0.01, -0.02, 0.03, -0.01, 0.0])  # inside ±m
+    few = diff([-1.0, -1.2, -0.9])  # 3 pairs: not tested, not counted
+    assert marginal.verdict("lower") == "holds" and 0.001 < marginal.p_value < 0.05
+    judged = family_verdicts([strong, marginal, null, few, None], ["lower", "lower", "higher", "lower", "lower"],
+                             [MARGIN] * 5)
+    assert [j["verdict"] for j in judged] == ["holds", "holds", "no effect of the paper's size", "inconclusive",
+                                             "inconclusive"]
+    # Holm over the three tested claims: the smallest p × 3, the next × 2 (but never below the one before)
+    p = [strong.p_value, marginal.p_value, null.p_value]
+    order = np.argsort(p)
+    expected, running = [0.0] * 3, 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (3 - rank) * p[index]))
+        expected[index] = running
+    assert [j["p_adjusted"] for j in judged[:3]] == pytest.approx(expected)
+    assert math.isnan(judged[3]["p_adjusted"]) and math.isnan(judged[4]["p_adjusted"])
+    # the same marginal claim, the smallest p among 20 claims of no effect, loses its verdict: 20 × p passes 0.05
+    crowd = family_verdicts([marginal] + [null] * 19, ["lower"] * 20, [MARGIN] * 20)
+    assert marginal.p_value * 20 > 0.05 and crowd[0]["verdict"] == "inconclusive"
+    assert crowd[0]["p_adjusted"] == pytest.approx(min(1.0, 20 * marginal.p_value))
+    # the other side of zero after adjustment: does not hold
+    assert family_verdicts([strong], ["higher"], [MARGIN])[0]["verdict"] == "does not hold"
 
 
 def test_unpaired_difference_is_welch():
@@ -169,7 +214,7 @@ def test_claims_table_states_every_claim_with_the_papers_difference_and_no_data(
     assert claims_table(claims_for("06_dkpp"))["chapter"].unique().tolist() == ["06_dkpp"]
 
 
-def _transfer_frame(errors: dict, seeds=range(3), **columns) -> pd.DataFrame:
+def _transfer_frame(errors: dict, seeds=range(5), **columns) -> pd.DataFrame:
     """Records of chapter 8's models: {model: error}, + 0.1 × seed and a jitter within ±0.003 (so that no difference is
     exactly constant), with `columns` on every row."""
     return pd.DataFrame([dict(model=model, seed=s, test_error=error + 0.1 * s + 0.003 * np.sin(s + 2 * i), **columns)
@@ -189,7 +234,7 @@ def test_a_model_that_does_not_beat_the_floor_voids_its_claims():
     for key in ("densenet-student-vs-wrn-teacher", "densenet-student-vs-baseline"):
         assert table.loc[key, "verdict"] == VOID and table.loc[key, "void"]
         assert table.loc[key, "rule_verdict"] == "does not hold"
-        assert table.loc[key, "note"] == f"DenseNet student (20.10%) does not beat {FLOOR} (16.10%)"
+        assert table.loc[key, "note"] == f"DenseNet student (20.20%) does not beat {FLOOR} (16.20%)"
     # without a floor nothing is void
     assert not evaluate(frame, claims)["void"].any()
 
@@ -197,7 +242,7 @@ def test_a_model_that_does_not_beat_the_floor_voids_its_claims():
 def test_a_model_level_with_the_floor_does_not_beat_it_and_the_floor_must_be_recorded():
     frame = _transfer_frame({"WRN teacher": 16.0, "WRN BAN": 15.0, FLOOR: 16.0})
     claim = next(c for c in CLAIMS if c.key == "wrn-ban-vs-teacher")
-    assert floor_reasons(frame, claim) == [f"WRN teacher (16.10%) does not beat {FLOOR} (16.10%)"]
+    assert floor_reasons(frame, claim) == [f"WRN teacher (16.20%) does not beat {FLOOR} (16.20%)"]
     with pytest.raises(ValueError, match="no records of the floor model 'Linear'"):
         evaluate(frame[frame["model"] != FLOOR], [claim], floor=FLOOR)
 
@@ -241,7 +286,7 @@ def test_claim_view_shows_the_difference_its_interval_and_why_a_claim_is_void():
     assert ban["ours: b − a [95% CI]"] == f"{row['mean']:+.2f} [{row['ci_low']:+.2f}, {row['ci_high']:+.2f}]"
     assert ban["paper: b − a"] == f"{row['paper_mean']:+.2f} (3 of 4 rows)"  # Table 3: WRN-28-5's BAN is worse
     assert view.loc[claims[1].statement, "verdict"] == VOID
-    assert view.loc[claims[1].statement, "note"].startswith("DenseNet student (20.10%) does not beat")
+    assert view.loc[claims[1].statement, "note"].startswith("DenseNet student (20.20%) does not beat")
     not_run = view.loc[claims[2].statement]
     assert (not_run["ours: b − a [95% CI]"], not_run["n"], not_run["note"]) == ("—", 0, "not run")
 
@@ -304,11 +349,12 @@ def test_every_claims_chapter_has_records_and_the_summary_evaluates_them_all():
 def test_verdict_counts_tally_the_tested_claims_only():
     from bannb.study.claims import evaluate_book, verdict_counts
     from bannb.study.stats import VERDICTS
-    records = {"04_born_again": _records(**{"Teacher": [10.0, 10.2, 10.1], "BAN-1": [9.0, 9.3, 9.1],
-                                            "BAN-2": [9.0, 10.3, 8.1]})}
+    records = {"04_born_again": _records(**{"Teacher": [10.0, 10.2, 10.1, 10.3, 9.9],
+                                            "BAN-1": [9.0, 9.3, 9.1, 9.2, 9.0],
+                                            "BAN-2": [9.0, 10.3, 8.1, 9.9, 8.6]})}
     counts = verdict_counts(evaluate_book(records))
     assert counts["tested"] == 2 and counts["not_run"] == len(CLAIMS) - 2
-    assert counts["holds"] == 1 and counts["inconclusive"] == 1  # BAN-2 − BAN-1: 0.0, +1.0, −1.0
+    assert counts["holds"] == 1 and counts["inconclusive"] == 1  # BAN-2 − BAN-1: 0.0, +1.0, −1.0, +0.7, −0.4
     assert sum(counts[v] for v in VERDICTS) == counts["tested"]
 
 
@@ -334,17 +380,19 @@ def test_table6_claims_compare_perplexity_with_their_own_margin():
     assert PERPLEXITY_MARGIN <= min(80.05 - 76.97, 71.87 - 68.56, 83.69 - 80.27, 75.11 - 71.19)
 
     # BAN+L 3.5-4 points below its teacher; BAN within a point of it, tightly
-    frame = lm_frame(teacher=[110.0, 112.0, 115.0], ban=[110.3, 111.9, 115.2], banl=[106.4, 108.2, 111.3])
+    frame = lm_frame(teacher=[110.0, 112.0, 115.0, 111.0, 113.0], ban=[110.3, 111.9, 115.2, 111.1, 112.8],
+                     banl=[106.4, 108.2, 111.3, 107.2, 109.4])
     table = evaluate(frame, claims).set_index("key")
     assert table.loc["lm-banl-vs-teacher", "verdict"] == "holds"
-    assert table.loc["lm-banl-vs-teacher", "mean"] == pytest.approx(np.mean([-3.6, -3.8, -3.7]))
+    assert table.loc["lm-banl-vs-teacher", "mean"] == pytest.approx(np.mean([-3.6, -3.8, -3.7, -3.8, -3.6]))
     assert table.loc["lm-ban-vs-teacher", "verdict"] == "no effect of the paper's size"
     assert set(table["unit"]) == {"perplexity points"} and set(table["value"]) == {"test_ppl"}
     # with the error margin (0.3 points) the same BAN interval reaches past ±m: a margin that fits error, not
     # perplexity, would leave it undecided
     assert evaluate(frame, claims, margin=MARGIN).set_index("key").loc["lm-ban-vs-teacher", "verdict"] == "inconclusive"
     # BAN clearly better than its teacher: the paper's "BAN did not help" does not hold
-    better = lm_frame(teacher=[110.0, 112.0, 115.0], ban=[105.0, 107.5, 110.2], banl=[106.4, 108.2, 111.3])
+    better = lm_frame(teacher=[110.0, 112.0, 115.0, 111.0, 113.0], ban=[105.0, 107.5, 110.2, 106.1, 108.3],
+                      banl=[106.4, 108.2, 111.3, 107.2, 109.4])
     assert evaluate(better, claims).set_index("key").loc["lm-ban-vs-teacher", "verdict"] == "does not hold"
 
 
@@ -395,13 +443,13 @@ def test_expected_half_width_is_what_seeds_for_half_width_inverts():
 
 def test_claim_facts_name_every_result_of_a_claim_for_the_prose():
     from bannb.study.claims import claim_facts
-    frame = pd.DataFrame([dict(model="Teacher", seed=s, test_error=10.0) for s in range(3)]
-                         + [dict(model="CWTM", seed=s, test_error=9.0 + 0.1 * s) for s in range(3)])
+    frame = pd.DataFrame([dict(model="Teacher", seed=s, test_error=10.0) for s in range(5)]
+                         + [dict(model="CWTM", seed=s, test_error=9.0 + 0.05 * s) for s in range(5)])
     claims = [c for c in CLAIMS if c.key in ("cwtm-vs-teacher", "dkpp-vs-ban")]
     facts = claim_facts(evaluate(frame, claims))
-    assert facts["cwtm_vs_teacher_mean"] == pytest.approx(-0.9) and facts["cwtm_vs_teacher_n"] == 3
+    assert facts["cwtm_vs_teacher_mean"] == pytest.approx(-0.9) and facts["cwtm_vs_teacher_n"] == 5
     assert facts["cwtm_vs_teacher_verdict"] == "holds"
-    assert facts["cwtm_vs_teacher_ci"].startswith("[-1.") and facts["cwtm_vs_teacher_ours"].startswith("-0.90 points")
+    assert facts["cwtm_vs_teacher_ci"].startswith("[-1.0") and facts["cwtm_vs_teacher_ours"].startswith("-0.90 points")
     assert facts["cwtm_vs_teacher_paper_rows"] == "2 of 4 rows" and isinstance(facts["cwtm_vs_teacher_paper"], float)
     assert facts["dkpp_vs_ban_ours"] == "not run" and facts["dkpp_vs_ban_verdict"] == "inconclusive"
     one_seed = claim_facts(evaluate(frame[frame["seed"] == 0], claims))
@@ -418,3 +466,40 @@ def test_holm_adjusts_step_down_keeps_order_and_skips_untested_claims():
     assert found[0] == pytest.approx(0.06) and found[3] == pytest.approx(0.06) and math.isnan(found[2])
     assert holm_adjusted([0.5, 0.9]) == [1.0, 1.0]  # capped at 1
     assert holm_adjusted([]) == []
+
+
+def test_a_claim_is_judged_on_the_pool_where_both_sides_have_one_and_ensembles_on_the_test_set():
+    ban = next(c for c in CLAIMS if c.key == "ban1-vs-teacher")
+    ens = next(c for c in CLAIMS if c.key == "ens2-vs-ban2")
+    rows = [dict(model=model, seed=s, test_error=10.0 + s, heldout_error=10.5 + s - 0.5 * (model == "BAN-1"),
+                 run_id=f"{model}-{s}") for model in ("Teacher", "BAN-1", "BAN-2") for s in range(5)]
+    rows += [dict(model="Ens*2", seed=s, test_error=9.0 + s, heldout_error=np.nan, run_id=f"BAN-1-{s} + BAN-2-{s}")
+             for s in range(5)]
+    frame = pd.DataFrame(rows)
+    assert judged_value(frame, ban) == "heldout_error" and judged_value(frame, ens) == "test_error"
+    table = evaluate(frame, [ban, ens]).set_index("key")
+    assert table.loc["ban1-vs-teacher", "value"] == "heldout_error"
+    assert table.loc["ban1-vs-teacher", "mean"] == pytest.approx(-0.5)  # on test ∪ pool, not on the test set (0.0)
+    assert table.loc["ens2-vs-ban2", "value"] == "test_error"
+    assert judged_value(frame.drop(columns="heldout_error"), ban) == "test_error"  # records without a pool
+
+
+def test_a_claim_on_runs_another_claim_tested_is_reported_there_and_counted_once():
+    from bannb.study.claims import evaluate_book, verdict_counts
+    teacher = [10.0, 10.2, 10.1, 10.3, 9.9, 10.4, 10.0, 10.2]
+    ban = [9.0, 9.3, 9.1, 9.2, 9.0, 9.4, 9.1, 9.2]
+    chapter4 = _records(**{"Teacher": teacher, "BAN-1": ban})
+    # the map's cell of the chapters' regime: the same runs, for seeds 0-4; another cell has its own runs
+    same = chapter4[chapter4["seed"] < 5].assign(cell="clean")
+    other = _records(**{"Teacher": teacher[:5], "BAN-1": teacher[:5]}).assign(cell="augmented")
+    other["run_id"] = "augmented-" + other["run_id"]
+    table = evaluate_book({"04_born_again": chapter4, "10_regime_map": pd.concat([same, other])}).set_index("key")
+    clean, augmented = "map-ban-vs-teacher[clean]", "map-ban-vs-teacher[augmented]"
+    assert table.loc[clean, "duplicate_of"] == "ban1-vs-teacher" and table.loc[augmented, "duplicate_of"] == ""
+    assert table.loc[clean, "verdict"] == table.loc["ban1-vs-teacher", "verdict"] == "holds"
+    assert "counted there" in table.loc[clean, "note"] and math.isnan(table.loc[clean, "p_adjusted"])
+    counts = verdict_counts(table.reset_index())
+    assert counts["reused"] == 1 and counts["tested"] == 2  # ban1-vs-teacher and the augmented cell
+    # runs all among an earlier claim's only: chapter 4 after the map would count chapter 4's 8 seeds
+    assert claim_runs(chapter4, next(c for c in CLAIMS if c.key == "ban1-vs-teacher")) >= claim_runs(
+        same, next(c for c in CLAIMS if c.key == "map-ban-vs-teacher"))

@@ -13,7 +13,7 @@ from bannb.data import (
     pad_crop_flip,
     split_indices,
 )
-from bannb.data.loaders import InMemoryLoader, channel_stats
+from bannb.data.loaders import InMemoryLoader, channel_stats, class_quotas
 from bannb.errors import ConfigError, DataError
 
 
@@ -107,14 +107,52 @@ def test_missing_dataset_offline_says_where_it_looked(isolated):
 
 
 def test_split_is_seeded_disjoint_and_complete():
-    train, valid = split_indices(1000, 100, split_seed=3)
-    assert len(train) == 900 and len(valid) == 100
+    labels = torch.arange(1000) % 10
+    train, valid, pool = split_indices(labels, 100, split_seed=3)
+    assert len(train) == 900 and len(valid) == 100 and len(pool) == 0
     assert set(train.tolist()).isdisjoint(valid.tolist())
     assert sorted(train.tolist() + valid.tolist()) == list(range(1000))
-    assert torch.equal(valid, split_indices(1000, 100, split_seed=3)[1])
-    assert not torch.equal(valid, split_indices(1000, 100, split_seed=4)[1])
+    assert torch.equal(valid, split_indices(labels, 100, split_seed=3).valid)
+    assert not torch.equal(valid, split_indices(labels, 100, split_seed=4).valid)
     with pytest.raises(ConfigError, match="valid_size"):
-        split_indices(1000, 1000)
+        split_indices(labels, 1000)
+    with pytest.raises(ConfigError, match="pool_size"):
+        split_indices(labels, 100, train_size=800, pool_size=101)
+
+
+def test_a_subset_of_class_ordered_files_is_class_balanced():
+    # CIFAR-10's JPEG archive decodes class by class: the first 1,000 training indices are all airplanes. Taking the
+    # first `train_size` of a random split's sorted indices (the old rule) gave a subset of one or two classes.
+    labels = torch.arange(10).repeat_interleave(500)  # 5,000 images, stored class by class
+    train, valid, pool = split_indices(labels, valid_size=500, split_seed=0, train_size=1000, pool_size=2000)
+    for part, size in ((train, 1000), (valid, 500), (pool, 2000)):
+        assert torch.equal(torch.bincount(labels[part], minlength=10), torch.full((10,), size // 10))
+    assert len(set(train.tolist()) | set(valid.tolist()) | set(pool.tolist())) == 3500  # disjoint
+
+
+def test_class_quotas_keep_an_unbalanced_sets_proportions():
+    counts = torch.tensor([500, 300, 200])
+    assert class_quotas(counts, 10).tolist() == [5, 3, 2]
+    assert class_quotas(counts, 7).tolist() == [4, 2, 1]  # 3.5, 2.1, 1.4: the largest remainder gets the seventh
+    assert class_quotas(torch.tensor([1, 1, 1]), 2).tolist() == [1, 1, 0]  # a tie goes to the lower class
+    # a class with less room left than its share gives the rest to the others
+    assert class_quotas(torch.tensor([5, 5]), 6, capacity=torch.tensor([1, 5])).tolist() == [1, 5]
+    with pytest.raises(ConfigError, match="cannot draw 7"):
+        class_quotas(torch.tensor([5, 5]), 7, capacity=torch.tensor([1, 5]))
+    labels = torch.cat([torch.full((count,), label) for label, count in enumerate(counts.tolist())])
+    train, _, _ = split_indices(labels, valid_size=100, train_size=70)
+    assert torch.bincount(labels[train]).tolist() == [35, 21, 14]
+
+
+def test_the_pool_is_shared_by_every_training_size_and_never_trained_on():
+    labels = torch.randint(0, 10, (3000,), generator=torch.Generator().manual_seed(0))
+    small = split_indices(labels, 200, split_seed=0, train_size=300, pool_size=1000)
+    large = split_indices(labels, 200, split_seed=0, train_size=1500, pool_size=1000)
+    assert torch.equal(small.pool, large.pool) and torch.equal(small.valid, large.valid)
+    assert set(small.train.tolist()) <= set(large.train.tolist())  # a smaller subset is nested in a larger one
+    assert set(large.pool.tolist()).isdisjoint(large.train.tolist() + large.valid.tolist())
+    everything = split_indices(labels, 200, split_seed=0, pool_size=1000)  # train_size None: all but valid and pool
+    assert len(everything.train) == 1800 and torch.equal(everything.pool, small.pool)
 
 
 def test_pad_crop_flip_is_a_window_of_the_padded_image():

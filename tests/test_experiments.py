@@ -166,10 +166,11 @@ def test_the_cpu_book_plan_trains_each_run_once_in_the_first_chapter_that_needs_
     # 6 regime candidates (the profile's own is teacher 0) + 8 teachers; 8 × (BAN-1, BAN-2) + 3 BAN-3 + 3 teachers
     # trained twice as long; 8 × (BAN+L, CWTM); 8 DKPP; 1 more independent teacher (9 in all); chapter 8's grid on
     # 3 seeds, Table 3 only (its WRN teachers and their BANs are chapters 3 and 4's: DenseNet students, the DenseNet
-    # on the labels, the linear classifier); 3 × (LSTM teacher, BAN, BAN+L)
+    # on the labels, the linear classifier); 3 × (LSTM teacher, BAN, BAN+L); the map: 4 cells × 5 seeds × (teacher,
+    # BAN-1, label-smoothing student, 2× teacher), none shared while the chapters draw their splits the old way
     assert {chapter: len(runs) for chapter, runs in new.items()} == {
         "03_teachers": 13, "04_born_again": 22, "05_cwtm": 16, "06_dkpp": 8, "07_ensembles": 1,
-        "08_densenet_resnet": 9, "09_language_models": 9}
+        "08_densenet_resnet": 9, "09_language_models": 9, "10_regime_map": 80}
     assert Counter(c.epochs for c in new["04_born_again"]) == {20: 19, 40: 3}
     grid = Counter(c.arch for c in new["08_densenet_resnet"])
     assert grid["linear-28"] == 3 and grid["densenet-bc-22-12"] == 6  # 3 teachers + 3 students of the WRNs

@@ -64,11 +64,19 @@ TIGHT = records({"Teacher": TEACHER, "BAN-1": BAN1, "BAN-2": BAN2, "BAN-3": [b -
                  "Teacher (2× epochs)": [b - 2 + e for b, e in zip(BAN1[:3], [0.1, 0.0, -0.1])] + [np.nan]})
 
 
+# The same on five seeds, every model on all of them: enough pairs for the rule to decide (stats.MIN_PAIRS)
+TEACHER5 = [10.0, 11.0, 12.0, 13.0, 14.0]
+BAN1_5 = [t - 1 + e for t, e in zip(TEACHER5, [0.1, -0.1, 0.1, -0.1, 0.0])]
+BAN2_5 = [b - 0.5 + e for b, e in zip(BAN1_5, [0.05, -0.05, 0.05, -0.05, 0.0])]
+TIGHT5 = records({"Teacher": TEACHER5, "BAN-1": BAN1_5, "BAN-2": BAN2_5, "BAN-3": [b - 0.2 for b in BAN2_5],
+                  "Teacher (2× epochs)": [b - 2 + e for b, e in zip(BAN1_5, [0.1, 0.0, -0.1, 0.0, 0.05])]})
+
+
 def test_claim_facts_on_evaluated_records():
-    facts = born_again.claim_facts(claims.evaluate(TIGHT, CHAPTER_CLAIMS))
+    facts = born_again.claim_facts(claims.evaluate(TIGHT5, CHAPTER_CLAIMS))
     assert (facts["ban1_verdict"], facts["ban2_verdict"], facts["long_verdict"]) == ("holds", "holds",
                                                                                      "does not hold")
-    assert facts["ban1_mean"] == pytest.approx(-1.0) and facts["ban1_n"] == 4 and facts["ban3_n"] == 3
+    assert facts["ban1_mean"] == pytest.approx(-1.0) and facts["ban1_n"] == 5 and facts["ban3_n"] == 5
     assert facts["ban1_ci_low"] < facts["ban1_mean"] < facts["ban1_ci_high"] < 0
     assert facts["ban1_half_width"] == pytest.approx((facts["ban1_ci_high"] - facts["ban1_ci_low"]) / 2)
     assert facts["ban1_detectable"] > facts["ban1_half_width"]
@@ -81,7 +89,7 @@ def test_claim_facts_on_evaluated_records():
 
 
 def test_claim_facts_of_a_claim_not_run():
-    facts = born_again.claim_facts(claims.evaluate(records({"Teacher": TEACHER, "BAN-1": BAN1, "BAN-2": BAN2}),
+    facts = born_again.claim_facts(claims.evaluate(records({"Teacher": TEACHER5, "BAN-1": BAN1_5, "BAN-2": BAN2_5}),
                                                    CHAPTER_CLAIMS))
     assert facts["ban3_verdict"] == "inconclusive" and facts["ban3_n"] == 0 and math.isnan(facts["ban3_ci_low"])
     assert facts["control_reading"].startswith("BAN-1 beats its own teacher, but against a teacher given the same")

@@ -17,6 +17,7 @@ from bannb.losses import (
     hinton_kd_loss,
     make_loss,
     permute_non_argmax,
+    uniform_smoothing_loss,
 )
 
 BATCH, CLASSES = 16, 10
@@ -149,7 +150,7 @@ def test_ban_plus_labels_interpolates(logits):
 
 def test_fastai_objectives_by_name(logits):
     student, teacher, labels = logits
-    assert set(LOSSES) == {"ce", "ban", "ban+l", "kd", "cwtm", "dkpp"}
+    assert set(LOSSES) == {"ce", "ban", "ban+l", "kd", "cwtm", "dkpp", "ls"}
     assert make_loss("ban")(student, labels, teacher).item() == pytest.approx(ban_loss(student, teacher).item())
     assert make_loss("ce")(student, labels).item() == pytest.approx(cross_entropy(student, labels).item())
     probs = make_loss("ban").activation(student)
@@ -159,7 +160,7 @@ def test_fastai_objectives_by_name(logits):
 
 
 def test_unknown_loss_lists_the_valid_ones():
-    with pytest.raises(ConfigError, match="ban, ban\\+l, ce, cwtm, dkpp, kd"):
+    with pytest.raises(ConfigError, match="ban, ban\\+l, ce, cwtm, dkpp, kd, ls"):
         make_loss("distill")
     with pytest.raises(ConfigError, match="label_weight"):
         make_loss("ban+l", label_weight=2)
@@ -196,3 +197,35 @@ def test_deterministic_losses_have_empty_state_and_ignore_the_seed(name, logits)
     loss.load_state_dict({})
     with pytest.raises(ConfigError, match="keeps no state"):
         loss.load_state_dict(make_loss("dkpp").state_dict())
+
+
+def test_label_smoothing_gradient_is_q_minus_the_smoothed_labels(logits):
+    student, teacher, labels = logits
+    mass = 0.2
+    grad = grad_of(lambda z: uniform_smoothing_loss(z, labels, mass), student)
+    targets = torch.full((BATCH, CLASSES), mass / (CLASSES - 1), dtype=torch.float64)
+    targets[torch.arange(BATCH), labels] = 1 - mass  # exactly `mass` outside the label, spread evenly
+    expected = (F.softmax(student, 1) - targets) / BATCH
+    torch.testing.assert_close(grad, expected.float(), rtol=1e-5, atol=1e-7)
+    assert uniform_smoothing_loss(student, labels, 0.0).item() == pytest.approx(cross_entropy(student, labels).item(),
+                                                                                 rel=1e-6)
+
+
+def test_label_smoothing_takes_its_mass_from_the_teacher_unless_given(logits):
+    student, teacher, labels = logits
+    loss = make_loss("ls")
+    assert not loss.needs_teacher and loss.measures_teacher and not loss.is_label_loss
+    with pytest.raises(ConfigError, match="teacher"):
+        loss(student, labels)  # not calibrated: no mass to smooth by
+    loss.calibrate(teacher)
+    expected_mass = (1 - F.softmax(teacher, 1).max(dim=1).values).mean().item()
+    assert loss.mass == pytest.approx(expected_mass) and loss.record() == {"label_smoothing_mass": loss.mass}
+    assert loss(student, labels).item() == pytest.approx(uniform_smoothing_loss(student, labels, expected_mass).item())
+    resumed = make_loss("ls")
+    resumed.load_state_dict(loss.state_dict())  # a resumed run smooths by the mass it started with
+    assert resumed.mass == loss.mass
+    given = make_loss("ls", mass=0.1)
+    given.calibrate(teacher)  # a mass in the config wins over the measurement
+    assert given.mass == 0.1
+    with pytest.raises(ConfigError, match=r"\[0, 1\)"):
+        make_loss("ls", mass=1.0)

@@ -307,7 +307,7 @@ def test_plot_claims_forest_one_panel_per_table_one_row_per_claim():
                                              "ban1-vs-long-teacher")]
     frame = pd.DataFrame([dict(model=model, seed=seed, test_error=base + 0.05 * ((seed + len(model)) % 3))
                           for model, base in (("Teacher", 10.0), ("BAN-1", 9.0), ("BAN+L", 10.0))
-                          for seed in range(4)])
+                          for seed in range(5)])
     table = evaluate(frame, chosen)
     fig = plot_claims_forest(table)
     panels = [ax for ax in fig.axes if ax.get_yticklabels()]

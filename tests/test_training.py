@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from fastai.callback.core import Callback
 
-from bannb.data import load_dataset, make_dataloaders
+from bannb.data import load_dataset, make_dataloaders, split_indices
 from bannb.errors import ConfigError
 from bannb.image import training as training_module
 from bannb.image.config import CONFIG_VERSION, RunConfig
@@ -190,3 +190,50 @@ def test_born_again_sequence_and_ensemble(tmp_path, fashion_mnist_available):
     assert (logits.argmax(1) == dls.test.labels).float().mean().item() == pytest.approx(first.test_accuracy, abs=0.01)
     # asking again reuses all three runs
     assert [run.path for run in born_again(base, 2, runs_dir=tmp_path, progress=False)] == [r.path for r in sequence]
+
+
+def test_every_run_records_its_pool_and_a_smoothing_student_its_teachers_mass(tmp_path, fashion_mnist_available):
+    base = smoke_config(seed=5, train_size=256, valid_size=128, test_size=96, pool_size=200, epochs=1, augment=True)
+    teacher = train_run(teacher_config(base), tmp_path, progress=False)
+    # the pool: a class-balanced sample of training images the run neither trains nor validates on
+    dataset = load_dataset("fashion-mnist")
+    split = split_indices(dataset.train_labels, base.valid_size, base.split_seed, base.train_size, base.pool_size)
+    assert torch.equal(teacher.pool_labels(), dataset.train_labels[split.pool].long())
+    assert torch.bincount(teacher.pool_labels(), minlength=10).tolist() == [20] * 10
+    assert teacher.predictions()["pool_classes"].dtype == torch.uint8 and len(teacher.pool_classes()) == 200
+    model = teacher.load_model()  # the stored top classes are the saved model's
+    pool = make_dataloaders(dataset, 64, base.valid_size, base.split_seed, base.train_size, base.test_size,
+                            pool_size=base.pool_size).pool
+    with torch.no_grad():
+        classes = torch.cat([model(x).argmax(1) for x, _ in pool])
+    assert (classes != teacher.pool_classes()).float().mean().item() <= 0.01  # float rounding may flip a tie
+    pool_wrong = (teacher.pool_classes() != teacher.pool_labels()).sum().item()
+    test_wrong = (teacher.test_logits().argmax(1) != teacher.test_labels()).sum().item()
+    assert teacher.final["pool_error"] == pytest.approx(pool_wrong / 200)
+    assert teacher.final["heldout_error"] == pytest.approx((pool_wrong + test_wrong) / 296)
+    assert teacher.final["heldout_images"] == 296
+
+    # a label-smoothing student: smoothed by its teacher's mass outside the top class on its own first-epoch views
+    student = train_run(student_config(base, teacher, generation=1, loss="ls"), tmp_path, progress=False)
+    views = make_dataloaders(dataset, base.batch_size, base.valid_size, base.split_seed, base.train_size,
+                             base.test_size, augment=True, seed=student.config.seed, pool_size=base.pool_size).train
+    with torch.no_grad():
+        teacher_logits = torch.cat([model(x) for x, _ in views])
+    expected = (1 - F.softmax(teacher_logits.double(), 1).max(1).values).mean().item()
+    assert student.final["label_smoothing_mass"] == pytest.approx(expected, rel=1e-4)
+    assert 0 < expected < 0.9  # one epoch on 256 images: a soft teacher
+    # it is measured against its teacher like any student, and has its own pool predictions
+    assert 0 <= student.final["test_agreement_with_teacher"] <= 1 and student.has_pool
+
+
+def test_a_students_metrics_record_the_targets_its_teacher_gave_every_epoch(tmp_path, fashion_mnist_available):
+    # clean images, 256 of them in batches of 64 (no batch dropped): an epoch's targets are the teacher's outputs on
+    # exactly the clean training split, which the record also measures after training (`_clean`)
+    base = smoke_config(seed=2, train_size=256, batch_size=64, epochs=2, augment=False)
+    teacher = train_run(teacher_config(base), tmp_path, progress=False)
+    student = train_run(student_config(base, teacher, generation=1), tmp_path, progress=False)
+    rows = student.metrics()
+    assert rows["teacher_mass_outside_top"].tolist() == pytest.approx(
+        [student.final["teacher_mass_outside_top_clean"]] * 2, rel=1e-5)
+    assert rows["teacher_entropy"].tolist() == pytest.approx([student.final["teacher_entropy_clean"]] * 2, rel=1e-5)
+    assert teacher.metrics()["teacher_mass_outside_top"].isna().all()  # a teacher is given the labels

@@ -7,13 +7,34 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
 
 from bannb.data import DATASETS
 from bannb.errors import ConfigError, unknown_choice
 from bannb.facts import glue_facts
 from bannb.image.config import PRECISIONS
+from bannb.paths import PROJECT_ROOT
 from bannb.study.chapters import chapters_read, check_chapter_seeds
 from bannb.study.profiles import DEFAULT_PROFILE, PROFILES, Profile, check_seeds, get_profile, resolve_device
+
+# ---------------------------------------------------------------- the book's chapters
+
+def chapter_notebooks(root: Path = PROJECT_ROOT) -> list[Path]:
+    """The notebooks `_toc.yml` lists, in reading order: the book (a notebook in book/ but not listed, a chapter
+    being written, is not part of it)."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    entries = [toc["root"]] + [entry["file"] for entry in toc.get("chapters") or []]
+    for part in toc.get("parts") or []:
+        entries += [entry["file"] for entry in part.get("chapters", [])]
+    return [root / (entry + ".ipynb") for entry in entries if (root / (entry + ".ipynb")).exists()]
+
+
+def book_chapters(root: Path = PROJECT_ROOT) -> list[str]:
+    """The names of the book's chapters (`chapter_notebooks`), e.g. "04_born_again": what the summary reads."""
+    return [notebook.stem for notebook in chapter_notebooks(root)]
+
 
 # ---------------------------------------------------------------- a chapter's parameters
 

@@ -23,11 +23,10 @@ from html import unescape
 from pathlib import Path
 
 import papermill
-import yaml
 from papermill.exceptions import PapermillExecutionError
 from PIL import Image
 
-from bannb.book import check_parameters
+from bannb.book import chapter_notebooks, check_parameters
 from bannb.book.timings import add_training_time, record_timing, timings_file  # noqa: F401  (timings_file: the runner's file, re-exported)
 from bannb.errors import BannbError, ConfigError
 from bannb.paths import PROJECT_ROOT, default_runs_dir
@@ -38,13 +37,6 @@ from bannb.study.profiles import DEFAULT_PROFILE, PROFILES, get_profile, resolve
 
 # ---------------------------------------------------------------- the chapters
 
-def chapter_notebooks(root: Path = PROJECT_ROOT) -> list[Path]:
-    """The notebooks `_toc.yml` lists, in reading order."""
-    toc = yaml.safe_load((root / "_toc.yml").read_text())
-    entries = [toc["root"]] + [entry["file"] for entry in toc.get("chapters") or []]
-    for part in toc.get("parts") or []:
-        entries += [entry["file"] for entry in part.get("chapters", [])]
-    return [root / (entry + ".ipynb") for entry in entries if (root / (entry + ".ipynb")).exists()]
 
 
 def select(notebooks: list[Path], wanted: list[str] | None) -> list[Path]:

@@ -15,6 +15,7 @@ from bannb.data.cifar10_jpeg import find_archive, load_cifar10_jpeg
 from bannb.data.fashion_mnist import find_folder as find_fashion_mnist
 from bannb.data.fashion_mnist import load_fashion_mnist
 from bannb.data.loaders import (
+    SUBSET_RULES,
     BanDataLoaders,
     InMemoryLoader,
     make_dataloaders,
@@ -52,7 +53,8 @@ DATASET_SIZES = {"fashion-mnist": (60_000, 10_000), "cifar10": (50_000, 10_000),
                  "cifar10-jpeg": (50_000, 10_000)}
 
 
-def check_split_sizes(name: str, train_size: int | None, valid_size: int, test_size: int | None) -> None:
+def check_split_sizes(name: str, train_size: int | None, valid_size: int, test_size: int | None,
+                      pool_size: int = 0) -> None:
     """Refuse subsets larger than dataset `name` holds, before any file is read: a run would otherwise train and
     test on fewer images than its config (and its record) says, or fail when its data is split."""
     train_images, test_images = DATASET_SIZES[check_dataset(name)]
@@ -63,6 +65,10 @@ def check_split_sizes(name: str, train_size: int | None, valid_size: int, test_s
         raise ConfigError(f"train_size {train_size} is more than {name} holds beside the validation split: "
                           f"{train_images:,} training images less valid_size {valid_size} leave "
                           f"{train_images - valid_size:,} (give train_size ≤ {train_images - valid_size})")
+    if pool_size and valid_size + (train_size or 1) + pool_size > train_images:
+        raise ConfigError(f"pool_size {pool_size:,} does not fit beside the validation and training splits: {name} has "
+                          f"{train_images:,} training images, valid_size {valid_size:,} and train_size {train_size} "
+                          f"leave {train_images - valid_size - (train_size or 1):,} for the pool")
     if test_size is not None and test_size > test_images:
         raise ConfigError(f"test_size {test_size} is more than the {test_images:,} test images of {name}")
 
@@ -139,7 +145,7 @@ def load_dataset(name: str, root=None, download: bool = True) -> ImageArrays:
     return load_cifar(name, root, download=download)
 
 
-__all__ = ["CORPORA", "DATA_FINGERPRINT", "DATASETS", "DATASET_NOTES", "DATASET_SHAPES", "DATASET_SIZES",
+__all__ = ["CORPORA", "SUBSET_RULES", "DATA_FINGERPRINT", "DATASETS", "DATASET_NOTES", "DATASET_SHAPES", "DATASET_SIZES",
            "RECORDED_DATA_SHA256", "ImageArrays", "BanDataLoaders", "InMemoryLoader", "TextCorpus", "check_corpus",
            "check_dataset", "check_split_sizes", "data_fingerprint", "data_mismatch", "dataset_shape", "data_roots",
            "dataset_note", "load_corpus", "load_dataset", "make_dataloaders", "pad_crop_flip", "split_indices",

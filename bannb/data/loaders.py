@@ -6,6 +6,7 @@ and the flip), so the data costs a small share of a training step even on two CP
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -16,12 +17,91 @@ from bannb.errors import ConfigError
 from bannb.image import distributed
 
 
-def split_indices(num_samples: int, valid_size: int, split_seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """A seeded (train, valid) split of the training set's indices; the test set is never part of it."""
-    if not 0 < valid_size < num_samples:
-        raise ConfigError(f"valid_size must be between 1 and {num_samples - 1} (the training set's size less one), got {valid_size}")
-    order = torch.randperm(num_samples, generator=torch.Generator().manual_seed(split_seed))
-    return order[valid_size:].sort().values, order[:valid_size].sort().values
+class Split(NamedTuple):
+    """Indices into a dataset's training images: the split a run trains on, the one it selects on, and the pool
+    no run of a profile trains or validates on (a second held-out evaluation set; empty unless asked for)."""
+
+    train: torch.Tensor
+    valid: torch.Tensor
+    pool: torch.Tensor
+
+
+def class_quotas(class_counts: torch.Tensor, size: int, capacity: torch.Tensor | None = None) -> torch.Tensor:
+    """`size` shared among the classes in proportion to `class_counts` (largest remainder; a tie goes to the
+    lower class index), so that a subset has the class balance of the set it is drawn from; no class gets more than
+    its `capacity` (by default its count: what is left of it after other parts took theirs), the rest going to the
+    classes with room, by the same order."""
+    capacity = class_counts.clone() if capacity is None else capacity
+    if size > int(capacity.sum()):
+        raise ConfigError(f"cannot draw {size:,} images from {int(capacity.sum()):,}")
+    exact = class_counts.double() * size / int(class_counts.sum())
+    quotas = torch.minimum(exact.floor().long(), capacity)
+    while (missing := size - int(quotas.sum())) > 0:
+        remainder = torch.where(quotas < capacity, exact - quotas, torch.tensor(-math.inf, dtype=torch.float64))
+        # the classes with the largest remainders (and room) get one more each; a stable sort breaks ties by index
+        ranked = torch.sort(-remainder, stable=True).indices[:min(missing, int((quotas < capacity).sum()))]
+        quotas[ranked] += 1
+    return quotas
+
+
+# How a run's splits are drawn from a dataset's training images (`split_indices`): "class-balanced", every new
+# run's; "first-of-sorted", the rule of runs recorded before it (kept so that their records stay reproducible).
+SUBSET_RULES = ("class-balanced", "first-of-sorted")
+
+
+def first_of_sorted_split(count: int, valid_size: int, split_seed: int, train_size: int | None) -> Split:
+    """The rule of runs recorded before class-balanced splits: a seeded random validation split, and the first
+    `train_size` of the remaining indices in sorted order. A fair sample only of files in random class order
+    (Fashion-MNIST's); on CIFAR-10's class-ordered archive the first 3,000 are all airplanes. Not for new runs."""
+    order = torch.randperm(count, generator=torch.Generator().manual_seed(split_seed))
+    train = order[valid_size:].sort().values
+    return Split(train if train_size is None else train[:train_size], order[:valid_size].sort().values,
+                 torch.zeros(0, dtype=torch.long))
+
+
+def split_indices(labels: torch.Tensor, valid_size: int, split_seed: int = 0, train_size: int | None = None,
+                  pool_size: int = 0, rule: str = "class-balanced") -> Split:
+    """A seeded, class-balanced split of a dataset's training images (their `labels`; the test set is never part
+    of it), each part sorted.
+
+    Each class's images are put in one seeded random order. The validation split takes the first of each class,
+    the training split the next (all the rest but the pool for `train_size` None), the pool the last: every part
+    is a class-balanced sample (`class_quotas`) whatever order the files come in, so the first 3,000 images of a
+    dataset stored class by class are not 3,000 airplanes. The pool depends on the seed and its size only, so
+    runs of different training sizes share it and none of them trains on it. `rule` "first-of-sorted" is the
+    rule of runs recorded before this one (`first_of_sorted_split`), without a pool."""
+    labels = torch.as_tensor(labels).long()
+    count = len(labels)
+    if not 0 < valid_size < count:
+        raise ConfigError(f"valid_size must be between 1 and {count - 1} (the training set's size less one), "
+                          f"got {valid_size}")
+    train_wanted = count - valid_size - pool_size if train_size is None else train_size
+    if pool_size < 0 or train_wanted < 1 or valid_size + train_wanted + pool_size > count:
+        raise ConfigError(f"a split of {count:,} training images cannot hold valid_size {valid_size:,}, train_size "
+                          f"{train_size} and pool_size {pool_size:,}: together they must not exceed {count:,}, "
+                          f"and the training split needs at least one image; give smaller sizes")
+    if rule == "first-of-sorted" and not pool_size:
+        return first_of_sorted_split(count, valid_size, split_seed, train_size)
+    if rule != "class-balanced":
+        raise ConfigError(f"unknown subset rule {rule!r} (with pool_size {pool_size}); valid: class-balanced, or "
+                          f"first-of-sorted without a pool")
+    classes = int(labels.max()) + 1
+    counts = torch.bincount(labels, minlength=classes)
+    # the pool first (it depends on its size only), then the validation split, then the training split, each from
+    # what the others left of every class
+    pool_quota = class_quotas(counts, pool_size)
+    valid_quota = class_quotas(counts, valid_size, counts - pool_quota)
+    left = counts - pool_quota - valid_quota
+    train_quota = left if train_size is None else class_quotas(counts, train_size, left)
+    order = torch.randperm(count, generator=torch.Generator().manual_seed(split_seed))
+    parts = {"train": [], "valid": [], "pool": []}
+    for label in range(classes):
+        members = order[labels[order] == label]  # this class's images, in the seeded random order
+        valid_end = int(valid_quota[label])
+        parts["valid"].append(members[:valid_end])
+        parts["train"].append(members[valid_end:valid_end + int(train_quota[label])])
+        parts["pool"].append(members[len(members) - int(pool_quota[label]):])
+    return Split(**{name: torch.cat(chunks).sort().values for name, chunks in parts.items()})
 
 
 def test_indices(num_samples: int, test_size: int | None = None, split_seed: int = 0) -> torch.Tensor:
@@ -147,35 +227,40 @@ class InMemoryLoader:
 
 
 class BanDataLoaders(DataLoaders):
-    """fastai `DataLoaders` with a third, test loader and the facts a model needs about the data."""
+    """fastai `DataLoaders` with a third, test loader, the held-out pool's loader (`pool`, None without one) and
+    the facts a model needs about the data."""
 
     @property
     def test(self) -> InMemoryLoader:
         return self.loaders[2]
 
-    def __init__(self, train, valid, test, dataset: ImageArrays, **kwargs):
+    def __init__(self, train, valid, test, dataset: ImageArrays, pool: InMemoryLoader | None = None, **kwargs):
         super().__init__(train, valid, test, **kwargs)
+        self.pool = pool
         self.dataset_name, self.classes = dataset.name, dataset.classes
         self.num_classes, self.in_channels = dataset.num_classes, dataset.image_shape[0]
 
 
 def make_dataloaders(dataset: ImageArrays, batch_size: int = 128, valid_size: int = 5000, split_seed: int = 0,
                      train_size: int | None = None, test_size: int | None = None, augment: bool = True,
-                     seed: int = 0, device: str | torch.device = "cpu", eval_batch_size: int | None = None) -> BanDataLoaders:
-    """Train (augmented, shuffled), valid (held out of train) and test loaders, normalised by the train split's statistics.
+                     seed: int = 0, device: str | torch.device = "cpu", eval_batch_size: int | None = None,
+                     pool_size: int = 0, subset: str = "class-balanced") -> BanDataLoaders:
+    """Train (augmented, shuffled), valid (held out of train) and test loaders, normalised by the train split's
+    statistics, and `pool`, the held-out pool of the training images (`split_indices`; None without one).
 
-    `train_size`/`test_size` take seeded subsets, for smoke runs only.
+    The training and validation splits and the pool are class-balanced samples (`split_indices`); `test_size`
+    takes a seeded subset of the test set, for smoke runs only.
     """
-    train_index, valid_index = split_indices(len(dataset.train_images), valid_size, split_seed)
-    if train_size is not None:
-        train_index = train_index[:train_size]
+    split = split_indices(dataset.train_labels, valid_size, split_seed, train_size, pool_size, subset)
     test_index = test_indices(len(dataset.test_images), test_size, split_seed)
-    train_images = dataset.train_images[train_index]
+    train_images = dataset.train_images[split.train]
     mean, std = channel_stats(train_images)
     eval_batch_size = eval_batch_size or 2 * batch_size
     common = dict(mean=mean, std=std, device=device)
-    train = InMemoryLoader(train_images, dataset.train_labels[train_index], batch_size, shuffle=True,
+    train = InMemoryLoader(train_images, dataset.train_labels[split.train], batch_size, shuffle=True,
                            augment=augment, drop_last=True, seed=seed, **common)
-    valid = InMemoryLoader(dataset.train_images[valid_index], dataset.train_labels[valid_index], eval_batch_size, **common)
+    valid = InMemoryLoader(dataset.train_images[split.valid], dataset.train_labels[split.valid], eval_batch_size, **common)
     test = InMemoryLoader(dataset.test_images[test_index], dataset.test_labels[test_index], eval_batch_size, **common)
-    return BanDataLoaders(train, valid, test, dataset=dataset, device=torch.device(device))
+    pool = (InMemoryLoader(dataset.train_images[split.pool], dataset.train_labels[split.pool], eval_batch_size,
+                           **common) if len(split.pool) else None)
+    return BanDataLoaders(train, valid, test, dataset=dataset, pool=pool, device=torch.device(device))

@@ -5,8 +5,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from bannb.data import check_dataset, check_split_sizes
-from bannb.errors import ConfigError
+from bannb.data import SUBSET_RULES, check_dataset, check_split_sizes
+from bannb.errors import ConfigError, unknown_choice
 from bannb.losses import make_loss
 from bannb.models import create_model
 from bannb.runs.config import HashedConfig
@@ -22,6 +22,7 @@ class RunConfig(HashedConfig):
     """Everything that determines a trained model. Two equal configs give the same run."""
 
     DATA_FIELD = "dataset"
+    LEGACY_DEFAULTS = {"subset": "first-of-sorted", "pool_size": 0}
 
     arch: str
     dataset: str = "fashion-mnist"
@@ -47,6 +48,13 @@ class RunConfig(HashedConfig):
     split_seed: int = 0
     train_size: int | None = None
     test_size: int | None = None
+    # How the splits are drawn (`data.loaders.SUBSET_RULES`): "class-balanced" for every new run; runs recorded
+    # before it (`LEGACY_DEFAULTS`) took the first `train_size` of a random split's sorted indices, which on files
+    # stored class by class (CIFAR-10's JPEG archive) is one class
+    subset: str = "class-balanced"
+    # the held-out pool: this many training images (a class-balanced sample, the same for every training size) no
+    # run trains or validates on; every run records its predictions on them (`data.loaders.split_indices`)
+    pool_size: int = 0
     precision: str = "bf16"
     channels_last: bool = True
     processes: int = 1  # data-parallel processes: BatchNorm statistics are per process, so results depend on it
@@ -69,7 +77,14 @@ class RunConfig(HashedConfig):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
                 raise ConfigError(f"{name} must be an integer, got {value!r}")
-        check_split_sizes(self.dataset, self.train_size, self.valid_size, self.test_size)
+        if self.subset not in SUBSET_RULES:
+            raise unknown_choice("subset rule", self.subset, SUBSET_RULES)
+        if self.subset != "class-balanced" and self.pool_size:
+            raise ConfigError(f"a held-out pool needs class-balanced subsets (subset='class-balanced'), got "
+                              f"subset={self.subset!r} with pool_size {self.pool_size}")
+        if not isinstance(self.pool_size, int) or isinstance(self.pool_size, bool) or self.pool_size < 0:
+            raise ConfigError(f"pool_size must be a non-negative integer, got {self.pool_size!r}")
+        check_split_sizes(self.dataset, self.train_size, self.valid_size, self.test_size, self.pool_size)
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"unknown schedule {self.schedule!r}; valid schedules are: {', '.join(SCHEDULES)}")
         if self.lr <= 0:

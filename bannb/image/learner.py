@@ -153,11 +153,28 @@ def precision_callbacks(precision: str, device) -> list[Callback]:
     return [CPUAutocast()]
 
 
+class TrainOnObjective(Callback):
+    """Trains on an objective that needs no teacher's logits but is not the label loss (a label-smoothing
+    student's), while validation keeps the Learner's label loss, as every other run's does."""
+
+    order = TeacherCallback.order  # where a teacher's objective would replace the loss
+
+    def __init__(self, objective: BanObjective):
+        self.objective = objective
+
+    def after_loss(self):
+        if self.training:
+            self.learn.loss_grad = self.objective(self.pred, *self.yb)
+            self.learn.loss = self.loss_grad.clone()
+
+
 def make_learner(model: torch.nn.Module, dls, objective: BanObjective, teacher: torch.nn.Module | None = None,
                  lr: float = 0.1, momentum: float = 0.9, weight_decay: float = 5e-4, milestones=(0.3, 0.6, 0.8),
                  gamma: float = 0.2, precision: str = "auto", channels_last: bool = True, cbs=(),
                  schedule: str = "step") -> Learner:
-    """A fastai Learner with the Wide-ResNet recipe (SGD, L2 weight decay on every parameter, `schedule`)."""
+    """A fastai Learner with the Wide-ResNet recipe (SGD, L2 weight decay on every parameter, `schedule`). Every
+    run validates on the label loss; a student trains on its objective (`TeacherCallback` runs `teacher` on each
+    batch where the objective needs its logits, `TrainOnObjective` where it does not)."""
     if objective.needs_teacher and teacher is None:
         raise ConfigError(f"the {objective.name!r} loss needs a teacher")
     device = dls.device
@@ -170,7 +187,9 @@ def make_learner(model: torch.nn.Module, dls, objective: BanObjective, teacher: 
         callbacks.append(ChannelsLastInputs())
     if teacher is not None:
         callbacks.append(TeacherCallback(teacher, objective))
-    loss_func = CrossEntropy() if teacher is not None else objective
+    elif not objective.is_label_loss:
+        callbacks.append(TrainOnObjective(objective))
+    loss_func = objective if objective.is_label_loss and teacher is None else CrossEntropy()
     opt_func = partial(SGD, mom=momentum, wd=weight_decay, decouple_wd=False)
     return Learner(dls, model.to(device), loss_func=loss_func, opt_func=opt_func, lr=lr, metrics=accuracy,
                    cbs=callbacks + list(cbs), wd_bn_bias=True, train_bn=True)

@@ -6,6 +6,7 @@ run store (`bannb.runs.store`) and the lifecycle every kind shares (`bannb.runs.
 """
 from __future__ import annotations
 
+import copy
 import random
 import time
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from bannb.runs.learner import (  # noqa: F401  (NonFiniteLoss: what a diverging
     NonFiniteLoss,
     RunRecorder,
     StopOnNonFiniteLoss,
+    TeacherCallback,
     epoch_skipped,
     read_checkpoint,
     restore_random_states,
@@ -83,6 +85,30 @@ class EpochLosses(Callback):
                                        valid_accuracy=valid_accuracy, train_samples=int(samples.item()))
 
 
+class TeacherTargetsPerEpoch(Callback):
+    """What the student was given this epoch: its teacher's mean probability outside the top class and mean
+    entropy (nats) over the batches it trained on (the teacher's logits of each batch, already computed), into the
+    epoch's metrics row (`teacher_mass_outside_top`, `teacher_entropy`)."""
+
+    order = TeacherCallback.order + 1  # after the teacher's logits of the batch are set
+
+    def before_epoch(self):
+        self.sums = torch.zeros(3, dtype=torch.float64)  # mass, entropy, samples
+
+    def after_batch(self):
+        if self.training:
+            log_probs = F.log_softmax(self.learn.teacher_logits.double(), dim=1)
+            probs = log_probs.exp()
+            self.sums += torch.stack([(1 - probs.max(dim=1).values).sum(), -(probs * log_probs).sum(),
+                                      torch.tensor(float(len(probs)), dtype=torch.float64)]).cpu()
+
+    def after_epoch(self):
+        if epoch_skipped(self.learn):
+            return
+        mass, entropy, samples = distributed.all_reduce_sum(self.sums).tolist()
+        self.learn.epoch_values.update(teacher_mass_outside_top=mass / samples, teacher_entropy=entropy / samples)
+
+
 # ---------------------------------------------------------------- measurements after training
 
 def clean_loader(dls, size: int | None = None) -> InMemoryLoader:
@@ -116,7 +142,25 @@ def training_fit(model, dls, config: RunConfig, teacher, test_logits: torch.Tens
     return fit
 
 
+def heldout_record(test_logits, test_labels, pool_logits, pool_labels) -> dict:
+    """The error on the held-out pool and on the test set and pool together (`heldout_error`: what the claims
+    are judged on where a profile has a pool), with the two sets' sizes."""
+    pool_wrong = int((pool_logits.argmax(dim=1) != pool_labels).sum())
+    test_wrong = int((test_logits.argmax(dim=1) != test_labels).sum())
+    return dict(pool_error=pool_wrong / len(pool_labels), pool_images=len(pool_labels),
+                heldout_error=(pool_wrong + test_wrong) / (len(pool_labels) + len(test_labels)),
+                heldout_images=len(pool_labels) + len(test_labels))
+
+
 # ---------------------------------------------------------------- the steps of a run
+
+def run_dataloaders(config: RunConfig, device="cpu"):
+    """The data of the run `config` describes, as its training draws it: its splits, its test set and its
+    held-out pool (`make_dataloaders`)."""
+    return make_dataloaders(load_dataset(config.dataset), config.batch_size, config.valid_size, config.split_seed,
+                            config.train_size, config.test_size, config.augment, seed=config.seed, device=device,
+                            pool_size=config.pool_size, subset=config.subset)
+
 
 @dataclass
 class Training:
@@ -137,6 +181,13 @@ class Training:
         return self.checkpoint["epoch"] if self.checkpoint else 0
 
 
+def first_epoch_teacher_logits(teacher, dls, config: RunConfig) -> torch.Tensor:
+    """The teacher's logits (eval mode) on the inputs of the student's first epoch: its views as the student's
+    loader draws them (augmented where the run augments), without moving that loader's epoch on."""
+    logits, _ = predict(teacher, copy.copy(dls.train), config.precision, config.channels_last)
+    return logits
+
+
 def prepare_training(config: RunConfig, runs_dir: Path, device, log=print, path: Path | None = None) -> Training:
     """Everything a run needs before fitting, drawn in a fixed order from the run's seed: the data, the model's
     initial weights, the loss and the teacher (looked up in `runs_dir`); the run's directory (`path`, by default
@@ -150,12 +201,16 @@ def prepare_training(config: RunConfig, runs_dir: Path, device, log=print, path:
                                     teacher_run.config.split_seed) != (config.dataset, config.valid_size, config.split_seed):
         raise ConfigError(f"teacher {teacher_run.run_id} was trained on another dataset or split than this student")
     device = torch.device(device)
-    dls = make_dataloaders(load_dataset(config.dataset), config.batch_size, config.valid_size, config.split_seed,
-                           config.train_size, config.test_size, config.augment, seed=config.seed, device=device)
+    dls = run_dataloaders(config, device)
     seed_everything(config.seed)
     model = build_model(config, dls.in_channels, dls.num_classes)
     objective = make_loss(config.loss, run_seed=config.seed, **config.loss_params)
     teacher = teacher_run.load_model(device) if teacher_run else None
+    if objective.measures_teacher:
+        if teacher is None and not objective.params:
+            raise ConfigError(f"the {config.loss!r} loss measures its teacher before training: give the run a teacher")
+        if teacher is not None:
+            objective.calibrate(first_epoch_teacher_logits(teacher, dls, config))
     training = Training(config, Path(path or runs_dir / config.run_id), device, dls, model, objective, teacher)
     write_config(training.path, config, writes=distributed.is_main_process())
     training.checkpoint, training.rows = read_checkpoint(training.path, device, log)
@@ -176,8 +231,11 @@ def build_learner(training: Training, progress: bool = True, callbacks=()):
                  TrainProbe(clean_loader(training.dls, TRAIN_PROBE_SIZE), config.precision, config.channels_last),
                  StopOnNonFiniteLoss(training.path, "Lower the learning rate (--lr) or train in fp32 "
                                                     "(--precision fp32), then run again."),
+                 *([TeacherTargetsPerEpoch()] if training.objective.needs_teacher else []),
                  *sharded, *callbacks]
-    learn = make_learner(training.model, training.dls, training.objective, training.teacher, lr=config.lr,
+    # the teacher runs on every batch only for an objective that trains on its logits
+    teacher = training.teacher if training.objective.needs_teacher else None
+    learn = make_learner(training.model, training.dls, training.objective, teacher, lr=config.lr,
                          momentum=config.momentum, weight_decay=config.weight_decay, milestones=config.milestones,
                          gamma=config.gamma, precision=config.precision, channels_last=config.channels_last,
                          cbs=callbacks, schedule=config.schedule)
@@ -199,10 +257,15 @@ def finish_run(training: Training, learn, wall_seconds: float) -> Run:
     training split, and the run's files, `done.json` last."""
     config, path, model = training.config, training.path, training.model
     # prediction runs fastai's epoch events too; they are not training epochs
-    learn.remove_cbs([cb for cb in learn.cbs if isinstance(cb, (RunRecorder, EpochLosses, TrainProbe))])
+    learn.remove_cbs([cb for cb in learn.cbs if isinstance(cb, (RunRecorder, EpochLosses, TrainProbe,
+                                                                TeacherTargetsPerEpoch))])
     test_logits, test_labels = learn.get_preds(dl=training.dls.test, act=noop)
     fit = training_fit(learn.model, training.dls, config, training.teacher, test_logits)
     test_accuracy = (test_logits.argmax(dim=1) == test_labels).float().mean().item()
+    pool_logits = pool_labels = None
+    if training.dls.pool is not None:  # the held-out pool: as the test set, the last epoch's model only
+        pool_logits, pool_labels = learn.get_preds(dl=training.dls.pool, act=noop)
+        fit.update(heldout_record(test_logits, test_labels, pool_logits, pool_labels))
     last = training.rows[-1]
     final = dict(test_accuracy=test_accuracy, test_error=1 - test_accuracy,
                  test_loss=F.cross_entropy(test_logits.float(), test_labels).item(),
@@ -210,13 +273,14 @@ def finish_run(training: Training, learn, wall_seconds: float) -> Run:
                  train_seconds=sum(row["seconds"] for row in training.rows), parameters=count_parameters(model),
                  device=str(training.device), torch=torch.__version__, teacher=config.teacher,
                  resumed_from_epoch=training.start_epoch or None, wall_seconds_this_process=round(wall_seconds, 3),
-                 **fit, **{DATA_FINGERPRINT: data_fingerprint(config)})
+                 **fit, **training.objective.record(), **{DATA_FINGERPRINT: data_fingerprint(config)})
     model.to(memory_format=torch.contiguous_format)
     if not distributed.is_main_process():
         distributed.barrier()  # process 0 writes the run
         return Run(path)
     write_result(path, {k: v.detach().cpu() for k, v in model.state_dict().items()},
-                 compact_predictions(test_logits, test_labels), final, training.rows, METRIC_COLUMNS)
+                 compact_predictions(test_logits, test_labels, pool_logits, pool_labels), final, training.rows,
+                 METRIC_COLUMNS)
     distributed.barrier()
     return Run(path)
 

@@ -701,3 +701,60 @@ def plot_ensemble_sizes(frame: pd.DataFrame, families: Mapping[str, Sequence[str
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def plot_gain_against_mass(points: pd.DataFrame, fit: Mapping, table: pd.DataFrame | None = None,
+                           title: str | None = None):
+    """The map's answer to *when*: one dot per seed and cell, BAN-1's gain over its own teacher (points; above 0 the
+    student is better) against the teacher's mass outside its top class on the student's views (%), coloured by
+    cell; each cell's mean gain with its 95% interval as a bar at the cell's mean mass; the pooled least-squares line
+    (`regimes.gain_regression`: slope, its interval in the legend). `points`: `regimes.gain_points`."""
+    fig, axes = _figure(width=7.0, height=4.2)
+    ax = axes[0]
+    cells = list(dict.fromkeys(points["cell"]))
+    palette = dict(zip(cells, sns.color_palette("colorblind", len(cells))))
+    for cell in cells:
+        mine = points[points["cell"] == cell]
+        ax.scatter(mine["mass"], mine["gain"], s=28, alpha=0.7, color=palette[cell], label=cell)
+    if table is not None:
+        for _, row in table.iterrows():
+            if not math.isnan(row["gain_low"]):
+                ax.errorbar(row["mass_seen"], -row["gain_mean"], yerr=[[row["gain_high"] - row["gain_mean"]],
+                                                                        [row["gain_mean"] - row["gain_low"]]],
+                            fmt="D", color=palette.get(row["cell"], "black"), markeredgecolor="black",
+                            markersize=7, capsize=4, zorder=3)
+    if not math.isnan(fit["slope"]):
+        xs = np.linspace(points["mass"].min(), points["mass"].max(), 50)
+        ax.plot(xs, fit["intercept"] + fit["slope"] * xs, color="black", linewidth=1.2,
+                label=f"least squares: {10 * fit['slope']:+.2f} points per 10 points of mass\n"
+                      f"(95% CI {10 * fit['low']:+.2f} to {10 * fit['high']:+.2f}, n = {fit['n']})")
+    ax.axhline(0, color="grey", linewidth=0.8, linestyle=":")
+    for edge in (-MARGIN, MARGIN):
+        ax.axhline(edge, color="grey", linewidth=0.6, linestyle="--")
+    ax.set(xlabel="teacher's mass outside its top class on the student's views (%)",
+           ylabel="teacher − BAN-1 (points; > 0: the student is better)", title=title or "")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def plot_fidelity_against_gain(table: pd.DataFrame, title: str | None = None):
+    """How much of its teacher a student inherits, per cell: BAN-1's top-1 agreement with its own teacher against
+    its agreement with the cell's other teachers (the dashed diagonal: no more like its own teacher than like any
+    other), each dot labelled with the cell and coloured by BAN-1's mean gain over its teacher."""
+    fig, axes = _figure(width=6.2, height=4.4)
+    ax = axes[0]
+    limit = max(abs(table["gain_mean"]).max(), MARGIN)
+    scatter = ax.scatter(table["agreement_others"], table["agreement"], c=-table["gain_mean"], cmap="coolwarm_r",
+                         vmin=-limit, vmax=limit, s=90, edgecolor="black")
+    for _, row in table.iterrows():
+        ax.annotate(row["cell"], (row["agreement_others"], row["agreement"]), fontsize=7,
+                    xytext=(5, 4), textcoords="offset points")
+    low = min(table["agreement_others"].min(), table["agreement"].min()) - 1
+    high = max(table["agreement_others"].max(), table["agreement"].max()) + 1
+    ax.plot([low, high], [low, high], linestyle="--", color="grey", linewidth=0.8)
+    ax.set(xlim=(low, high), ylim=(low, high), xlabel="BAN-1's agreement with the cell's other teachers (%)",
+           ylabel="BAN-1's agreement with its own teacher (%)", title=title or "")
+    fig.colorbar(scatter, ax=ax, label="teacher − BAN-1 (points)")
+    fig.tight_layout()
+    return fig

@@ -16,17 +16,19 @@ from bannb.study.generations import ensemble_accuracy
 
 
 def run_records(runs: Iterable, **labels) -> pd.DataFrame:
-    """One row per run: the `labels` you pass (e.g. model="BAN-1"), the base seed, test and validation
-    error (%) of the last epoch, and the parameter count."""
+    """One row per run: the `labels` you pass (e.g. model="BAN-1"), the base seed, test error, error on the test set
+    and the held-out pool together (`heldout_error`; NaN for a run without a pool) and validation error (%) of the
+    last epoch, and the parameter count."""
     rows = []
     for run in runs:
         rows.append(dict(labels, seed=run.config.base_seed, dataset=run.config.dataset,
                          arch=run.config.arch, loss=run.config.loss,
                          generation=run.config.generation, test_error=100 * run.final["test_error"],
+                         heldout_error=100 * run.final.get("heldout_error", math.nan),
                          valid_error=100 * (1 - run.final["valid_accuracy"]), params=run.final["parameters"],
                          run_id=run.run_id))
     return pd.DataFrame(rows, columns=[*labels, "seed", "dataset", "arch", "loss", "generation", "test_error",
-                                       "valid_error", "params", "run_id"])
+                                       "heldout_error", "valid_error", "params", "run_id"])
 
 
 def lm_run_records(runs: Iterable, **labels) -> pd.DataFrame:

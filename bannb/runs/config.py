@@ -18,13 +18,20 @@ class HashedConfig:
 
     KIND = "run"  # in messages: "unknown run config keys …"
     DATA_FIELD = ""  # "dataset" for an image run, "corpus" for a language model
+    # Fields added after runs were recorded, with the value that every run recorded before them had: a stored
+    # config without the field gets that value, and a config holding it stores and hashes without the field, so
+    # the runs recorded before it keep their ids (and stay reusable) while a run with any other value gets its own.
+    LEGACY_DEFAULTS: dict = {}
 
     @property
     def data_name(self) -> str:
         return getattr(self, self.DATA_FIELD)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The fields as stored and hashed: all of them, less those at their legacy value (`LEGACY_DEFAULTS`)."""
+        values = dataclasses.asdict(self)
+        return {key: value for key, value in values.items()
+                if not (key in self.LEGACY_DEFAULTS and value == self.LEGACY_DEFAULTS[key])}
 
     @classmethod
     def from_dict(cls, values: dict):
@@ -32,7 +39,7 @@ class HashedConfig:
         unknown = set(values) - known
         if unknown:
             raise ConfigError(f"unknown {cls.KIND} config keys {sorted(unknown)}; valid keys are: {', '.join(sorted(known))}")
-        return cls(**values)
+        return cls(**{**cls.LEGACY_DEFAULTS, **values})
 
     @property
     def hash(self) -> str:

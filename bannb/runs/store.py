@@ -41,8 +41,10 @@ CONFIG, METRICS, FINAL, WEIGHTS, PREDICTIONS, CHECKPOINT, DONE = (
     "config.json", "metrics.csv", "final.json", "model.pt", "test_predictions.pt", "checkpoint.pt", "done.json")
 RECORD_FILES = (CONFIG, METRICS, FINAL, PREDICTIONS)  # what the book reads: committed with it
 RESULT_FILES = (*RECORD_FILES, WEIGHTS)  # what done.json vouches for
+# an image run's (a student's also its teacher's targets, `teacher_mass_outside_top`, `teacher_entropy`; empty for
+# a teacher); a kind with others passes its own
 METRIC_COLUMNS = ["epoch", "train_loss", "valid_loss", "valid_accuracy", "train_probe_loss", "train_probe_accuracy",
-                  "lr", "train_samples", "seconds"]  # an image run's; a kind with others passes its own
+                  "teacher_mass_outside_top", "teacher_entropy", "lr", "train_samples", "seconds"]
 COUNT_COLUMNS = ("epoch", "train_samples", "train_tokens")  # read back as integers
 TEMPORARY = ".tmp"  # the suffix of a file being written (`atomic_write_bytes`); one left in a run folder is stale
 LOCK = ".lock"  # beside a run's folder: `<run id>.lock`, held while a process trains the run (`claim_run`)
@@ -210,6 +212,18 @@ class Run:
     def test_labels(self) -> torch.Tensor:
         return self.predictions()["labels"].long()
 
+    @property
+    def has_pool(self) -> bool:
+        """Whether the run was evaluated on a held-out pool (`RunConfig.pool_size`)."""
+        return "pool_classes" in self.predictions()
+
+    def pool_classes(self) -> torch.Tensor:
+        """The top class of the last epoch's model on every image of the held-out pool, in the pool's order."""
+        return self.predictions()["pool_classes"].long()
+
+    def pool_labels(self) -> torch.Tensor:
+        return self.predictions()["pool_labels"].long()
+
     # ------------------------------------------------ a language model's results
 
     @property
@@ -292,11 +306,20 @@ def weights_problem(path: Path) -> str | None:
     return None
 
 
-def compact_predictions(logits: torch.Tensor, labels: torch.Tensor) -> dict:
-    """Test-set predictions as stored: float16 logits (about 2 bytes a class an image; every reader, the
-    training machine included, reads the same rounded values) and labels in the smallest integer type."""
-    return dict(logits=logits.detach().to(torch.float16).cpu(),
-                labels=labels.detach().to(torch.uint8 if int(labels.max()) < 256 else torch.int64).cpu())
+def smallest_int(values: torch.Tensor) -> torch.Tensor:
+    return values.detach().to(torch.uint8 if int(values.max()) < 256 else torch.int64).cpu()
+
+
+def compact_predictions(logits: torch.Tensor, labels: torch.Tensor, pool_logits: torch.Tensor | None = None,
+                        pool_labels: torch.Tensor | None = None) -> dict:
+    """A run's predictions as stored (`test_predictions.pt`): the test set's float16 logits (about 2 bytes a class
+    an image; every reader, the training machine included, reads the same rounded values) and labels in the
+    smallest integer type; with a held-out pool, only its top classes and labels (a byte an image each: the pool
+    is there to count errors on)."""
+    stored = dict(logits=logits.detach().to(torch.float16).cpu(), labels=smallest_int(labels))
+    if pool_logits is not None:
+        stored.update(pool_classes=smallest_int(pool_logits.argmax(dim=1)), pool_labels=smallest_int(pool_labels))
+    return stored
 
 
 def resolve_run(name: str, runs_dir: Path, role: str = "run") -> Run:

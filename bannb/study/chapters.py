@@ -64,6 +64,7 @@ class Seeds:
     central: list
     secondary: list
     lm: list
+    map: list = field(default_factory=list)  # the map of regimes' (`Profile.map_seeds`)
 
 
 def _chains(profile, seeds, generations, device, overrides, **chain) -> dict:
@@ -164,6 +165,30 @@ def language_models_chapter(profile, seeds: Seeds, device, **overrides) -> list[
     return [Entry(label, tuple(chain[position] for chain in chains)) for position, label in enumerate(LM_MODELS.values())]
 
 
+def regime_map_chapter(profile, seeds: Seeds, device, **overrides) -> list[Entry]:
+    """10_regime_map: in every cell of the profile's map (`Profile.regime_map`, column `cell`) on its seeds
+    (`Profile.map_seeds`): the teacher, its BAN-1, a label-smoothing student of the same teacher (smoothed by the
+    teacher's mass outside its top class, our control) and a teacher of twice the epochs (whether the teacher was
+    converged). None at a profile without a map."""
+    entries, regimes = [], {}
+    for cell, changes in get_profile(profile).regime_map.items():
+        cell_overrides = {**changes, **{key: value for key, value in overrides.items() if value is not None}}
+        regime = book_config(profile, 0, device, **cell_overrides).run_id
+        if regime in regimes:  # two names for one regime would count its runs twice
+            raise ConfigError(f"profile {get_profile(profile).name}: cells {regimes[regime]!r} and {cell!r} of its "
+                              f"regime map train the same runs; give each cell its own regime")
+        regimes[regime] = cell
+        teachers = {s: book_config(profile, s, device, **cell_overrides) for s in seeds.map}
+        columns = dict(cell=cell)
+        entries += [Entry("Teacher", tuple(teachers.values()), columns=columns),
+                    Entry("BAN-1", tuple(chain_configs(config, 1)[1] for config in teachers.values()), columns=columns),
+                    Entry("Label smoothing", tuple(chain_configs(config, 1, loss="ls")[1] for config in teachers.values()),
+                          columns=columns),
+                    Entry("Teacher (2× epochs)", tuple(long_teacher_config(profile, s, device, **cell_overrides)
+                                                       for s in seeds.map), columns=columns)]
+    return entries
+
+
 # The chapters that train runs, in the book's order: each declared once, above.
 CHAPTERS: dict[str, Callable] = {
     "03_teachers": teachers_chapter,
@@ -173,12 +198,15 @@ CHAPTERS: dict[str, Callable] = {
     "07_ensembles": ensembles_chapter,
     "08_densenet_resnet": transfer_chapter,
     "09_language_models": language_models_chapter,
+    "10_regime_map": regime_map_chapter,
 }
 BOOK_PLAN_CHAPTERS = tuple(CHAPTERS)
 RECORD_CHAPTERS = BOOK_PLAN_CHAPTERS  # every chapter that has records
 
 
 SUMMARY_CHAPTER = "10_summary"  # trains nothing of its own: it reads every chapter's records (`book_records`)
+MAP_CHAPTER = "10_regime_map"
+OWN_SEEDS_CHAPTERS = (LM_CHAPTER, MAP_CHAPTER)  # chapters on their own replicates (`Profile.lm_seeds`, `map_seeds`)
 
 
 def chapters_read(notebook: str | None) -> tuple[str, ...]:
@@ -237,7 +265,7 @@ def chapter_entries(chapter: str, profile: str, seeds: Sequence[int] | None = No
     chosen = get_profile(profile)  # resolved once, passed down as the object
     chosen_seeds = Seeds(central=chapter_seeds(chosen, seeds),
                          secondary=chapter_seeds(chosen, secondary_seeds, secondary=True),
-                         lm=chosen.lm_seed_list(seeds))
+                         lm=chosen.lm_seed_list(seeds), map=list(chosen.map_seeds if seeds is None else seeds))
     check_chapter_seeds(chapter, chosen, chosen_seeds.central, chosen_seeds.secondary)
     check_seeds("seeds", chosen_seeds.lm)
     return CHAPTERS[chapter](chosen, chosen_seeds, device, **overrides)
@@ -298,12 +326,13 @@ def _shown_runs(chapter, profile, seeds, secondary_seeds, device, runs_dir, prog
 
 def book_records(profile: str, seeds: Sequence[int] | None = None, secondary_seeds: Sequence[int] | None = None,
                  device: str = "cpu", runs_dir: Path | None = None, progress: bool = False,
-                 **overrides) -> dict[str, pd.DataFrame]:
-    """Every chapter's records (`chapter_records`), by chapter: what `claims.evaluate_book` takes. Kept apart,
-    since chapters label different things alike. The language-model chapter keeps its own replicates."""
-    return {name: chapter_records(name, profile, None if name == LM_CHAPTER else seeds, secondary_seeds,
+                 chapters: Sequence[str] = RECORD_CHAPTERS, **overrides) -> dict[str, pd.DataFrame]:
+    """Every chapter's records (`chapter_records`; `chapters`: those of the book, by default every chapter with
+    runs), by chapter: what `claims.evaluate_book` takes. Kept apart, since chapters label different things alike.
+    The language-model chapter and the map keep their own replicates."""
+    return {name: chapter_records(name, profile, None if name in OWN_SEEDS_CHAPTERS else seeds, secondary_seeds,
                                   device, runs_dir, progress, **overrides)
-            for name in RECORD_CHAPTERS}
+            for name in chapters if name in RECORD_CHAPTERS}
 
 
 SEED_CHAPTERS = ("03_teachers", "04_born_again", "05_cwtm", "06_dkpp")  # the chapters whose runs are per central seed

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from bannb.study.paper import PAPER_ARCHS, paper_table
-from bannb.study.stats import MARGIN, VERDICTS, Difference, paired_difference, unpaired_difference
+from bannb.study.stats import MARGIN, VERDICTS, Difference, family_verdicts, paired_difference, unpaired_difference
 
 # The margin for perplexity, in perplexity points. Table 6's BAN+L gains are 3.08 and 3.31 points of test
 # perplexity (CNN-LSTM, LSTM) and 3.42 and 3.92 of validation perplexity, 4-5% of the teachers'; 3.0 is the
@@ -174,7 +174,20 @@ def _language_model_claims() -> list[Claim]:
     ]
 
 
-CLAIMS: tuple[Claim, ...] = tuple(_ban_claims() + _transfer_claims() + _language_model_claims())
+def _regime_map_claims() -> list[Claim]:
+    """Chapter 10_regime_map: Table 2's central claim in every regime of the map (one claim per cell, `split_claims`
+    on the `cell` column), and our control of whether the teacher's structure matters beyond its softness."""
+    return [
+        Claim("map-ban-vs-teacher", "10_regime_map", "In each regime of the map, BAN-1 has lower error than its teacher",
+              "Teacher", "BAN-1", table=2, paper_columns=("Teacher", "BAN-1")),
+        Claim("map-ban-vs-smoothing", "10_regime_map",
+              "BAN-1 has lower error than a student of the same teacher trained on labels smoothed by the teacher's "
+              "mass outside its top class (ours)", "Label smoothing", "BAN-1", ours=True),
+    ]
+
+
+CLAIMS: tuple[Claim, ...] = tuple(_ban_claims() + _transfer_claims() + _language_model_claims()
+                                  + _regime_map_claims())
 
 
 def seed_differences(frame: pd.DataFrame, claims: list[Claim], value: str = "test_error") -> pd.DataFrame:
@@ -267,9 +280,42 @@ def _side(frame: pd.DataFrame, claim: Claim, model: str, value: str) -> pd.Serie
     return rows.dropna(subset=[value]).groupby("seed")[value].mean()
 
 
-# Record columns that name one network of a grid (chapter 8's Wide-ResNet teachers and residual students): a
-# claim about models recorded for several of them is tested once per network.
-GRID_COLUMNS = ("wrn", "res")
+HELDOUT = "heldout_error"  # the records' error on the test set and the held-out pool together (%)
+
+
+def _rows(frame: pd.DataFrame, claim: Claim, model: str) -> pd.DataFrame:
+    """`model`'s records, filtered by `claim.where` on the columns its rows have (as `_side`)."""
+    rows = frame[frame["model"] == model]
+    for column, wanted in claim.where.items():
+        if column in rows and rows[column].notna().any():
+            rows = rows[rows[column] == wanted]
+    return rows
+
+
+def judged_value(frame: pd.DataFrame, claim: Claim) -> str:
+    """What `claim` is judged on: its own value, except that a claim on test error is judged on the test set and the
+    held-out pool together (`HELDOUT`) where every run of both its sides has a pool. Ensembles are not (a run keeps
+    only its top class on the pool, which does not make an ensemble's average): they stay on the test set."""
+    if claim.value != "test_error" or HELDOUT not in frame.columns or "model" not in frame.columns:
+        return claim.value
+    rows = pd.concat([_rows(frame, claim, claim.a), _rows(frame, claim, claim.b)])
+    return HELDOUT if len(rows) and rows[HELDOUT].notna().all() else claim.value
+
+
+def claim_runs(frame: pd.DataFrame, claim: Claim) -> frozenset:
+    """The runs behind `claim` on `frame`: for a paired claim the (a, b) run-id pairs of its seeds, else every run
+    id of both sides. Two claims of which one's runs are all among the other's test the same thing once."""
+    if "run_id" not in frame.columns or "model" not in frame.columns:
+        return frozenset()
+    a, b = (_rows(frame, claim, model).groupby("seed")["run_id"].first() for model in (claim.a, claim.b))
+    if claim.paired:
+        return frozenset((a[seed], b[seed]) for seed in a.index.intersection(b.index))
+    return frozenset([*a, *b])
+
+
+# Record columns that name one network of a grid (chapter 8's Wide-ResNet teachers and residual students) or one
+# regime of the map: a claim about models recorded for several of them is tested once per network or regime.
+GRID_COLUMNS = ("wrn", "res", "cell")  # and the map's cells (chapter 10_regime_map)
 
 
 def _paper_row(claim: Claim, arch: str) -> str | None:
@@ -339,40 +385,63 @@ def difference(frame: pd.DataFrame, claim: Claim, value: str | None = None) -> D
     return unpaired_difference(a.values, b.values)
 
 
-def evaluate(frame: pd.DataFrame, claims: list[Claim], value: str | None = None, margin: float | None = None,
-             floor: str | None = None, split: tuple[str, ...] = GRID_COLUMNS) -> pd.DataFrame:
-    """One row per claim: our paired mean difference b − a with its 95% CI, n, the smallest detectable effect,
-    the verdict, and the paper's own difference. Each claim is judged on its own value column with its own
-    margin (`Claim.value`, `Claim.margin`) unless `value` or `margin` is given. A claim whose models are not in
-    `frame` is reported as not run (verdict "inconclusive"), so a table never silently drops a claim.
-
-    A claim whose models were recorded for several networks of a `split` column gets one row per network
-    (`split_claims`). With `floor` (a model label, e.g. `FLOOR`), a claim one of whose models does not beat the
-    floor's mean error is void (`FLOOR_RULE`): verdict `VOID`, the rule's verdict kept in `rule_verdict`, the
-    reason in `note`, and `void` true."""
-    rows = []
+def _claim_rows(frame: pd.DataFrame, claims: list[Claim], value: str | None, margin: float | None,
+                floor: str | None, split: tuple[str, ...]) -> tuple[list[dict], list[Difference | None]]:
+    """`evaluate`'s rows before the verdicts, and each row's difference (None for a claim not run or void: those
+    are not tested, so they do not count in the family's adjustment)."""
+    rows, differences = [], []
     for claim in split_claims(claims, frame, split) if split else claims:
-        diff = difference(frame, claim, value)
+        claim_value = value or judged_value(frame, claim)
+        diff = difference(frame, claim, claim_value)
         claim_margin = claim.margin if margin is None else margin
         row = dict(claim=claim.statement, key=claim.key, chapter=claim.chapter,
                    table=claim.source, a=claim.a, b=claim.b,
                    expected=claim.expected, central=claim.central, paired=claim.paired,
-                   value=value or claim.value, unit=claim.unit, margin=claim_margin)
+                   value=claim_value, unit=claim.unit, margin=claim_margin, runs=claim_runs(frame, claim),
+                   duplicate_of="")
         if diff is None:
             row.update(n=0, mean=np.nan, ci_low=np.nan, ci_high=np.nan, half_width=np.nan, detectable=np.nan,
-                       p_value=np.nan, verdict="inconclusive", note="not run")
+                       p_value=np.nan, note="not run")
         else:
             row.update(n=diff.n, mean=diff.mean, ci_low=diff.low, ci_high=diff.high, half_width=diff.half_width,
-                       detectable=diff.detectable, p_value=diff.p_value,
-                       verdict=diff.verdict(claim.expected, claim_margin),
-                       note="")
-        row.update(rule_verdict=row["verdict"], void=False)
-        reasons = floor_reasons(frame, claim, floor, value or claim.value) if floor is not None else []
+                       detectable=diff.detectable, p_value=diff.p_value, note="")
+        reasons = floor_reasons(frame, claim, floor, claim_value) if floor is not None else []
+        row.update(void=bool(reasons), alone=diff.verdict(claim.expected, claim_margin) if diff else "inconclusive")
         if reasons:
-            row.update(verdict=VOID, void=True, note="; ".join(reasons))
+            row.update(note="; ".join(reasons))
         row.update(claim.paper_difference())
         rows.append(row)
+        differences.append(None if reasons else diff)
+    return rows, differences
+
+
+def _judged(rows: list[dict], differences: list[Difference | None]) -> pd.DataFrame:
+    """The rows with the family's verdicts (`stats.family_verdicts`: Holm across every claim in `rows`): a void
+    claim gets `VOID`, the rule's verdict on it alone kept in `rule_verdict`."""
+    judged = family_verdicts(differences, [row["expected"] for row in rows], [row["margin"] for row in rows])
+    for row, verdicts in zip(rows, judged):
+        alone = row.pop("alone")
+        row.update(verdicts)
+        row["rule_verdict"] = alone if row["void"] else row["verdict"]
+        if row["void"]:
+            row["verdict"] = VOID
     return pd.DataFrame(rows)
+
+
+def evaluate(frame: pd.DataFrame, claims: list[Claim], value: str | None = None, margin: float | None = None,
+             floor: str | None = None, split: tuple[str, ...] = GRID_COLUMNS) -> pd.DataFrame:
+    """One row per claim: our paired mean difference b − a with its 95% CI, n, the smallest detectable effect,
+    its p-values (of "no difference", and of the two one-sided tests of "no effect of the paper's size"), each
+    adjusted across `claims` (Holm), the verdict (`stats.VERDICT_RULE`), and the paper's own difference. Each claim
+    is judged on its own value column with its own margin (`Claim.value`, `Claim.margin`) unless `value` or
+    `margin` is given. A claim whose models are not in `frame` is reported as not run (verdict "inconclusive"), so
+    a table never silently drops a claim. The book's verdicts adjust across all its claims (`evaluate_book`).
+
+    A claim whose models were recorded for several networks of a `split` column gets one row per network
+    (`split_claims`). With `floor` (a model label, e.g. `FLOOR`), a claim one of whose models does not beat the
+    floor's mean error is void (`FLOOR_RULE`): verdict `VOID`, not counted in the adjustment, the rule's verdict on
+    it alone kept in `rule_verdict`, the reason in `note`, and `void` true."""
+    return _judged(*_claim_rows(frame, claims, value, margin, floor, split))
 
 
 def claim_view(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
@@ -405,20 +474,43 @@ def evaluate_book(records_by_chapter: Mapping[str, pd.DataFrame], claims: list[C
     order: the summary's table. Chapters label different things alike ("Teacher" is chapter 4's teachers and also
     the same runs in chapters 5-7), so the chapters' records are never pooled; a chapter missing from
     `records_by_chapter`, or with an empty frame, has its claims reported as not run (`evaluate`); records of a
-    chapter without claims (chapter 3's teachers) are not used. `evaluate_options` go to `evaluate` (value, margin)."""
+    chapter without claims (chapter 3's teachers) are not used. The verdicts adjust across every claim of the book
+    (one Holm family, `stats.family_verdicts`); a claim whose runs are all among an earlier claim's (chapter 8's
+    Wide-ResNet BAN, the map's cell of the chapters' regime) takes that claim's verdict, with `duplicate_of` set,
+    and is not counted in the family or the tally (`verdict_counts`). `evaluate_options` go to `evaluate` (value, margin, floor, split)."""
     claims = list(CLAIMS if claims is None else claims)
-    frames = [evaluate(records_by_chapter.get(chapter, pd.DataFrame()), [c for c in claims if c.chapter == chapter],
-                       **evaluate_options)
-              for chapter in book_chapters(claims)]
-    table = pd.concat(frames, ignore_index=True)
+    options = dict(value=None, margin=None, floor=None, split=GRID_COLUMNS) | evaluate_options
+    rows, differences = [], []
+    for chapter in book_chapters(claims):
+        chapter_rows, chapter_differences = _claim_rows(records_by_chapter.get(chapter, pd.DataFrame()),
+                                                        [c for c in claims if c.chapter == chapter], **options)
+        rows += chapter_rows
+        differences += chapter_differences
+    # a claim whose runs are all among an earlier claim's tests nothing new: reported beside it, not counted again
+    counted = []
+    for position, row in enumerate(rows):
+        earlier = next((other for other in counted if row["runs"] and row["runs"] <= other["runs"]), None)
+        if earlier is None:
+            if differences[position] is not None:
+                counted.append(row)
+            continue
+        differences[position] = None
+        row.update(duplicate_of=earlier["key"], note=f"the runs of “{earlier['claim']}” ({earlier['chapter']}): "
+                                                     f"counted there")
+    table = _judged(rows, differences)  # one family: every claim of the book, each tested once
+    verdicts = dict(zip(table["key"], table["verdict"]))
+    duplicates = table["duplicate_of"] != ""
+    table.loc[duplicates, "verdict"] = table.loc[duplicates, "duplicate_of"].map(verdicts)
     order = {claim.key: position for position, claim in enumerate(claims)}
     return table.sort_values("key", key=lambda keys: keys.map(order)).reset_index(drop=True)
 
 
 def verdict_counts(evaluated: pd.DataFrame) -> dict:
-    """How many claims of `evaluate`'s table were tested (had runs), how many were not run, and how many of the
-    tested ones got each verdict of `stats.VERDICTS` (zeros included): the tally the summary gives."""
-    tested = evaluated[evaluated["note"] != "not run"]
-    counts = tested["verdict"].value_counts()
-    return dict(tested=len(tested), not_run=len(evaluated) - len(tested),
+    """How many claims of `evaluate`'s table were tested (had runs, and are not another claim's runs again), how many
+    were not run, how many reuse an earlier claim's runs (`reused`, counted there), and how many of the tested ones
+    got each verdict of `stats.VERDICTS` (zeros included): the tally the summary gives."""
+    not_run = evaluated["note"] == "not run"
+    reused = evaluated.get("duplicate_of", pd.Series("", index=evaluated.index)).fillna("") != ""
+    counts = evaluated[~not_run & ~reused]["verdict"].value_counts()
+    return dict(tested=int((~not_run & ~reused).sum()), not_run=int(not_run.sum()), reused=int(reused.sum()),
                 **{verdict: int(counts.get(verdict, 0)) for verdict in VERDICTS})

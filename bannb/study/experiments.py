@@ -15,9 +15,9 @@ from typing import Sequence
 import pandas as pd
 import torch
 
-from bannb.data import load_dataset, make_dataloaders, test_indices
+from bannb.data import load_dataset, test_indices
 from bannb.image.config import RunConfig, build_model
-from bannb.image.training import seed_everything, train_run
+from bannb.image.training import run_dataloaders, seed_everything, train_run
 from bannb.lm.config import LMRunConfig
 from bannb.runs.plan import train_all
 from bannb.runs.store import Run, default_runs_dir
@@ -99,8 +99,7 @@ def initial_test_logits(config: RunConfig, device: str = "cpu") -> torch.Tensor:
     outputs the run starts from; BatchNorm normalises with each batch's statistics, as in a training step.
     The rows are in the order of `Run.test_labels()`.
     """
-    dls = make_dataloaders(load_dataset(config.dataset), config.batch_size, config.valid_size, config.split_seed,
-                           config.train_size, config.test_size, config.augment, seed=config.seed, device=device)
+    dls = run_dataloaders(config, device)
     seed_everything(config.seed)
     model = build_model(config, dls.in_channels, dls.num_classes).to(device).train()
     with torch.no_grad():

@@ -68,6 +68,9 @@ class Profile:
     gamma: float = 0.2
     augment: bool = True
     train_size: int | None = None
+    # how the splits are drawn (`RunConfig.subset`) and the held-out pool every run is evaluated on
+    subset: str = "class-balanced"
+    pool_size: int = 0
     valid_size: int = 5000
     test_size: int | None = None
     # The precision of record: the book's runs are the same runs on every machine, whichever precision `auto`
@@ -84,13 +87,17 @@ class Profile:
     # its BAN+L student each)
     lm_name: str = "paper"
     lm_seeds: tuple = (0, 1, 2)
+    # the map of regimes (chapter 10): cell name -> what the cell changes in the book's run config; each cell trains
+    # a teacher, its BAN-1, a label-smoothing student and a teacher of twice the epochs on `map_seeds`
+    regime_map: dict = field(default_factory=dict)
+    map_seeds: tuple = (0, 1, 2, 3, 4)
     numbers_mean_nothing: bool = False  # a profile for tests: the note says not to read its results
     committed: bool = False  # the committed chapters carry this profile's outputs (executed in place, timed)
     # sized for a GPU: refused on a machine without CUDA unless the CPU is asked for explicitly (`resolve_device`)
     needs_gpu: bool = False
 
     RUN_FIELDS = ("dataset", "arch", "epochs", "batch_size", "lr", "momentum", "weight_decay", "schedule",
-                  "milestones", "gamma", "augment", "train_size", "valid_size", "test_size")
+                  "milestones", "gamma", "augment", "train_size", "valid_size", "test_size", "subset", "pool_size")
 
     def __post_init__(self):
         if self.precision is not None and self.precision not in PRECISIONS:
@@ -98,7 +105,7 @@ class Profile:
                               f"valid: {', '.join(PRECISIONS)} or None")
         if self.lm_name not in LM_PROFILES:
             raise unknown_choice(f"profile {self.name}: language-model profile", self.lm_name, LM_PROFILES)
-        for kind in ("seeds", "secondary_seeds", "lm_seeds"):
+        for kind in ("seeds", "secondary_seeds", "lm_seeds", "map_seeds"):
             check_seeds(f"profile {self.name}: {kind}", list(getattr(self, kind)))
         missing = [seed for seed in self.secondary_seeds if seed not in self.seeds]
         if missing:  # else a chapter at its defaults would compare BAN-3 with a BAN-2 the profile never trains
@@ -248,6 +255,10 @@ PROFILES = {profile.name: profile for profile in (
         lm_name="smoke", lm_seeds=(0, 1),
         # the chapters shrink further than the profile, so that nbval runs every chapter in seconds
         book_overrides=dict(train_size=512),
+        # two cells, so that the map chapter's table, regression and decision run
+        regime_map={"clean": dict(augment=False, train_size=256, test_size=200, epochs=1, pool_size=100),
+                    "augmented": dict(augment=True, train_size=256, test_size=200, epochs=1, pool_size=100)},
+        map_seeds=(0, 1),
         transfer=dict(wrn_archs=["wrn-10-1"], densenet="densenet-bc-16-8", linear="linear-28", depth_factors=[2],
                       compression_factors=[0.5], res_students=["res-student-16-8-wide-1-1"], train_size=None,
                       valid_size=None)),
@@ -268,8 +279,29 @@ PROFILES = {profile.name: profile for profile in (
         # fits with a margin.
         dataset="fashion-mnist", arch="wrn-16-1", epochs=20, batch_size=64, schedule="one-cycle-hold",
         augment=False, train_size=3000, valid_size=2000,
+        # the committed runs' split rule (a fair sample of Fashion-MNIST, whose files are in random class order);
+        # issue #21's cold book moves the profile to class-balanced splits with a held-out pool
+        subset="first-of-sorted",
         # 3 language-model replicates: what 45 minutes of a 2-core machine allow (CPU_CHAPTER_BUDGET_MINUTES)
         lm_name="cpu", lm_seeds=(0, 1, 2),
+        # The map of regimes (issue #21), priced from one measurement on an AMD EPYC (AVX512-BF16, 2 cores), fp32,
+        # two single-threaded runs side by side as the book trains (seconds per epoch, teacher / BAN student):
+        # Fashion-MNIST 3,000 11.3 / 13.8, 1,000 4.8 / 4.7; CIFAR-10 JPEG 2,000 7.7 / 8.7, 5,000 15.4 / 19.5; about
+        # 20 s a run for the final evaluations (test set, 10,000-image pool, training fit). Per seed a cell trains
+        # a teacher, BAN-1, a label-smoothing student and a 2× teacher (≈ 5.3 teachers): with 5 seeds the three new
+        # cells cost ≈ 2.6 h of the 2-core machine, the clean cell (the chapters' regime, whose teacher and BAN-1
+        # chapter 4 trains) ≈ 0.4 h more. CIFAR-10 at 5,000 images (≈ 3.5 h for 5 seeds) does not fit beside
+        # the chapters; Fashion-MNIST at 1,000 is the second size. Augmented cells train 30 epochs (the 2×
+        # teachers say whether that is enough); every cell draws class-balanced splits and a 10,000-image pool.
+        regime_map={
+            "fashion-3k-clean": dict(subset="class-balanced", pool_size=10_000),
+            "fashion-3k-augmented": dict(subset="class-balanced", pool_size=10_000, augment=True, epochs=30),
+            "fashion-1k-augmented": dict(subset="class-balanced", pool_size=10_000, augment=True, epochs=30,
+                                         train_size=1000),
+            "cifar10-2k-augmented": dict(subset="class-balanced", pool_size=10_000, augment=True, epochs=30,
+                                         dataset="cifar10-jpeg", train_size=2000),
+        },
+        map_seeds=(0, 1, 2, 3, 4),
         # fp32 is the precision of record: it is fast on every CPU type the project runs on (bf16 is emulated,
         # and many times slower, on CPUs without AVX512-BF16)
         precision="fp32",

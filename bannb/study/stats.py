@@ -6,8 +6,8 @@ a two-sided 95% confidence interval from Student's t distribution with n − 1 d
 two sides are not paired (ensembles of independently trained teachers against born-again ensembles), the
 interval is Welch's.
 
-The rule (`VERDICT_RULE`) turns an interval into one of four words; `MARGIN` is fixed from the paper's own
-effect sizes, not from ours.
+The rule (`VERDICT_RULE`) turns a family of comparisons into one of four words each, with Holm's adjustment across
+the family (`family_verdicts`); `MARGIN` is fixed from the paper's own effect sizes, not from ours.
 """
 from __future__ import annotations
 
@@ -28,16 +28,25 @@ MARGIN = 0.3
 
 VERDICTS = ("holds", "does not hold", "no effect of the paper's size", "inconclusive")
 
+MIN_PAIRS = 5  # a verdict other than "inconclusive" needs this many pairs (seeds), else a t interval is too wide
+ALPHA = 0.05  # the family-wise error rate across the claims tested together (Holm's step-down)
+
 VERDICT_RULE = f"""\
 For each claim "b has lower (or higher) error than a", take the per-seed differences d = b − a (each student
 against its own teacher, seed by seed) and the 95% confidence interval of their mean (Student's t, n − 1
-degrees of freedom; Welch's interval where the two sides are not paired). Then, with a margin
-m = {MARGIN} points fixed in advance from the paper's effect sizes:
+degrees of freedom; Welch's interval where the two sides are not paired). Two tests go with it: the t-test of
+"no difference" (two-sided), and the two one-sided tests of "the difference reaches ±m" with a margin
+m = {MARGIN} points fixed in advance from the paper's effect sizes (its p-value is the larger of the two). Each
+kind of p-value is adjusted across every claim the book tests (Holm's step-down, family-wise level
+{ALPHA:g}); a claim that reuses another claim's runs is reported beside it and not tested again. Then:
 
-- the interval lies entirely on the paper's side of zero → **holds**;
-- it lies entirely on the other side of zero → **does not hold**;
-- it lies entirely inside (−m, +m) → **no effect of the paper's size**;
-- otherwise (it straddles zero and reaches past ±m, or there are fewer than 2 pairs) → **inconclusive**.
+- fewer than {MIN_PAIRS} pairs → **inconclusive**, whatever the data say (and the claim is not counted in the
+  adjustment);
+- the adjusted p-value of "no difference" is below {ALPHA:g} and the mean is on the paper's side → **holds**;
+  on the other side → **does not hold**;
+- otherwise, the adjusted p-value of the two one-sided tests is below {ALPHA:g} (the difference is shown to lie
+  inside (−m, +m)) → **no effect of the paper's size**;
+- otherwise → **inconclusive**.
 
 Each comparison also reports the smallest effect it could have detected: the true difference that a paired
 t-test at 5% would find with {POWER:.0%} power, given the observed spread of the differences and n."""
@@ -53,26 +62,44 @@ class Difference:
     n: int  # pairs (paired) or the smaller side (unpaired)
     sd: float  # of the per-seed differences (paired), or the pooled standard error × √n (unpaired)
     paired: bool
-    p_value: float
+    p_value: float  # two-sided, of "no difference"
     detectable: float  # the smallest true difference detectable at 5% with `POWER`
+    dof: float = math.nan  # of the t distribution: n − 1 (paired) or Welch–Satterthwaite's
+
+    @property
+    def standard_error(self) -> float:
+        return self.sd / math.sqrt(self.n) if self.n else math.nan
+
+    def equivalence_p_value(self, margin: float = MARGIN) -> float:
+        """The p-value of the two one-sided tests (TOST) that the true difference lies inside (−margin, +margin):
+        the larger of P(t ≥ (mean + margin)/SE) and P(t ≤ (mean − margin)/SE); NaN with fewer than 2 pairs."""
+        if self.n < 2 or math.isnan(self.sd):
+            return math.nan
+        se = self.standard_error
+        if se == 0:
+            return 0.0 if abs(self.mean) < margin else 1.0
+        above_lower = float(stats.t.sf((self.mean + margin) / se, self.dof))
+        below_upper = float(stats.t.cdf((self.mean - margin) / se, self.dof))
+        return max(above_lower, below_upper)
 
     @property
     def half_width(self) -> float:
         return (self.high - self.low) / 2
 
-    def verdict(self, expected: str, margin: float = MARGIN) -> str:
-        """The rule: `expected` is the paper's direction for b against a, "lower" or "higher"."""
+    def verdict(self, expected: str, margin: float = MARGIN, adjusted_p: float | None = None,
+                adjusted_equivalence_p: float | None = None) -> str:
+        """The rule (`VERDICT_RULE`): `expected` is the paper's direction for b against a, "lower" or "higher";
+        the adjusted p-values are this claim's after Holm across its family (`family_verdicts`); without them the
+        claim is judged alone."""
         if expected not in ("lower", "higher"):
             raise ValueError(f"expected must be 'lower' or 'higher', got {expected!r}")
-        if self.n < 2 or math.isnan(self.low):
+        if self.n < MIN_PAIRS or math.isnan(self.low):
             return "inconclusive"
-        paper_side = (self.high < 0) if expected == "lower" else (self.low > 0)
-        other_side = (self.low > 0) if expected == "lower" else (self.high < 0)
-        if paper_side:
-            return "holds"
-        if other_side:
-            return "does not hold"
-        if -margin < self.low and self.high < margin:
+        p = self.p_value if adjusted_p is None else adjusted_p
+        if p < ALPHA:
+            return "holds" if (self.mean < 0) == (expected == "lower") else "does not hold"
+        equivalence = self.equivalence_p_value(margin) if adjusted_equivalence_p is None else adjusted_equivalence_p
+        if equivalence < ALPHA:
             return "no effect of the paper's size"
         return "inconclusive"
 
@@ -107,7 +134,7 @@ def paired_difference(a: Mapping[int, float], b: Mapping[int, float]) -> Differe
     se = sd / math.sqrt(n)
     half = _t(1 - (1 - CONFIDENCE) / 2, n - 1) * se
     p = 1.0 if sd == 0 and mean == 0 else (0.0 if sd == 0 else float(stats.ttest_1samp(d, 0).pvalue))
-    return Difference(mean, mean - half, mean + half, n, sd, True, p, _detectable(se, n - 1))
+    return Difference(mean, mean - half, mean + half, n, sd, True, p, _detectable(se, n - 1), n - 1)
 
 
 def unpaired_difference(a, b) -> Difference:
@@ -120,12 +147,12 @@ def unpaired_difference(a, b) -> Difference:
     va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
     se = math.sqrt(va + vb)
     if se == 0:
-        return Difference(mean, mean, mean, n, 0.0, False, 1.0 if mean == 0 else 0.0, 0.0)
+        return Difference(mean, mean, mean, n, 0.0, False, 1.0 if mean == 0 else 0.0, 0.0, len(a) + len(b) - 2)
     dof = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))
     half = float(stats.t.ppf(1 - (1 - CONFIDENCE) / 2, dof)) * se
     p = float(stats.ttest_ind(b, a, equal_var=False).pvalue)
     return Difference(mean, mean - half, mean + half, n, se * math.sqrt(n), False, p,
-                      float((stats.t.ppf(1 - (1 - CONFIDENCE) / 2, dof) + stats.t.ppf(POWER, dof)) * se))
+                      float((stats.t.ppf(1 - (1 - CONFIDENCE) / 2, dof) + stats.t.ppf(POWER, dof)) * se), dof)
 
 
 def expected_half_width(sd: float, n: int) -> float:
@@ -165,3 +192,19 @@ def holm_adjusted(p_values: Sequence[float]) -> list[float]:
         running = max(running, min(1.0, (m - rank) * p))
         adjusted[index] = running
     return adjusted
+
+
+def family_verdicts(differences: Sequence[Difference | None], expected: Sequence[str],
+                    margins: Sequence[float]) -> list[dict]:
+    """The rule applied to claims tested together: each claim's p-values of "no difference" and of "no effect of
+    the paper's size" (two one-sided tests against its margin) adjusted across the family (`holm_adjusted`; a claim
+    without a difference, None, or with fewer than `MIN_PAIRS` pairs is not tested and does not count), and its
+    verdict from them. One dict per claim,
+    in order: verdict, p_adjusted, p_equivalence, p_equivalence_adjusted."""
+    tested = [d is not None and d.n >= MIN_PAIRS and not math.isnan(d.p_value) for d in differences]
+    p_values = [d.p_value if ok else math.nan for d, ok in zip(differences, tested)]
+    equivalence = [d.equivalence_p_value(m) if ok else math.nan for d, m, ok in zip(differences, margins, tested)]
+    p_adjusted, equivalence_adjusted = holm_adjusted(p_values), holm_adjusted(equivalence)
+    return [dict(verdict=d.verdict(e, m, pa, ea) if d is not None else "inconclusive", p_adjusted=pa,
+                 p_equivalence=pe, p_equivalence_adjusted=ea)
+            for d, e, m, pa, pe, ea in zip(differences, expected, margins, p_adjusted, equivalence, equivalence_adjusted)]

@@ -1,0 +1,102 @@
+"""The facts of chapter 10_regime_map: what each cell of the map is, what its teachers taught, what its students
+gained, the regression of the gain on the teacher's dark knowledge, and the regime the decision rule chooses for
+chapters 3-8 (`study.regimes`)."""
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from bannb.data import DATASET_NOTES
+from bannb.facts import MISSING
+from bannb.study import regimes
+from bannb.study.profiles import Profile
+
+
+def describe_cell(profile: Profile, cell: str) -> dict:
+    """What a cell of `profile`'s map is, from its run config: dataset, training images, what the student sees,
+    epochs (and the 2× teacher's)."""
+    config = profile.book_config(**profile.regime_map[cell])
+    return dict(cell=cell, dataset=config.dataset, train_images=config.train_size,
+                views="pad-crop-flip (teacher and student: the same views)" if config.augment else "clean images",
+                epochs=config.epochs, longer_epochs=2 * config.epochs, pool=config.pool_size)
+
+
+def cells(profile: Profile) -> pd.DataFrame:
+    """Every cell of `profile`'s map (`describe_cell`), in its order."""
+    return pd.DataFrame([describe_cell(profile, cell) for cell in profile.regime_map])
+
+
+def data_notes(profile: Profile) -> str:
+    """What the reader must know of the map's datasets (the CIFAR-10 JPEG copy's note), one sentence each; empty
+    where no dataset has a note."""
+    used = dict.fromkeys(describe_cell(profile, cell)["dataset"] for cell in profile.regime_map)
+    return " ".join(DATASET_NOTES[name] for name in used if name in DATASET_NOTES)
+
+
+def _number(value, digits: int = 1) -> str:
+    return MISSING if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def decision_facts(table: pd.DataFrame, verdicts: pd.DataFrame, chosen: str | None) -> dict:
+    """The decision rule's outcome for the prose: the winning cells (BAN-1 beats its teacher after Holm across the
+    map's cells), the regime chosen for chapters 3-8 and a sentence saying what follows."""
+    winners = verdicts.loc[verdicts["verdict"] == "holds", "cell"].tolist()
+    if chosen is None:
+        sentence = ("In no cell does BAN-1 beat its teacher by the book's rule, so chapters 3-8 stay in the regime "
+                    "they have; at this scale a born-again student does not beat its teacher, and the cells above "
+                    "show why.")
+    else:
+        sentence = (f"BAN-1 beats its teacher in {len(winners)} of {len(verdicts)} cells ({', '.join(winners)}); the "
+                    f"cheapest of them, {chosen}, is the regime of chapters 3-8.")
+    return dict(map_winners=len(winners), map_cells=len(verdicts), map_chosen=chosen or "none",
+                map_decision=sentence)
+
+
+def regression_facts(fit: dict) -> dict:
+    """The pooled regression of the gain on the mass outside the top class, for the prose."""
+    if math.isnan(fit["slope"]):
+        sentence = f"With {fit['n']} points there is no line to fit."
+    else:
+        per_ten = 10 * fit["slope"]
+        direction = ("grows" if fit["low"] > 0 else "shrinks" if fit["high"] < 0 else
+                     "shows no clear trend")
+        sentence = (f"Pooled over every seed and cell, BAN-1's gain over its teacher {direction} with the teacher's "
+                    f"mass outside its top class: {per_ten:+.2f} points of gain per 10 points of mass (95% CI "
+                    f"{10 * fit['low']:+.2f} to {10 * fit['high']:+.2f}, n = {fit['n']}, r = {fit['r']:+.2f}).")
+    return dict(slope=fit["slope"], slope_low=fit["low"], slope_high=fit["high"], slope_n=fit["n"],
+                slope_sentence=sentence)
+
+
+def span_facts(table: pd.DataFrame) -> dict:
+    """How far the map moves the teacher's dark knowledge: the smallest and largest cell means of the mass outside
+    the top class on the student's inputs (%), and how many cells' teachers are converged."""
+    return dict(mass_low=float(table["mass_seen"].min()), mass_high=float(table["mass_seen"].max()),
+                converged_cells=int(table["converged"].sum()), cells_total=len(table))
+
+
+def cell_view(table: pd.DataFrame) -> pd.DataFrame:
+    """`regimes.cell_table` as the chapter shows it: per cell what was taught, what was inherited and what was
+    gained, in words a reader can scan (percentages and points, intervals in brackets)."""
+    def interval(row, name):
+        if math.isnan(row[f"{name}_mean"]):
+            return MISSING
+        if math.isnan(row[f"{name}_low"]):
+            return f"{row[f'{name}_mean']:+.2f}"
+        return f"{row[f'{name}_mean']:+.2f} [{row[f'{name}_low']:+.2f}, {row[f'{name}_high']:+.2f}]"
+
+    return pd.DataFrame({
+        "cell": table["cell"], "seeds": table["seeds"],
+        "teacher error (%)": [_number(v, 2) for v in table["teacher_error"]],
+        "teacher's clean training fit (%)": [_number(v) for v in table["teacher_train_fit"]],
+        "mass outside top, student's views (%)": [_number(v) for v in table["mass_seen"]],
+        "mass outside top, clean images (%)": [_number(v) for v in table["mass_clean"]],
+        "entropy (nats)": [_number(v, 2) for v in table["entropy_seen"]],
+        "wrong top classes (%)": [_number(v) for v in table["targets_wrong_seen"]],
+        "agreement: own teacher / others (%)": [f"{_number(a)} / {_number(b)}"
+                                                for a, b in zip(table["agreement"], table["agreement_others"])],
+        "BAN-1 − teacher": [interval(row, "gain") for _, row in table.iterrows()],
+        "BAN-1 − label smoothing": [interval(row, "over_smoothing") for _, row in table.iterrows()],
+        "2× teacher − teacher": [interval(row, "longer") for _, row in table.iterrows()],
+        "converged": ["yes" if c else "no" for c in table["converged"]],
+    }).set_index("cell")
