@@ -120,6 +120,17 @@ def test_a_chapters_seeds_are_checked_before_its_plan_trains(book, monkeypatch):
     assert failures[0].startswith("04_born_again: chapter 04_born_again: secondary seeds")
 
 
+def test_every_plan_trains_before_any_chapter_runs(book, monkeypatch):
+    import bannb.book.runner as runner
+    events = []
+    monkeypatch.setattr(runner, "train_chapter", lambda chapter, *args, **kwargs: events.append(("train", chapter)))
+    monkeypatch.setattr(runner, "execute", lambda notebook, *args: events.append(("run", notebook.stem)))
+    failures = run_book("cpu", root=book, log=lambda line: None)
+    assert failures == []
+    chapters = ["01_good", "02_bad", "03_params"]
+    assert events == [("train", name) for name in chapters] + [("run", name) for name in chapters]
+
+
 def test_other_profiles_write_elsewhere(book):
     assert run_book("smoke", chapters=["01"], root=book) == []
     assert not timings_file(book).exists(), "only the cpu profile's times are the book's wall time"

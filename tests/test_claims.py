@@ -503,3 +503,17 @@ def test_a_claim_on_runs_another_claim_tested_is_reported_there_and_counted_once
     # runs all among an earlier claim's only: chapter 4 after the map would count chapter 4's 8 seeds
     assert claim_runs(chapter4, next(c for c in CLAIMS if c.key == "ban1-vs-teacher")) >= claim_runs(
         same, next(c for c in CLAIMS if c.key == "map-ban-vs-teacher"))
+
+
+def test_a_chapters_verdicts_are_the_books():
+    from bannb.study.claims import evaluate_book, evaluate_chapter
+    marginal = [10.0 - d for d in (0.3, 0.5, 0.1, 0.45, 0.2, 0.35)]  # alone it holds (p ≈ 0.004)
+    records = {"04_born_again": _records(**{"Teacher": [10.0] * 6, "BAN-1": marginal}),
+               "05_cwtm": _records(**{"Teacher": [10.0] * 6, "CWTM": [10.0 + 0.02 * (-1) ** s for s in range(6)],
+                                      "BAN+L": [10.0 + 0.03 * (-1) ** s for s in range(6)]})}
+    chapter = evaluate_chapter(records, "04_born_again").set_index("key")
+    book = evaluate_book(records).set_index("key")
+    assert set(chapter["chapter"]) == {"04_born_again"}
+    assert chapter.loc["ban1-vs-teacher", "p_adjusted"] == book.loc["ban1-vs-teacher", "p_adjusted"]
+    alone = evaluate(records["04_born_again"], claims_for("04_born_again")).set_index("key")
+    assert alone.loc["ban1-vs-teacher", "p_adjusted"] < chapter.loc["ban1-vs-teacher", "p_adjusted"]

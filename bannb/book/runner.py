@@ -110,9 +110,9 @@ def train_chapter(chapter: str, profile: str, root: Path = PROJECT_ROOT, log=pri
 def run_book(profile: str = DEFAULT_PROFILE, chapters: list[str] | None = None, root: Path = PROJECT_ROOT,
              force: bool = False, parameters: dict | None = None, log=print, train_only: bool = False,
              device: str | None = None) -> list[str]:
-    """Train each chosen chapter's plan, then execute the chapter, in order; returns the failures (one line
-    each). A failed chapter does not stop the others, and leaves the results of every other chapter as they
-    were. `train_only`: train the plans and execute nothing. `device`: where the plans train and the chapters
+    """Train every chosen chapter's plan, in the book's order, then execute the chapters whose plans trained, in
+    order; returns the failures (one line each). A failed chapter does not stop the others, and leaves the results
+    of every other chapter as they were. `train_only`: train the plans and execute nothing. `device`: where the plans train and the chapters
     run (None: cuda where there is one, else the CPU; a profile that needs a GPU is refused without one unless
     "cpu" is given, before anything trains: `profiles.resolve_device`)."""
     chosen = get_profile(profile)
@@ -124,9 +124,10 @@ def run_book(profile: str = DEFAULT_PROFILE, chapters: list[str] | None = None, 
     check_parameters(**parameters)  # every value, before any chapter trains (one line: ConfigError)
     state_file = root / "_build" / "book-state" / f"{profile}.json"
     state = json.loads(state_file.read_text()) if state_file.exists() else {}
-    failures = []
-    for notebook in select(chapter_notebooks(root), chapters):
-        output = notebook if committed else root / "_build" / "executed" / profile / notebook.name
+    failures, notebooks, trained = [], select(chapter_notebooks(root), chapters), []
+    # Every plan first, in the book's order, then the notebooks: a chapter that reads other chapters' records (the
+    # summary, verdicts adjusted across the book's claims) finds them finished, and never trains them itself.
+    for notebook in notebooks:
         try:
             if notebook.stem in CHAPTERS:  # its seeds, against what it compares, before its plan trains
                 check_chapter_seeds(notebook.stem, chosen, parameters.get("seeds") or chosen.seeds,
@@ -136,8 +137,9 @@ def run_book(profile: str = DEFAULT_PROFILE, chapters: list[str] | None = None, 
             failures.append(f"{notebook.stem}: {err}")
             log(f"[book] FAILED {notebook.stem}: {err}")
             continue
-        if train_only:
-            continue
+        trained.append(notebook)
+    for notebook in [] if train_only else trained:
+        output = notebook if committed else root / "_build" / "executed" / profile / notebook.name
         fingerprint = source_hash(notebook, parameters)
         if not force and output.exists() and state.get(notebook.stem) == fingerprint:
             log(f"[book] {notebook.stem}: unchanged since it last finished; kept")

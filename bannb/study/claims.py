@@ -505,6 +505,13 @@ def evaluate_book(records_by_chapter: Mapping[str, pd.DataFrame], claims: list[C
     return table.sort_values("key", key=lambda keys: keys.map(order)).reset_index(drop=True)
 
 
+def evaluate_chapter(records_by_chapter: Mapping[str, pd.DataFrame], chapter: str, **evaluate_options) -> pd.DataFrame:
+    """`chapter`'s claims as the book judges them (`evaluate_book` on every chapter's records: Holm across the
+    book's claims, a claim on another's runs counted there), so that a chapter and the summary give one verdict."""
+    table = evaluate_book(records_by_chapter, **evaluate_options)
+    return table[table["chapter"] == chapter].reset_index(drop=True)
+
+
 def verdict_counts(evaluated: pd.DataFrame) -> dict:
     """How many claims of `evaluate`'s table were tested (had runs, and are not another claim's runs again), how many
     were not run, how many reuse an earlier claim's runs (`reused`, counted there), and how many of the tested ones
