@@ -1,0 +1,67 @@
+"""What chapter 10_regime_map concludes (bannb.facts.regime_map): its cells, the decision's sentence in each
+branch, the regression's sentence in each direction, and the table a reader scans."""
+import math
+
+import pandas as pd
+import pytest
+
+from bannb.facts import MISSING, regime_map
+from bannb.study.profiles import get_profile
+
+
+def test_the_cpu_maps_cells_are_described_from_their_configs():
+    cells = regime_map.cells(get_profile("cpu")).set_index("cell")
+    assert list(cells.index) == ["fashion-3k-clean", "fashion-3k-augmented", "fashion-1k-augmented",
+                                 "cifar10-2k-augmented"]
+    assert cells.loc["fashion-3k-clean", "views"] == "clean images" and cells.loc["fashion-3k-clean", "epochs"] == 20
+    assert cells.loc["cifar10-2k-augmented", "dataset"] == "cifar10-jpeg"
+    assert cells.loc["fashion-1k-augmented", "train_images"] == 1000
+    assert (cells["longer_epochs"] == 2 * cells["epochs"]).all() and (cells["pool"] == 10_000).all()
+    assert "JPEG" in regime_map.data_notes(get_profile("cpu"))  # the CIFAR-10 copy is said to be the JPEG one
+    assert regime_map.data_notes(get_profile("smoke")) == ""
+
+
+def verdicts(*words):
+    return pd.DataFrame({"cell": [f"c{i}" for i in range(len(words))], "verdict": list(words)})
+
+
+def test_the_decision_sentence_in_both_branches():
+    stay = regime_map.decision_facts(None, verdicts("inconclusive", "does not hold"), None)
+    assert stay["map_chosen"] == "none" and stay["map_winners"] == 0 and stay["map_cells"] == 2
+    assert stay["map_decision"].startswith("In no cell does BAN-1 beat its teacher")
+    move = regime_map.decision_facts(None, verdicts("holds", "inconclusive", "holds"), "c2")
+    assert move["map_winners"] == 2 and move["map_chosen"] == "c2"
+    assert move["map_decision"] == ("BAN-1 beats its teacher in 2 of 3 cells (c0, c2); the cheapest of them, c2, is "
+                                    "the regime of chapters 3-8.")
+
+
+@pytest.mark.parametrize("low, high, word", [(0.01, 0.05, "grows"), (-0.05, -0.01, "shrinks"),
+                                             (-0.01, 0.05, "shows no clear trend")])
+def test_the_regression_sentence_reads_the_interval(low, high, word):
+    fit = dict(slope=(low + high) / 2, low=low, high=high, intercept=0.0, r=0.5, n=20)
+    facts = regime_map.regression_facts(fit)
+    assert f"teacher {word} with" in facts["slope_sentence"]
+    assert f"{10 * fit['slope']:+.2f} points of gain per 10 points of mass" in facts["slope_sentence"]
+    assert facts["slope_n"] == 20
+
+
+def test_no_line_without_points():
+    facts = regime_map.regression_facts(dict(slope=math.nan, low=math.nan, high=math.nan, intercept=math.nan,
+                                             r=math.nan, n=2))
+    assert facts["slope_sentence"] == "With 2 points there is no line to fit."
+
+
+def test_the_cell_view_formats_intervals_and_missing_values():
+    row = dict(cell="c", seeds=5, teacher_error=12.345, teacher_train_fit=99.0, mass_seen=2.5, mass_clean=2.4,
+               entropy_seen=0.1, targets_wrong_seen=0.2, agreement=90.0, agreement_others=89.0,
+               gain_mean=-0.5, gain_low=-0.9, gain_high=-0.1, over_smoothing_mean=0.2, over_smoothing_low=math.nan,
+               over_smoothing_high=math.nan, longer_mean=math.nan, longer_low=math.nan, longer_high=math.nan,
+               converged=False)
+    table = pd.DataFrame([row])
+    view = regime_map.cell_view(table).loc["c"]
+    assert view["BAN-1 − teacher"] == "-0.50 [-0.90, -0.10]"
+    assert view["BAN-1 − label smoothing"] == "+0.20"  # one pair: no interval
+    assert view["2× teacher − teacher"] == MISSING and view["converged"] == "no"
+    assert view["teacher error (%)"] == "12.35" and view["agreement: own teacher / others (%)"] == "90.0 / 89.0"
+    facts = regime_map.span_facts(table.assign(converged=[True]))
+    assert facts == dict(mass_low=2.5, mass_high=2.5, converged_cells=1, cells_total=1)
