@@ -58,6 +58,24 @@ def test_run_records_of_no_runs_is_an_empty_table_with_the_columns():
     assert frame.empty and "test_error" in frame.columns and "model" in frame.columns
 
 
+def test_final_fields_reads_each_runs_record_and_nan_where_there_is_none(tmp_path):
+    import json
+
+    from bannb.report import final_fields
+    (tmp_path / "t0").mkdir()
+    (tmp_path / "t0" / "final.json").write_text(json.dumps(dict(train_seconds=12.5, teacher=None)))
+    (tmp_path / "s0").mkdir()
+    (tmp_path / "s0" / "final.json").write_text(json.dumps(dict(train_seconds=20.0, teacher="t0")))
+    frame = pd.DataFrame(dict(model=["Teacher", "BAN-1", "Ens*2", "gone"], run_id=["t0", "s0", "t0 + s0", "x9"]),
+                         index=[3, 4, 5, 6])
+    fields = final_fields(frame, ("train_seconds", "teacher", "never_recorded"), tmp_path)
+    assert fields.index.tolist() == [0, 1, 2, 3] and fields["model"].tolist() == frame["model"].tolist()
+    assert fields["train_seconds"].tolist()[:2] == [12.5, 20.0]
+    assert fields.loc[1, "teacher"] == "t0" and math.isnan(fields.loc[0, "teacher"])  # null: a teacher has none
+    assert fields.loc[2:, ["train_seconds", "teacher"]].isna().all().all()  # an ensemble; a run with no record
+    assert fields["never_recorded"].isna().all()
+
+
 def test_ensemble_of_two_wrong_halves_is_right_everywhere():
     # Each member gets one of the two test images wrong; the mean of their probabilities gets both right.
     labels = [0, 0]

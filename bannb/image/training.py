@@ -97,10 +97,9 @@ class TeacherTargetsPerEpoch(Callback):
 
     def after_batch(self):
         if self.training:
-            log_probs = F.log_softmax(self.learn.teacher_logits.double(), dim=1)
-            probs = log_probs.exp()
-            self.sums += torch.stack([(1 - probs.max(dim=1).values).sum(), -(probs * log_probs).sum(),
-                                      torch.tensor(float(len(probs)), dtype=torch.float64)]).cpu()
+            taught, samples = teaching.dark_knowledge(self.learn.teacher_logits), len(self.learn.teacher_logits)
+            self.sums += torch.tensor([taught["mass_outside_top"] * samples, taught["entropy"] * samples, samples],
+                                      dtype=torch.float64)
 
     def after_epoch(self):
         if epoch_skipped(self.learn):

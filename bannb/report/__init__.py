@@ -40,6 +40,7 @@ from bannb.report.figures import (  # noqa: F401
 )
 from bannb.report.records import (  # noqa: F401
     ensemble_records,
+    final_fields,
     format_mean_std,
     lm_metrics_records,
     lm_run_records,

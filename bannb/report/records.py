@@ -3,7 +3,9 @@ Errors are in percent throughout (100 × the test error of the last epoch), the 
 """
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import pandas as pd
@@ -68,6 +70,19 @@ def record_runs(frame: pd.DataFrame, runs_dir=None) -> list:
         raise ValueError(f"{len(ensembles)} rows are ensembles, not runs (e.g. {ensembles[0]})")
     folder = default_runs_dir() if runs_dir is None else runs_dir
     return [Run(folder / run_id) for run_id in frame["run_id"]]
+
+
+def final_fields(frame: pd.DataFrame, fields: Sequence[str], runs_dir: Path | None = None) -> pd.DataFrame:
+    """`frame` (run records) with `fields` of each run's `final.json` as columns, as recorded (fractions, nats,
+    seconds, run ids). NaN where a run does not record one or records null (a teacher has no teacher), for an
+    ensemble (its `run_id` joins several runs: no one record) and for a run whose folder has no `final.json`."""
+    folder = Path(runs_dir) if runs_dir is not None else default_runs_dir()
+    rows = []
+    for run_id in frame["run_id"]:
+        path = folder / str(run_id) / "final.json"
+        final = json.loads(path.read_text()) if " + " not in str(run_id) and path.exists() else {}
+        rows.append({name: math.nan if final.get(name) is None else final[name] for name in fields})
+    return pd.concat([frame.reset_index(drop=True), pd.DataFrame(rows, columns=list(fields))], axis=1)
 
 
 def metrics_records(runs: Iterable, **labels) -> pd.DataFrame:

@@ -273,14 +273,16 @@ def _side(frame: pd.DataFrame, claim: Claim, model: str, value: str) -> pd.Serie
     the value or a filtered column are another chapter's: the claim was not run on them (empty)."""
     if value not in frame.columns or any(column not in frame.columns for column in claim.where):
         return pd.Series(dtype=float)
-    rows = frame[frame["model"] == model]
-    for column, wanted in claim.where.items():
-        if rows[column].notna().any():
-            rows = rows[rows[column] == wanted]
-    return rows.dropna(subset=[value]).groupby("seed")[value].mean()
+    return _rows(frame, claim, model).dropna(subset=[value]).groupby("seed")[value].mean()
 
 
 HELDOUT = "heldout_error"  # the records' error on the test set and the held-out pool together (%)
+
+
+def every_run_has_pool(rows: pd.DataFrame) -> bool:
+    """Whether `rows` are some runs and every one of them records its error on the held-out pool (`HELDOUT`): only
+    then are they judged on it (`judged_value`, `regimes.judged_value`)."""
+    return HELDOUT in rows.columns and len(rows) > 0 and bool(rows[HELDOUT].notna().all())
 
 
 def _rows(frame: pd.DataFrame, claim: Claim, model: str) -> pd.DataFrame:
@@ -299,7 +301,7 @@ def judged_value(frame: pd.DataFrame, claim: Claim) -> str:
     if claim.value != "test_error" or HELDOUT not in frame.columns or "model" not in frame.columns:
         return claim.value
     rows = pd.concat([_rows(frame, claim, claim.a), _rows(frame, claim, claim.b)])
-    return HELDOUT if len(rows) and rows[HELDOUT].notna().all() else claim.value
+    return HELDOUT if every_run_has_pool(rows) else claim.value
 
 
 def claim_runs(frame: pd.DataFrame, claim: Claim) -> frozenset:

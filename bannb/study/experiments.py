@@ -7,8 +7,6 @@ functions, for exactly the runs the chapters trained.
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 from pathlib import Path
 from typing import Sequence
 
@@ -19,8 +17,9 @@ from bannb.data import load_dataset, test_indices
 from bannb.image.config import RunConfig, build_model
 from bannb.image.training import run_dataloaders, seed_everything, train_run
 from bannb.lm.config import LMRunConfig
+from bannb.report.records import final_fields
 from bannb.runs.plan import train_all
-from bannb.runs.store import Run, default_runs_dir
+from bannb.runs.store import Run
 from bannb.study.claims import GRID_COLUMNS
 from bannb.study.convergence import fit_record
 from bannb.study.generations import born_again, chain_configs, generation_seed, teacher_config
@@ -216,14 +215,10 @@ def run_fit(frame: pd.DataFrame, runs_dir: Path | None = None) -> pd.DataFrame:
     """`frame` with what each run's `final.json` records of its fit (`FIT_FIELDS`; accuracies and shares in %) and
     its teacher's run id (`teacher`): NaN for an ensemble (several runs) and for a field a run does not have (only
     students have a teacher)."""
-    runs_dir = Path(runs_dir) if runs_dir is not None else default_runs_dir()
-    rows = []
-    for run_id in frame["run_id"]:
-        path = runs_dir / str(run_id) / "final.json"
-        final = json.loads(path.read_text()) if " + " not in str(run_id) and path.exists() else {}
-        row = {name: final.get(name, math.nan) * (1 if name == "train_loss" else 100) for name in FIT_FIELDS}
-        rows.append(dict(row, teacher=final.get("teacher") or math.nan))
-    return pd.concat([frame.reset_index(drop=True), pd.DataFrame(rows, columns=[*FIT_FIELDS, "teacher"])], axis=1)
+    fit = final_fields(frame, (*FIT_FIELDS, "teacher"), runs_dir)
+    for name in FIT_FIELDS:
+        fit[name] = fit[name].astype(float) * (1 if name == "train_loss" else 100)
+    return fit
 
 
 def taught_others(runs: Sequence[Run]) -> list[bool]:

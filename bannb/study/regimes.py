@@ -11,7 +11,6 @@ rule, written before the map ran, that chooses the regime of chapters 3-8.
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
@@ -20,7 +19,9 @@ import pandas as pd
 from scipy import stats
 
 from bannb.paths import default_runs_dir
+from bannb.report.records import final_fields
 from bannb.runs.store import Run
+from bannb.study.claims import HELDOUT, every_run_has_pool
 from bannb.study.stats import MARGIN, Difference, family_verdicts, paired_difference
 from bannb.study.teaching import agreement_with_others
 
@@ -45,18 +46,13 @@ map."""
 def with_final_fields(frame: pd.DataFrame, fields=TAUGHT_FIELDS, runs_dir: Path | None = None) -> pd.DataFrame:
     """`frame` (run records) with `fields` of each run's final.json as columns, as recorded (fractions, nats,
     seconds); NaN where a run does not record one (a teacher has no teacher)."""
-    folder = Path(runs_dir) if runs_dir is not None else default_runs_dir()
-    finals = [json.loads((folder / str(run_id) / "final.json").read_text()) for run_id in frame["run_id"]]
-    extra = pd.DataFrame([{name: final.get(name, math.nan) for name in fields} for final in finals],
-                         columns=list(fields), dtype=float)
-    return pd.concat([frame.reset_index(drop=True), extra], axis=1)
+    return final_fields(frame, fields, runs_dir).astype({name: float for name in fields})
 
 
 def judged_value(frame: pd.DataFrame) -> str:
     """The error the claims are judged on: on the test set and the held-out pool together (`heldout_error`) where
     every run of `frame` has a pool, else on the test set alone."""
-    has_pool = "heldout_error" in frame and len(frame) and frame["heldout_error"].notna().all()
-    return "heldout_error" if has_pool else "test_error"
+    return HELDOUT if every_run_has_pool(frame) else "test_error"
 
 
 def _side(cell: pd.DataFrame, model: str, value: str) -> dict:
