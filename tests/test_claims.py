@@ -339,7 +339,7 @@ def test_every_claims_chapter_has_records_and_the_summary_evaluates_them_all():
     from bannb.study.experiments import LM_CHAPTER
     assert {c.chapter for c in CLAIMS} <= set(RECORD_CHAPTERS)
     assert LM_CHAPTER in RECORD_CHAPTERS
-    summary = json.loads((Path(__file__).resolve().parents[1] / "book" / "10_summary.ipynb").read_text())
+    summary = json.loads((Path(__file__).resolve().parents[1] / "book" / "11_summary.ipynb").read_text())
     code = "\n".join("".join(cell["source"]) for cell in summary["cells"] if cell["cell_type"] == "code")
     # the summary evaluates every claim (evaluate_book's default) on every chapter's records, with no list of its own
     assert "evaluate_book(records)" in code and "book_records(" in code

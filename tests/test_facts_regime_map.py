@@ -54,7 +54,8 @@ def test_no_line_without_points():
 def test_the_cell_view_formats_intervals_and_missing_values():
     row = dict(cell="c", seeds=5, teacher_error=12.345, teacher_train_fit=99.0, mass_seen=2.5, mass_clean=2.4,
                entropy_seen=0.1, targets_wrong_seen=0.2, agreement=90.0, agreement_others=89.0,
-               gain_mean=-0.5, gain_low=-0.9, gain_high=-0.1, over_smoothing_mean=0.2, over_smoothing_low=math.nan,
+               ban_minus_teacher_mean=-0.5, ban_minus_teacher_low=-0.9, ban_minus_teacher_high=-0.1,
+               over_smoothing_mean=0.2, over_smoothing_low=math.nan,
                over_smoothing_high=math.nan, longer_mean=math.nan, longer_low=math.nan, longer_high=math.nan,
                converged=False)
     table = pd.DataFrame([row])
@@ -65,3 +66,27 @@ def test_the_cell_view_formats_intervals_and_missing_values():
     assert view["teacher error (%)"] == "12.35" and view["agreement: own teacher / others (%)"] == "90.0 / 89.0"
     facts = regime_map.span_facts(table.assign(converged=[True]))
     assert facts == dict(mass_low=2.5, mass_high=2.5, converged_cells=1, cells_total=1)
+
+
+def test_why_sentence_names_the_worse_and_unfinished_cells_from_the_table():
+    table = pd.DataFrame(dict(cell=["clean", "aug", "small"], mass_seen=[3.04, 11.3, 18.5],
+                              ban_minus_teacher_mean=[-0.16, 0.57, 1.12], ban_minus_teacher_low=[-0.31, 0.24, -0.1],
+                              ban_minus_teacher_high=[-0.003, 0.89, 2.3], ban_minus_teacher_n=[5, 5, 5],
+                              longer_mean=[-0.29, -1.45, -4.08], converged=[True, False, False]))
+    facts = regime_map.why_facts(table, verdicts("inconclusive", "does not hold", "inconclusive"))
+    assert facts["map_worse_cells"] == 1 and facts["map_unfinished_cells"] == 2
+    why = facts["map_why"]
+    assert why.startswith("Of the map's 3 verdicts on BAN-1 against its teacher (Holm's adjustment across its cells): "
+                          "2 “inconclusive”, "
+                          "1 “does not hold”.")
+    assert "In aug, where the teacher puts 11.3% of its probability" in why
+    assert "worse than its teacher by 0.57 points" in why
+    assert ("The teachers of aug, small were not finished: one trained twice as long is 1.45 to 4.08 points better, "
+            "more than any born-again student differs from its teacher.") in why
+    assert why.endswith("In clean, the regime closest to chapters 3-8, the teacher has 3.0% of its probability to "
+                        "teach outside its top class, and BAN-1 − teacher is -0.16 points (95% CI -0.31 to -0.00, "
+                        "n = 5).")
+    # a 2× teacher that gains less than the student's largest difference is not called bigger than it
+    calm = regime_map.why_facts(table.assign(longer_mean=[-0.29, -0.5, -4.08]), verdicts("a", "b", "c"))
+    assert "0.50 to 4.08 points better." in calm["map_why"]
+

@@ -1,4 +1,4 @@
-"""What chapter 10_summary concludes (bannb.facts.summary), on small synthetic frames."""
+"""What chapter 11_summary concludes (bannb.facts.summary), on small synthetic frames."""
 import math
 
 import pandas as pd

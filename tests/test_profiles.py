@@ -171,7 +171,7 @@ def no_training(monkeypatch):
      r"compares BAN-3 of each secondary seed with BAN-2 of the same seed, which only the seeds train; give "
      r"secondary seeds among the seeds \(e.g. `-y 'secondary_seeds: \[1\]'`\) or add 0 to the seeds"),
     (dict(seeds=[0, 1], secondary_seeds=[0, 5], name="04_born_again"), r"missing: 5"),
-    (dict(seeds=[1], name="10_summary"), "chapter 04_born_again: secondary seeds"),  # the summary reads chapter 4
+    (dict(seeds=[1], name="11_summary"), "chapter 04_born_again: secondary seeds"),  # the summary reads chapter 4
     (dict(seeds=[0, 0]), r"parameter seeds \[0, 0\] name 0 more than once: a repeated seed trains one replicate "
                          r"and would count it twice"),
     (dict(secondary_seeds=[1, 1]), "parameter secondary_seeds .* name 1 more than once"),

@@ -72,9 +72,9 @@ def test_the_cell_table_pairs_each_comparison_by_seed(records):
     augmented = records[records["cell"] == "augmented"]
     side = {model: dict(zip(rows["seed"], rows["heldout_error"])) for model, rows in augmented.groupby("model")}
     gain = paired_difference(side[TEACHER], side[STUDENT])
-    assert table.loc["augmented", "gain_mean"] == pytest.approx(gain.mean)
-    assert (table.loc["augmented", "gain_low"], table.loc["augmented", "gain_high"]) == pytest.approx((gain.low,
-                                                                                                       gain.high))
+    assert table.loc["augmented", "ban_minus_teacher_mean"] == pytest.approx(gain.mean)
+    assert (table.loc["augmented", "ban_minus_teacher_low"],
+            table.loc["augmented", "ban_minus_teacher_high"]) == pytest.approx((gain.low, gain.high))
     assert table.loc["augmented", "over_smoothing_mean"] == pytest.approx(
         paired_difference(side[SMOOTHED], side[STUDENT]).mean)
     assert table.loc["augmented", "teacher_error"] == pytest.approx(np.mean([10.0 + 0.3 * s for s in SEEDS]))
@@ -102,9 +102,21 @@ def test_the_decision_takes_the_cheapest_cell_where_ban_beats_its_teacher(record
     assert verdicts.loc["augmented", "verdict"] == verdicts.loc["small", "verdict"] == "holds"
     assert chapters_regime(table, verdicts.reset_index()) == "small"  # 400 s a seed against 600 s
     # Holm across the map's cells: the smallest p-value is multiplied by the 3 cells
-    assert min(verdicts["p_adjusted"]) == pytest.approx(min(1.0, 3 * min(table["gain_p"])))
+    assert min(verdicts["p_adjusted"]) == pytest.approx(min(1.0, 3 * min(table["ban_minus_teacher_p"])))
     nothing = cell_verdicts(records[records["cell"] == "clean"])
     assert chapters_regime(table, nothing) is None  # no cell wins: the chapters stay
+
+
+def test_the_maps_conclusion_for_other_chapters_moves_to_the_cheapest_winning_cell(records):
+    from bannb.facts.regime_map import conclusion_facts
+    facts = conclusion_facts(records, test_logits=same_logits)
+    assert facts["map_chosen"] == "small" and facts["map_winners"] == 2 and facts["map_cells"] == 3
+    assert facts["map_decision"].startswith("BAN-1 beats its teacher in 2 of 3 cells (augmented, small)")
+    assert facts["map_why"].startswith("Of the map's 3 verdicts on BAN-1 against its teacher (Holm's adjustment across "
+                                      "its cells): 2 “holds”")
+    assert facts["map_worse_cells"] == 0  # the students of this fixture gain: none is worse than its teacher
+    clean = conclusion_facts(records[records["cell"] == "clean"], test_logits=same_logits)
+    assert clean["map_chosen"] == "none" and clean["map_why"].startswith("Of the map's 1 verdict on")
 
 
 def test_few_seeds_decide_nothing(records):

@@ -53,6 +53,53 @@ def decision_facts(table: pd.DataFrame, verdicts: pd.DataFrame, chosen: str | No
                 map_decision=sentence)
 
 
+def _span(values, digits: int = 2) -> str:
+    low, high = (f"{value:.{digits}f}" for value in (min(values), max(values)))
+    return low if low == high else f"{low} to {high}"
+
+
+def why_facts(table: pd.DataFrame, verdicts: pd.DataFrame) -> dict:
+    """Why the map decides as it does, from its cells (`regimes.cell_table`) and verdicts (`regimes.cell_verdicts`):
+    how many cells got each verdict; the cells where BAN-1 is worse than its teacher (its whole 95% interval of
+    BAN-1 − teacher above zero) and by how much; the cells whose teacher was not finished (`converged` False) and
+    how much better a teacher of twice the epochs is there; and the first cell (the chapters' own regime) in
+    numbers. Chapters 4, 10 and 11 glue the sentence (`map_why`)."""
+    counts = verdicts["verdict"].value_counts()
+    parts = [f"{count} “{verdict}”" for verdict, count in counts.items()]
+    noun = "verdict" if len(verdicts) == 1 else "verdicts"
+    sentences = [f"Of the map's {len(verdicts)} {noun} on BAN-1 against its teacher (Holm's adjustment across its "
+                 f"cells): {', '.join(parts)}."]
+    worse = table[table["ban_minus_teacher_low"] > 0]
+    if len(worse):
+        sentences.append(
+            f"In {', '.join(worse['cell'])}, where the teacher puts {_span(worse['mass_seen'], 1)}% of its probability "
+            f"outside its top class on the student's views, BAN-1 is worse than its teacher by "
+            f"{_span(worse['ban_minus_teacher_mean'])} points.")
+    unfinished = table[~table["converged"].astype(bool) & table["longer_mean"].notna()]
+    if len(unfinished):
+        sentences.append(
+            f"The teachers of {', '.join(unfinished['cell'])} were not finished: one trained twice as long is "
+            f"{_span(-unfinished['longer_mean'])} points better, more than any born-again student differs from "
+            f"its teacher." if (-unfinished["longer_mean"]).min() > table["ban_minus_teacher_mean"].abs().max() else
+            f"The teachers of {', '.join(unfinished['cell'])} were not finished: one trained twice as long is "
+            f"{_span(-unfinished['longer_mean'])} points better.")
+    first = table.iloc[0]
+    sentences.append(
+        f"In {first['cell']}, the regime closest to chapters 3-8, the teacher has {first['mass_seen']:.1f}% of its "
+        f"probability to teach outside its top class, and BAN-1 − teacher is {first['ban_minus_teacher_mean']:+.2f} "
+        f"points (95% CI {first['ban_minus_teacher_low']:+.2f} to {first['ban_minus_teacher_high']:+.2f}, "
+        f"n = {int(first['ban_minus_teacher_n'])}).")
+    return dict(map_why=" ".join(sentences), map_worse_cells=len(worse), map_unfinished_cells=len(unfinished))
+
+
+def conclusion_facts(records: pd.DataFrame, test_logits=None) -> dict:
+    """What the map concludes, for any chapter to glue: the decision (`decision_facts`) and why (`why_facts`), from
+    the map's records (`chapter_records` of the map, with `regimes.with_final_fields`). Chapters 4 and 11 say it
+    beside their own verdicts; chapter 10 derives it."""
+    table, verdicts = regimes.cell_table(records, test_logits), regimes.cell_verdicts(records)
+    return {**decision_facts(table, verdicts, regimes.chapters_regime(table, verdicts)), **why_facts(table, verdicts)}
+
+
 def regression_facts(fit: dict) -> dict:
     """The pooled regression of the gain on the mass outside the top class, for the prose."""
     if math.isnan(fit["slope"]):
@@ -95,7 +142,7 @@ def cell_view(table: pd.DataFrame) -> pd.DataFrame:
         "wrong top classes (%)": [_number(v) for v in table["targets_wrong_seen"]],
         "agreement: own teacher / others (%)": [f"{_number(a)} / {_number(b)}"
                                                 for a, b in zip(table["agreement"], table["agreement_others"])],
-        "BAN-1 − teacher": [interval(row, "gain") for _, row in table.iterrows()],
+        "BAN-1 − teacher": [interval(row, "ban_minus_teacher") for _, row in table.iterrows()],
         "BAN-1 − label smoothing": [interval(row, "over_smoothing") for _, row in table.iterrows()],
         "2× teacher − teacher": [interval(row, "longer") for _, row in table.iterrows()],
         "converged": ["yes" if c else "no" for c in table["converged"]],

@@ -1,4 +1,4 @@
-"""What chapter 10_summary (every claim of the paper, judged) concludes, computed from `claims.evaluate_book`'s
+"""What chapter 11_summary (every claim of the paper, judged) concludes, computed from `claims.evaluate_book`'s
 table and the chapters' records: one function per section, each returning the glue names and values that
 section's prose cites."""
 from __future__ import annotations

@@ -718,9 +718,10 @@ def plot_gain_against_mass(points: pd.DataFrame, fit: Mapping, table: pd.DataFra
         ax.scatter(mine["mass"], mine["gain"], s=28, alpha=0.7, color=palette[cell], label=cell)
     if table is not None:
         for _, row in table.iterrows():
-            if not math.isnan(row["gain_low"]):
-                ax.errorbar(row["mass_seen"], -row["gain_mean"], yerr=[[row["gain_high"] - row["gain_mean"]],
-                                                                        [row["gain_mean"] - row["gain_low"]]],
+            if not math.isnan(row["ban_minus_teacher_low"]):
+                # the table's difference is BAN-1 − teacher; the axis is the gain, teacher − BAN-1
+                mean, low, high = (row[f"ban_minus_teacher_{key}"] for key in ("mean", "low", "high"))
+                ax.errorbar(row["mass_seen"], -mean, yerr=[[high - mean], [mean - low]],
                             fmt="D", color=palette.get(row["cell"], "black"), markeredgecolor="black",
                             markersize=7, capsize=4, zorder=3)
     if not math.isnan(fit["slope"]):
@@ -744,9 +745,9 @@ def plot_fidelity_against_gain(table: pd.DataFrame, title: str | None = None):
     other), each dot labelled with the cell and coloured by BAN-1's mean gain over its teacher."""
     fig, axes = _figure(width=6.2, height=4.4)
     ax = axes[0]
-    limit = max(abs(table["gain_mean"]).max(), MARGIN)
-    scatter = ax.scatter(table["agreement_others"], table["agreement"], c=-table["gain_mean"], cmap="coolwarm_r",
-                         vmin=-limit, vmax=limit, s=90, edgecolor="black")
+    limit = max(abs(table["ban_minus_teacher_mean"]).max(), MARGIN)
+    scatter = ax.scatter(table["agreement_others"], table["agreement"], c=-table["ban_minus_teacher_mean"],
+                         cmap="coolwarm_r", vmin=-limit, vmax=limit, s=90, edgecolor="black")
     for _, row in table.iterrows():
         ax.annotate(row["cell"], (row["agreement_others"], row["agreement"]), fontsize=7,
                     xytext=(5, 4), textcoords="offset points")

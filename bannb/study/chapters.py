@@ -204,7 +204,7 @@ BOOK_PLAN_CHAPTERS = tuple(CHAPTERS)
 RECORD_CHAPTERS = BOOK_PLAN_CHAPTERS  # every chapter that has records
 
 
-SUMMARY_CHAPTER = "10_summary"  # trains nothing of its own: it reads every chapter's records (`book_records`)
+SUMMARY_CHAPTER = "11_summary"  # trains nothing of its own: it reads every chapter's records (`book_records`)
 MAP_CHAPTER = "10_regime_map"
 OWN_SEEDS_CHAPTERS = (LM_CHAPTER, MAP_CHAPTER)  # chapters on their own replicates (`Profile.lm_seeds`, `map_seeds`)
 

@@ -4,7 +4,7 @@ Each cell of the map (`Profile.regime_map`) is a regime: a dataset, a training-s
 (clean images or pad-crop-flip views, the same batch for teacher and student) and a length of training. In every
 cell, on the same seeds, the book trains a teacher, its BAN-1, a label-smoothing student of the same teacher (our
 control: the teacher's softness without its structure) and a teacher of twice the epochs (whether the teacher was
-finished). This module turns the cell's records into what the chapter shows: per cell the paired gains with their
+finished). This module turns the cell's records into what the chapter shows: per cell the paired differences with their
 intervals, what the student was taught (`study.teaching`'s numbers, from the students' records) and how much of
 its teacher it took; across cells the regression of the gain on the teacher's mass outside its top class; and the
 rule, written before the map ran, that chooses the regime of chapters 3-8.
@@ -108,7 +108,7 @@ def cell_table(records: pd.DataFrame, test_logits=None, margin: float = MARGIN) 
                    kl=students["test_kl_teacher_student"].mean(),
                    smoothing_mass=100 * cell[cell["model"] == SMOOTHED]["label_smoothing_mass"].mean(),
                    seconds=teachers["train_seconds"].mean() + students["train_seconds"].mean())
-        for name, (a, b) in dict(gain=(TEACHER, STUDENT), over_smoothing=(SMOOTHED, STUDENT),
+        for name, (a, b) in dict(ban_minus_teacher=(TEACHER, STUDENT), over_smoothing=(SMOOTHED, STUDENT),
                                  longer=(TEACHER, LONGER)).items():
             diff = _difference(cell, a, b, value)
             row.update({f"{name}_{key}": getattr(diff, attr, math.nan) if diff else math.nan
