@@ -342,7 +342,7 @@ def test_every_claims_chapter_has_records_and_the_summary_evaluates_them_all():
     summary = json.loads((Path(__file__).resolve().parents[1] / "book" / "11_summary.ipynb").read_text())
     code = "\n".join("".join(cell["source"]) for cell in summary["cells"] if cell["cell_type"] == "code")
     # the summary evaluates every claim (evaluate_book's default) on every chapter's records, with no list of its own
-    assert "evaluate_book(records)" in code and "book_records(" in code
+    assert "evaluate_book(records" in code and "book_records(" in code
     assert "claims_for(" not in code and "Claim(" not in code
 
 
@@ -356,6 +356,31 @@ def test_verdict_counts_tally_the_tested_claims_only():
     assert counts["tested"] == 2 and counts["not_run"] == len(CLAIMS) - 2
     assert counts["holds"] == 1 and counts["inconclusive"] == 1  # BAN-2 − BAN-1: 0.0, +1.0, −1.0, +0.7, −0.4
     assert sum(counts[v] for v in VERDICTS) == counts["tested"]
+
+
+def test_a_chapter_whose_teachers_are_unfinished_is_shown_but_kept_out_of_the_family_and_the_tally():
+    from bannb.study.claims import OUT_OF_TALLY, evaluate_book, verdict_counts
+    from bannb.study.stats import VERDICTS
+    chapter4 = _records(**{"Teacher": [10.0, 10.2, 10.1, 10.3, 9.9], "BAN-1": [9.0, 9.3, 9.1, 9.2, 9.0]})
+    lm = lm_frame([100.0, 101.0, 99.0, 100.5, 100.2], [95.0, 96.5, 94.0, 95.2, 95.1], [99.0, 100.0, 98.0, 99.9, 99.0])
+    lm["run_id"] = [f"lm-{i}" for i in range(len(lm))]
+    records = {"04_born_again": chapter4, "09_language_models": lm}
+    reason = "3 of its 3 teachers are still improving"
+    judged = evaluate_book(records, unfinished={"09_language_models": reason}).set_index("key")
+    lm_rows = judged.loc[["lm-ban-vs-teacher", "lm-banl-vs-teacher"]]
+    assert (lm_rows["verdict"] == OUT_OF_TALLY).all() and lm_rows["note"].str.contains(reason).all()
+    # alone, BAN+L (1.0 points better on 5 pairs) holds; BAN ("not lower than its teacher", 4.98 lower) does not
+    assert lm_rows["rule_verdict"].to_dict() == {"lm-ban-vs-teacher": "does not hold", "lm-banl-vs-teacher": "holds"}
+    assert lm_rows.loc["lm-ban-vs-teacher", "mean"] == pytest.approx(-4.98)  # the numbers are still shown
+    # the family is the book without those claims: chapter 4's adjustment is as if chapter 9 had not run
+    without = evaluate_book({"04_born_again": chapter4}).set_index("key")
+    assert judged.loc["ban1-vs-teacher", "p_adjusted"] == pytest.approx(without.loc["ban1-vs-teacher", "p_adjusted"])
+    counted = evaluate_book(records).set_index("key")
+    assert counted.loc["ban1-vs-teacher", "p_adjusted"] > without.loc["ban1-vs-teacher", "p_adjusted"]
+    counts = verdict_counts(judged.reset_index())
+    assert counts["out_of_tally"] == 2 and counts["tested"] == 1 and counts["holds"] == 1
+    assert sum(counts[v] for v in VERDICTS) == counts["tested"]
+    assert verdict_counts(counted.reset_index())["out_of_tally"] == 0
 
 
 # ---------------------------------------------------------------- Table 6: language models, in perplexity

@@ -118,3 +118,14 @@ def test_teacher_pairs_put_each_student_beside_its_own_teacher():
     assert pairs.loc["BAN-1", "difference"] == pytest.approx(-1.0) and pairs.loc["BAN-2", "difference"] == pytest.approx(0.5)
     assert pairs.loc["BAN-2", "run_id"] == "b2"
     assert pairs.loc["BAN-1", "teacher_train_targets_wrong"] == 1.0
+
+
+def test_unfinished_lm_teachers_names_the_steepest_teacher_still_improving():
+    from bannb.study.convergence import unfinished_lm_teachers
+    flat = dict(flat=True, last_fifth_change=-0.2, allowed_drop=1.0)
+    assert unfinished_lm_teachers([flat, flat]) is None
+    steep = dict(flat=False, last_fifth_change=-12.9, allowed_drop=1.02)
+    mild = dict(flat=False, last_fifth_change=-3.0, allowed_drop=1.0)
+    assert unfinished_lm_teachers([mild, flat, steep]) == (
+        "2 of its 3 teachers are still improving (validation perplexity -12.9 over the last fifth, 1.0 allowed)")
+

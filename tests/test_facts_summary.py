@@ -40,6 +40,18 @@ def test_the_tally_counts_tested_claims_only():
          "summary_claims": 8, "summary_claims_tested": 6, "summary_not_run": 2}
 
 
+def test_claims_kept_out_of_the_tally_are_counted_apart_with_their_reason():
+    from bannb.study.claims import OUT_OF_TALLY
+    lm = CLAIMS.assign(chapter="04_born_again")
+    lm.loc[lm["key"] == "lm-ban-vs-teacher", ["verdict", "note", "chapter"]] = [
+        OUT_OF_TALLY, "3 of its 3 teachers are still improving", "09_language_models"]
+    facts = ch10.verdict_facts(lm)
+    assert facts["summary_out_of_tally"] == 1 and facts["summary_claims_tested"] == 5
+    assert facts["summary_no_effect"] == 0  # its verdict is not counted
+    assert facts["summary_out_of_tally_why"] == "09_language_models: 3 of its 3 teachers are still improving"
+    assert ch10.verdict_facts(CLAIMS)["summary_out_of_tally_why"] == "none"
+
+
 def test_the_headline_claim():
     facts = ch10.verdict_facts(CLAIMS)
     assert (facts["summary_ban1_mean"], facts["summary_ban1_ci_low"], facts["summary_ban1_ci_high"]) == \

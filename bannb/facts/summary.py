@@ -7,7 +7,7 @@ import pandas as pd
 
 from bannb.book.timings import COLD_BOOK_BUDGET_SECONDS, duration_text
 from bannb.data import dataset_shape
-from bannb.study.claims import verdict_counts
+from bannb.study.claims import OUT_OF_TALLY, verdict_counts
 from bannb.study.convergence import MIN_TRAIN_ACCURACY
 from bannb.study.paper import paper_table
 from bannb.study.stats import MARGIN, seeds_for_target
@@ -27,8 +27,12 @@ def verdict_facts(evaluated: pd.DataFrame) -> dict:
     """The tally of every claim's verdict (`claims.verdict_counts`), and the headline claim's numbers."""
     counts = verdict_counts(evaluated)
     facts = {f"summary_{name}": counts[verdict] for name, verdict in VERDICT_NAMES.items()}
+    out = evaluated[evaluated["verdict"] == OUT_OF_TALLY]
+    why = "; ".join(f"{chapter}: {notes.iloc[0]}" for chapter, notes in out.groupby("chapter", sort=False)["note"]
+                    ) if len(out) else ""
     facts.update(summary_claims=len(evaluated), summary_claims_tested=counts["tested"],
-                 summary_not_run=counts["not_run"])
+                 summary_not_run=counts["not_run"], summary_out_of_tally=counts["out_of_tally"],
+                 summary_out_of_tally_why=why or "none")
     ban1 = evaluated.set_index("key").loc[HEADLINE]
     facts.update(summary_ban1_mean=float(ban1["mean"]), summary_ban1_ci_low=float(ban1["ci_low"]),
                  summary_ban1_ci_high=float(ban1["ci_high"]), summary_ban1_n=int(ban1["n"]),

@@ -15,10 +15,11 @@ import pandas as pd
 
 from bannb.errors import ConfigError
 from bannb.models import densenet_variants
-from bannb.report.records import ensemble_records, lm_run_records, run_records
+from bannb.report.records import ensemble_records, lm_run_records, record_runs, run_records
 from bannb.runs.kinds import kind_of
 from bannb.runs.plan import train, train_all
 from bannb.study.claims import CLAIMS
+from bannb.study.convergence import lm_fit_record, unfinished_lm_teachers
 from bannb.study.experiments import (
     BAN_L_PARAMS,
     CENTRAL_GENERATIONS,
@@ -333,6 +334,18 @@ def book_records(profile: str, seeds: Sequence[int] | None = None, secondary_see
     return {name: chapter_records(name, profile, None if name in OWN_SEEDS_CHAPTERS else seeds, secondary_seeds,
                                   device, runs_dir, progress, **overrides)
             for name in chapters if name in RECORD_CHAPTERS}
+
+
+def unfinished_chapters(records_by_chapter: dict[str, pd.DataFrame], runs_dir: Path | None = None) -> dict[str, str]:
+    """The chapters whose claims the summary shows but keeps out of its tally, with why (`claims.evaluate_book`'s
+    `unfinished`): the language models', where some of its teachers are still improving at their end
+    (`convergence.unfinished_lm_teachers`). The image chapters' teachers are judged where they are trained."""
+    frame = records_by_chapter.get(LM_CHAPTER)
+    if frame is None or frame.empty:
+        return {}
+    teachers = record_runs(frame[frame["model"] == "Teacher"], runs_dir)
+    reason = unfinished_lm_teachers([lm_fit_record(run) for run in teachers])
+    return {LM_CHAPTER: reason} if reason else {}
 
 
 SEED_CHAPTERS = ("03_teachers", "04_born_again", "05_cwtm", "06_dkpp")  # the chapters whose runs are per central seed

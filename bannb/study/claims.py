@@ -351,6 +351,9 @@ def split_claims(claims: list[Claim], frame: pd.DataFrame, columns: tuple[str, .
 # Chapter 8's floor: the label of the linear classifier on the pixels in the records.
 FLOOR = "Linear"
 VOID = "void"  # the verdict of a claim one of whose models does not beat the floor
+# the verdict of a claim whose chapter's teachers are not finished (`evaluate_book`'s `unfinished`): reported with
+# its numbers and the rule's verdict on it alone (`rule_verdict`), kept out of the family and the tally
+OUT_OF_TALLY = "out of the tally"
 
 FLOOR_RULE = f"""\
 A network that does not beat a linear classifier on the pixels, trained with the same recipe on the same images,
@@ -471,7 +474,7 @@ def book_chapters(claims: list[Claim] | None = None) -> list[str]:
 
 
 def evaluate_book(records_by_chapter: Mapping[str, pd.DataFrame], claims: list[Claim] | None = None,
-                  **evaluate_options) -> pd.DataFrame:
+                  unfinished: Mapping[str, str] | None = None, **evaluate_options) -> pd.DataFrame:
     """Every claim (or `claims`) evaluated on the records of its own chapter, one row per claim in the claim list's
     order: the summary's table. Chapters label different things alike ("Teacher" is chapter 4's teachers and also
     the same runs in chapters 5-7), so the chapters' records are never pooled; a chapter missing from
@@ -479,7 +482,10 @@ def evaluate_book(records_by_chapter: Mapping[str, pd.DataFrame], claims: list[C
     chapter without claims (chapter 3's teachers) are not used. The verdicts adjust across every claim of the book
     (one Holm family, `stats.family_verdicts`); a claim whose runs are all among an earlier claim's (chapter 8's
     Wide-ResNet BAN, the map's cell of the chapters' regime) takes that claim's verdict, with `duplicate_of` set,
-    and is not counted in the family or the tally (`verdict_counts`). `evaluate_options` go to `evaluate` (value, margin, floor, split)."""
+    and is not counted in the family or the tally (`verdict_counts`). `unfinished` (chapter -> why its teachers are
+    not finished, e.g. `convergence.unfinished_lm_teachers`) keeps that chapter's claims out of the family and the
+    tally: verdict `OUT_OF_TALLY`, the rule's verdict on the claim alone in `rule_verdict`, the reason in `note`.
+    `evaluate_options` go to `evaluate` (value, margin, floor, split)."""
     claims = list(CLAIMS if claims is None else claims)
     options = dict(value=None, margin=None, floor=None, split=GRID_COLUMNS) | evaluate_options
     rows, differences = [], []
@@ -499,7 +505,16 @@ def evaluate_book(records_by_chapter: Mapping[str, pd.DataFrame], claims: list[C
         differences[position] = None
         row.update(duplicate_of=earlier["key"], note=f"the runs of “{earlier['claim']}” ({earlier['chapter']}): "
                                                      f"counted there")
+    # a claim whose teachers are not finished cannot decide anything about teaching: shown, not judged in the family
+    unfinished = unfinished or {}
+    alone = {}
+    for position, row in enumerate(rows):
+        if row["chapter"] in unfinished and differences[position] is not None:
+            alone[position], differences[position] = row["alone"], None
+            row["note"] = "; ".join(filter(None, [row["note"], unfinished[row["chapter"]]]))
     table = _judged(rows, differences)  # one family: every claim of the book, each tested once
+    for position, verdict in alone.items():
+        table.loc[position, ["verdict", "rule_verdict"]] = [OUT_OF_TALLY, verdict]
     verdicts = dict(zip(table["key"], table["verdict"]))
     duplicates = table["duplicate_of"] != ""
     table.loc[duplicates, "verdict"] = table.loc[duplicates, "duplicate_of"].map(verdicts)
@@ -516,10 +531,13 @@ def evaluate_chapter(records_by_chapter: Mapping[str, pd.DataFrame], chapter: st
 
 def verdict_counts(evaluated: pd.DataFrame) -> dict:
     """How many claims of `evaluate`'s table were tested (had runs, and are not another claim's runs again), how many
-    were not run, how many reuse an earlier claim's runs (`reused`, counted there), and how many of the tested ones
-    got each verdict of `stats.VERDICTS` (zeros included): the tally the summary gives."""
+    were not run, how many reuse an earlier claim's runs (`reused`, counted there), how many were kept out of the
+    tally because their teachers are not finished (`out_of_tally`), and how many of the tested ones got each verdict
+    of `stats.VERDICTS` (zeros included): the tally the summary gives."""
     not_run = evaluated["note"] == "not run"
     reused = evaluated.get("duplicate_of", pd.Series("", index=evaluated.index)).fillna("") != ""
-    counts = evaluated[~not_run & ~reused]["verdict"].value_counts()
-    return dict(tested=int((~not_run & ~reused).sum()), not_run=int(not_run.sum()), reused=int(reused.sum()),
-                **{verdict: int(counts.get(verdict, 0)) for verdict in VERDICTS})
+    out = (evaluated["verdict"] == OUT_OF_TALLY) & ~reused
+    tested = ~not_run & ~reused & ~out
+    counts = evaluated[tested]["verdict"].value_counts()
+    return dict(tested=int(tested.sum()), not_run=int(not_run.sum()), reused=int(reused.sum()),
+                out_of_tally=int(out.sum()), **{verdict: int(counts.get(verdict, 0)) for verdict in VERDICTS})

@@ -101,6 +101,18 @@ def lm_fit_record(run) -> dict:
                 last_fifth_change=math.nan if change is None else change, allowed_drop=allowed, flat=bool(flat))
 
 
+def unfinished_lm_teachers(fits) -> str | None:
+    """Why a language-model chapter's verdicts cannot be counted, or None: some of its teachers (`fits`: one
+    `lm_fit_record` per teacher run) are still improving over their last fifth by more than is allowed, so a
+    student beside them compares with a teacher that had not finished."""
+    still = [fit for fit in fits if not fit["flat"]]
+    if not still:
+        return None
+    steepest = min(still, key=lambda fit: fit["last_fifth_change"])
+    return (f"{len(still)} of its {len(fits)} teachers are still improving (validation perplexity "
+            f"{steepest['last_fifth_change']:+.1f} over the last fifth, {steepest['allowed_drop']:.1f} allowed)")
+
+
 def _label(generation: int) -> str:
     return "Teacher" if generation == 0 else f"BAN-{generation}"
 

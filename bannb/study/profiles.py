@@ -308,7 +308,7 @@ PROFILES = {profile.name: profile for profile in (
         # 8 central seeds, sized on the last profile, where a paired difference's sd was 0.35 points (t(7) × 0.35 /
         # √8 = 0.29 ≤ the 0.3-point target). In this regime BAN-1 against its teacher spreads by 0.59 (mostly seed
         # to seed), so its half-width is 0.49; the seeds the target would take do not fit the 3-hour budget, and
-        # chapter 10 says what they would cost
+        # chapter 11 says what they would cost
         seeds=tuple(range(8)), secondary_seeds=(0, 1, 2),
         # chapter 8 at cpu: Table 3, with the DenseNet trained on the labels beside its students; Table 4's DenseNet
         # variants (about 1,800 s) and Table 5's residual students (about 650 s) do not fit the 3-hour budget
