@@ -733,7 +733,7 @@ def plot_gain_against_mass(points: pd.DataFrame, fit: Mapping, table: pd.DataFra
     for edge in (-MARGIN, MARGIN):
         ax.axhline(edge, color="grey", linewidth=0.6, linestyle="--")
     ax.set(xlabel="teacher's mass outside its top class on the student's views (%)",
-           ylabel="teacher − BAN-1 (points; > 0: the student is better)", title=title or "")
+           ylabel="teacher − BAN-1 (points; > 0: BAN-1 better)", title=title or "")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     fig.tight_layout()
     return fig
