@@ -77,12 +77,11 @@ def why_facts(table: pd.DataFrame, verdicts: pd.DataFrame) -> dict:
             f"{_span(worse['ban_minus_teacher_mean'])} points.")
     unfinished = table[~table["converged"].astype(bool) & table["longer_mean"].notna()]
     if len(unfinished):
+        outweighs = (-unfinished["longer_mean"]).min() > table["ban_minus_teacher_mean"].abs().max()
         sentences.append(
             f"The teachers of {', '.join(unfinished['cell'])} were not finished: one trained twice as long is "
-            f"{_span(-unfinished['longer_mean'])} points better, more than any born-again student differs from "
-            f"its teacher." if (-unfinished["longer_mean"]).min() > table["ban_minus_teacher_mean"].abs().max() else
-            f"The teachers of {', '.join(unfinished['cell'])} were not finished: one trained twice as long is "
-            f"{_span(-unfinished['longer_mean'])} points better.")
+            f"{_span(-unfinished['longer_mean'])} points better"
+            + (", more than any born-again student differs from its teacher." if outweighs else "."))
     first = table.iloc[0]
     sentences.append(
         f"In {first['cell']}, the regime closest to chapters 3-8, the teacher has {first['mass_seen']:.1f}% of its "
