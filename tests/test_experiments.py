@@ -15,7 +15,9 @@ from bannb.study.experiments import (
     book_config,
     chapter_seeds,
     disjoint_groups,
+    INDEPENDENT_TEACHERS,
     extra_teacher_seeds,
+    independent_teacher_seeds,
     initial_test_logits,
     transfer_grid,
 )
@@ -57,6 +59,16 @@ def test_disjoint_groups_and_extra_seeds():
     assert extra_teacher_seeds([0, 1, 2]) == [3, 4, 5]
     assert extra_teacher_seeds([4, 0], 2) == [5, 6]
     assert extra_teacher_seeds([0, 1], 0) == []
+
+
+def test_independent_teachers_start_no_chain():
+    """Chapter 7's control: its teachers' seeds lie after every chain's, central and secondary, so an ensemble of
+    independent teachers shares no member with a born-again one (as Welch's interval assumes)."""
+    pool = independent_teacher_seeds([0, 1, 2], [0, 1, 2, 3, 4])
+    assert pool == list(range(5, 5 + INDEPENDENT_TEACHERS))
+    assert independent_teacher_seeds([7, 0], [1]) == list(range(8, 8 + INDEPENDENT_TEACHERS))
+    # 5 disjoint pairs: the rule gives no verdict but "inconclusive" below 5
+    assert INDEPENDENT_TEACHERS // 2 >= 5
 
 
 def test_transfer_grids():
@@ -164,13 +176,14 @@ def test_the_cpu_book_plan_trains_each_run_once_in_the_first_chapter_that_needs_
         new[chapter] = [c for c in {c.run_id: c for c in plan}.values() if c.run_id not in seen]
         seen |= {c.run_id for c in plan}
     # 6 regime candidates (the profile's own is teacher 0) + 8 teachers; 8 × (BAN-1, BAN-2) + 3 BAN-3 + 3 teachers
-    # trained twice as long; 8 × (BAN+L, CWTM); 8 DKPP; 1 more independent teacher (9 in all); chapter 8's grid on
+    # trained twice as long; 8 × (BAN+L, CWTM); 8 DKPP; 10 independent teachers on seeds in no chain; chapter 8's grid on
     # 3 seeds, Table 3 only (its WRN teachers and their BANs are chapters 3 and 4's: DenseNet students, the DenseNet
     # on the labels, the linear classifier); 3 × (LSTM teacher, BAN, BAN+L); the map: 4 cells × 5 seeds × (teacher,
-    # BAN-1, label-smoothing student, 2× teacher), none shared while the chapters draw their splits the old way
+    # BAN-1, label-smoothing student, 2× teacher) less the 13 of its clean cell, which is the chapters' regime
+    # (chapter 4's teachers and BAN-1 of seeds 0-4, and its three teachers trained twice as long)
     assert {chapter: len(runs) for chapter, runs in new.items()} == {
-        "03_teachers": 13, "04_born_again": 22, "05_cwtm": 16, "06_dkpp": 8, "07_ensembles": 1,
-        "08_densenet_resnet": 9, "09_language_models": 9, "10_regime_map": 80}
+        "03_teachers": 13, "04_born_again": 22, "05_cwtm": 16, "06_dkpp": 8, "07_ensembles": 10,
+        "08_densenet_resnet": 9, "09_language_models": 9, "10_regime_map": 80 - 13}
     assert Counter(c.epochs for c in new["04_born_again"]) == {20: 19, 40: 3}
     grid = Counter(c.arch for c in new["08_densenet_resnet"])
     assert grid["linear-28"] == 3 and grid["densenet-bc-22-12"] == 6  # 3 teachers + 3 students of the WRNs
@@ -199,7 +212,10 @@ def test_a_chapters_plan_is_every_run_it_shows_each_once_a_replicate_together():
         assert config.teacher not in ids[position:]
     ensembles = {e.label: e for e in entries}
     assert [len(members) for _, members in ensembles["Teachers×3"].groups] == [3, 3, 3]
-    assert [replicate for replicate, _ in ensembles["Teachers×2"].groups] == [0, 1, 2, 3]
+    assert [replicate for replicate, _ in ensembles["Teachers×2"].groups] == [0, 1, 2, 3, 4]
+    chain_seeds = {c.base_seed for e in entries if not e.label.startswith("Teachers×") for c in e.all_configs()}
+    pool_seeds = {c.base_seed for e in entries if e.label.startswith("Teachers×") for c in e.all_configs()}
+    assert len(pool_seeds) == 10 and not pool_seeds & chain_seeds  # Welch's interval: the two sides share nothing
     with pytest.raises(ConfigError, match="chapter '02_gradient' trains no runs"):
         chapter_entries("02_gradient", "cpu")
     assert chapter_plan("02_gradient", "cpu") == []

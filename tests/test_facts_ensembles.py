@@ -20,9 +20,9 @@ def records():
 
 
 def test_pool_facts():
-    assert ensembles.pool_facts([0, 1, 2], [0, 1], pool_size=7, pairs=3, triples=2) == {
-        "central_count": 3, "secondary_count": 2, "pool_count": 7, "extra_teachers": 4, "pair_count": 3,
-        "triple_count": 2}
+    assert ensembles.pool_facts([0, 1, 2], [0, 1], pool_seeds=[3, 4, 5, 6, 7, 8, 9], pairs=3, triples=2) == {
+        "central_count": 3, "secondary_count": 2, "pool_count": 7, "pool_first_seed": 3, "pool_last_seed": 9,
+        "pair_count": 3, "triple_count": 2}
 
 
 def test_size_table_and_facts():

@@ -52,11 +52,13 @@ def test_a_profile_regime_that_fails_disagrees_and_empty_lists_read_none():
     assert facts["study_agrees"] == "does not agree with the study, and the profile should be revised"
 
 
-def test_a_converged_profile_regime_that_is_not_the_cheapest_disagrees():
+def test_a_converged_profile_regime_that_is_not_the_cheapest_is_kept_by_the_maps_rule():
     study = regime(("own", True, True, 3.0, 99.5, 13.9), ("cheap", True, True, 2.0, 99.0, 14.0))
     facts = teachers.regime_facts(study, PROFILE, recipe=STEP_RECIPE, own_label="own")
     assert facts["own_verdict"] == "meets" and facts["cheapest_name"] == "cheap"
-    assert facts["study_agrees"].startswith("does not agree")
+    assert facts["study_agrees"].startswith(
+        "meets the criterion but is not the cheapest regime that does (cheap: 2.0 minutes a teacher against 3.0)")
+    assert "never for cost alone" in facts["study_agrees"]
     # nothing misses the threshold: no best of the unfit
     assert facts["unfit_names"] == "none" and math.isnan(facts["unfit_best"])
 

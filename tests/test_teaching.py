@@ -73,3 +73,26 @@ def test_a_students_record_says_what_it_was_taught_and_how_much_it_took(fashion_
     assert final["test_kl_teacher_student"] == pytest.approx(stored["kl"], rel=0.05, abs=1e-3)
     assert "teacher_mass_outside_top_clean" not in teacher.final  # a teacher has no teacher
 
+
+
+def test_taught_facts_average_what_a_models_students_were_given_and_took():
+    import pandas as pd
+
+    from bannb.facts import taught_facts
+    records = pd.DataFrame({
+        "model": ["Teacher", "BAN-1", "BAN-1", "CWTM"],
+        "teacher_mass_outside_top_seen": [float("nan"), 0.02, 0.04, 0.5],
+        "teacher_entropy_seen": [float("nan"), 0.1, 0.2, 1.0],
+        "teacher_targets_wrong_seen": [float("nan"), 0.001, 0.003, 0.5],
+        "test_agreement_with_teacher": [float("nan"), 0.90, 0.92, 0.5],
+        "test_kl_teacher_student": [float("nan"), 0.2, 0.4, 9.0]})
+    facts = taught_facts(records)
+    assert facts["taught_n"] == 2
+    assert facts["taught_mass"] == pytest.approx(3.0) and facts["taught_top"] == pytest.approx(97.0)
+    assert facts["taught_unsure_bound"] == pytest.approx(6.0)
+    assert facts["taught_entropy"] == pytest.approx(0.15) and facts["taught_wrong"] == pytest.approx(0.2)
+    assert facts["inherited_agreement"] == pytest.approx(91.0) and facts["inherited_kl"] == pytest.approx(0.3)
+    assert taught_facts(records, "CWTM")["taught_mass"] == pytest.approx(50.0)
+    assert taught_facts(records, "CWTM")["taught_unsure_bound"] == 100.0  # a bound, never above all of them
+    with pytest.raises(ValueError, match="no runs of 'DKPP'"):
+        taught_facts(records, "DKPP")

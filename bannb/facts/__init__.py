@@ -50,3 +50,25 @@ def show_table(frame, precision: int = 2, **formats):
     for column, spec in formats.items():
         styler = styler.format(spec, na_rep=MISSING, subset=[column])
     return styler
+
+
+def taught_facts(records: pd.DataFrame, model: str = "BAN-1") -> dict:
+    """What `model`'s students were taught and how much of it they took (`study.teaching`, read into the records by
+    `regimes.with_final_fields`), as means over their runs: the teacher's probability outside its top class on
+    the inputs the students trained on (`taught_mass`, %, and its complement `taught_top`), its entropy there
+    (nats), the most of those targets that can put less than half on their top class (`taught_unsure_bound`, %),
+    the share of them whose top class is wrong (%), and on the test set the students' top-1
+    agreement with their own teacher (%) and KL(teacher ‖ student) (nats). Chapters 4-7 explain their losses
+    with these: what there is to weight (CWTM), to permute (DKPP) and to average (ensembles)."""
+    students = records[records["model"] == model]
+    if students.empty:
+        raise ValueError(f"no runs of {model!r} among the records (models: {sorted(records['model'].unique())})")
+    mass = 100 * students["teacher_mass_outside_top_seen"].mean()
+    # Markov's inequality on 1 − p*: at most 2 × mass of the targets put less than half on their top class, so at
+    # most that share of CWTM's weights p* / mean(p*) fall below one half
+    return {"taught_model": model, "taught_n": int(len(students)), "taught_mass": mass, "taught_top": 100 - mass,
+            "taught_unsure_bound": min(100.0, 2 * mass),
+            "taught_entropy": students["teacher_entropy_seen"].mean(),
+            "taught_wrong": 100 * students["teacher_targets_wrong_seen"].mean(),
+            "inherited_agreement": 100 * students["test_agreement_with_teacher"].mean(),
+            "inherited_kl": students["test_kl_teacher_student"].mean()}

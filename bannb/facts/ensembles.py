@@ -23,12 +23,13 @@ INDEPENDENT_PAIR = "two independent teachers (Teachers×2)"
 RUNS_PER_CENTRAL_SEED, RUNS_PER_OTHER_SEED = 1, 4
 
 
-def pool_facts(seeds: Sequence[int], secondary_seeds: Sequence[int], pool_size: int, pairs: int,
+def pool_facts(seeds: Sequence[int], secondary_seeds: Sequence[int], pool_seeds: Sequence[int], pairs: int,
                triples: int) -> dict:
-    """How many central and secondary seeds, independent teachers (and how many beyond the central seeds'), and
+    """How many central and secondary seeds, the independent teachers' seeds (how many, first and last), and the
     disjoint ensembles of two and of three they make."""
-    return {"central_count": len(seeds), "secondary_count": len(secondary_seeds), "pool_count": pool_size,
-            "extra_teachers": pool_size - len(seeds), "pair_count": pairs, "triple_count": triples}
+    return {"central_count": len(seeds), "secondary_count": len(secondary_seeds), "pool_count": len(pool_seeds),
+            "pool_first_seed": min(pool_seeds), "pool_last_seed": max(pool_seeds), "pair_count": pairs,
+            "triple_count": triples}
 
 
 def size_table(frame: pd.DataFrame, order: Sequence[str] = ORDER) -> pd.DataFrame:

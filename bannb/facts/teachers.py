@@ -36,6 +36,21 @@ def criterion_facts(config) -> dict:
             "window": convergence.window_length(config.epochs), "epochs": config.epochs}
 
 
+def study_reading(own: pd.Series, cheapest: pd.DataFrame, agrees: bool) -> str:
+    """How the profile's regime (`own`, a row of the study) stands against the study's choice, the cheapest
+    converged candidates (`cheapest`): agreeing; converged but dearer, which the profile keeps, since the map's
+    rule (`regimes.DECISION_RULE`, fixed before the map ran) moves the chapters only to a regime where a born-again
+    student beats its teacher and never for cost alone; or not converged, which calls for a new regime."""
+    if agrees:
+        return "agrees with the study"
+    if own["converged"]:
+        return (f"meets the criterion but is not the cheapest regime that does ({candidate_names(cheapest)}: "
+                f"{cheapest['train_minutes'].min():.1f} minutes a teacher against {own['train_minutes']:.1f}). The "
+                f"profile keeps it: the rule chapter 10 fixed before its map ran moves chapters 3-8 only to a "
+                f"regime where a born-again student beats its teacher, never for cost alone")
+    return "does not agree with the study, and the profile should be revised"
+
+
 def regime_facts(regime: pd.DataFrame, config, recipe=None, own_label: str | None = None) -> dict:
     """What the regime study (`experiments.regime_records`) found: which candidates converge, which fail which
     part of the criterion, how the profile's own regime (`own_label`, by default the first candidate) fares,
@@ -59,8 +74,7 @@ def regime_facts(regime: pd.DataFrame, config, recipe=None, own_label: str | Non
         "own_train": float(own["train_accuracy"]), "own_change": float(own["last_fifth_change"]),
         "own_allowed": float(own["allowed_drop"]), "own_minutes": float(own["train_minutes"]),
         "own_test": float(own["test_error"]), "cheapest_name": candidate_names(cheapest),
-        "study_agrees": "agrees with the study" if agrees else
-        "does not agree with the study, and the profile should be revised",
+        "study_agrees": study_reading(own, cheapest, agrees),
         "best_test_name": candidate_names(converged.nsmallest(1, "test_error")),
         "best_test": float(converged["test_error"].min()) if len(converged) else float("nan"),
         "profile_train_size": config.train_size, "profile_schedule": config.schedule,

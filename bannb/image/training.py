@@ -133,7 +133,7 @@ def training_fit(model, dls, config: RunConfig, teacher, test_logits: torch.Tens
         seen_logits, seen_labels = predict(teacher, dls.train, config.precision, config.channels_last)
         teacher_test_logits, _ = predict(teacher, dls.test, config.precision, config.channels_last)
         clean = teaching.taught_record(teacher_logits, labels, "clean")
-        inherited = teaching.fidelity(teacher_test_logits, test_logits)
+        inherited = teaching.fidelity(teacher_test_logits.cpu(), test_logits.cpu())  # predict leaves them on the device
         # the record's older names for two of these, which the analysis reads (`experiments.FIT_FIELDS`)
         fit.update(teacher_train_targets_wrong=clean["teacher_targets_wrong_clean"],
                    test_agreement_with_teacher=inherited["agreement"], test_kl_teacher_student=inherited["kl"],

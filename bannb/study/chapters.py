@@ -118,7 +118,7 @@ def ensembles_chapter(profile, seeds: Seeds, device, **overrides) -> list[Entry]
     and Teachers×2, Teachers×3: disjoint groups of independently trained teachers (our control)."""
     chains = _chains(profile, seeds.central, CENTRAL_GENERATIONS, device, overrides)
     longer = _chains(profile, seeds.secondary, CENTRAL_GENERATIONS + 1, device, overrides)
-    pool = [book_config(profile, s, device, **overrides) for s in independent_teacher_seeds(seeds.central)]
+    pool = [book_config(profile, s, device, **overrides) for s in independent_teacher_seeds(seeds.central, seeds.secondary)]
     return [*_generations(chains),
             Entry(f"BAN-{CENTRAL_GENERATIONS + 1}", tuple(configs[-1] for configs in longer.values())),
             Entry("Ens*2", groups=tuple((s, tuple(configs[1:3])) for s, configs in chains.items())),

@@ -80,10 +80,12 @@ def extra_teacher_seeds(seeds: Sequence[int], count: int | None = None) -> list[
     return list(range(max(seeds) + 1, max(seeds) + 1 + count))
 
 
-def independent_teacher_seeds(seeds: Sequence[int]) -> list[int]:
-    """Chapter 7's pool of independently trained teachers: the central `seeds`, then new seeds up to
-    `INDEPENDENT_TEACHERS` in all."""
-    return list(seeds) + extra_teacher_seeds(seeds, max(0, INDEPENDENT_TEACHERS - len(seeds)))
+def independent_teacher_seeds(*chain_seeds: Sequence[int]) -> list[int]:
+    """Chapter 7's pool of independently trained teachers: `INDEPENDENT_TEACHERS` seeds after every seed that
+    starts a born-again chain (`chain_seeds`: the central and the secondary seeds). A chain's own teacher in the
+    pool would make an ensemble of independent teachers share a member with the born-again ensemble it is
+    compared with, and Welch's interval assumes the two share nothing."""
+    return extra_teacher_seeds(sorted({seed for seeds in chain_seeds for seed in seeds}), INDEPENDENT_TEACHERS)
 
 
 def disjoint_groups(runs: Sequence[Run], size: int) -> list[list[Run]]:
@@ -139,7 +141,7 @@ REGIME_CANDIDATES = {
     "batch 128 (half the steps)": dict(batch_size=128),
 }
 LONG_TEACHER_FACTOR = 2  # the equal-compute control: a teacher trained as long as teacher + student together
-INDEPENDENT_TEACHERS = 9  # chapter 7's pool of independent teachers (4 pairs, 3 triples): the central seeds' and more
+INDEPENDENT_TEACHERS = 10  # chapter 7's pool of independent teachers: 5 disjoint pairs (the rule's n >= 5), 3 triples
 
 
 def regime_configs(profile: str | Profile, device: str = "cpu", **overrides) -> dict[str, RunConfig]:
