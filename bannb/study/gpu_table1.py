@@ -30,6 +30,8 @@ from pathlib import Path
 
 import torch
 
+from bannb.bench.gpu import bannb_seconds
+from bannb.data import load_dataset
 from bannb.runs.store import atomic_write_json
 from bannb.study.generations import chain_configs
 from bannb.study.profiles import GPU_TABLE1_ARCHS, check_seeds, get_profile, make_config
@@ -53,7 +55,6 @@ def epoch_seconds(arch: str, device: torch.device, batch: int, train_images: int
     """Seconds per epoch of a teacher and of its BAN student: `steps` timed steps through bannb's Learner,
     scaled to an epoch of `train_images`, plus the epoch's evaluation of `eval_images` at a third of a step's
     cost per image (a forward pass, no backward)."""
-    from bannb.bench.gpu import bannb_seconds
     batches = math.ceil(train_images / batch)
     result = []
     for ban in (False, True):
@@ -105,7 +106,6 @@ def main(argv=None) -> int:
     overrides = {k: getattr(args, k) for k in ("train_size", "valid_size", "test_size") if getattr(args, k)}
     base = make_config(PROFILE, device=args.device, **overrides)
 
-    from bannb.data import load_dataset
     dataset = load_dataset(base.dataset)  # decodes the archive once and caches it for the runs' processes
     decoded = time.perf_counter() - started
     train_images = (base.train_size or len(dataset.train_images) - base.valid_size)
