@@ -82,6 +82,7 @@ def test_taught_facts_average_what_a_models_students_were_given_and_took():
     records = pd.DataFrame({
         "model": ["Teacher", "BAN-1", "BAN-1", "CWTM"],
         "teacher_mass_outside_top_seen": [float("nan"), 0.02, 0.04, 0.5],
+        "teacher_mass_outside_top_clean": [float("nan"), 0.01, 0.03, 0.4],
         "teacher_entropy_seen": [float("nan"), 0.1, 0.2, 1.0],
         "teacher_targets_wrong_seen": [float("nan"), 0.001, 0.003, 0.5],
         "test_agreement_with_teacher": [float("nan"), 0.90, 0.92, 0.5],

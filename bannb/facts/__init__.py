@@ -11,7 +11,7 @@ from typing import Mapping
 
 import pandas as pd
 
-from bannb.study import claims, stats
+from bannb.study import claims, stats, teaching
 
 MISSING = "—"  # how a value that was not measured prints, in the prose and in tables
 
@@ -63,12 +63,11 @@ def taught_facts(records: pd.DataFrame, model: str = "BAN-1") -> dict:
     students = records[records["model"] == model]
     if students.empty:
         raise ValueError(f"no runs of {model!r} among the records (models: {sorted(records['model'].unique())})")
-    mass = 100 * students["teacher_mass_outside_top_seen"].mean()
+    means = teaching.taught_means(students)
+    mass = means["mass_seen"]
     # Markov's inequality on 1 − p*: at most 2 × mass of the targets put less than half on their top class, so at
     # most that share of CWTM's weights p* / mean(p*) fall below one half
     return {"taught_model": model, "taught_n": int(len(students)), "taught_mass": mass, "taught_top": 100 - mass,
-            "taught_unsure_bound": min(100.0, 2 * mass),
-            "taught_entropy": students["teacher_entropy_seen"].mean(),
-            "taught_wrong": 100 * students["teacher_targets_wrong_seen"].mean(),
-            "inherited_agreement": 100 * students["test_agreement_with_teacher"].mean(),
-            "inherited_kl": students["test_kl_teacher_student"].mean()}
+            "taught_unsure_bound": min(100.0, 2 * mass), "taught_entropy": means["entropy_seen"],
+            "taught_wrong": means["targets_wrong_seen"], "inherited_agreement": means["agreement"],
+            "inherited_kl": means["kl"]}

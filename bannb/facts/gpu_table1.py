@@ -12,14 +12,15 @@ import pandas as pd
 
 from bannb.report.records import final_fields
 from bannb.study import paper, stats
+from bannb.study.regimes import TAUGHT_FIELDS
+from bannb.study.teaching import taught_means
 
 # The manifests `python -m bannb.study.gpu_table1` wrote, committed beside the runs they name: the profile's
 # schedule, and the same runs at the 17 epochs its measured budget first chose (to see whether the longer
 # schedule changes the verdict).
 RESULTS = Path(__file__).resolve().parents[2] / "book" / "results"
 MANIFESTS = {"profile": RESULTS / "gpu-table1-30-epochs.json", "shorter": RESULTS / "gpu-table1-17-epochs.json"}
-FIELDS = ("test_error", "train_accuracy", "teacher_mass_outside_top_seen", "teacher_entropy_seen",
-          "test_agreement_with_teacher", "test_kl_teacher_student")
+FIELDS = ("test_error", *TAUGHT_FIELDS)  # TAUGHT_FIELDS holds the training accuracy too
 NETWORKS = {arch: network for network, arch in paper.PAPER_ARCHS.items()}
 
 
@@ -29,14 +30,21 @@ def load_manifest(path: str | Path) -> dict:
 
 def records(manifest: dict, runs_dir: str | Path) -> pd.DataFrame:
     """One row per run the manifest names and that finished: network, seed, role (teacher or BAN-1), epochs, and
-    its `FIELDS` from `final.json`; errors and accuracies in points (%)."""
+    its `FIELDS` from `final.json`; test error and training accuracy in points (%), what a student was taught as
+    recorded (`teaching.taught_means` averages it)."""
     frame = pd.DataFrame([run for run in manifest["runs"] if run["finished"]])
-    frame = final_fields(frame, FIELDS, Path(runs_dir))
-    for column in ("test_error", "train_accuracy", "teacher_mass_outside_top_seen", "test_agreement_with_teacher"):
+    frame = final_fields(frame, FIELDS, Path(runs_dir)).astype({name: float for name in FIELDS})
+    for column in ("test_error", "train_accuracy"):
         frame[column] = 100 * frame[column]
     frame["network"] = frame["arch"].map(NETWORKS)
     frame["epochs"] = manifest["epochs"]
     return frame
+
+
+def _roles(frame: pd.DataFrame, network: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`network`'s teachers and BAN-1 students."""
+    runs = frame[frame["network"] == network]
+    return runs[runs["role"] == "teacher"], runs[runs["role"] == "BAN-1"]
 
 
 def differences(frame: pd.DataFrame) -> dict[str, stats.Difference]:
@@ -56,16 +64,16 @@ def table(frame: pd.DataFrame) -> pd.DataFrame:
     printed = paper.paper_table(1)
     rows = []
     for network, difference in differences(frame).items():
-        runs = frame[frame["network"] == network]
-        teacher, student = (runs[runs["role"] == role] for role in ("teacher", "BAN-1"))
+        teacher, student = _roles(frame, network)
+        taught = taught_means(student)
         rows.append({"network": network,
                      "paper: teacher": printed.loc[network, "Teacher"], "paper: BAN": printed.loc[network, "BAN"],
                      "paper: BAN − teacher": printed.loc[network, "BAN"] - printed.loc[network, "Teacher"],
                      "ours: teacher": _mean_std(teacher["test_error"]), "ours: BAN-1": _mean_std(student["test_error"]),
                      "ours: BAN-1 − teacher [95% CI]": f"{difference.mean:+.2f} [{difference.low:+.2f}, {difference.high:+.2f}]",
                      "n": difference.n, "verdict": difference.verdict("lower"),
-                     "teacher's mass outside top (%)": student["teacher_mass_outside_top_seen"].mean(),
-                     "agreement with teacher (%)": student["test_agreement_with_teacher"].mean()})
+                     "teacher's mass outside top (%)": taught["mass_seen"],
+                     "agreement with teacher (%)": taught["agreement"]})
     return pd.DataFrame(rows).set_index("network")
 
 
@@ -86,10 +94,9 @@ def facts(frame: pd.DataFrame, shorter: pd.DataFrame, manifest: dict,
               "gpu_seeds": len(manifest["seeds"])}
     for network in networks:
         key = "w" + network.rsplit("-", 1)[1]
-        runs = frame[frame["network"] == network]
-        teacher = runs[runs["role"] == "teacher"]
-        student = runs[runs["role"] == "BAN-1"]
-        earlier = shorter[(shorter["network"] == network) & (shorter["role"] == "teacher")]
+        teacher, student = _roles(frame, network)
+        earlier, _ = _roles(shorter, network)
+        taught = taught_means(student)
         longer = stats.paired_difference(dict(zip(earlier["seed"], earlier["test_error"])),
                                          dict(zip(teacher["seed"], teacher["test_error"])))
         difference = ours[network]
@@ -97,8 +104,7 @@ def facts(frame: pd.DataFrame, shorter: pd.DataFrame, manifest: dict,
                        f"gpu_{key}_teacher_fit": teacher["train_accuracy"].mean(),
                        f"gpu_{key}_diff": difference.mean, f"gpu_{key}_low": difference.low,
                        f"gpu_{key}_high": difference.high, f"gpu_{key}_verdict": difference.verdict("lower"),
-                       f"gpu_{key}_mass": student["teacher_mass_outside_top_seen"].mean(),
-                       f"gpu_{key}_agreement": student["test_agreement_with_teacher"].mean(),
+                       f"gpu_{key}_mass": taught["mass_seen"], f"gpu_{key}_agreement": taught["agreement"],
                        f"gpu_{key}_diff_shorter": before[network].mean,
                        f"gpu_{key}_longer_gain": longer.mean})
     return result

@@ -70,13 +70,12 @@ def table1_runs(arch: str, seed: int, epochs: int, device: str, **overrides) -> 
     return teacher.run_id, student.run_id
 
 
-def _command(arch: str, seed: int, epochs: int, args) -> list[str]:
+def _command(arch: str, seed: int, epochs: int, args, overrides: dict) -> list[str]:
     command = [sys.executable, "-m", "bannb", "ban", "--profile", PROFILE, "--generations", "1", "--arch", arch,
                "--seeds", str(seed), "--epochs", str(epochs), "--runs-dir", str(args.runs_dir), "--device",
                args.device, "--quiet"]
-    for name in ("train_size", "valid_size", "test_size"):
-        if getattr(args, name):
-            command += [f"--{name.replace('_', '-')}", str(getattr(args, name))]
+    for name, value in overrides.items():
+        command += [f"--{name.replace('_', '-')}", str(value)]
     return command
 
 
@@ -127,7 +126,7 @@ def main(argv=None) -> int:
     for arch in args.archs:
         for seed in seeds:
             log = open(logs / f"{arch}-seed{seed}.log", "w")
-            jobs[(arch, seed)] = (subprocess.Popen(_command(arch, seed, epochs, args), env=env, stdout=log,
+            jobs[(arch, seed)] = (subprocess.Popen(_command(arch, seed, epochs, args, overrides), env=env, stdout=log,
                                                    stderr=subprocess.STDOUT), time.perf_counter(), log)
     ended = {}
     while len(ended) < len(jobs):

@@ -23,7 +23,7 @@ from bannb.report.records import final_fields
 from bannb.runs.store import Run
 from bannb.study.claims import HELDOUT, every_run_has_pool
 from bannb.study.stats import MARGIN, Difference, family_verdicts, paired_difference
-from bannb.study.teaching import agreement_with_others
+from bannb.study.teaching import agreement_with_others, taught_means
 
 # the models of a cell, as the map chapter labels them (`chapters.regime_map_chapter`)
 TEACHER, STUDENT, SMOOTHED, LONGER = "Teacher", "BAN-1", "Label smoothing", "Teacher (2× epochs)"
@@ -99,13 +99,8 @@ def cell_table(records: pd.DataFrame, test_logits=None, margin: float = MARGIN) 
         row = dict(cell=cell_name, dataset=teachers["dataset"].iloc[0], seeds=len(set(students["seed"])),
                    value=value, teacher_error=teachers[value].mean(), teacher_error_sd=teachers[value].std(),
                    teacher_train_fit=100 * teachers["train_accuracy"].mean(),
-                   mass_seen=100 * students["teacher_mass_outside_top_seen"].mean(),
-                   mass_clean=100 * students["teacher_mass_outside_top_clean"].mean(),
-                   entropy_seen=students["teacher_entropy_seen"].mean(),
-                   targets_wrong_seen=100 * students["teacher_targets_wrong_seen"].mean(),
-                   agreement=100 * students["test_agreement_with_teacher"].mean(),
+                   **taught_means(students),
                    agreement_others=100 * np.mean(list(agreement_with_other_teachers(cell, test_logits).values())),
-                   kl=students["test_kl_teacher_student"].mean(),
                    smoothing_mass=100 * cell[cell["model"] == SMOOTHED]["label_smoothing_mass"].mean(),
                    seconds=teachers["train_seconds"].mean() + students["train_seconds"].mean())
         for name, (a, b) in dict(ban_minus_teacher=(TEACHER, STUDENT), over_smoothing=(SMOOTHED, STUDENT),

@@ -52,3 +52,18 @@ def taught_record(teacher_logits: torch.Tensor, labels: torch.Tensor, where: str
     return {f"teacher_mass_outside_top_{where}": knowledge["mass_outside_top"],
             f"teacher_entropy_{where}": knowledge["entropy"],
             f"teacher_targets_wrong_{where}": targets_wrong(teacher_logits, labels)}
+
+
+def taught_means(students) -> dict:
+    """What a group of student runs was taught and took, as means over their records (a DataFrame with the fields
+    `taught_record` and `fidelity` write to `final.json`): the teacher's mass outside its top class on the views the
+    students trained on (`mass_seen`) and on the clean images (`mass_clean`), its entropy on those views (nats),
+    the share of those targets whose top class is wrong, and the students' top-1 agreement with their own teacher
+    and KL(teacher ‖ student) (nats) on the test set; shares in %. The map's cell table and the chapters' prose
+    read these."""
+    return dict(mass_seen=100 * students["teacher_mass_outside_top_seen"].mean(),
+                mass_clean=100 * students["teacher_mass_outside_top_clean"].mean(),
+                entropy_seen=students["teacher_entropy_seen"].mean(),
+                targets_wrong_seen=100 * students["teacher_targets_wrong_seen"].mean(),
+                agreement=100 * students["test_agreement_with_teacher"].mean(),
+                kl=students["test_kl_teacher_student"].mean())
