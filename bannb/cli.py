@@ -10,9 +10,9 @@ from pathlib import Path
 from bannb.data import CORPORA, DATASETS, load_corpus, load_dataset
 from bannb.errors import BannbError, ConfigError, unknown_choice
 from bannb.image.distributed import is_main_process
-from bannb.image.training import train_run
 from bannb.losses import LOSSES
 from bannb.models import count_parameters, create_model, list_models
+from bannb.runs.lifecycle import train
 from bannb.runs.store import default_runs_dir, resolve_run
 from bannb.study.generations import born_again, ensemble_accuracy
 from bannb.study.profiles import DEFAULT_PROFILE, PROFILES, check_seeds, make_config, resolve_device
@@ -90,7 +90,7 @@ def _mean_std(values: list[float]) -> str:
 def cmd_train(args) -> None:
     config = _config(args, loss=args.loss, loss_params=_loss_params(args.loss_param), teacher=args.teacher,
                      seed=args.seed)
-    run = train_run(config, args.runs_dir, _device(args), progress=not args.quiet)
+    run = train(config, args.runs_dir, _device(args), progress=not args.quiet)
     print(f"{run.run_id}: test accuracy {_percent(run.test_accuracy)}  ({run.path})")
 
 

@@ -139,7 +139,7 @@ def test_other_profiles_write_elsewhere(book):
 
 
 @pytest.mark.parametrize("parameters, message", [
-    (dict(profile="laptop"), "valid profiles are: cpu, gpu, paper, smoke"),
+    (dict(profile="laptop"), "valid profiles are: cpu, cpu-next, gpu, paper, smoke"),
     (dict(epochs=0), "epochs must be a positive integer"),
     (dict(generations=2.5), "generations must be a positive integer"),
     (dict(seeds=[0, "1"]), "seeds must be a non-empty list of integers"),

@@ -14,7 +14,7 @@ def run_cli(*args):
 @pytest.mark.parametrize("args, message", [
     (["train", "--arch", "resnet-50"], "unknown architecture 'resnet-50'; valid architectures are:"),
     (["train", "--dataset", "mnist"], "unknown dataset 'mnist'; valid datasets are: cifar10, cifar10-jpeg, cifar100, fashion-mnist"),
-    (["train", "--profile", "laptop"], "unknown profile 'laptop'; valid profiles are: cpu, gpu, paper, smoke"),
+    (["train", "--profile", "laptop"], "unknown profile 'laptop'; valid profiles are: cpu, cpu-next, gpu, paper, smoke"),
     (["ban", "--loss", "distill"], "unknown loss 'distill'"),
     (["train", "--loss", "ban", "--teacher", "missing-run"], "teacher run 'missing-run' not found"),
 ])
@@ -35,7 +35,7 @@ def test_a_gpu_profile_is_refused_without_cuda_unless_the_cpu_is_asked_for(comma
     assert capsys.readouterr().err == (
         f"error: profile {profile} needs a GPU, and no CUDA device is visible here (torch.cuda.is_available() is "
         f"False); to train it on the CPU anyway, ask for the CPU explicitly (--device cpu), or choose a CPU profile "
-        f"(smoke, cpu)\n")
+        f"(smoke, cpu, cpu-next)\n")
     assert not any(tmp_path.iterdir()), "nothing trained"
     explicit = build_parser().parse_args([*command, "--profile", profile, "--device", "cpu"])
     assert _device(explicit) == "cpu"  # asked for: what the command then trains on

@@ -9,13 +9,12 @@ from fastai.callback.core import Callback
 
 from bannb.book import check_parameters
 from bannb.errors import ConfigError
-from bannb.image.training import train_run
+from bannb.runs import lifecycle
 from bannb.models import densenet_variants
 from bannb.study.experiments import (
     book_config,
     chapter_seeds,
     disjoint_groups,
-    INDEPENDENT_TEACHERS,
     extra_teacher_seeds,
     independent_teacher_seeds,
     initial_test_logits,
@@ -64,11 +63,11 @@ def test_disjoint_groups_and_extra_seeds():
 def test_independent_teachers_start_no_chain():
     """Chapter 7's control: its teachers' seeds lie after every chain's, central and secondary, so an ensemble of
     independent teachers shares no member with a born-again one (as Welch's interval assumes)."""
-    pool = independent_teacher_seeds([0, 1, 2], [0, 1, 2, 3, 4])
-    assert pool == list(range(5, 5 + INDEPENDENT_TEACHERS))
-    assert independent_teacher_seeds([7, 0], [1]) == list(range(8, 8 + INDEPENDENT_TEACHERS))
+    pool = independent_teacher_seeds(10, [0, 1, 2], [0, 1, 2, 3, 4])
+    assert pool == list(range(5, 15))
+    assert independent_teacher_seeds(4, [7, 0], [1]) == [8, 9, 10, 11]
     # 5 disjoint pairs: the rule gives no verdict but "inconclusive" below 5
-    assert INDEPENDENT_TEACHERS // 2 >= 5
+    assert PROFILES["cpu"].independent_teachers // 2 >= 5 and PROFILES["cpu-next"].independent_teachers // 2 >= 10
 
 
 def test_transfer_grids():
@@ -139,7 +138,7 @@ def test_parameter_comparison_against_table_1():
 
 
 class InitialTestLogits(Callback):
-    """Records the test-set logits of the network `train_run` is about to train, before its first step (on a
+    """Records the test-set logits of the network `lifecycle.train` is about to train, before its first step (on a
     copy, in training mode as `initial_test_logits` computes them, so that the run itself is not disturbed)."""
     order = 100
     logits = None
@@ -160,7 +159,7 @@ def test_initial_test_logits_are_the_runs_starting_point(fashion_mnist_available
                                                                   epochs=1, precision="fp32")))
     # the comparison the name promises: the network the run really starts from gives these logits
     start = InitialTestLogits()
-    train_run(config, tmp_path, progress=False, callbacks=[start])
+    lifecycle.train(config, tmp_path, progress=False, callbacks=[start])
     assert only_run(tmp_path).name == config.run_id
     torch.testing.assert_close(start.logits, first, rtol=1e-5, atol=1e-5)
 
@@ -181,10 +180,11 @@ def test_the_cpu_book_plan_trains_each_run_once_in_the_first_chapter_that_needs_
     # on the labels, the linear classifier); 3 × (LSTM teacher, BAN, BAN+L); the map: 4 cells × 5 seeds × (teacher,
     # BAN-1, label-smoothing student, 2× teacher) less the 13 of its clean cell, which is the chapters' regime
     # (chapter 4's teachers and BAN-1 of seeds 0-4, and its three teachers trained twice as long)
+    # (chapter 2 checks Eq. 2 on seed 0's teacher and BAN-1, which it trains first)
     assert {chapter: len(runs) for chapter, runs in new.items()} == {
-        "03_teachers": 13, "04_born_again": 22, "05_cwtm": 16, "06_dkpp": 8, "07_ensembles": 10,
+        "02_gradient": 2, "03_teachers": 12, "04_born_again": 21, "05_cwtm": 16, "06_dkpp": 8, "07_ensembles": 10,
         "08_densenet_resnet": 9, "09_language_models": 9, "10_regime_map": 80 - 13}
-    assert Counter(c.epochs for c in new["04_born_again"]) == {20: 19, 40: 3}
+    assert Counter(c.epochs for c in new["04_born_again"]) == {20: 18, 40: 3}
     grid = Counter(c.arch for c in new["08_densenet_resnet"])
     assert grid["linear-28"] == 3 and grid["densenet-bc-22-12"] == 6  # 3 teachers + 3 students of the WRNs
 
@@ -201,7 +201,7 @@ def test_every_model_a_claim_compares_is_declared_by_its_chapter():
 
 
 def test_a_chapters_plan_is_every_run_it_shows_each_once_a_replicate_together():
-    from bannb.study.chapters import chapter_entries, chapter_plan
+    from bannb.study.chapters import INDEPENDENT, chapter_entries, chapter_plan
     entries = chapter_entries("07_ensembles", "cpu")
     plan = chapter_plan("07_ensembles", "cpu")
     ids = [c.run_id for c in plan]
@@ -213,12 +213,13 @@ def test_a_chapters_plan_is_every_run_it_shows_each_once_a_replicate_together():
     ensembles = {e.label: e for e in entries}
     assert [len(members) for _, members in ensembles["Teachers×3"].groups] == [3, 3, 3]
     assert [replicate for replicate, _ in ensembles["Teachers×2"].groups] == [0, 1, 2, 3, 4]
-    chain_seeds = {c.base_seed for e in entries if not e.label.startswith("Teachers×") for c in e.all_configs()}
+    chain_seeds = {c.base_seed for e in entries if not e.label.startswith("Teachers×") and e.label != INDEPENDENT
+                   for c in e.all_configs()}
     pool_seeds = {c.base_seed for e in entries if e.label.startswith("Teachers×") for c in e.all_configs()}
     assert len(pool_seeds) == 10 and not pool_seeds & chain_seeds  # Welch's interval: the two sides share nothing
-    with pytest.raises(ConfigError, match="chapter '02_gradient' trains no runs"):
-        chapter_entries("02_gradient", "cpu")
-    assert chapter_plan("02_gradient", "cpu") == []
+    with pytest.raises(ConfigError, match="chapter '01_introduction' trains no runs"):
+        chapter_entries("01_introduction", "cpu")
+    assert chapter_plan("01_introduction", "cpu") == []
     assert chapter_entries("08_densenet_resnet", "gpu") == []  # no grid at the gpu profile
 
 
@@ -358,3 +359,40 @@ def test_the_regime_study_at_smoke_trains_no_more_than_the_smoke_teacher():
     cpu = regime_configs("cpu")
     assert cpu["the profile's regime"] == book_config("cpu", 0)  # the profile's own teacher, reused
     assert cpu["the step schedule"].schedule == "step" and cpu["batch 128 (half the steps)"].batch_size == 128
+
+
+def test_notebooks_read_runs_only_through_the_chapters_declarations():
+    """A notebook never trains or reads a run that no chapter's declaration names: it reads runs through
+    `chapters.chapter_runs` / `chapter_records` / `book_records`, never through a training call of its own."""
+    import json
+
+    from bannb.paths import PROJECT_ROOT
+    from bannb.study import experiments
+    trains = ("experiments.sequences", "experiments.teachers(", "experiments.students(", "regime_records",
+              "train_run", "train_lm_run", "born_again(", "lifecycle.train", "train_all(", "plan.train")
+    for notebook in sorted((PROJECT_ROOT / "book").glob("*.ipynb")):
+        code = "\n".join("".join(cell["source"]) for cell in json.loads(notebook.read_text())["cells"]
+                         if cell["cell_type"] == "code")
+        assert not [call for call in trains if call in code], notebook.name
+    assert not any(hasattr(experiments, name) for name in ("sequences", "teachers", "students", "regime_records"))
+
+
+def test_seed_chains_follow_the_labels_seed_by_seed():
+    """{seed: [teacher, BAN-1, …]} from `chapter_runs`' runs by label; a chain stops where a seed has no run of a
+    label (BAN-3 on the secondary seeds alone)."""
+    from types import SimpleNamespace
+
+    from bannb.study.chapters import generation_labels, seed_chains
+
+    def runs(label, seeds):
+        return [SimpleNamespace(label=label, config=SimpleNamespace(base_seed=seed)) for seed in seeds]
+
+    declared = {"Teacher": runs("Teacher", [3, 1, 2]), "BAN-1": runs("BAN-1", [3, 1, 2]),
+                "BAN-2": runs("BAN-2", [1, 3, 2]), "BAN-3": runs("BAN-3", [1])}
+    assert generation_labels(3) == ["Teacher", "BAN-1", "BAN-2", "BAN-3"]
+    chains = seed_chains(declared, generation_labels(3))
+    assert list(chains) == [3, 1, 2]
+    assert {seed: [run.label for run in chain] for seed, chain in chains.items()} == {
+        3: ["Teacher", "BAN-1", "BAN-2"], 1: ["Teacher", "BAN-1", "BAN-2", "BAN-3"], 2: ["Teacher", "BAN-1", "BAN-2"]}
+    assert all(run.config.base_seed == seed for seed, chain in chains.items() for run in chain)
+    assert [len(chain) for chain in seed_chains(declared, generation_labels(1)).values()] == [2, 2, 2]

@@ -7,11 +7,11 @@ import os
 import signal
 from pathlib import Path
 
+import pytest
 import torch
 
-from bannb.image.training import train_run
+from bannb.runs import lifecycle
 from bannb.lm.config import LMRunConfig
-from bannb.lm.training import train_lm_run
 from bannb.runs import store
 from bannb.runs.store import (
     CHECKPOINT,
@@ -25,7 +25,7 @@ from bannb.runs.store import (
     finished_problem,
     read_metrics,
 )
-from tests.conftest import forked, smoke_config
+from tests.conftest import forked, only_run, smoke_config
 from tests.test_lm import SMOKE, small_corpus  # noqa: F401  (small_corpus: a fixture)
 
 TIMEOUT = 120  # seconds for one killed process: a safety net for a hung one
@@ -110,11 +110,93 @@ def kill_after_every_write(make_run, tmp_path, monkeypatch) -> None:
 
 def test_a_kill_after_any_write_of_an_image_run(tmp_path, monkeypatch, one_thread, fashion_mnist_available):
     config = smoke_config(train_size=128, valid_size=64, test_size=96, epochs=2, batch_size=64)
-    kill_after_every_write(lambda runs_dir: train_run(config, runs_dir, progress=False, log=quiet),
+    kill_after_every_write(lambda runs_dir: lifecycle.train(config, runs_dir, progress=False, log=quiet),
                            tmp_path, monkeypatch)
 
 
 def test_a_kill_after_any_write_of_a_language_model_run(small_corpus, monkeypatch, one_thread):  # noqa: F811
     config = LMRunConfig(**dict(SMOKE, epochs=2))
-    kill_after_every_write(lambda runs_dir: train_lm_run(config, runs_dir, log=quiet), small_corpus / "runs",
+    kill_after_every_write(lambda runs_dir: lifecycle.train(config, runs_dir, log=quiet), small_corpus / "runs",
                            monkeypatch)
+
+
+# ---------------------------------------------------------------- a resume on other data
+
+FIRST_CHECKPOINT = WRITES.index("checkpoint.pt") + 1  # the store's writes up to the first epoch's checkpoint
+
+
+def shifted_fashion_mnist(root: Path) -> Path:
+    """A $BANNB_DATA folder holding Fashion-MNIST under its own name, with every training label moved on by one
+    class: other data that a run's id cannot tell apart from the real one."""
+    import gzip
+
+    from bannb.data.fashion_mnist import FOLDER, find_folder
+    system, folder = find_folder(), root / FOLDER
+    folder.mkdir(parents=True)
+    for source in system.iterdir():
+        if source.name.startswith("train-labels"):
+            raw = bytearray(gzip.decompress(source.read_bytes()) if source.suffix == ".gz" else source.read_bytes())
+            raw[8:] = bytes((label + 1) % 10 for label in raw[8:])  # after the IDX header's 8 bytes
+            (folder / "train-labels-idx1-ubyte").write_bytes(bytes(raw))
+        else:
+            (folder / source.name).symlink_to(source)
+    return root
+
+
+def test_an_image_run_interrupted_on_one_dataset_is_refused_on_another(tmp_path, one_thread,
+                                                                       fashion_mnist_available):
+    """Killed after its first epoch's checkpoint, then asked again with other data under the same name (the
+    training labels shifted, through $BANNB_DATA): the command refuses in one line, trains no epoch of the other
+    data, and leaves the checkpoint of the first data as it was, to resume on that data."""
+    import subprocess
+
+    from bannb.cli import main
+    from tests.conftest import bannb_command
+    runs_dir = tmp_path / "runs"
+    command = ["train", "--profile", "smoke", "--epochs", "2", "--train-size", "128", "--valid-size", "64",
+               "--test-size", "96", "--batch-size", "64", "--precision", "fp32", "--quiet", "--runs-dir", str(runs_dir)]
+    killed_after_write(FIRST_CHECKPOINT, lambda: main(command))
+    path = only_run(runs_dir)  # (a killed process leaves its lock file beside it)
+    checkpoint = (path / CHECKPOINT).read_bytes()
+    other = dict(os.environ, BANNB_DATA=str(shifted_fashion_mnist(tmp_path / "other")))
+    result = subprocess.run(bannb_command(*command), env=other, capture_output=True, text=True, timeout=TIMEOUT)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert f"run {path.name} was interrupted after epoch 1 of training on other data" in line
+    assert "remove" in line and "BANNB_DATA" in line  # what to do, both ways
+    assert (path / CHECKPOINT).read_bytes() == checkpoint and not (path / DONE).exists()
+    assert not (path / FINAL).exists() and torch.load(path / CHECKPOINT, weights_only=False)["epoch"] == 1
+
+
+def test_a_language_model_interrupted_on_one_corpus_is_refused_on_another(small_corpus, one_thread):  # noqa: F811
+    """The same for a language model whose corpus changes under it between the kill and the resume."""
+    from bannb.errors import DataError
+    from tests.test_lm import write_fortunes
+    config = LMRunConfig(**dict(SMOKE, epochs=2))
+    runs_dir = small_corpus / "runs"
+    killed_after_write(FIRST_CHECKPOINT, lambda: lifecycle.train(config, runs_dir, log=quiet))
+    path = runs_dir / config.run_id
+    checkpoint = (path / CHECKPOINT).read_bytes()
+    corpus = small_corpus / "data" / "fortunes" / "cookie"
+    write_fortunes(corpus.parent, {"cookie": list(reversed(corpus.read_text().split("\n%\n")[:-1]))})
+    with pytest.raises(DataError, match=f"run {path.name} was interrupted after epoch 1 of training on other data"):
+        lifecycle.train(config, runs_dir, log=quiet)
+    assert (path / CHECKPOINT).read_bytes() == checkpoint and not (path / DONE).exists()
+
+
+def test_a_checkpoint_that_does_not_name_its_data_starts_over(tmp_path, one_thread, fashion_mnist_available):
+    """A checkpoint without the data's fingerprint (written before checkpoints carried one) cannot be vouched for:
+    the run starts over, says so, and ends as the uninterrupted run."""
+    config = smoke_config(train_size=128, valid_size=64, test_size=96, epochs=2, batch_size=64)
+    reference = lifecycle.train(config, tmp_path / "reference", log=quiet)
+    runs_dir = tmp_path / "killed"
+    killed_after_write(FIRST_CHECKPOINT, lambda: lifecycle.train(config, runs_dir, log=quiet))
+    path = runs_dir / config.run_id
+    checkpoint = torch.load(path / CHECKPOINT, weights_only=False)
+    del checkpoint[store.CHECKPOINT_DATA]
+    torch.save(checkpoint, path / CHECKPOINT)
+    messages = []
+    run = lifecycle.train(config, runs_dir, log=messages.append)
+    assert any("does not say which data it was trained on; starting over" in m for m in messages)
+    assert run.final["resumed_from_epoch"] is None
+    the_same_run(run.path, reference.path)

@@ -14,7 +14,7 @@ from bannb.data.text import EOS, UNK, load_corpus, tokenize
 from bannb.errors import ConfigError, DataError
 from bannb.lm.config import LMRunConfig
 from bannb.lm.streams import batchify, bptt_windows
-from bannb.lm.training import train_lm_run
+from bannb.runs import lifecycle
 from bannb.losses import make_loss
 from bannb.models.lstm_lm import create_language_model
 from bannb.runs.learner import RunRecorder
@@ -266,20 +266,20 @@ def test_a_run_trained_on_another_corpus_of_the_same_name_is_never_reused(small_
     from bannb.data import DATA_FINGERPRINT, data_fingerprint
     from bannb.errors import DataError
     config = LMRunConfig(**dict(SMOKE, epochs=1))
-    run = train_lm_run(config, small_corpus / "runs", log=lambda message: None)
+    run = lifecycle.train(config, small_corpus / "runs", log=lambda message: None)
     assert run.final[DATA_FINGERPRINT] == data_fingerprint(config)
     record = (run.path / "final.json").read_bytes()
-    assert train_lm_run(config, small_corpus / "runs").final == run.final  # the same data: reused
+    assert lifecycle.train(config, small_corpus / "runs").final == run.final  # the same data: reused
     entries = [f"{word} sees the {word}." for word in NAMES[:25]] * 4
     write_fortunes(small_corpus / "data" / "fortunes", {"cookie": entries})  # another corpus, the same name
     with pytest.raises(DataError, match=rf"run {config.run_id}: it was trained on other fortunes data"):
-        train_lm_run(config, small_corpus / "runs")
+        lifecycle.train(config, small_corpus / "runs")
     assert (run.path / "final.json").read_bytes() == record
 
 
 def test_interrupted_lm_run_resumes_to_the_same_result(small_corpus):
     config = LMRunConfig(**SMOKE)
-    straight = train_lm_run(config, small_corpus / "straight", log=lambda message: None)
+    straight = lifecycle.train(config, small_corpus / "straight", log=lambda message: None)
 
     class InterruptAfterFirstEpoch(Callback):
         order = RunRecorder.order + 1  # once the epoch's checkpoint is on disk
@@ -290,13 +290,14 @@ def test_interrupted_lm_run_resumes_to_the_same_result(small_corpus):
 
     resumed_dir = small_corpus / "resumed"
     with pytest.raises(Interrupt):
-        train_lm_run(config, resumed_dir, log=lambda message: None, callbacks=[InterruptAfterFirstEpoch()])
+        lifecycle.train(config, resumed_dir, log=lambda message: None, callbacks=[InterruptAfterFirstEpoch()])
     path = resumed_dir / config.run_id
     assert (path / CHECKPOINT).exists() and not (path / DONE).exists()
     assert [row["epoch"] for row in read_lm_metrics(path / METRICS)] == [1]
     messages = []
-    resumed = train_lm_run(config, resumed_dir, log=messages.append)
-    assert messages[0].endswith("resuming after epoch 1 of 3")
+    resumed = lifecycle.train(config, resumed_dir, log=messages.append)
+    assert messages[:2] == [f"run {config.run_id}: not finished (it has no done.json marker (it was interrupted or is "
+                            f"still training)); training it", f"run {config.run_id}: resuming after epoch 1 of 3"]
     assert resumed.final["resumed_from_epoch"] == 1 and not (path / CHECKPOINT).exists()
 
     drop_seconds = lambda rows: [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
@@ -319,23 +320,23 @@ def test_interrupted_lm_run_resumes_to_the_same_result(small_corpus):
     class MustNotTrain(Callback):
         def before_fit(self):
             raise AssertionError("a finished run trained again")
-    assert train_lm_run(config, resumed_dir, callbacks=[MustNotTrain()]).final == resumed.final
+    assert lifecycle.train(config, resumed_dir, callbacks=[MustNotTrain()]).final == resumed.final
 
 
 def test_students_distil_from_a_finished_teacher_on_the_same_data(small_corpus):
     runs_dir = small_corpus / "runs"
-    teacher = train_lm_run(LMRunConfig(**dict(SMOKE, epochs=1)), runs_dir, log=lambda message: None)
+    teacher = lifecycle.train(LMRunConfig(**dict(SMOKE, epochs=1)), runs_dir, log=lambda message: None)
     for loss, params in (("ban", {}), ("ban+l", {"label_weight": 0.5})):
         config = LMRunConfig(**dict(SMOKE, epochs=1), loss=loss, loss_params=params, teacher=teacher.run_id,
                              generation=1)
-        student = train_lm_run(config, runs_dir, log=lambda message: None)
+        student = lifecycle.train(config, runs_dir, log=lambda message: None)
         assert student.run_id.startswith(f"fortunes-lstm-1x16-{loss}-gen1-seed0-")
         assert student.final["teacher_test_ppl"] == pytest.approx(teacher.test_ppl)
         assert student.final["teacher"] == teacher.run_id
     with pytest.raises(ConfigError, match="read other data"):
-        train_lm_run(LMRunConfig(**dict(SMOKE, epochs=1, max_vocab=20), loss="ban", teacher=teacher.run_id), runs_dir)
+        lifecycle.train(LMRunConfig(**dict(SMOKE, epochs=1, max_vocab=20), loss="ban", teacher=teacher.run_id), runs_dir)
     with pytest.raises(ConfigError, match="not found"):
-        train_lm_run(LMRunConfig(**SMOKE, loss="ban", teacher="no-such-run"), runs_dir)
+        lifecycle.train(LMRunConfig(**SMOKE, loss="ban", teacher="no-such-run"), runs_dir)
 
 
 @pytest.mark.parametrize("values, message", [
@@ -377,7 +378,7 @@ def test_lm_profiles_make_valid_configs():
 def test_plateau_rule_divides_the_learning_rate(small_corpus):
     # a threshold no epoch can beat: every epoch after the first (which beats "none yet") is a plateau
     config = LMRunConfig(**dict(SMOKE, plateau_threshold=1e6))
-    rows = read_lm_metrics(train_lm_run(config, small_corpus / "runs", log=lambda message: None).path / METRICS)
+    rows = read_lm_metrics(lifecycle.train(config, small_corpus / "runs", log=lambda message: None).path / METRICS)
     assert [row["lr"] for row in rows] == [5.0, 5.0, 1.25]
 
 

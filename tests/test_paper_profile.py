@@ -2,7 +2,7 @@
 import numpy as np
 
 from bannb.data import load_dataset
-from bannb.image.training import train_run
+from bannb.runs import lifecycle
 from bannb.study.profiles import make_config
 from tests.test_cifar import write_cifar100_pickles
 
@@ -24,7 +24,7 @@ def test_training_on_cifar100_files(tmp_path, monkeypatch):
     try:
         config = make_config("paper", arch="wrn-10-1", epochs=1, batch_size=16, valid_size=32, device="cpu",
                              precision="fp32")
-        run = train_run(config, tmp_path / "runs", progress=False)
+        run = lifecycle.train(config, tmp_path / "runs", progress=False)
     finally:
         load_dataset.cache_clear()
     assert run.final["parameters"] > 0 and run.test_logits().shape == (40, 100)

@@ -23,10 +23,10 @@ from tests.conftest import meta_count
 
 
 def test_registry_is_a_dict_of_profiles_by_name():
-    assert set(PROFILES) == {"smoke", "cpu", "paper", "gpu"} and DEFAULT_PROFILE == "cpu"
+    assert set(PROFILES) == {"smoke", "cpu", "cpu-next", "paper", "gpu"} and DEFAULT_PROFILE == "cpu"
     assert all(isinstance(p, Profile) and p.name == name for name, p in PROFILES.items())
     assert get_profile("cpu") is PROFILES["cpu"] and get_profile(PROFILES["cpu"]) is PROFILES["cpu"]
-    with pytest.raises(ConfigError, match="unknown profile 'laptop'; valid profiles are: cpu, gpu, paper, smoke"):
+    with pytest.raises(ConfigError, match="unknown profile 'laptop'; valid profiles are: cpu, cpu-next, gpu, paper, smoke"):
         get_profile("laptop")
     with pytest.raises(dataclasses.FrozenInstanceError):
         PROFILES["cpu"].epochs = 1
@@ -158,7 +158,7 @@ def no_training(monkeypatch):
     """Whatever would train fails the test: the refusals come before anything trains."""
     def trains(*args, **kwargs):
         raise AssertionError("a run was trained")
-    for target in ("bannb.runs.plan.train_all", "bannb.runs.plan.train", "bannb.image.training.train_run",
+    for target in ("bannb.runs.plan.train_all", "bannb.runs.plan.train", "bannb.runs.lifecycle.train",
                    "bannb.study.chapters.train_all", "bannb.study.chapters.train"):
         monkeypatch.setattr(target, trains)
 
@@ -231,7 +231,7 @@ def test_gpu_profiles_are_refused_without_cuda_unless_the_cpu_is_asked_for(monke
         assert str(refused.value) == (
             f"profile {name} needs a GPU, and no CUDA device is visible here (torch.cuda.is_available() is False); "
             f"to train it on the CPU anyway, ask for the CPU explicitly (device=\"cpu\"; with papermill "
-            f"`-p device cpu`), or choose a CPU profile (smoke, cpu)")
+            f"`-p device cpu`), or choose a CPU profile (smoke, cpu, cpu-next)")
         assert chapter(profile=name, device="cpu", show_note=False).device == "cpu"  # asked for: allowed
     assert chapter(profile="smoke", show_note=False).device == "cpu"  # a CPU profile falls back on the CPU
     with pytest.raises(ConfigError, match="device 'cuda' was asked for, but no CUDA device is visible here"):
@@ -258,3 +258,16 @@ def test_auto_takes_the_measured_precision_and_layout(monkeypatch, fashion_mnist
     assert make_config("cpu", precision="auto", channels_last=True).channels_last is True
     make_config("cpu")
     assert len(asked) == 2
+
+
+def test_the_next_cpu_book_shares_every_run_the_cpu_book_has():
+    """The staging profile of the next cold cpu book differs from `cpu` in its seeds alone: every run of the cpu
+    plan is a run of its plan (the same config, hence the same id), so nothing recorded is trained again."""
+    from bannb.study.chapters import BOOK_PLAN_CHAPTERS, chapter_plan
+    current, following = PROFILES["cpu"], PROFILES["cpu-next"]
+    assert following.staging_for == "cpu" and not following.committed
+    assert set(current.seeds) < set(following.seeds) and len(following.seeds) >= 20
+    assert set(current.secondary_seeds) < set(following.secondary_seeds) and len(following.secondary_seeds) >= 5
+    for chapter in ("02_gradient", "03_teachers", "04_born_again", "05_cwtm", "06_dkpp"):
+        assert {c.run_id for c in chapter_plan(chapter, "cpu")} <= {c.run_id for c in chapter_plan(chapter, "cpu-next")}
+    assert set(BOOK_PLAN_CHAPTERS) >= {"02_gradient", "07_ensembles"}

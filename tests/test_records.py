@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from bannb.errors import BannbError
-from bannb.image.training import train_run
+from bannb.runs import lifecycle
 from bannb.runs.plan import teachers_to_restore, train_all
-from bannb.runs.restore import RESTORE_DIR, restore_weights
+from bannb.runs.lifecycle import RESTORE_DIR, restore_weights
 from bannb.runs.store import (
     DONE,
     PREDICTIONS,
@@ -37,7 +37,7 @@ def as_committed(run: Run) -> dict:
 
 
 def test_predictions_are_stored_compact_and_read_as_float32(tmp_path, fashion_mnist_available):
-    run = train_run(tiny(), tmp_path, progress=False)
+    run = lifecycle.train(tiny(), tmp_path, progress=False)
     stored = torch.load(run.path / PREDICTIONS, weights_only=True)
     assert stored["logits"].dtype == torch.float16 and stored["logits"].shape == (96, 10)
     assert stored["labels"].dtype == torch.uint8
@@ -48,7 +48,7 @@ def test_predictions_are_stored_compact_and_read_as_float32(tmp_path, fashion_mn
 
 
 def test_a_record_without_weights_is_a_finished_run(tmp_path, fashion_mnist_available):
-    run = train_run(tiny(), tmp_path, progress=False)
+    run = lifecycle.train(tiny(), tmp_path, progress=False)
     assert run.has_weights and weights_problem(run.path) is None
     as_committed(run)
     assert finished_problem(run.path) is None
@@ -58,7 +58,7 @@ def test_a_record_without_weights_is_a_finished_run(tmp_path, fashion_mnist_avai
     with pytest.raises(BannbError, match="has no usable weights: only its record is here"):
         record.load_model()
     # asking for the run again reuses the record: nothing is trained
-    assert train_run(tiny(), tmp_path, progress=False, log=pytest.fail).run_id == run.run_id
+    assert lifecycle.train(tiny(), tmp_path, progress=False, log=pytest.fail).run_id == run.run_id
     assert not (run.path / WEIGHTS).exists()
     # a record missing one of its files is not finished
     (run.path / PREDICTIONS).unlink()
@@ -66,22 +66,22 @@ def test_a_record_without_weights_is_a_finished_run(tmp_path, fashion_mnist_avai
 
 
 def test_a_student_of_a_recorded_teacher_restores_its_weights_exactly(tmp_path, fashion_mnist_available):
-    teacher = train_run(teacher_config(tiny(seed=3)), tmp_path, progress=False)
+    teacher = lifecycle.train(teacher_config(tiny(seed=3)), tmp_path, progress=False)
     weights = (teacher.path / WEIGHTS).read_bytes()
     record = as_committed(teacher)
     messages = []
-    student = train_run(student_config(teacher.config, teacher, 1), tmp_path, progress=False, log=messages.append)
+    student = lifecycle.train(student_config(teacher.config, teacher, 1), tmp_path, progress=False, log=messages.append)
     assert student.config.teacher == teacher.run_id and finished_problem(student.path) is None
     assert messages == [f"run {teacher.run_id}: recorded without its weights; training it again for them",
                         f"run {teacher.run_id}: weights restored; the retrained run reproduces its record exactly"]
     # the record is untouched, byte for byte; the weights are the ones the teacher was first trained to
     assert {name: (teacher.path / name).read_bytes() for name in record} == record
     assert (teacher.path / WEIGHTS).read_bytes() == weights and Run(teacher.path).has_weights
-    assert not (tmp_path / RESTORE_DIR / teacher.run_id).exists()
+    assert not (tmp_path / RESTORE_DIR).exists()  # the scratch folder goes with the scratch run
 
 
 def test_a_teacher_that_does_not_reproduce_its_record_replaces_it(tmp_path, fashion_mnist_available):
-    teacher = train_run(teacher_config(tiny(seed=4)), tmp_path, progress=False)
+    teacher = lifecycle.train(teacher_config(tiny(seed=4)), tmp_path, progress=False)
     as_committed(teacher)
     # the record as another CPU type would have made it: other logits (and a valid done.json for them)
     stored = torch.load(teacher.path / PREDICTIONS, weights_only=True)
@@ -99,13 +99,12 @@ def test_a_teacher_that_does_not_reproduce_its_record_replaces_it(tmp_path, fash
                             f"the record is replaced by the run that now teaches its students")
     assert restored.has_weights and restored.final["test_error"] == final["test_error"]
     assert torch.equal(restored.test_logits(), original.float())
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([RESTORE_DIR, teacher.run_id])
-    assert not any((tmp_path / RESTORE_DIR).iterdir())
+    assert sorted(p.name for p in tmp_path.iterdir()) == [teacher.run_id]  # no scratch folder left behind
 
 
 def test_a_plan_restores_recorded_teachers_once_before_their_students(tmp_path, fashion_mnist_available):
-    teacher = train_run(teacher_config(tiny(seed=5)), tmp_path, progress=False)
-    first = train_run(student_config(teacher.config, teacher, 1), tmp_path, progress=False)
+    teacher = lifecycle.train(teacher_config(tiny(seed=5)), tmp_path, progress=False)
+    first = lifecycle.train(student_config(teacher.config, teacher, 1), tmp_path, progress=False)
     for run in (teacher, first):
         as_committed(run)
     second = student_config(teacher.config, first, 2)

@@ -9,7 +9,8 @@ import torch
 from fastai.callback.core import Callback
 
 from bannb.errors import BannbError
-from bannb.image.training import NonFiniteLoss, train_run
+from bannb.image.training import NonFiniteLoss
+from bannb.runs import lifecycle
 from bannb.runs.store import CHECKPOINT, DONE, FINAL, WEIGHTS
 from tests.conftest import bannb_command, comparable, only_run, smoke_config
 
@@ -47,8 +48,8 @@ def test_sigkill_mid_epoch_then_resume_gives_the_uninterrupted_result(tmp_path, 
 
 def test_same_seed_same_metrics(tmp_path, fashion_mnist_available):
     config = smoke_config(train_size=512, epochs=1)
-    first = train_run(config, tmp_path / "a", progress=False)
-    second = train_run(config, tmp_path / "b", progress=False)
+    first = lifecycle.train(config, tmp_path / "a", progress=False)
+    second = lifecycle.train(config, tmp_path / "b", progress=False)
     assert comparable(first.path) == comparable(second.path)
 
 
@@ -67,31 +68,31 @@ class InjectNaN(Callback):
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, fashion_mnist_available):
     config = smoke_config(train_size=512, epochs=3)
     with pytest.raises(NonFiniteLoss, match=r"became nan at epoch 2, batch 3; the checkpoint of epoch 1 is kept"):
-        train_run(config, tmp_path, progress=False, callbacks=[InjectNaN(epoch=1, batch=2)])
+        lifecycle.train(config, tmp_path, progress=False, callbacks=[InjectNaN(epoch=1, batch=2)])
     path = only_run(tmp_path)
     checkpoint = torch.load(path / CHECKPOINT, weights_only=False)
     assert checkpoint["epoch"] == 1
     assert all(torch.isfinite(v).all() for v in checkpoint["model"].values() if v.is_floating_point())
     assert not (path / DONE).exists()
     # the next call resumes from that checkpoint and finishes
-    run = train_run(config, tmp_path, progress=False)
+    run = lifecycle.train(config, tmp_path, progress=False)
     assert run.final["resumed_from_epoch"] == 1 and len(run.metrics()) == 3
 
 
 def test_teacher_checkpoint_that_does_not_fit(tmp_path, fashion_mnist_available):
-    teacher = train_run(smoke_config(train_size=256, epochs=1), tmp_path, progress=False)
+    teacher = lifecycle.train(smoke_config(train_size=256, epochs=1), tmp_path, progress=False)
     other = create_other_weights()
     torch.save(other, teacher.path / WEIGHTS)  # the checksum no longer matches: not a finished run any more
     student = smoke_config(train_size=256, epochs=1, loss="ban", teacher=teacher.run_id, generation=1)
     with pytest.raises(BannbError, match="not a finished run: model.pt does not match the checksum"):
-        train_run(student, tmp_path, progress=False)
+        lifecycle.train(student, tmp_path, progress=False)
     # the same weights behind a valid marker (someone re-signed them): refused as not fitting the architecture
     from bannb.runs.store import sha256
     done = json.loads((teacher.path / DONE).read_text())
     done["sha256"][WEIGHTS] = sha256(teacher.path / WEIGHTS)
     (teacher.path / DONE).write_text(json.dumps(done))
     with pytest.raises(BannbError, match="does not fit wrn-16-1 on fashion-mnist"):
-        train_run(student, tmp_path, progress=False)
+        lifecycle.train(student, tmp_path, progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == [teacher.run_id], "nothing written for the student"
 
 
@@ -116,10 +117,10 @@ def test_atomic_write_never_leaves_a_half_written_file(tmp_path, monkeypatch):
 
 def test_an_unfinished_run_is_reported_and_retrained(tmp_path, fashion_mnist_available):
     config = smoke_config(train_size=256, epochs=1)
-    run = train_run(config, tmp_path, progress=False)
+    run = lifecycle.train(config, tmp_path, progress=False)
     (run.path / DONE).unlink()
     messages = []
-    again = train_run(config, tmp_path, progress=False, log=messages.append)
+    again = lifecycle.train(config, tmp_path, progress=False, log=messages.append)
     assert messages == [f"run {config.run_id}: not finished (it has no done.json marker (it was interrupted or is "
                         f"still training)); training it"]
     assert (again.path / DONE).exists()
@@ -137,13 +138,13 @@ class InterruptAfterFirstEpoch(Callback):
 def test_a_resumed_dkpp_student_draws_the_permutations_it_would_have_drawn(tmp_path, fashion_mnist_available):
     """The loss's random state travels with the checkpoint (`BanObjective.state_dict`): without it the resumed
     epoch would permute the teacher's outputs differently and end on other weights."""
-    teacher = train_run(smoke_config(train_size=256, epochs=1), tmp_path / "teacher", progress=False)
+    teacher = lifecycle.train(smoke_config(train_size=256, epochs=1), tmp_path / "teacher", progress=False)
     student = smoke_config(train_size=256, epochs=2, loss="dkpp", teacher=str(teacher.path), generation=1)
-    reference = train_run(student, tmp_path / "reference", progress=False)
+    reference = lifecycle.train(student, tmp_path / "reference", progress=False)
     with pytest.raises(KeyboardInterrupt):
-        train_run(student, tmp_path / "resumed", progress=False, callbacks=[InterruptAfterFirstEpoch()])
+        lifecycle.train(student, tmp_path / "resumed", progress=False, callbacks=[InterruptAfterFirstEpoch()])
     checkpoint = torch.load(tmp_path / "resumed" / student.run_id / CHECKPOINT, weights_only=False)
     assert checkpoint["epoch"] == 1 and set(checkpoint["loss"]) == {"generator"}
-    resumed = train_run(student, tmp_path / "resumed", progress=False)
+    resumed = lifecycle.train(student, tmp_path / "resumed", progress=False)
     assert resumed.final["resumed_from_epoch"] == 1
     assert comparable(resumed.path) == comparable(reference.path)

@@ -10,9 +10,9 @@ import pytest
 
 from bannb.cli import main
 from bannb.errors import BannbError
-from bannb.image.training import train_run
+from bannb.runs import lifecycle
 from bannb.runs import store
-from bannb.runs.restore import restore_weights
+from bannb.runs.lifecycle import restore_weights
 from bannb.runs.store import (
     CHECKPOINT,
     DONE,
@@ -51,7 +51,7 @@ MALFORMED = [
 
 def test_a_malformed_done_json_is_an_unfinished_run_that_train_trains_again(tmp_path, capsys, one_thread,
                                                                              fashion_mnist_available):
-    run = train_run(tiny(), tmp_path, progress=False, log=quiet)
+    run = lifecycle.train(tiny(), tmp_path, progress=False, log=quiet)
     original = comparable(run.path)
     for content, problem in MALFORMED:
         (run.path / DONE).write_text(content)
@@ -65,7 +65,7 @@ def test_a_malformed_done_json_is_an_unfinished_run_that_train_trains_again(tmp_
                          f"corrupted one)\n")
         # train trains it again, as any unfinished run, to the same result
         messages = []
-        again = train_run(tiny(), tmp_path, progress=False, log=messages.append)
+        again = lifecycle.train(tiny(), tmp_path, progress=False, log=messages.append)
         assert messages == [f"run {run.run_id}: not finished ({problem}); training it"]
         assert finished_problem(again.path) is None and comparable(again.path) == original
     (run.path / DONE).write_bytes(b"\xff\xfe\x00")
@@ -73,7 +73,7 @@ def test_a_malformed_done_json_is_an_unfinished_run_that_train_trains_again(tmp_
 
 
 def test_evaluate_of_an_unfinished_or_corrupted_run_says_so(tmp_path, capsys, one_thread, fashion_mnist_available):
-    run = train_run(tiny(), tmp_path, progress=False, log=quiet)
+    run = lifecycle.train(tiny(), tmp_path, progress=False, log=quiet)
     (run.path / WEIGHTS).write_bytes(b"not the weights")
     for problem in ("model.pt does not match the checksum in done.json",
                     "it has no done.json marker (it was interrupted or is still training)"):
@@ -107,7 +107,7 @@ def test_a_second_process_waits_for_the_first_and_reuses_its_run(tmp_path, one_t
                 waiting.touch()
 
         store._after_write = hook
-        run = train_run(config, runs_dir, progress=False, log=log)
+        run = lifecycle.train(config, runs_dir, progress=False, log=log)
         (tmp_path / f"{name}.json").write_text(json.dumps(dict(run_id=run.run_id, test_accuracy=run.test_accuracy)))
 
     first = forked(train, "first")
@@ -183,7 +183,7 @@ def test_train_on_a_full_disk_says_so_in_one_line_then_resumes(tmp_path, monkeyp
 # ---------------------------------------------------------------- what a killed process leaves
 
 def test_a_restore_cleans_what_a_killed_restore_left(tmp_path, one_thread, fashion_mnist_available):
-    run = train_run(tiny(), tmp_path, progress=False, log=quiet)
+    run = lifecycle.train(tiny(), tmp_path, progress=False, log=quiet)
     weights = (run.path / WEIGHTS).read_bytes()
     (run.path / WEIGHTS).unlink()  # the record, as committed; a restore killed while writing model.pt left:
     (run.path / "model.ptk1ll3d_x.tmp").write_bytes(weights[:100])

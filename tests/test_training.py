@@ -13,7 +13,7 @@ from bannb.errors import ConfigError
 from bannb.image import training as training_module
 from bannb.image.config import CONFIG_VERSION, RunConfig
 from bannb.image.learner import make_learner
-from bannb.image.training import train_run
+from bannb.runs import lifecycle
 from bannb.losses import make_loss
 from bannb.models import create_model
 from bannb.report import run_records
@@ -128,13 +128,13 @@ def test_base_seed_is_stored_not_inferred():
 
 
 def test_unknown_profile_lists_the_valid_ones():
-    with pytest.raises(ConfigError, match="cpu, gpu, paper, smoke"):
+    with pytest.raises(ConfigError, match="cpu, cpu-next, gpu, paper, smoke"):
         make_config("laptop")
 
 
 def test_finished_runs_are_reused_and_broken_ones_retrained(tmp_path, fashion_mnist_available, monkeypatch):
     config = smoke_config(train_size=256, epochs=1)
-    run = train_run(config, tmp_path, progress=False)
+    run = lifecycle.train(config, tmp_path, progress=False)
     assert finished_problem(run.path) is None
     assert len(run.metrics()) == 1 and 0 <= run.test_accuracy <= 1
     weights_before = (run.path / "model.pt").read_bytes()
@@ -142,14 +142,14 @@ def test_finished_runs_are_reused_and_broken_ones_retrained(tmp_path, fashion_mn
     def no_training(*args, **kwargs):
         raise AssertionError("a finished run must not be retrained")
     monkeypatch.setattr(training_module, "make_learner", no_training)
-    again = train_run(config, tmp_path, progress=False)
+    again = lifecycle.train(config, tmp_path, progress=False)
     assert again.path == run.path and again.final == run.final
     monkeypatch.undo()
 
     # a file that no longer matches its checksum: the run is not trusted, and is trained again
     (run.path / "final.json").write_text('{"test_accuracy": 1.0}')
     assert "checksum" in finished_problem(run.path)
-    retrained = train_run(config, tmp_path, progress=False)
+    retrained = lifecycle.train(config, tmp_path, progress=False)
     assert finished_problem(retrained.path) is None and retrained.test_accuracy < 1.0
     assert (run.path / "model.pt").read_bytes() == weights_before  # same seed, same config: the same weights
 
@@ -159,7 +159,7 @@ def test_finished_runs_are_reused_and_broken_ones_retrained(tmp_path, fashion_mn
 
 def test_student_needs_a_finished_teacher(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
-        train_run(smoke_config(loss="ban", teacher="no-such-run"), tmp_path, progress=False)
+        lifecycle.train(smoke_config(loss="ban", teacher="no-such-run"), tmp_path, progress=False)
 
 
 def test_born_again_sequence_and_ensemble(tmp_path, fashion_mnist_available):
@@ -194,7 +194,7 @@ def test_born_again_sequence_and_ensemble(tmp_path, fashion_mnist_available):
 
 def test_every_run_records_its_pool_and_a_smoothing_student_its_teachers_mass(tmp_path, fashion_mnist_available):
     base = smoke_config(seed=5, train_size=256, valid_size=128, test_size=96, pool_size=200, epochs=1, augment=True)
-    teacher = train_run(teacher_config(base), tmp_path, progress=False)
+    teacher = lifecycle.train(teacher_config(base), tmp_path, progress=False)
     # the pool: a class-balanced sample of training images the run neither trains nor validates on
     dataset = load_dataset("fashion-mnist")
     split = split_indices(dataset.train_labels, base.valid_size, base.split_seed, base.train_size, base.pool_size)
@@ -214,7 +214,7 @@ def test_every_run_records_its_pool_and_a_smoothing_student_its_teachers_mass(tm
     assert teacher.final["heldout_images"] == 296
 
     # a label-smoothing student: smoothed by its teacher's mass outside the top class on its own first-epoch views
-    student = train_run(student_config(base, teacher, generation=1, loss="ls"), tmp_path, progress=False)
+    student = lifecycle.train(student_config(base, teacher, generation=1, loss="ls"), tmp_path, progress=False)
     views = make_dataloaders(dataset, base.batch_size, base.valid_size, base.split_seed, base.train_size,
                              base.test_size, augment=True, seed=student.config.seed, pool_size=base.pool_size).train
     with torch.no_grad():
@@ -230,8 +230,8 @@ def test_a_students_metrics_record_the_targets_its_teacher_gave_every_epoch(tmp_
     # clean images, 256 of them in batches of 64 (no batch dropped): an epoch's targets are the teacher's outputs on
     # exactly the clean training split, which the record also measures after training (`_clean`)
     base = smoke_config(seed=2, train_size=256, batch_size=64, epochs=2, augment=False)
-    teacher = train_run(teacher_config(base), tmp_path, progress=False)
-    student = train_run(student_config(base, teacher, generation=1), tmp_path, progress=False)
+    teacher = lifecycle.train(teacher_config(base), tmp_path, progress=False)
+    student = lifecycle.train(student_config(base, teacher, generation=1), tmp_path, progress=False)
     rows = student.metrics()
     assert rows["teacher_mass_outside_top"].tolist() == pytest.approx(
         [student.final["teacher_mass_outside_top_clean"]] * 2, rel=1e-5)

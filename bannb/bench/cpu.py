@@ -58,10 +58,10 @@ from bannb.image.precision import (
     time_steps,
     training_step,
 )
-from bannb.image.training import train_run
 from bannb.losses import make_loss
 from bannb.models import count_parameters, create_model
 from bannb.models.densenet import DenseBlock
+from bannb.runs.lifecycle import train
 from bannb.runs.store import atomic_write_json
 from bannb.study.experiments import book_config
 from bannb.study.stats import paired_difference
@@ -262,7 +262,7 @@ def precision_accuracy(seeds: int, runs_dir: Path | None = None, log=print) -> d
             config = book_config(ACCURACY["profile"], seed, arch=ACCURACY["arch"], dataset=ACCURACY["dataset"],
                                  precision=precision)
             log(f"[bench] accuracy: {config.arch} {precision} seed {seed} (reused if finished)")
-            run = train_run(config, runs_dir, log=log)
+            run = train(config, runs_dir, progress=True, log=log)
             rows.append(dict(precision=precision, seed=seed, test_error=100 * run.final["test_error"],
                              run_id=run.run_id))
     errors = {p: {row["seed"]: row["test_error"] for row in rows if row["precision"] == p} for p in ("fp32", "bf16")}

@@ -82,7 +82,8 @@ def train_chapter(chapter: str, profile: str, root: Path = PROJECT_ROOT, log=pri
     """Train the runs `chapter` asks for (`experiments.chapter_plan`) on `device` (on the CPU, on parallel
     workers), before its notebook runs; at the committed profile the wall time goes into the chapter's timings
     after every finished run."""
-    committed = get_profile(profile).committed
+    chosen = get_profile(profile)
+    timed = chosen.committed or chosen.staging_for is not None  # the committed book, or its next one being trained
     plan = chapter_plan(chapter, profile, device)
     if not plan:
         return
@@ -99,8 +100,8 @@ def train_chapter(chapter: str, profile: str, root: Path = PROJECT_ROOT, log=pri
         resumed = run.final.get("resumed_from_epoch") or 0
         if resumed:
             seconds += run.metrics().query("epoch <= @resumed")["seconds"].sum() / workers
-        if committed:
-            add_training_time(root, chapter, seconds)
+        if timed:
+            add_training_time(root, chapter, seconds, profile=chosen.name)
         last[0] = now
 
     log(f"[book] {chapter}: training its plan ({len(plan)} runs, finished ones reused)")

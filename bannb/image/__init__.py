@@ -1,5 +1,5 @@
 """Image classifiers: a run's config (`RunConfig`), its fastai Learner and callbacks (`learner`), training it
-(`training.train_run`), the precision it trains in (`precision`) and data parallelism (`distributed`).
+(`training.ImageTraining`, trained by `bannb.runs.lifecycle.train`), the precision it trains in (`precision`) and data parallelism (`distributed`).
 
 Importing the package registers the "image" kind of run with the store (`bannb.runs.kinds`); fastai is loaded
 only when a run trains.
@@ -11,9 +11,14 @@ from bannb.image.config import CONFIG_VERSION, RunConfig, build_model  # noqa: F
 from bannb.runs.kinds import RunKind, register_kind
 
 
-def _train(config, runs_dir, device, progress, log, path):
-    from bannb.image.training import train_run  # lazily: fastai is heavy, and reading records never needs it
-    return train_run(config, runs_dir, device, progress, log, path=path)
+def _prepare(config, teacher_run, device, log):
+    from bannb.image.training import ImageTraining  # lazily: fastai is heavy, and reading records never needs it
+    return ImageTraining.prepare(config, teacher_run, device, log)
+
+
+def _main_process() -> bool:
+    from bannb.image import distributed  # lazily: torch.distributed, which reading records never needs
+    return distributed.is_main_process()
 
 
 def _build_model(run):
@@ -21,5 +26,6 @@ def _build_model(run):
     return build_model(run.config, dataset.image_shape[0], dataset.num_classes)
 
 
-IMAGE = register_kind(RunKind(name="image", config_class=RunConfig, train=_train, build_model=_build_model,
-                              result_name="test error", result_text=lambda final: f"{100 * final['test_error']:.2f}%"))
+IMAGE = register_kind(RunKind(name="image", config_class=RunConfig, prepare=_prepare, build_model=_build_model,
+                              result_name="test error", result_text=lambda final: f"{100 * final['test_error']:.2f}%",
+                              main_process=_main_process))

@@ -1,16 +1,12 @@
-"""Training a run: prepare (data, model, loss, teacher; resume from a checkpoint), fit with fastai, write the result.
-
-`train_run` is the one entry point: it loads a finished run instead of retraining it, resumes an
-interrupted one from its last completed epoch bit-identically, and writes a run's files through the
-run store (`bannb.runs.store`) and the lifecycle every kind shares (`bannb.runs.learner`), `done.json` last.
+"""Training an image classifier: what the run lifecycle (`bannb.runs.lifecycle.train`, one for every kind of run)
+asks of the image kind (`ImageTraining`: its data, model, loss and teacher, its fastai Learner and what it measures
+once fitted), with the callbacks that measure an epoch and the measurements after training.
 """
 from __future__ import annotations
 
 import copy
 import random
-import time
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -34,21 +30,8 @@ from bannb.runs.learner import (  # noqa: F401  (NonFiniteLoss: what a diverging
     StopOnNonFiniteLoss,
     TeacherCallback,
     epoch_skipped,
-    read_checkpoint,
-    restore_random_states,
-    write_config,
-    write_result,
 )
-from bannb.runs.restore import restore_weights
-from bannb.runs.store import (
-    METRIC_COLUMNS,
-    Run,
-    claim_run,
-    compact_predictions,
-    default_runs_dir,
-    finished_run,
-    resolve_teacher,
-)
+from bannb.runs.store import METRIC_COLUMNS, Run, compact_predictions
 from bannb.study import teaching
 
 TRAIN_PROBE_SIZE = 1000  # clean training images evaluated after every epoch (the whole split at the end)
@@ -161,25 +144,6 @@ def run_dataloaders(config: RunConfig, device="cpu"):
                             pool_size=config.pool_size, subset=config.subset)
 
 
-@dataclass
-class Training:
-    """A run being trained: what `prepare_training` sets up and the later steps use."""
-
-    config: RunConfig
-    path: Path
-    device: torch.device
-    dls: object
-    model: torch.nn.Module
-    objective: BanObjective
-    teacher: torch.nn.Module | None
-    rows: list[dict] = field(default_factory=list)  # the metrics of the epochs done so far
-    checkpoint: dict | None = None  # the interrupted earlier process's, when resuming
-
-    @property
-    def start_epoch(self) -> int:
-        return self.checkpoint["epoch"] if self.checkpoint else 0
-
-
 def first_epoch_teacher_logits(teacher, dls, config: RunConfig) -> torch.Tensor:
     """The teacher's logits (eval mode) on the inputs of the student's first epoch: its views as the student's
     loader draws them (augmented where the run augments), without moving that loader's epoch on."""
@@ -187,129 +151,97 @@ def first_epoch_teacher_logits(teacher, dls, config: RunConfig) -> torch.Tensor:
     return logits
 
 
-def prepare_training(config: RunConfig, runs_dir: Path, device, log=print, path: Path | None = None) -> Training:
-    """Everything a run needs before fitting, drawn in a fixed order from the run's seed: the data, the model's
-    initial weights, the loss and the teacher (looked up in `runs_dir`); the run's directory (`path`, by default
-    `runs_dir / run_id`) with its config; and, if an earlier process was interrupted, its last checkpoint's model
-    weights and metrics."""
-    if config.processes != distributed.world_size():
-        raise ConfigError(f"run {config.run_id} is configured for {config.processes} processes but "
-                          f"{distributed.world_size()} are running; make the config with processes={distributed.world_size()}")
-    teacher_run = resolve_teacher(config.teacher, runs_dir)
-    if teacher_run is not None and (teacher_run.config.dataset, teacher_run.config.valid_size,
-                                    teacher_run.config.split_seed) != (config.dataset, config.valid_size, config.split_seed):
-        raise ConfigError(f"teacher {teacher_run.run_id} was trained on another dataset or split than this student")
-    device = torch.device(device)
-    dls = run_dataloaders(config, device)
-    seed_everything(config.seed)
-    model = build_model(config, dls.in_channels, dls.num_classes)
-    objective = make_loss(config.loss, run_seed=config.seed, **config.loss_params)
-    teacher = teacher_run.load_model(device) if teacher_run else None
-    if objective.measures_teacher:
-        if teacher is None and not objective.params:
-            raise ConfigError(f"the {config.loss!r} loss measures its teacher before training: give the run a teacher")
-        if teacher is not None:
-            objective.calibrate(first_epoch_teacher_logits(teacher, dls, config))
-    training = Training(config, Path(path or runs_dir / config.run_id), device, dls, model, objective, teacher)
-    write_config(training.path, config, writes=distributed.is_main_process())
-    training.checkpoint, training.rows = read_checkpoint(training.path, device, log)
-    if training.checkpoint is not None:
-        model.load_state_dict(training.checkpoint["model"])
-        log(f"run {config.run_id}: resuming after epoch {training.start_epoch} of {config.epochs}")
-    return training
+@dataclass
+class ImageTraining:
+    """An image run being trained: what the run lifecycle (`bannb.runs.lifecycle.train`) asks of the image kind,
+    its data, model, loss and teacher network (`prepare`), its fastai Learner (`learner`) and what it measures once
+    fitted (`result`)."""
 
+    config: RunConfig
+    device: torch.device
+    dls: object
+    model: torch.nn.Module
+    objective: BanObjective
+    teacher: torch.nn.Module | None
+    columns = METRIC_COLUMNS
 
-def build_learner(training: Training, progress: bool = True, callbacks=()):
-    """The fastai Learner of the run, with its recording callbacks; when resuming, the optimiser, the data
-    order, the global random states and the loss's state as the checkpoint left them."""
-    config = training.config
-    sharded = [distributed.sharded_trainer(cpu=training.device.type == "cpu")] if config.processes > 1 else []
-    callbacks = [RunRecorder(training.path, training.rows, METRIC_COLUMNS, training.start_epoch,
-                             states=dict(loss=training.objective), writes=distributed.is_main_process()),
-                 EpochLosses(),
-                 TrainProbe(clean_loader(training.dls, TRAIN_PROBE_SIZE), config.precision, config.channels_last),
-                 StopOnNonFiniteLoss(training.path, "Lower the learning rate (--lr) or train in fp32 "
-                                                    "(--precision fp32), then run again."),
-                 *([TeacherTargetsPerEpoch()] if training.objective.needs_teacher else []),
-                 *sharded, *callbacks]
-    # the teacher runs on every batch only for an objective that trains on its logits
-    teacher = training.teacher if training.objective.needs_teacher else None
-    learn = make_learner(training.model, training.dls, training.objective, teacher, lr=config.lr,
-                         momentum=config.momentum, weight_decay=config.weight_decay, milestones=config.milestones,
-                         gamma=config.gamma, precision=config.precision, channels_last=config.channels_last,
-                         cbs=callbacks, schedule=config.schedule)
-    if not progress:
-        learn.remove_cb(ProgressCallback)
-        learn.logger = noop
-    checkpoint = training.checkpoint
-    if checkpoint is not None:
-        learn.create_opt()
-        learn.opt.load_state_dict(checkpoint["opt"])
-        training.dls.train.epoch = training.start_epoch
-        restore_random_states(checkpoint)
-        training.objective.load_state_dict(checkpoint["loss"])
-    return learn
+    @property
+    def states(self) -> dict:
+        return dict(loss=self.objective)
 
+    @classmethod
+    def prepare(cls, config: RunConfig, teacher_run: Run | None, device: torch.device, log=print) -> "ImageTraining":
+        """Everything a run needs before fitting, drawn in a fixed order from the run's seed: the data, the model's
+        initial weights, the loss and the teacher's network (a loss that measures its teacher first is calibrated on
+        the student's first-epoch views)."""
+        if config.processes != distributed.world_size():
+            raise ConfigError(f"run {config.run_id} is configured for {config.processes} processes but "
+                              f"{distributed.world_size()} are running; make the config with processes={distributed.world_size()}")
+        if teacher_run is not None and (teacher_run.config.dataset, teacher_run.config.valid_size,
+                                        teacher_run.config.split_seed) != (config.dataset, config.valid_size, config.split_seed):
+            raise ConfigError(f"teacher {teacher_run.run_id} was trained on another dataset or split than this student")
+        dls = run_dataloaders(config, device)
+        seed_everything(config.seed)
+        model = build_model(config, dls.in_channels, dls.num_classes)
+        objective = make_loss(config.loss, run_seed=config.seed, **config.loss_params)
+        teacher = teacher_run.load_model(device) if teacher_run else None
+        if objective.measures_teacher:
+            if teacher is None and not objective.params:
+                raise ConfigError(f"the {config.loss!r} loss measures its teacher before training: give the run a teacher")
+            if teacher is not None:
+                objective.calibrate(first_epoch_teacher_logits(teacher, dls, config))
+        return cls(config, device, dls, model, objective, teacher)
 
-def finish_run(training: Training, learn, wall_seconds: float) -> Run:
-    """The last epoch's model on the test set (the test set never picks an epoch or a model), how it fits its
-    training split, and the run's files, `done.json` last."""
-    config, path, model = training.config, training.path, training.model
-    # prediction runs fastai's epoch events too; they are not training epochs
-    learn.remove_cbs([cb for cb in learn.cbs if isinstance(cb, (RunRecorder, EpochLosses, TrainProbe,
-                                                                TeacherTargetsPerEpoch))])
-    test_logits, test_labels = learn.get_preds(dl=training.dls.test, act=noop)
-    fit = training_fit(learn.model, training.dls, config, training.teacher, test_logits)
-    test_accuracy = (test_logits.argmax(dim=1) == test_labels).float().mean().item()
-    pool_logits = pool_labels = None
-    if training.dls.pool is not None:  # the held-out pool: as the test set, the last epoch's model only
-        pool_logits, pool_labels = learn.get_preds(dl=training.dls.pool, act=noop)
-        fit.update(heldout_record(test_logits, test_labels, pool_logits, pool_labels))
-    last = training.rows[-1]
-    final = dict(test_accuracy=test_accuracy, test_error=1 - test_accuracy,
-                 test_loss=F.cross_entropy(test_logits.float(), test_labels).item(),
-                 valid_accuracy=last["valid_accuracy"], valid_loss=last["valid_loss"], epochs=config.epochs,
-                 train_seconds=sum(row["seconds"] for row in training.rows), parameters=count_parameters(model),
-                 device=str(training.device), torch=torch.__version__, teacher=config.teacher,
-                 resumed_from_epoch=training.start_epoch or None, wall_seconds_this_process=round(wall_seconds, 3),
-                 **fit, **training.objective.record(), **{DATA_FINGERPRINT: data_fingerprint(config)})
-    model.to(memory_format=torch.contiguous_format)
-    if not distributed.is_main_process():
-        distributed.barrier()  # process 0 writes the run
-        return Run(path)
-    write_result(path, {k: v.detach().cpu() for k, v in model.state_dict().items()},
-                 compact_predictions(test_logits, test_labels, pool_logits, pool_labels), final, training.rows,
-                 METRIC_COLUMNS)
-    distributed.barrier()
-    return Run(path)
+    def learner(self, recorder, progress: bool = True, callbacks=()):
+        """The fastai Learner of the run, with its recording callbacks (`recorder` first)."""
+        config = self.config
+        sharded = [distributed.sharded_trainer(cpu=self.device.type == "cpu")] if config.processes > 1 else []
+        callbacks = [recorder, EpochLosses(),
+                     TrainProbe(clean_loader(self.dls, TRAIN_PROBE_SIZE), config.precision, config.channels_last),
+                     StopOnNonFiniteLoss(recorder.path, "Lower the learning rate (--lr) or train in fp32 "
+                                                        "(--precision fp32), then run again."),
+                     *([TeacherTargetsPerEpoch()] if self.objective.needs_teacher else []),
+                     *sharded, *callbacks]
+        # the teacher runs on every batch only for an objective that trains on its logits
+        teacher = self.teacher if self.objective.needs_teacher else None
+        learn = make_learner(self.model, self.dls, self.objective, teacher, lr=config.lr, momentum=config.momentum,
+                             weight_decay=config.weight_decay, milestones=config.milestones, gamma=config.gamma,
+                             precision=config.precision, channels_last=config.channels_last, cbs=callbacks,
+                             schedule=config.schedule)
+        if not progress:
+            learn.remove_cb(ProgressCallback)
+            learn.logger = noop
+        return learn
 
+    def resume(self, epoch: int) -> None:
+        self.dls.train.epoch = epoch  # the training loader's shuffle and augmentation are drawn from its epoch
 
-def train_run(config: RunConfig, runs_dir: Path | None = None, device: str | torch.device = "cpu",
-              progress: bool = True, log=print, callbacks=(), path: Path | None = None) -> Run:
-    """Train the run `config` describes, or load it if it has already finished.
+    def result(self, learn, rows: list[dict], start_epoch: int, wall_seconds: float) -> tuple[dict, dict, dict]:
+        """The last epoch's model on the test set (the test set never picks an epoch or a model) and the held-out
+        pool, how it fits its training split and what its teacher taught it (`training_fit`): its weights, compact
+        predictions and final metrics."""
+        config, model = self.config, self.model
+        # prediction runs fastai's epoch events too; they are not training epochs
+        learn.remove_cbs([cb for cb in learn.cbs if isinstance(cb, (RunRecorder, EpochLosses, TrainProbe,
+                                                                    TeacherTargetsPerEpoch))])
+        test_logits, test_labels = learn.get_preds(dl=self.dls.test, act=noop)
+        fit = training_fit(learn.model, self.dls, config, self.teacher, test_logits)
+        test_accuracy = (test_logits.argmax(dim=1) == test_labels).float().mean().item()
+        pool_logits = pool_labels = None
+        if self.dls.pool is not None:  # the held-out pool: as the test set, the last epoch's model only
+            pool_logits, pool_labels = learn.get_preds(dl=self.dls.pool, act=noop)
+            fit.update(heldout_record(test_logits, test_labels, pool_logits, pool_labels))
+        last = rows[-1]
+        final = dict(test_accuracy=test_accuracy, test_error=1 - test_accuracy,
+                     test_loss=F.cross_entropy(test_logits.float(), test_labels).item(),
+                     valid_accuracy=last["valid_accuracy"], valid_loss=last["valid_loss"], epochs=config.epochs,
+                     train_seconds=sum(row["seconds"] for row in rows), parameters=count_parameters(model),
+                     device=str(self.device), torch=torch.__version__, teacher=config.teacher,
+                     resumed_from_epoch=start_epoch or None, wall_seconds_this_process=round(wall_seconds, 3),
+                     **fit, **self.objective.record(), **{DATA_FINGERPRINT: data_fingerprint(config)})
+        model.to(memory_format=torch.contiguous_format)
+        weights = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        return weights, compact_predictions(test_logits, test_labels, pool_logits, pool_labels), final
 
-    An interrupted run resumes from its last completed epoch. One process at a time trains a run
-    (`bannb.runs.store.claim_run`): a second asking for it waits, then loads what the first finished. A student
-    whose teacher is recorded without its weights (a fresh clone) first gets them back (`restore_weights`).
-    `callbacks` are extra fastai callbacks (logging, say); they must not change what is trained, since they are not
-    part of the run's config. `path` is where the run is written (by default `runs_dir / run_id`; teachers are
-    always looked up in `runs_dir`).
-    """
-    runs_dir = Path(runs_dir or default_runs_dir())
-    path = Path(path or runs_dir / config.run_id)
-    if (run := finished_run(path)) is not None:  # a finished run is only read: no lock
-        return run
-    # one process at a time trains the run (process 0 of a data-parallel run holds it for all of them)
-    with claim_run(path, log, lock=distributed.is_main_process()) as problem:
-        if problem is None:  # another process finished it while this one waited
-            return finished_run(path)
-        if path.exists():
-            log(f"run {config.run_id}: not finished ({problem}); training it")
-        if config.teacher is not None:
-            restore_weights(resolve_teacher(config.teacher, runs_dir), runs_dir, device, progress, log)
-        training = prepare_training(config, runs_dir, device, log, path)
-        learn = build_learner(training, progress, callbacks)
-        started = time.perf_counter()
-        if training.start_epoch < config.epochs:
-            learn.fit(config.epochs, lr=config.lr, reset_opt=training.checkpoint is None)
-        return finish_run(training, learn, time.perf_counter() - started)
+    def synchronise(self) -> None:
+        distributed.barrier()

@@ -1,5 +1,5 @@
 """Born-again language models (the paper's Table 6) on a fastai `Learner`: LSTM teachers and BAN / BAN+L students
-on a word corpus, with the image runs' lifecycle (`bannb.runs.learner`) and store.
+on a word corpus, through the lifecycle every kind of run shares (`bannb.runs.lifecycle`) and its store.
 
 A run's folder holds what an image run's does: `config.json`, `metrics.csv` (one row per epoch),
 `checkpoint.pt` (after every epoch), then `model.pt`, `test_predictions.pt` (the log-probability of every test
@@ -22,9 +22,7 @@ mixes it with q − y).
 from __future__ import annotations
 
 import math
-import time
 from functools import partial
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -42,18 +40,8 @@ from bannb.lm.config import METRIC_COLUMNS, LMRunConfig
 from bannb.lm.streams import EVAL_BATCH_SIZE, batchify, bptt_windows, lm_streams, perplexity, token_log_probs
 from bannb.losses import make_loss
 from bannb.models.lstm_lm import create_language_model, detach_state
-from bannb.runs.learner import (
-    RunRecorder,
-    StopOnNonFiniteLoss,
-    TeacherCallback,
-    epoch_skipped,
-    read_checkpoint,
-    restore_random_states,
-    write_config,
-    write_result,
-)
-from bannb.runs.restore import restore_weights
-from bannb.runs.store import Run, claim_run, default_runs_dir, finished_run, resolve_teacher
+from bannb.runs.learner import RunRecorder, StopOnNonFiniteLoss, TeacherCallback, epoch_skipped
+from bannb.runs.store import Run
 
 # ---------------------------------------------------------------- the streams as fastai reads them
 
@@ -212,95 +200,78 @@ class LogEpoch(Callback):
 # ---------------------------------------------------------------- a run
 
 
-def train_lm_run(config: LMRunConfig, runs_dir: Path | None = None, device: str = "cpu", log=print,
-                 callbacks=(), path: Path | None = None, progress: bool = False) -> Run:
-    """Train the run (or load it if finished, or resume it if interrupted) and return it.
+class LMTraining:
+    """A language-model run being trained: what the run lifecycle (`bannb.runs.lifecycle.train`) asks of the "lm"
+    kind, its streams, model, loss, teacher network and plateau schedule (`prepare`), its fastai Learner
+    (`learner`) and what it measures once fitted (`result`)."""
 
-    `callbacks` are extra fastai callbacks (tests interrupt a run with one); they must not change what is trained.
-    `path` is where the run is written (by default `runs_dir / run_id`; teachers are looked up in `runs_dir`).
-    A teacher recorded without its weights is first trained again for them (`restore_weights`).
-    """
-    runs_dir = Path(runs_dir) if runs_dir is not None else default_runs_dir()
-    path = Path(path or runs_dir / config.run_id)
-    if (run := finished_run(path)) is not None:  # a finished run is only read: no lock
-        return run
-    with claim_run(path, log) as problem:  # one process at a time trains the run
-        if problem is None:  # another process finished it while this one waited
-            return finished_run(path)
-        return _train(config, runs_dir, path, device, log, callbacks, progress)
+    columns = METRIC_COLUMNS
 
+    def __init__(self, config: LMRunConfig, device: torch.device, streams: dict, vocab_size: int, model, teacher,
+                 objective, log=print):
+        self.config, self.device, self.streams, self.vocab_size, self.log = config, device, streams, vocab_size, log
+        self.model, self.teacher, self.objective = model, teacher, objective
+        self.schedule = PlateauSchedule(config.lr, config.lr_decay, config.plateau_threshold)
+        self.states = dict(schedule=self.schedule)
 
-def _train(config: LMRunConfig, runs_dir: Path, path: Path, device, log, callbacks, progress: bool) -> Run:
-    """Train the run at `path` (the process holds it), resuming its checkpoint if there is one."""
-    teacher_run = resolve_teacher(config.teacher, runs_dir)
-    if teacher_run is not None and not teacher_run.has_weights:
-        teacher_run = restore_weights(teacher_run, runs_dir, device, log=log)
-    if teacher_run is not None and teacher_run.config.data_key() != config.data_key():
-        raise ConfigError(f"teacher {teacher_run.run_id} read other data (corpus, max_vocab, train_tokens, eval_tokens "
-                          f"= {teacher_run.config.data_key()}) than this student ({config.data_key()}); "
-                          f"make the student's data settings the teacher's")
-    device = torch.device(device)
-    streams, vocab_size = lm_streams(config)
-    torch.manual_seed(config.seed)
-    model = create_language_model(config.arch, vocab_size, config.dropout).to(device)
-    teacher = teacher_run.load_model(device) if teacher_run else None
-    objective = make_loss(config.loss, **config.loss_params)
+    @classmethod
+    def prepare(cls, config: LMRunConfig, teacher_run: Run | None, device: torch.device, log=print) -> "LMTraining":
+        """The corpus as streams, then from the run's seed the model's initial weights; the teacher's network and
+        the loss."""
+        if teacher_run is not None and teacher_run.config.data_key() != config.data_key():
+            raise ConfigError(f"teacher {teacher_run.run_id} read other data (corpus, max_vocab, train_tokens, "
+                              f"eval_tokens = {teacher_run.config.data_key()}) than this student "
+                              f"({config.data_key()}); make the student's data settings the teacher's")
+        streams, vocab_size = lm_streams(config)
+        torch.manual_seed(config.seed)
+        model = create_language_model(config.arch, vocab_size, config.dropout).to(device)
+        teacher = teacher_run.load_model(device) if teacher_run else None
+        return cls(config, device, streams, vocab_size, model, teacher, make_loss(config.loss, **config.loss_params), log)
 
-    write_config(path, config)
-    checkpoint, rows = read_checkpoint(path, device, log)
-    start_epoch = checkpoint["epoch"] if checkpoint else 0
-    train_rows = batchify(streams["train"], config.batch_size)
-    dls = DataLoaders(BpttLoader(train_rows, config.bptt),
-                      BpttLoader(batchify(streams["valid"], EVAL_BATCH_SIZE), config.bptt), device=device)
-    schedule = PlateauSchedule(config.lr, config.lr_decay, config.plateau_threshold)
-    callbacks = [CarriedState(), GradientClip(config.clip), TokenLosses(teacher is not None, train_rows.numel()),
-                 StreamPerplexity(streams["valid"], streams["train"][:config.probe_tokens], config.bptt), schedule,
-                 RunRecorder(path, rows, METRIC_COLUMNS, start_epoch, states=dict(schedule=schedule)),
-                 LogEpoch(config.run_id, config.epochs, rows, log),
-                 StopOnNonFiniteLoss(path, "Lower the learning rate (lr), then run again."), *callbacks]
-    if teacher is not None:
-        callbacks.append(StatefulTeacher(teacher, objective))
-    learn = Learner(dls, model, loss_func=objective if teacher is None else make_loss("ce"),
-                    opt_func=partial(OptimWrapper, opt=torch.optim.SGD), lr=config.lr,
-                    cbs=callbacks, wd_bn_bias=True, train_bn=False)
-    if not progress:
-        learn.remove_cb(ProgressCallback)
-        learn.logger = noop
-    if checkpoint is not None:
-        model.load_state_dict(checkpoint["model"])
-        learn.create_opt()
-        learn.opt.load_state_dict(checkpoint["opt"])
-        schedule.load_state_dict(checkpoint["schedule"])
-        restore_random_states(checkpoint)
-        log(f"run {config.run_id}: resuming after epoch {start_epoch} of {config.epochs}")
+    def learner(self, recorder, progress: bool = False, callbacks=()) -> Learner:
+        """The run's Learner: Zaremba et al.'s recipe as callbacks (`recorder` among them)."""
+        config, streams = self.config, self.streams
+        train_rows = batchify(streams["train"], config.batch_size)
+        dls = DataLoaders(BpttLoader(train_rows, config.bptt),
+                          BpttLoader(batchify(streams["valid"], EVAL_BATCH_SIZE), config.bptt), device=self.device)
+        callbacks = [CarriedState(), GradientClip(config.clip), TokenLosses(self.teacher is not None, train_rows.numel()),
+                     StreamPerplexity(streams["valid"], streams["train"][:config.probe_tokens], config.bptt),
+                     self.schedule, recorder, LogEpoch(config.run_id, config.epochs, recorder.rows, self.log),
+                     StopOnNonFiniteLoss(recorder.path, "Lower the learning rate (lr), then run again."), *callbacks]
+        if self.teacher is not None:
+            callbacks.append(StatefulTeacher(self.teacher, self.objective))
+        learn = Learner(dls, self.model, loss_func=self.objective if self.teacher is None else make_loss("ce"),
+                        opt_func=partial(OptimWrapper, opt=torch.optim.SGD), lr=config.lr,
+                        cbs=callbacks, wd_bn_bias=True, train_bn=False)
+        if not progress:
+            learn.remove_cb(ProgressCallback)
+            learn.logger = noop
+        return learn
 
-    started = time.perf_counter()
-    if start_epoch < config.epochs:
-        learn.fit(config.epochs, lr=config.lr, reset_opt=checkpoint is None)
-    return _finish(config, path, model, teacher, streams, vocab_size, rows, start_epoch, device,
-                   time.perf_counter() - started)
+    def resume(self, epoch: int) -> None:
+        """Nothing to put back: the windows are read in order, every epoch alike."""
 
+    def result(self, learn, rows: list[dict], start_epoch: int, wall_seconds: float) -> tuple[dict, dict, dict]:
+        """The last epoch's model on the test set (the test set never picks an epoch) and its fit to the whole
+        training stream: its weights, per-token test predictions and final metrics."""
+        config, model, streams = self.config, self.model, self.streams
+        log_probs, targets = token_log_probs(model, streams["test"], config.bptt)
+        test_loss = -log_probs.double().mean().item()
+        train_loss_clean, train_ppl_clean = perplexity(model, streams["train"], config.bptt)
+        last = rows[-1]
+        final = dict(test_loss=test_loss, test_ppl=math.exp(test_loss), valid_loss=last["valid_loss"],
+                     valid_ppl=last["valid_ppl"], train_ppl=train_ppl_clean, train_loss=train_loss_clean,
+                     epochs=config.epochs, vocab_size=self.vocab_size, test_tokens=log_probs.numel(),
+                     parameters=sum(p.numel() for p in model.parameters()),
+                     train_seconds=sum(row["seconds"] for row in rows), device=str(self.device),
+                     torch=torch.__version__, teacher=config.teacher, resumed_from_epoch=start_epoch or None,
+                     wall_seconds_this_process=round(wall_seconds, 3), **{DATA_FINGERPRINT: data_fingerprint(config)})
+        if self.teacher is not None:
+            teacher_log_probs, _ = token_log_probs(self.teacher, streams["test"], config.bptt)
+            final["teacher_test_ppl"] = math.exp(-teacher_log_probs.double().mean().item())
+        predictions = dict(log_probs=log_probs.to(torch.float16),
+                           targets=targets.to(torch.int16 if self.vocab_size <= 2**15 else torch.int32))
+        return {k: v.detach().cpu() for k, v in model.state_dict().items()}, predictions, final
 
-def _finish(config: LMRunConfig, path: Path, model, teacher, streams, vocab_size: int, rows: list[dict],
-            start_epoch: int, device, wall_seconds: float) -> Run:
-    """The last epoch's model on the test set (the test set never picks an epoch), its fit to the whole training
-    stream, and the run's files, `done.json` last."""
-    log_probs, targets = token_log_probs(model, streams["test"], config.bptt)
-    test_loss = -log_probs.double().mean().item()
-    train_loss_clean, train_ppl_clean = perplexity(model, streams["train"], config.bptt)
-    last = rows[-1]
-    final = dict(test_loss=test_loss, test_ppl=math.exp(test_loss), valid_loss=last["valid_loss"],
-                 valid_ppl=last["valid_ppl"], train_ppl=train_ppl_clean, train_loss=train_loss_clean,
-                 epochs=config.epochs, vocab_size=vocab_size, test_tokens=log_probs.numel(),
-                 parameters=sum(p.numel() for p in model.parameters()),
-                 train_seconds=sum(row["seconds"] for row in rows), device=str(device), torch=torch.__version__,
-                 teacher=config.teacher, resumed_from_epoch=start_epoch or None,
-                 wall_seconds_this_process=round(wall_seconds, 3), **{DATA_FINGERPRINT: data_fingerprint(config)})
-    if teacher is not None:
-        teacher_log_probs, _ = token_log_probs(teacher, streams["test"], config.bptt)
-        final["teacher_test_ppl"] = math.exp(-teacher_log_probs.double().mean().item())
-    predictions = dict(log_probs=log_probs.to(torch.float16),
-                       targets=targets.to(torch.int16 if vocab_size <= 2**15 else torch.int32))
-    write_result(path, {k: v.detach().cpu() for k, v in model.state_dict().items()}, predictions, final, rows,
-                 METRIC_COLUMNS)
-    return Run(path)
+    def synchronise(self) -> None:
+        """One process trains a language model: nothing to wait for."""

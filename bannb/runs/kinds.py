@@ -18,11 +18,14 @@ class RunKind:
 
     name: str
     config_class: type  # a frozen `HashedConfig` dataclass; its DATA_FIELD tells its stored configs apart
-    # (config, runs_dir, device, progress, log, path) -> the finished run at `path` (None: runs_dir / run_id)
-    train: Callable
+    # (config, teacher run or None, device, log) -> the kind's `lifecycle.Training` of that run: its data, model,
+    # loss and teacher network drawn; what the run lifecycle (`bannb.runs.lifecycle.train`) fits and records
+    prepare: Callable
     build_model: Callable  # (run) -> the run's network at initial weights, on the CPU, ready for its weights
     result_name: str  # what its result is called in a log line ("test error")
     result_text: Callable  # (final.json as a dict) -> that result as text ("13.52%")
+    # () -> whether this process holds and writes the run (process 0 of a data-parallel run; always, for one process)
+    main_process: Callable = lambda: True
 
     def describe(self, final: dict) -> str:
         return f"{self.result_name} {self.result_text(final)}"

@@ -1,15 +1,14 @@
-"""What the fastai Learner of every kind of run shares: the run folder's config and checkpoint, the callbacks that
-record an epoch and stop a diverging run, the teacher, and the files a finished run writes.
+"""What the fastai Learner of every kind of run shares: the callbacks that record an epoch and checkpoint it, stop a
+diverging run, and run the teacher.
 
 An image run (`bannb.image.training`) and a language-model run (`bannb.lm.training`) differ in their data, their
-model and what they measure after an epoch; the lifecycle is this one. After every epoch `RunRecorder` writes one
+model and what they measure after an epoch; their lifecycle is one (`bannb.runs.lifecycle`). After every epoch `RunRecorder` writes one
 checkpoint holding the model, the optimiser, the random states, the state of every stateful callback *and every
 epoch's metrics row so far*, then `metrics.csv` from those rows: a kill between the two writes loses nothing,
 since a resume rewrites `metrics.csv` from the checkpoint, and a finished run's `metrics.csv` has every epoch.
 """
 from __future__ import annotations
 
-import json
 import random
 import time
 from pathlib import Path
@@ -22,70 +21,7 @@ from fastai.callback.progress import ProgressCallback
 
 from bannb.errors import BannbError
 from bannb.losses import BanObjective
-from bannb.runs.store import (
-    CHECKPOINT,
-    CONFIG,
-    FINAL,
-    METRICS,
-    PREDICTIONS,
-    WEIGHTS,
-    atomic_torch_save,
-    atomic_write_json,
-    mark_done,
-    read_metrics,
-    remove_file,
-    write_metrics,
-)
-
-# ---------------------------------------------------------------- the run folder before and after a fit
-
-
-def write_config(path: Path, config, writes: bool = True) -> None:
-    """The run's `config.json`; an existing one must be the config hashed into the folder's name."""
-    stored = path / CONFIG
-    if stored.exists() and json.loads(stored.read_text()) != json.loads(json.dumps(config.to_dict())):
-        raise BannbError(f"{stored} does not match the config hashed into its name; remove {path} and run again")
-    if writes:
-        path.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(stored, config.to_dict())
-
-
-def read_checkpoint(path: Path, device, log=print) -> tuple[dict | None, list[dict]]:
-    """(the interrupted earlier process's last checkpoint, the metrics rows of its epochs), or (None, []).
-
-    The rows travel inside the checkpoint; a checkpoint written before they did keeps `metrics.csv`'s rows up to
-    its epoch."""
-    if not (path / CHECKPOINT).exists():
-        return None, []
-    try:
-        checkpoint = torch.load(path / CHECKPOINT, map_location=device, weights_only=False)
-    except Exception as err:  # a checkpoint cut off mid-write cannot exist (atomic), but a damaged disk can
-        log(f"run {path.name}: checkpoint unreadable ({err}); starting over")
-        return None, []
-    rows = checkpoint.get("rows")
-    if rows is None:
-        rows = [row for row in read_metrics(path / METRICS) if row["epoch"] <= checkpoint["epoch"]]
-    return checkpoint, [dict(row) for row in rows]
-
-
-def restore_random_states(checkpoint: dict) -> None:
-    """The global random states a checkpoint holds (torch's, numpy's, Python's)."""
-    states = checkpoint["rng"]
-    torch.set_rng_state(states["torch"].cpu())
-    np.random.set_state(states["numpy"])
-    random.setstate(states["python"])
-
-
-def write_result(path: Path, weights: dict, predictions: dict, final: dict, rows: list[dict], columns) -> None:
-    """A finished run's files: every epoch's metrics, the weights, the test predictions, the final metrics, and
-    `done.json` last (from then on the run counts as finished); the checkpoint goes."""
-    write_metrics(path / METRICS, rows, columns)
-    atomic_torch_save(path / WEIGHTS, weights)
-    atomic_torch_save(path / PREDICTIONS, predictions)
-    atomic_write_json(path / FINAL, final)
-    mark_done(path)
-    remove_file(path / CHECKPOINT)
-
+from bannb.runs.store import CHECKPOINT, CHECKPOINT_DATA, METRICS, atomic_torch_save, write_metrics
 
 # ---------------------------------------------------------------- callbacks
 
@@ -99,15 +35,16 @@ def epoch_skipped(learn) -> bool:
 class RunRecorder(Callback):
     """After every epoch: its metrics row (`learn.epoch_values`, which the measuring callbacks before it fill,
     plus the epoch, its learning rate and its seconds), then one resumable checkpoint holding the model, the
-    optimiser, the global random states, the `state_dict` of every object in `states` and every row so far, then
-    `metrics.csv`. Epochs before `start_epoch` were done by an interrupted earlier process and are skipped."""
+    optimiser, the global random states, the `state_dict` of every object in `states`, every row so far and the
+    fingerprint of the data trained on (`fingerprint`), then `metrics.csv`. Epochs before `start_epoch` were done by an interrupted earlier process and are skipped."""
 
     order = ProgressCallback.order + 1  # after fastai's Recorder and progress bar, and every measuring callback
 
     def __init__(self, path: Path, rows: list[dict], columns, start_epoch: int = 0, states: dict | None = None,
-                 writes: bool = True):
+                 writes: bool = True, fingerprint: str | None = None):
         self.path, self.rows, self.columns, self.start_epoch = path, rows, columns, start_epoch
         self.states, self.writes = states or {}, writes
+        self.fingerprint = fingerprint  # of the data the epochs are trained on: a resume on other data is refused
 
     def before_epoch(self):
         self.learn.epoch_skipped = self.epoch < self.start_epoch
@@ -128,7 +65,7 @@ class RunRecorder(Callback):
         atomic_torch_save(self.path / CHECKPOINT, dict(
             epoch=self.epoch + 1, model=model.state_dict(), opt=self.opt.state_dict(), rows=self.rows,
             rng=dict(torch=torch.get_rng_state(), numpy=np.random.get_state(), python=random.getstate()),
-            **{name: state.state_dict() for name, state in self.states.items()}))
+            **{CHECKPOINT_DATA: self.fingerprint}, **{name: state.state_dict() for name, state in self.states.items()}))
         write_metrics(self.path / METRICS, self.rows, self.columns)
 
 

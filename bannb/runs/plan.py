@@ -5,7 +5,7 @@ process with two threads (a small convolution does not split well over threads, 
 wait on each other's barriers), so a chapter's runs go through `train_all`. Each run is still the same
 deterministic function of its config; the worker count only changes which runs train at the same time.
 
-    python -m bannb.runs.plan --chapter 04_born_again   # not a CLI: chapters call `train_all(experiments.plan(...))`
+    train_all(chapters.chapter_plan("04_born_again", "cpu"))   # what `python -m bannb.book --train-only` does
 """
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ from typing import Sequence
 import torch
 
 from bannb.errors import BannbError
-from bannb.runs.kinds import config_from_dict, kind_of
-from bannb.runs.restore import restore_weights
-from bannb.runs.store import Run, default_runs_dir, finished_problem, weights_problem
+from bannb.runs.kinds import config_from_dict
+from bannb.runs.lifecycle import restore_weights, train
+from bannb.runs.store import default_runs_dir, finished_problem, weights_problem
 
 
 class PlanFailed(BannbError):
@@ -61,12 +61,6 @@ def _die_with_parent() -> None:
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True).start()
-
-
-def train(config, runs_dir: Path | None = None, device: str = "cpu", progress: bool = False, log=print,
-          path: Path | None = None) -> Run:
-    """Train the run `config` describes, of whatever kind (`bannb.runs.kinds`), or load it if it has finished."""
-    return kind_of(config).train(config, Path(runs_dir or default_runs_dir()), device, progress, log, path)
 
 
 def _train_one(config_dict: dict, runs_dir: str | None, device: str) -> dict:

@@ -8,7 +8,7 @@ A run has two parts. Its *record* (config, metrics, final metrics and its compac
 few hundred kB) is everything the book reads, and is committed with the book. Its *weights* (`model.pt`) are
 needed only to teach a student, and are never committed: a fresh clone has the records alone. A record
 without weights is a finished run; `weights_problem` says whether the weights are there, and
-`bannb.runs.restore.restore_weights` trains a recorded run again to get them back.
+`bannb.runs.lifecycle.restore_weights` trains a recorded run again to get them back.
 
 One `Run` serves every kind of run (`bannb.runs.kinds`): its config is loaded as its kind's, and its network is
 built by its kind.
@@ -39,6 +39,7 @@ from bannb.runs.kinds import config_from_dict, kind_of
 
 CONFIG, METRICS, FINAL, WEIGHTS, PREDICTIONS, CHECKPOINT, DONE = (
     "config.json", "metrics.csv", "final.json", "model.pt", "test_predictions.pt", "checkpoint.pt", "done.json")
+CHECKPOINT_DATA = "data"  # a checkpoint's key for the fingerprint of the data its epochs were trained on
 RECORD_FILES = (CONFIG, METRICS, FINAL, PREDICTIONS)  # what the book reads: committed with it
 RESULT_FILES = (*RECORD_FILES, WEIGHTS)  # what done.json vouches for
 # an image run's (a student's also its teacher's targets, `teacher_mass_outside_top`, `teacher_entropy`; empty for
@@ -189,7 +190,7 @@ class Run:
         problem = weights_problem(self.path)
         if problem is not None:
             raise BannbError(f"run {self.run_id} has no usable weights: {problem}; "
-                             f"`bannb.runs.restore.restore_weights` trains it again for them")
+                             f"`bannb.runs.lifecycle.restore_weights` trains it again for them")
         model = self.kind.build_model(self)
         try:
             model.load_state_dict(torch.load(self.path / WEIGHTS, map_location=device, weights_only=True))

@@ -17,7 +17,8 @@ from bannb.errors import ConfigError
 from bannb.models import densenet_variants
 from bannb.report.records import ensemble_records, lm_run_records, record_runs, run_records
 from bannb.runs.kinds import kind_of
-from bannb.runs.plan import train, train_all
+from bannb.runs.lifecycle import train
+from bannb.runs.plan import train_all
 from bannb.study.claims import CLAIMS
 from bannb.study.convergence import lm_fit_record, unfinished_lm_teachers
 from bannb.study.experiments import (
@@ -72,15 +73,25 @@ def _chains(profile, seeds, generations, device, overrides, **chain) -> dict:
     return {s: chain_configs(book_config(profile, s, device, **overrides), generations, **chain) for s in seeds}
 
 
+def generation_labels(generations: int) -> list[str]:
+    """The labels of a born-again sequence's models: ["Teacher", "BAN-1", …, "BAN-`generations`"]."""
+    return ["Teacher", *(f"BAN-{k}" for k in range(1, generations + 1))]
+
+
 def _generations(chains: dict) -> list[Entry]:
     """Teacher, BAN-1, … of born-again sequences ({seed: [teacher, BAN-1, …]})."""
     length = min(len(configs) for configs in chains.values())
-    return [Entry("Teacher" if k == 0 else f"BAN-{k}", tuple(configs[k] for configs in chains.values()))
-            for k in range(length)]
+    return [Entry(label, tuple(configs[k] for configs in chains.values()))
+            for k, label in enumerate(generation_labels(length - 1))]
 
 
 def _students(profile, seeds, device, overrides, **chain) -> tuple:
     return tuple(configs[1] for configs in _chains(profile, seeds, 1, device, overrides, **chain).values())
+
+
+def gradient_chapter(profile, seeds: Seeds, device, **overrides) -> list[Entry]:
+    """02_gradient: the first central seed's teacher and its BAN-1 (chapter 4's runs), whose logits check Eq. 2."""
+    return _generations(_chains(profile, seeds.central[:1], 1, device, overrides))
 
 
 def teachers_chapter(profile, seeds: Seeds, device, **overrides) -> list[Entry]:
@@ -113,13 +124,18 @@ def dkpp_chapter(profile, seeds: Seeds, device, **overrides) -> list[Entry]:
             Entry("DKPP", _students(profile, seeds.central, device, overrides, loss="dkpp"))]
 
 
+INDEPENDENT = "Independent teachers"  # chapter 7's pool of teachers in no born-again chain (read apart, not shown)
+
+
 def ensembles_chapter(profile, seeds: Seeds, device, **overrides) -> list[Entry]:
     """07_ensembles: Teacher, BAN-1…BAN-3, the ensembles of generations Ens*2 (central seeds) and Ens*3 (secondary),
-    and Teachers×2, Teachers×3: disjoint groups of independently trained teachers (our control)."""
+    and Teachers×2, Teachers×3: disjoint groups of the pool of independently trained teachers (our control; the pool
+    itself is read apart, `INDEPENDENT`)."""
     chains = _chains(profile, seeds.central, CENTRAL_GENERATIONS, device, overrides)
     longer = _chains(profile, seeds.secondary, CENTRAL_GENERATIONS + 1, device, overrides)
-    pool = [book_config(profile, s, device, **overrides) for s in independent_teacher_seeds(seeds.central, seeds.secondary)]
-    return [*_generations(chains),
+    pool = [book_config(profile, s, device, **overrides)
+            for s in independent_teacher_seeds(get_profile(profile).independent_teachers, seeds.central, seeds.secondary)]
+    return [*_generations(chains), Entry(INDEPENDENT, tuple(pool), shown=False),
             Entry(f"BAN-{CENTRAL_GENERATIONS + 1}", tuple(configs[-1] for configs in longer.values())),
             Entry("Ens*2", groups=tuple((s, tuple(configs[1:3])) for s, configs in chains.items())),
             Entry("Ens*3", groups=tuple((s, tuple(configs[1:4])) for s, configs in longer.items())),
@@ -192,6 +208,7 @@ def regime_map_chapter(profile, seeds: Seeds, device, **overrides) -> list[Entry
 
 # The chapters that train runs, in the book's order: each declared once, above.
 CHAPTERS: dict[str, Callable] = {
+    "02_gradient": gradient_chapter,
     "03_teachers": teachers_chapter,
     "04_born_again": born_again_chapter,
     "05_cwtm": cwtm_chapter,
@@ -202,7 +219,8 @@ CHAPTERS: dict[str, Callable] = {
     "10_regime_map": regime_map_chapter,
 }
 BOOK_PLAN_CHAPTERS = tuple(CHAPTERS)
-RECORD_CHAPTERS = BOOK_PLAN_CHAPTERS  # every chapter that has records
+GRADIENT_CHAPTER = "02_gradient"  # checks Eq. 2 on one teacher and student of chapter 4's, and tests no claim
+RECORD_CHAPTERS = tuple(name for name in CHAPTERS if name != GRADIENT_CHAPTER)  # the chapters the summary reads
 
 
 SUMMARY_CHAPTER = "11_summary"  # trains nothing of its own: it reads every chapter's records (`book_records`)
@@ -291,7 +309,7 @@ def chapter_records(chapter: str, profile: str, seeds: Sequence[int] | None = No
     finished trains first, on parallel workers (`plan.train_all`). The summary concatenates every chapter's table
     and evaluates every claim on it."""
     frames = []
-    for entry, runs in _shown_runs(chapter, profile, seeds, secondary_seeds, device, runs_dir, progress, overrides):
+    for entry, runs in _entry_runs(chapter, profile, seeds, secondary_seeds, device, runs_dir, progress, overrides):
         if entry.groups:
             frames.append(ensemble_records(dict(runs), model=entry.label, **entry.columns))
         else:
@@ -303,19 +321,22 @@ def chapter_records(chapter: str, profile: str, seeds: Sequence[int] | None = No
 def chapter_runs(chapter: str, profile: str, seeds: Sequence[int] | None = None,
                  secondary_seeds: Sequence[int] | None = None, device: str = "cpu", runs_dir: Path | None = None,
                  progress: bool = False, **overrides) -> dict[str, list]:
-    """The finished runs (`store.Run`) of every model `chapter` shows, by label, in replicate order (trained first
-    where missing); an entry of ensembles gives its members, group after group."""
+    """The finished runs (`store.Run`) of every model `chapter` declares, shown or read apart, by label, in replicate
+    order (trained first where missing); an entry of ensembles gives its members, group after group. What a notebook
+    reads of its runs beyond its records, it reads from here."""
     found = {}
-    for entry, runs in _shown_runs(chapter, profile, seeds, secondary_seeds, device, runs_dir, progress, overrides):
+    for entry, runs in _entry_runs(chapter, profile, seeds, secondary_seeds, device, runs_dir, progress, overrides,
+                                   shown_only=False):
         members = [run for _, group in runs for run in group] if entry.groups else runs
         found.setdefault(entry.label, []).extend(members)
     return found
 
 
-def _shown_runs(chapter, profile, seeds, secondary_seeds, device, runs_dir, progress, overrides):
-    """(entry, its runs) for every entry the chapter shows: a list of runs, or of (replicate, runs) for ensembles."""
+def _entry_runs(chapter, profile, seeds, secondary_seeds, device, runs_dir, progress, overrides, shown_only=True):
+    """(entry, its runs) for every entry the chapter shows (`shown_only`) or declares: a list of runs, or of
+    (replicate, runs) for ensembles."""
     entries = [entry for entry in chapter_entries(chapter, profile, seeds, secondary_seeds, device, **overrides)
-               if entry.shown]
+               if entry.shown or not shown_only]
     train_all([config for entry in entries for config in entry.all_configs()], runs_dir, device)
 
     def runs(configs):
@@ -323,6 +344,19 @@ def _shown_runs(chapter, profile, seeds, secondary_seeds, device, runs_dir, prog
 
     return [(entry, [(replicate, runs(members)) for replicate, members in entry.groups] if entry.groups
              else runs(entry.configs)) for entry in entries]
+
+
+def seed_chains(runs_by_label: dict[str, list], labels: Sequence[str]) -> dict[int, list]:
+    """Per base seed, the runs of `labels` in that order ({seed: [teacher, BAN-1, …]}, from `chapter_runs`): a seed's
+    chain ends where a label has no run of that seed (BAN-3 only on the secondary seeds). Seeds in the order of the
+    first label's runs."""
+    chains: dict[int, list] = {}
+    for position, label in enumerate(labels):
+        for run in runs_by_label.get(label, []):
+            chain = chains.setdefault(run.config.base_seed, [])
+            if len(chain) == position:
+                chain.append(run)
+    return chains
 
 
 def book_records(profile: str, seeds: Sequence[int] | None = None, secondary_seeds: Sequence[int] | None = None,

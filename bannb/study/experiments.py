@@ -1,28 +1,27 @@
 """The book's experiments: the run configs and grids its chapters train, written once.
 
-Chapters share runs by asking for the same configs (`train_run` loads a finished run instead of
-retraining), so chapter 4 gets chapter 3's teachers, and the summary chapter asks, through the same
-functions, for exactly the runs the chapters trained.
+Chapters share runs by declaring the same configs (`bannb.study.chapters`; a finished run is loaded instead of
+retrained), so chapter 4 gets chapter 3's teachers, and the summary chapter reads, through the same declarations,
+exactly the runs the chapters trained.
 """
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import pandas as pd
 import torch
 
 from bannb.data import load_dataset, test_indices
 from bannb.image.config import RunConfig, build_model
-from bannb.image.training import run_dataloaders, seed_everything, train_run
+from bannb.image.training import run_dataloaders, seed_everything
 from bannb.lm.config import LMRunConfig
 from bannb.report.records import final_fields
-from bannb.runs.plan import train_all
 from bannb.runs.store import Run
 from bannb.study.claims import GRID_COLUMNS
 from bannb.study.convergence import fit_record
-from bannb.study.generations import born_again, chain_configs, generation_seed, teacher_config
+from bannb.study.generations import generation_seed, teacher_config
 from bannb.study.profiles import Profile, get_profile
 
 # BAN+L mixes the label loss and the teacher loss; the paper does not give the weight.
@@ -45,47 +44,18 @@ def book_config(profile: str | Profile, seed: int = 0, device: str = "cpu", **ov
     return teacher_config(get_profile(profile).book_config(device=device, seed=seed, **overrides))
 
 
-def teachers(profile: str | Profile, seeds: Sequence[int], device: str = "cpu", progress: bool = False,
-             runs_dir: Path | None = None, **overrides) -> list[Run]:
-    """One teacher (trained on the labels) per seed."""
-    configs = [book_config(profile, seed, device, **overrides) for seed in seeds]
-    train_all(configs, runs_dir, device)
-    return [train_run(book_config(profile, seed, device, **overrides), runs_dir, device, progress) for seed in seeds]
-
-
-def sequences(profile: str | Profile, seeds: Sequence[int], generations: int, loss: str = "ban", loss_params: dict | None = None,
-              student_arch: str | None = None, device: str = "cpu", progress: bool = False,
-              runs_dir: Path | None = None, **overrides) -> dict[int, list[Run]]:
-    """Per seed, [teacher, BAN-1, …, BAN-k] (`born_again`); the teacher is the same run `teachers` gives.
-    The runs not yet finished train first, on parallel workers (`plan.train_all`)."""
-    train_all([config for seed in seeds for config in chain_configs(book_config(profile, seed, device, **overrides),
-                                                                     generations, loss, loss_params, student_arch)],
-              runs_dir, device)
-    return {seed: born_again(book_config(profile, seed, device, **overrides), generations, loss, loss_params,
-                             student_arch, runs_dir, device, progress)
-            for seed in seeds}
-
-
-def students(profile: str | Profile, seeds: Sequence[int], loss: str = "ban", loss_params: dict | None = None,
-             student_arch: str | None = None, device: str = "cpu", progress: bool = False,
-             runs_dir: Path | None = None, **overrides) -> list[Run]:
-    """One first-generation student per seed, taught by that seed's teacher with `loss`."""
-    return [runs[1] for runs in sequences(profile, seeds, 1, loss, loss_params, student_arch, device, progress,
-                                          runs_dir, **overrides).values()]
-
-
 def extra_teacher_seeds(seeds: Sequence[int], count: int | None = None) -> list[int]:
     """`count` (default: as many as `seeds`) new seeds after the largest of `seeds`."""
     count = len(seeds) if count is None else count
     return list(range(max(seeds) + 1, max(seeds) + 1 + count))
 
 
-def independent_teacher_seeds(*chain_seeds: Sequence[int]) -> list[int]:
-    """Chapter 7's pool of independently trained teachers: `INDEPENDENT_TEACHERS` seeds after every seed that
+def independent_teacher_seeds(count: int, *chain_seeds: Sequence[int]) -> list[int]:
+    """Chapter 7's pool of independently trained teachers: `count` seeds (`Profile.independent_teachers`) after every seed that
     starts a born-again chain (`chain_seeds`: the central and the secondary seeds). A chain's own teacher in the
     pool would make an ensemble of independent teachers share a member with the born-again ensemble it is
     compared with, and Welch's interval assumes the two share nothing."""
-    return extra_teacher_seeds(sorted({seed for seeds in chain_seeds for seed in seeds}), INDEPENDENT_TEACHERS)
+    return extra_teacher_seeds(sorted({seed for seeds in chain_seeds for seed in seeds}), count)
 
 
 def disjoint_groups(runs: Sequence[Run], size: int) -> list[list[Run]]:
@@ -96,7 +66,7 @@ def disjoint_groups(runs: Sequence[Run], size: int) -> list[list[Run]]:
 def initial_test_logits(config: RunConfig, device: str = "cpu") -> torch.Tensor:
     """The test-set logits of the network `config` describes at its initial weights, before any training step.
 
-    The model is built as `train_run` builds it (same seed, same order of random draws), so these are the
+    The model is built as training builds it (`image.training.ImageTraining.prepare`) (same seed, same order of random draws), so these are the
     outputs the run starts from; BatchNorm normalises with each batch's statistics, as in a training step.
     The rows are in the order of `Run.test_labels()`.
     """
@@ -141,7 +111,6 @@ REGIME_CANDIDATES = {
     "batch 128 (half the steps)": dict(batch_size=128),
 }
 LONG_TEACHER_FACTOR = 2  # the equal-compute control: a teacher trained as long as teacher + student together
-INDEPENDENT_TEACHERS = 10  # chapter 7's pool of independent teachers: 5 disjoint pairs (the rule's n >= 5), 3 triples
 
 
 def regime_configs(profile: str | Profile, device: str = "cpu", **overrides) -> dict[str, RunConfig]:
@@ -159,17 +128,15 @@ def regime_configs(profile: str | Profile, device: str = "cpu", **overrides) -> 
             for label, change in REGIME_CANDIDATES.items()}
 
 
-def regime_records(profile: str | Profile, device: str = "cpu", runs_dir: Path | None = None, progress: bool = False,
-                   **overrides) -> pd.DataFrame:
-    """The regime study, one row per candidate (its seed-0 teacher): what it changes, how well the teacher fits
-    (`convergence.fit_record`), its test error and its training time."""
-    configs = regime_configs(profile, device, **overrides)
-    train_all(list(configs.values()), runs_dir, device)
+def regime_table(runs_by_label: Mapping[str, list[Run]]) -> pd.DataFrame:
+    """The regime study, one row per candidate of `REGIME_CANDIDATES` (its seed-0 teacher, from chapter 3's
+    `chapters.chapter_runs`): what it changes, how well the teacher fits (`convergence.fit_record`), its test error
+    and its training time."""
     rows = []
-    for label, config in configs.items():
-        run = train_run(config, runs_dir, device, progress)
+    for label in REGIME_CANDIDATES:
+        run = runs_by_label[label][0]
         rows.append(dict(candidate=label, **fit_record(run), test_error=100 * run.final["test_error"],
-                         train_size=config.train_size, epochs=config.epochs, arch=config.arch,
+                         train_size=run.config.train_size, epochs=run.config.epochs, arch=run.config.arch,
                          train_minutes=run.final["train_seconds"] / 60))
     return pd.DataFrame(rows)
 

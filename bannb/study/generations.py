@@ -13,8 +13,8 @@ import torch.nn.functional as F
 
 from bannb.errors import ConfigError
 from bannb.image.config import RunConfig
-from bannb.image.training import train_run
 from bannb.models import model_family
+from bannb.runs.lifecycle import train
 from bannb.runs.store import Run
 
 SEED_STRIDE = 1000  # a student's seed is its base seed + SEED_STRIDE × its generation: base seeds lie below it
@@ -61,10 +61,10 @@ def born_again(base: RunConfig, generations: int, loss: str = "ban", loss_params
         raise ConfigError(f"generations must be a positive integer, got {generations!r}")
     # Refuse a bad student loss or architecture before hours go into the teacher.
     dataclasses.replace(base, arch=student_arch or base.arch, loss=loss, loss_params=dict(loss_params or {}))
-    runs = [train_run(teacher_config(base), runs_dir, device, progress, log)]
+    runs = [train(teacher_config(base), runs_dir, device, progress, log)]
     for generation in range(1, generations + 1):
         config = student_config(base, runs[-1], generation, loss, loss_params, student_arch)
-        runs.append(train_run(config, runs_dir, device, progress, log))
+        runs.append(train(config, runs_dir, device, progress, log))
     return runs
 
 

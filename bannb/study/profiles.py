@@ -8,6 +8,8 @@ To add a profile, add one `Profile` to `PROFILES`.
 """
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -79,6 +81,9 @@ class Profile:
     wrn_dropout: float = 0.0  # dropout of Wide-ResNets (and only of them)
     seeds: tuple = (0, 1, 2)  # a chapter's central comparisons average over these
     secondary_seeds: tuple = (0, 1, 2)  # comparisons the budget allows fewer seeds (chapter 8's grid)
+    # chapter 7's pool of teachers on seeds in no born-again chain: 10 make 5 disjoint pairs (the verdict rule's
+    # n >= 5) and 3 triples
+    independent_teachers: int = 10
     book_overrides: dict = field(default_factory=dict)  # what the book's chapters change beyond the run defaults
     # chapter 8's grid: wrn_archs, densenet, depth_factors, …, and `linear`, the pixel-level linear classifier every
     # network of the chapter must beat
@@ -93,6 +98,9 @@ class Profile:
     map_seeds: tuple = (0, 1, 2, 3, 4)
     numbers_mean_nothing: bool = False  # a profile for tests: the note says not to read its results
     committed: bool = False  # the committed chapters carry this profile's outputs (executed in place, timed)
+    # the committed profile whose next cold book this one is: its plan trains (records only, timed apart in its own
+    # timings file) until every run is recorded, then it replaces that profile
+    staging_for: str | None = None
     # sized for a GPU: refused on a machine without CUDA unless the CPU is asked for explicitly (`resolve_device`)
     needs_gpu: bool = False
 
@@ -353,6 +361,15 @@ PROFILES = {profile.name: profile for profile in (
         valid_size=5000, precision="bf16", seeds=(0, 1, 2), secondary_seeds=(0, 1, 2), needs_gpu=True),
 )}
 
+# The next cold `cpu` book, trained in the background over several sessions (records only): the `cpu` profile with
+# the seeds that decide the central claims (20 paired seeds: chapter 11's power computation for the most demanding
+# central claim) and 5 secondary seeds (BAN-3, the equal-compute control, chapter 7's triples, the n >= 5 of the
+# verdict rule). Its runs are the `cpu` profile's wherever their configs agree, so no recorded run is trained again.
+PROFILES["cpu-next"] = dataclasses.replace(
+    PROFILES["cpu"], name="cpu-next", committed=False, staging_for="cpu",
+    purpose="The next cold cpu book, being trained: the cpu profile with 20 central and 5 secondary seeds.",
+    seeds=tuple(range(20)), secondary_seeds=tuple(range(5)),
+    independent_teachers=20)  # 10 disjoint pairs, 6 triples
 
 # The profile of the committed book, the default of the chapters and of the command line.
 DEFAULT_PROFILE = next(name for name, profile in PROFILES.items() if profile.committed)
