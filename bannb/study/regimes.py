@@ -12,6 +12,7 @@ rule, written before the map ran, that chooses the regime of chapters 3-8.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +23,7 @@ from bannb.paths import default_runs_dir
 from bannb.report.records import final_fields
 from bannb.runs.store import Run
 from bannb.study.claims import HELDOUT, every_run_has_pool
-from bannb.study.stats import MARGIN, Difference, family_verdicts, paired_difference
+from bannb.study.stats import MARGIN, MIN_PAIRS, Difference, family_verdicts, paired_difference
 from bannb.study.teaching import agreement_with_others, taught_means
 
 # the models of a cell, as the map chapter labels them (`chapters.regime_map_chapter`)
@@ -35,13 +36,32 @@ TAUGHT_FIELDS = ("teacher_mass_outside_top_seen", "teacher_mass_outside_top_clea
                  "label_smoothing_mass", "train_accuracy", "train_seconds")
 
 DECISION_RULE = """\
-Written before the map ran (issue #21): in every cell, "BAN-1 has lower error than its teacher" is judged by the
+Written before the map ran: in every cell, "BAN-1 has lower error than its teacher" is judged by the
 book's rule (n ≥ 5 seeds, on the test set and the held-out pool together) with Holm's adjustment across the map's
 cells. If it holds in one or more cells, chapters 3-8 move to the cheapest of them (the least measured training
 time of a teacher and its BAN-1) and are run there from scratch; otherwise they stay in the regime they have, and
 chapters 4 and 11 say that at this scale a born-again student does not beat its teacher, and show why from the
 map."""
 
+
+# The losses of the map's born-again students of a teacher: BAN-1 (the paper's loss) and, where the map trains them,
+# the student on the teacher's softmax at T = 4 (Hinton's loss, no labels) and BAN+L. The label-smoothing student is
+# a control: it never sees its teacher's outputs.
+BORN_AGAIN_LOSSES = ("ban", "kd", "ban+l")
+
+PATIENCE_RULE = f"""\
+Written before the map's longer teachers and its other students ran. A teacher is *finished* when its teacher of
+twice the epochs (on a cell's ladder of teacher lengths, the next rung up: 30 → 60 → 120 → 240 epochs) differs
+from it by less than the paper's margin ({MARGIN} points) on average. In every cell, each born-again student of each
+teacher (its BAN-1, and where the map trains them its student on the teacher's softmax at temperature 4 with no
+labels and its BAN+L student) is judged against its own teacher by the book's rule: "the student has lower error
+than its teacher", n ≥ {MIN_PAIRS} seeds, on the test set and the held-out pool together, with Holm's adjustment
+across every such comparison of the map. If one holds whose teacher is finished, chapter 4's generations (teacher
+→ BAN-1 → BAN-2, on at least {MIN_PAIRS} seeds) are also run in that cell, and chapters 4 and 11 report them beside
+the chapters' regime. If none does, the book says that at this scale a born-again student does not beat even a
+finished teacher, and shows the patience figure (BAN-1 − teacher against the teacher's epochs, per cell) as the
+evidence. Where no teacher is finished, or no student of a finished teacher has {MIN_PAIRS} seeds, it says that the
+map cannot tell."""
 
 def with_final_fields(frame: pd.DataFrame, fields=TAUGHT_FIELDS, runs_dir: Path | None = None) -> pd.DataFrame:
     """`frame` (run records) with `fields` of each run's final.json as columns, as recorded (fractions, nats,
@@ -82,6 +102,13 @@ def agreement_with_other_teachers(cell: pd.DataFrame, test_logits) -> dict[int, 
             for seed, run_id in zip(students["seed"], students["run_id"])}
 
 
+def is_finished(longer_mean: float, margin: float = MARGIN) -> bool:
+    """The book's rule for a finished teacher: its teacher of twice the epochs differs from it by less than `margin`
+    points on average (`longer_mean`: the mean paired difference 2× teacher − teacher); False where there is none
+    (NaN)."""
+    return False if math.isnan(longer_mean) else bool(abs(longer_mean) < margin)
+
+
 def cell_table(records: pd.DataFrame, test_logits=None, margin: float = MARGIN) -> pd.DataFrame:
     """One row per cell of the map's records (`chapter_records` of the map, with `with_final_fields`), in the order
     the cells come: the seeds, the teacher's error and clean training fit, what BAN-1 was taught (the teacher's mass
@@ -109,7 +136,7 @@ def cell_table(records: pd.DataFrame, test_logits=None, margin: float = MARGIN) 
             row.update({f"{name}_{key}": getattr(diff, attr, math.nan) if diff else math.nan
                         for key, attr in (("mean", "mean"), ("low", "low"), ("high", "high"), ("n", "n"),
                                           ("p", "p_value"))})
-        row["converged"] = bool(abs(row["longer_mean"]) < margin) if not math.isnan(row["longer_mean"]) else False
+        row["converged"] = is_finished(row["longer_mean"], margin)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -159,3 +186,101 @@ def gain_regression(records: pd.DataFrame) -> dict:
     half = float(stats.t.ppf(0.975, n - 2)) * fit.stderr
     return dict(slope=float(fit.slope), low=float(fit.slope - half), high=float(fit.slope + half),
                 intercept=float(fit.intercept), r=float(fit.rvalue), n=n)
+
+
+# ---------------------------------------------------------------- patience: the rule for finished teachers
+
+
+def _teachers_by_length(records: pd.DataFrame, value: str) -> dict[tuple[str, int], dict]:
+    """(cell, epochs) -> {seed: error} of the map's teachers (loss "ce"), by the `epochs` column of the records."""
+    teachers = records[records["loss"] == "ce"]
+    return {(cell, int(epochs)): dict(zip(rows["seed"], rows[value]))
+            for (cell, epochs), rows in teachers.groupby(["cell", "epochs"], sort=False)}
+
+
+def teacher_lengths(records: pd.DataFrame, margin: float = MARGIN) -> pd.DataFrame:
+    """One row per cell and length of its teachers (the map's records with their `epochs` and `loss` columns): the
+    seeds, the mean error (on `judged_value`), the paired difference of the teacher of twice the epochs against it
+    (`longer_*`, points: NaN where the map has none) and whether the teacher is finished (`is_finished`)."""
+    value = judged_value(records)
+    teachers = _teachers_by_length(records, value)
+    rows = []
+    for (cell, epochs), errors in teachers.items():
+        longer = teachers.get((cell, 2 * epochs))
+        diff = paired_difference(errors, longer) if longer and set(errors) & set(longer) else None
+        mean = diff.mean if diff else math.nan
+        rows.append(dict(cell=cell, epochs=epochs, seeds=len(errors), error=float(np.mean(list(errors.values()))),
+                         longer_mean=mean, longer_low=diff.low if diff else math.nan,
+                         longer_high=diff.high if diff else math.nan, longer_n=diff.n if diff else 0,
+                         finished=is_finished(mean, margin)))
+    return pd.DataFrame(rows, columns=["cell", "epochs", "seeds", "error", "longer_mean", "longer_low", "longer_high",
+                                       "longer_n", "finished"])
+
+
+@dataclass(frozen=True)
+class PatienceOutcome:
+    """What the rule for finished teachers (`PATIENCE_RULE`) found: every comparison of a born-again student with
+    its own teacher (`comparisons`), the teachers' lengths and whether each is finished (`teachers`), the cells
+    where chapter 4's generations are also run (none: empty) and the sentence the chapters print."""
+
+    comparisons: pd.DataFrame
+    teachers: pd.DataFrame
+    generation_cells: tuple
+    sentence: str
+
+
+def patience_rule(records: pd.DataFrame, margin: float = MARGIN) -> PatienceOutcome:
+    """`PATIENCE_RULE` applied to the map's records (`chapter_records` of the map: `cell`, `model`, `seed`, `loss`,
+    `epochs` and the errors): every student of `BORN_AGAIN_LOSSES` against its own teacher (the cell's teacher of
+    the same seed and length: a map student trains as long as its teacher), judged by the book's rule with Holm's
+    adjustment across all of them (`stats.family_verdicts`); a comparison wins where it holds and its teacher is
+    finished (`teacher_lengths`)."""
+    value = judged_value(records)
+    teachers = _teachers_by_length(records, value)
+    lengths = teacher_lengths(records, margin)
+    finished = {(row.cell, row.epochs): row.finished for row in lengths.itertuples()}
+    students = records[records["loss"].isin(BORN_AGAIN_LOSSES)]
+    rows, differences = [], []
+    for (cell, epochs, model), group in students.groupby(["cell", "epochs", "model"], sort=False):
+        teacher = teachers.get((cell, int(epochs)), {})
+        errors = dict(zip(group["seed"], group[value]))
+        diff = paired_difference(teacher, errors) if set(teacher) & set(errors) else None
+        differences.append(diff)
+        rows.append(dict(cell=cell, epochs=int(epochs), student=model, loss=group["loss"].iloc[0],
+                         n=diff.n if diff else 0, mean=diff.mean if diff else math.nan,
+                         low=diff.low if diff else math.nan, high=diff.high if diff else math.nan,
+                         finished=finished.get((cell, int(epochs)), False)))
+    judged = family_verdicts(differences, ["lower"] * len(differences), [margin] * len(differences))
+    comparisons = pd.DataFrame([dict(row, verdict=verdicts["verdict"], p_adjusted=verdicts["p_adjusted"])
+                                for row, verdicts in zip(rows, judged)],
+                               columns=["cell", "epochs", "student", "loss", "n", "mean", "low", "high", "finished",
+                                        "verdict", "p_adjusted"])
+    comparisons["wins"] = (comparisons["verdict"] == "holds") & comparisons["finished"].astype(bool)
+    cells = tuple(dict.fromkeys(comparisons.loc[comparisons["wins"], "cell"]))
+    return PatienceOutcome(comparisons, lengths, cells, _patience_sentence(comparisons, lengths, margin))
+
+
+def _patience_sentence(comparisons: pd.DataFrame, lengths: pd.DataFrame, margin: float) -> str:
+    winners = comparisons[comparisons["wins"]]
+    if len(winners):
+        named = "; ".join(f"{row.student} of the {row.epochs}-epoch teacher in {row.cell} ({row.mean:+.2f} points, "
+                          f"95% CI {row.low:+.2f} to {row.high:+.2f}, n = {row.n})" for row in winners.itertuples())
+        cells = list(dict.fromkeys(winners["cell"]))
+        return (f"A born-again student beats a finished teacher by the book's rule: {named}. Chapter 4's generations "
+                f"(teacher → BAN-1 → BAN-2) are also run in {', '.join(cells)}, and chapters 4 and 11 report them "
+                f"beside the chapters' regime.")
+    figure = "the patience figure (BAN-1 − teacher against the teacher's epochs) shows how the gap moves"
+    if not lengths["finished"].any():
+        return (f"No teacher of the map is finished by the book's rule (wherever the map has a teacher of twice the "
+                f"epochs, it differs by {margin} points or more), so the map cannot say whether a born-again student "
+                f"beats a finished teacher at this scale; {figure} as the teachers train longer.")
+    judged = comparisons[comparisons["finished"].astype(bool) & (comparisons["n"] >= MIN_PAIRS)]
+    if judged.empty:
+        return (f"No born-again student of a finished teacher has the {MIN_PAIRS} seeds the book's rule needs, so the "
+                f"map cannot say whether one beats a finished teacher at this scale; {figure} as the teachers train "
+                f"longer.")
+    noun = "comparison" if len(judged) == 1 else "comparisons"
+    return (f"At this scale a born-again student does not beat even a finished teacher: in none of the map's "
+            f"{len(judged)} {noun} of a born-again student with a finished teacher does it have lower error by the "
+            f"book's rule (Holm's adjustment across all {len(comparisons)} of the map's comparisons). The patience "
+            f"figure, BAN-1 − teacher against the teacher's epochs in each cell, is the evidence.")
