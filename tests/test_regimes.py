@@ -248,3 +248,21 @@ def test_fewer_than_five_seeds_decide_nothing():
     assert outcome.sentence.startswith("No born-again student of a finished teacher has the 5 seeds the book's rule "
                                        "needs")
     assert teacher_lengths(records)["seeds"].tolist() == [4, 4]
+
+
+def test_records_of_runs_from_before_the_split_read_it_as_nan(tmp_path):
+    """A student recorded before dark knowledge was recorded apart from mistakes: its new fields read as NaN."""
+    import json
+
+    from bannb.study.regimes import TAUGHT_FIELDS, with_final_fields
+    for run_id, final in (("old", dict(teacher_mass_outside_top_seen=0.2)),
+                          ("new", dict(teacher_mass_outside_top_seen=0.2, teacher_mass_outside_top_right_seen=0.1,
+                                       teacher_mass_outside_top_wrong_seen=None))):
+        (tmp_path / run_id).mkdir()
+        (tmp_path / run_id / "final.json").write_text(json.dumps(final))
+    frame = with_final_fields(pd.DataFrame({"model": [STUDENT, STUDENT], "run_id": ["old", "new"]}), runs_dir=tmp_path)
+    assert {"teacher_mass_outside_top_right_seen", "teacher_mass_outside_top_wrong_seen"} <= set(TAUGHT_FIELDS)
+    assert frame["teacher_mass_outside_top_seen"].tolist() == [0.2, 0.2]
+    assert math.isnan(frame.loc[0, "teacher_mass_outside_top_right_seen"])
+    assert frame.loc[1, "teacher_mass_outside_top_right_seen"] == 0.1
+    assert frame["teacher_mass_outside_top_wrong_seen"].isna().all()  # null: a teacher without mistakes

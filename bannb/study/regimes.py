@@ -31,8 +31,13 @@ TEACHER, STUDENT, SMOOTHED, LONGER = "Teacher", "BAN-1", "Label smoothing", "Tea
 
 # What a run's final.json says about what its teacher taught it and how much of it it took (`study.teaching`),
 # and what it cost; read into the records by `with_final_fields`.
+# The mass outside the top class is also recorded apart on the views whose top class is right (dark knowledge) and
+# on those whose top class is wrong (mistakes); runs recorded before that was have NaN there.
 TAUGHT_FIELDS = ("teacher_mass_outside_top_seen", "teacher_mass_outside_top_clean", "teacher_entropy_seen",
-                 "teacher_targets_wrong_seen", "test_agreement_with_teacher", "test_kl_teacher_student",
+                 "teacher_targets_wrong_seen", "teacher_targets_wrong_clean",
+                 "teacher_mass_outside_top_right_seen", "teacher_mass_outside_top_wrong_seen",
+                 "teacher_mass_outside_top_right_clean", "teacher_mass_outside_top_wrong_clean",
+                 "test_agreement_with_teacher", "test_kl_teacher_student",
                  "label_smoothing_mass", "train_accuracy", "train_seconds")
 
 DECISION_RULE = """\
