@@ -23,11 +23,40 @@ from bannb.paths import default_runs_dir
 from bannb.report.records import final_fields
 from bannb.runs.store import Run
 from bannb.study.claims import HELDOUT, every_run_has_pool
+from bannb.study.experiments import BAN_L_PARAMS
 from bannb.study.stats import MARGIN, MIN_PAIRS, Difference, family_verdicts, paired_difference
 from bannb.study.teaching import agreement_with_others, taught_means
 
 # the models of a cell, as the map chapter labels them (`chapters.regime_map_chapter`)
 TEACHER, STUDENT, SMOOTHED, LONGER = "Teacher", "BAN-1", "Label smoothing", "Teacher (2× epochs)"
+KD_T4, BAN_L = "KD T=4", "BAN+L"
+
+
+def rung_teacher(epochs: int) -> str:
+    """The label of a cell's ladder teacher of `epochs` (`Profile.map_ladder`), where it is neither the cell's
+    teacher nor its 2× teacher."""
+    return f"Teacher ({epochs} epochs)"
+
+
+def rung_student(epochs: int) -> str:
+    """The label of the BAN-1 of a cell's ladder teacher of `epochs`, where that is not the cell's teacher."""
+    return f"BAN-1 ({epochs} epochs)"
+
+
+@dataclass(frozen=True)
+class MapStudent:
+    """A student of every cell's teacher beyond BAN-1 and label smoothing (`Profile.map_students`): its label,
+    loss and the loss's parameters."""
+
+    label: str
+    loss: str
+    params: dict
+
+
+# Softer targets, the same wrong top classes: Hinton's loss at T = 4 (T² scaled) with no label term (alpha 1).
+# Mistakes overruled: the paper's BAN+L, teacher and labels.
+MAP_STUDENTS = {"kd-t4": MapStudent(KD_T4, "kd", dict(temperature=4.0, alpha=1.0)),
+                "ban+l": MapStudent(BAN_L, "ban+l", BAN_L_PARAMS)}
 
 # What a run's final.json says about what its teacher taught it and how much of it it took (`study.teaching`),
 # and what it cost; read into the records by `with_final_fields`.
@@ -52,7 +81,7 @@ map."""
 # The losses of the map's born-again students of a teacher: BAN-1 (the paper's loss) and, where the map trains them,
 # the student on the teacher's softmax at T = 4 (Hinton's loss, no labels) and BAN+L. The label-smoothing student is
 # a control: it never sees its teacher's outputs.
-BORN_AGAIN_LOSSES = ("ban", "kd", "ban+l")
+BORN_AGAIN_LOSSES = ("ban", *(student.loss for student in MAP_STUDENTS.values()))
 
 PATIENCE_RULE = f"""\
 Written before the map's longer teachers and its other students ran. A teacher is *finished* when its teacher of
