@@ -266,3 +266,72 @@ def test_records_of_runs_from_before_the_split_read_it_as_nan(tmp_path):
     assert math.isnan(frame.loc[0, "teacher_mass_outside_top_right_seen"])
     assert frame.loc[1, "teacher_mass_outside_top_right_seen"] == 0.1
     assert frame["teacher_mass_outside_top_wrong_seen"].isna().all()  # null: a teacher without mistakes
+
+
+# ---------------------------------------------------------------- the factors together
+
+def factor_points(coefficients, collinear=False, noise=0.05, seeds=range(6)):
+    """Students of three cells with known effects: gain = the cell's offset + Σ coefficient × factor + noise; the
+    factors vary within cells independently (or mistakes ≈ 0.8 × dark knowledge where `collinear`)."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for offset, cell in zip((0.0, -1.0, 2.0), ("a", "b", "c")):
+        for seed in seeds:
+            for student in range(4):
+                dark = rng.uniform(2, 30)
+                mistakes = 0.8 * dark + rng.normal(0, 0.05) if collinear else rng.uniform(0, 20)
+                unfinished = rng.uniform(0, 4)
+                gain = (offset + coefficients[0] * dark + coefficients[1] * mistakes + coefficients[2] * unfinished
+                        + rng.normal(0, noise))
+                rows.append(dict(cell=cell, seed=seed, student=f"s{student}", gain=gain, dark=dark, mistakes=mistakes,
+                                 unfinished=unfinished))
+    return pd.DataFrame(rows)
+
+
+def test_the_joint_fit_recovers_known_effects_within_cells():
+    from bannb.study.regimes import fit_sentence, joint_fit
+    truth = (0.05, -0.1, 0.5)
+    fit = joint_fit(factor_points(truth), draws=400).set_index("factor")
+    assert fit["coefficient"].tolist() == pytest.approx(truth, abs=0.01)
+    # every interval excludes zero and is tight about the truth (6 seeds: the percentiles need not cover it exactly)
+    assert ((fit["low"] > 0) | (fit["high"] < 0)).all()
+    assert fit["low"].tolist() == pytest.approx(truth, abs=0.02) and fit["high"].tolist() == pytest.approx(truth, abs=0.02)
+    assert fit["n"].iloc[0] == 72 and fit["seeds"].iloc[0] == 6
+    sentence = fit_sentence(fit.reset_index())
+    assert sentence.startswith("Within cells, with the three factors fitted together (72 students, 95% bootstrap "
+                               "intervals over 6 seeds): the more dark knowledge, the more a student gains over its "
+                               "teacher (+0.5")
+    assert "the more mistakes, the less a student gains" in sentence
+    assert "the more unfinishedness, the more a student gains" in sentence
+
+
+def test_the_fit_says_when_the_data_cannot_separate_two_factors():
+    from bannb.study.regimes import fit_sentence, joint_fit
+    fit = joint_fit(factor_points((0.02, 0.0, 0.0), collinear=True, noise=0.3), draws=400)
+    rows = fit.set_index("factor")
+    assert rows.loc["dark", "low"] < 0 < rows.loc["dark", "high"]
+    assert rows.loc["mistakes", "low"] < 0 < rows.loc["mistakes", "high"]
+    assert rows.loc["dark", "corr_mistakes"] < -0.9
+    sentence = fit_sentence(fit)
+    assert "the data cannot separate dark knowledge and mistakes" in sentence
+    assert sentence.endswith("unfinishedness makes no clear difference.")
+
+
+def test_the_factors_of_each_student_come_from_its_records():
+    from bannb.study.regimes import gain_factors, joint_fit
+    records = ladder_records("c", {30: 12.0, 60: 11.0, 120: 10.9},
+                             {(STUDENT, "ban", 30): 0.5, ("BAN-1 (60 epochs)", "ban", 60): 0.2,
+                              (SMOOTHED, "ls", 30): 1.0})
+    records = records.assign(teacher_mass_outside_top_right_seen=0.1, teacher_targets_wrong_seen=0.02)
+    points = gain_factors(records)
+    # BAN-1 of both rungs (the label-smoothing control is no born-again student; the 120-epoch rung has no student)
+    assert sorted(set(points["student"])) == ["BAN-1", "BAN-1 (60 epochs)"] and len(points) == 10
+    first = points[(points["student"] == STUDENT) & (points["seed"] == 0)].iloc[0]
+    assert first["dark"] == pytest.approx(10.0) and first["mistakes"] == pytest.approx(2.0)
+    assert first["unfinished"] == pytest.approx(1.0)  # the 60-epoch teacher is 1 point better
+    assert first["gain"] == pytest.approx(0.5 - 0.05 * math.cos(0 + len(STUDENT)))
+    rung = points[points["student"] == "BAN-1 (60 epochs)"]
+    assert rung["unfinished"].tolist() == pytest.approx([0.1] * 5)  # against the 120-epoch rung
+    # old records (no split) give no points; too few points give no fit
+    assert gain_factors(records.assign(teacher_mass_outside_top_right_seen=np.nan)).empty
+    assert joint_fit(points.head(3))["coefficient"].isna().all()

@@ -318,3 +318,108 @@ def _patience_sentence(comparisons: pd.DataFrame, lengths: pd.DataFrame, margin:
             f"{len(judged)} {noun} of a born-again student with a finished teacher does it have lower error by the "
             f"book's rule (Holm's adjustment across all {len(comparisons)} of the map's comparisons). The patience "
             f"figure, BAN-1 − teacher against the teacher's epochs in each cell, is the evidence.")
+
+
+# ---------------------------------------------------------------- what makes a student win: the factors together
+
+# The three candidate causes of a born-again student's gain over its own teacher, as `gain_factors` names them.
+FACTORS = {"dark": "dark knowledge (the teacher's mass outside its top class where that class is right)",
+           "mistakes": "mistakes (the share of the teacher's top classes that are wrong)",
+           "unfinished": "unfinishedness (how much better the teacher's 2× teacher is)"}
+INSEPARABLE_CORRELATION = -0.7  # two coefficients this anti-correlated across the bootstrap trade off one for the other
+
+
+def gain_factors(records: pd.DataFrame) -> pd.DataFrame:
+    """One row per born-again student (`BORN_AGAIN_LOSSES`) of the map's records (with `with_final_fields`, and
+    `epochs` and `loss`): its cell and seed, its gain over its own teacher (`gain`: teacher − student, points, on
+    `judged_value`), its teacher's mass outside the top class on the views it saw whose top class is right (`dark`,
+    %), the share of those views whose top class is wrong (`mistakes`, %) and how unfinished its teacher is
+    (`unfinished`: teacher − its 2× teacher of the same seed, points). Students without all of these are left out
+    (a teacher without a 2× teacher, a record from before dark knowledge was recorded apart)."""
+    value = judged_value(records)
+    teachers = _teachers_by_length(records, value)
+    students = records[records["loss"].isin(BORN_AGAIN_LOSSES)]
+    rows = []
+    for row in students.itertuples(index=False):
+        own = teachers.get((row.cell, int(row.epochs)), {})
+        longer = teachers.get((row.cell, 2 * int(row.epochs)), {})
+        if row.seed in own and row.seed in longer:
+            rows.append(dict(cell=row.cell, seed=row.seed, student=row.model,
+                             gain=own[row.seed] - getattr(row, value),
+                             dark=100 * row.teacher_mass_outside_top_right_seen,
+                             mistakes=100 * row.teacher_targets_wrong_seen,
+                             unfinished=own[row.seed] - longer[row.seed]))
+    frame = pd.DataFrame(rows, columns=["cell", "seed", "student", "gain", *FACTORS])
+    return frame.dropna(subset=["gain", *FACTORS]).reset_index(drop=True)
+
+
+def _least_squares(points: pd.DataFrame) -> np.ndarray:
+    """The factors' coefficients of gain ~ factors + one intercept per cell (the cell as a fixed effect)."""
+    cells = pd.get_dummies(points["cell"]).to_numpy(dtype=float)
+    design = np.column_stack([points[list(FACTORS)].to_numpy(dtype=float), cells])
+    coefficients, *_ = np.linalg.lstsq(design, points["gain"].to_numpy(dtype=float), rcond=None)
+    return coefficients[:len(FACTORS)]
+
+
+def joint_fit(points: pd.DataFrame, draws: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """The least-squares fit of each student's gain over its teacher on the three factors together (`gain_factors`:
+    points of gain per point of each factor), the cell a fixed effect so that the effects are read within cells;
+    95% percentile intervals from `draws` bootstrap samples of the seeds (a drawn seed brings all its runs, in every
+    cell). One row per factor: `coefficient`, `low`, `high`, the points and seeds it rests on; and the bootstrap
+    correlation of each pair of coefficients (`corr_<factor>` columns). NaN where the design cannot be fitted (fewer
+    points than unknowns, or no seeds to draw)."""
+    seeds = sorted(set(points["seed"]))
+    unknowns = len(FACTORS) + points["cell"].nunique()
+    nan = pd.DataFrame({"factor": list(FACTORS), "coefficient": math.nan, "low": math.nan, "high": math.nan,
+                        "n": len(points), "seeds": len(seeds), **{f"corr_{name}": math.nan for name in FACTORS}})
+    if len(points) <= unknowns or len(seeds) < 2:
+        return nan
+    estimate = _least_squares(points)
+    generator = np.random.default_rng(seed)
+    by_seed = {s: points[points["seed"] == s] for s in seeds}
+    samples = []
+    for _ in range(draws):
+        drawn = pd.concat([by_seed[s] for s in generator.choice(seeds, size=len(seeds))], ignore_index=True)
+        if len(drawn) > unknowns and drawn["cell"].nunique() == points["cell"].nunique():
+            samples.append(_least_squares(drawn))
+    samples = np.array(samples)
+    low, high = np.percentile(samples, [2.5, 97.5], axis=0)
+    correlation = np.corrcoef(samples, rowvar=False)
+    return pd.DataFrame({"factor": list(FACTORS), "coefficient": estimate, "low": low, "high": high,
+                         "n": len(points), "seeds": len(seeds),
+                         **{f"corr_{name}": correlation[:, position] for position, name in enumerate(FACTORS)}})
+
+
+def fit_sentence(fit: pd.DataFrame) -> str:
+    """When a born-again student wins, in one sentence computed from `joint_fit`: the factors whose interval excludes
+    zero, with their direction and size; the pairs that both cover zero yet trade off across the bootstrap
+    (correlation ≤ `INSEPARABLE_CORRELATION`): "the data cannot separate X and Y"; and the rest as making no clear
+    difference."""
+    if fit["coefficient"].isna().all():
+        return (f"With {int(fit['n'].iloc[0])} students on {int(fit['seeds'].iloc[0])} seeds the map cannot fit its "
+                f"students' gains on the three factors together.")
+    rows = fit.set_index("factor")
+    names = {factor: text.split(" (")[0] for factor, text in FACTORS.items()}
+    units = {"dark": "per 10 points", "mistakes": "per 10 points", "unfinished": "per point"}
+    scale = {"dark": 10, "mistakes": 10, "unfinished": 1}
+    clauses, unclear = [], []
+    for factor in FACTORS:
+        row = rows.loc[factor]
+        if row["low"] > 0 or row["high"] < 0:
+            direction = "more" if row["coefficient"] > 0 else "less"
+            clauses.append(f"the more {names[factor]}, the {direction} a student gains over its teacher "
+                           f"({scale[factor] * row['coefficient']:+.2f} points {units[factor]}, 95% CI "
+                           f"{scale[factor] * row['low']:+.2f} to {scale[factor] * row['high']:+.2f})")
+        else:
+            unclear.append(factor)
+    paired = set()
+    for position, first in enumerate(unclear):
+        for second in unclear[position + 1:]:
+            if rows.loc[first, f"corr_{second}"] <= INSEPARABLE_CORRELATION:
+                clauses.append(f"the data cannot separate {names[first]} and {names[second]}")
+                paired |= {first, second}
+    rest = [names[factor] for factor in unclear if factor not in paired]
+    if rest:
+        clauses.append(f"{' and '.join(rest)} {'makes' if len(rest) == 1 else 'make'} no clear difference")
+    return (f"Within cells, with the three factors fitted together ({int(rows['n'].iloc[0])} students, 95% bootstrap "
+            f"intervals over {int(rows['seeds'].iloc[0])} seeds): " + "; ".join(clauses) + ".")
