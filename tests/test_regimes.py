@@ -318,7 +318,7 @@ def test_the_fit_says_when_the_data_cannot_separate_two_factors():
 
 
 def test_the_factors_of_each_student_come_from_its_records():
-    from bannb.study.regimes import gain_factors, joint_fit
+    from bannb.study.regimes import fit_sentence, gain_factors, joint_fit
     records = ladder_records("c", {30: 12.0, 60: 11.0, 120: 10.9},
                              {(STUDENT, "ban", 30): 0.5, ("BAN-1 (60 epochs)", "ban", 60): 0.2,
                               (SMOOTHED, "ls", 30): 1.0})
@@ -335,3 +335,7 @@ def test_the_factors_of_each_student_come_from_its_records():
     # old records (no split) give no points; too few points give no fit
     assert gain_factors(records.assign(teacher_mass_outside_top_right_seen=np.nan)).empty
     assert joint_fit(points.head(3))["coefficient"].isna().all()
+    few = joint_fit(factor_points((0.05, -0.1, 0.5), seeds=range(4)))
+    assert few["coefficient"].isna().all()  # 4 seeds: fewer than the rule's 5
+    assert fit_sentence(few) == ("With 48 students on 4 seeds the map cannot fit its students' gains on the three "
+                                 "factors together.")

@@ -367,12 +367,13 @@ def joint_fit(points: pd.DataFrame, draws: int = 2000, seed: int = 0) -> pd.Data
     95% percentile intervals from `draws` bootstrap samples of the seeds (a drawn seed brings all its runs, in every
     cell). One row per factor: `coefficient`, `low`, `high`, the points and seeds it rests on; and the bootstrap
     correlation of each pair of coefficients (`corr_<factor>` columns). NaN where the design cannot be fitted (fewer
-    points than unknowns, or no seeds to draw)."""
+    points than unknowns) or the seeds are fewer than the book's rule needs (`MIN_PAIRS`: a bootstrap over two
+    seeds has two draws' worth of intervals)."""
     seeds = sorted(set(points["seed"]))
     unknowns = len(FACTORS) + points["cell"].nunique()
     nan = pd.DataFrame({"factor": list(FACTORS), "coefficient": math.nan, "low": math.nan, "high": math.nan,
                         "n": len(points), "seeds": len(seeds), **{f"corr_{name}": math.nan for name in FACTORS}})
-    if len(points) <= unknowns or len(seeds) < 2:
+    if len(points) <= unknowns or len(seeds) < MIN_PAIRS:
         return nan
     estimate = _least_squares(points)
     generator = np.random.default_rng(seed)
