@@ -136,6 +136,22 @@ def test_hinton_kd_gradient_has_temperature_scaling(logits):
     torch.testing.assert_close(grad, ((soft + hard) / BATCH).float(), rtol=1e-5, atol=1e-7)
 
 
+def test_the_maps_kd_student_learns_the_softened_teacher_alone(logits):
+    """The map's "KD T=4" student (`regimes.MAP_STUDENTS`): Hinton's loss with no label term, T² scaled, whose
+    per-sample gradient is T·(q_T − p_T) whatever the labels."""
+    from bannb.study.regimes import MAP_STUDENTS
+    student, teacher, labels = logits
+    kd = MAP_STUDENTS["kd-t4"]
+    loss = make_loss(kd.loss, **kd.params)
+    temperature = kd.params["temperature"]
+    assert temperature == 4.0
+    grad = grad_of(lambda z: loss(z, labels, teacher), student)
+    expected = temperature * (F.softmax(student / temperature, 1) - F.softmax(teacher / temperature, 1)) / BATCH
+    torch.testing.assert_close(grad, expected.float(), rtol=1e-5, atol=1e-7)
+    other_labels = (labels + 1) % CLASSES
+    assert loss(student, other_labels, teacher).item() == loss(student, labels, teacher).item()
+
+
 def test_kd_uses_batchmean_not_class_mean(logits):
     student, teacher, labels = logits
     kl = F.kl_div(F.log_softmax(student, 1), F.log_softmax(teacher, 1), log_target=True, reduction="sum") / BATCH

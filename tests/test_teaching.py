@@ -4,7 +4,15 @@ import math
 import pytest
 import torch
 
-from bannb.study.teaching import agreement_with_others, dark_knowledge, fidelity, targets_wrong, taught_record
+from bannb.study.teaching import (
+    agreement_with_others,
+    dark_knowledge,
+    fidelity,
+    right_and_wrong,
+    targets_wrong,
+    taught_means,
+    taught_record,
+)
 
 
 def logits_of(probs):
@@ -31,8 +39,39 @@ def test_targets_wrong_and_the_named_record():
     labels = torch.tensor([0, 1, 1, 1])
     assert targets_wrong(teacher, labels) == 0.5
     record = taught_record(teacher, labels, "seen")
-    assert set(record) == {"teacher_mass_outside_top_seen", "teacher_entropy_seen", "teacher_targets_wrong_seen"}
+    assert set(record) == {"teacher_mass_outside_top_seen", "teacher_entropy_seen", "teacher_targets_wrong_seen",
+                           "teacher_mass_outside_top_right_seen", "teacher_mass_outside_top_wrong_seen"}
     assert record["teacher_mass_outside_top_seen"] == pytest.approx((0.4 + 0.2 + 0.4 + 0.5) / 4)
+    # rows 0 and 1 are right (mass 0.4, 0.2), rows 2 and 3 wrong (0.4, 0.5)
+    assert record["teacher_mass_outside_top_right_seen"] == pytest.approx(0.3)
+    assert record["teacher_mass_outside_top_wrong_seen"] == pytest.approx(0.45)
+
+
+def test_dark_knowledge_apart_from_mistakes():
+    teacher = logits_of([[0.7, 0.2, 0.1], [0.1, 0.9, 0.0 + 1e-300], [0.5, 0.25, 0.25]])
+    labels = torch.tensor([0, 1, 2])  # the last row's top class (0) is wrong
+    split = right_and_wrong(teacher, labels)
+    assert split == {"right": pytest.approx((0.3 + 0.1) / 2), "wrong": pytest.approx(0.5)}
+    # the total is the two parts weighted by the shares of right and wrong rows
+    wrong = targets_wrong(teacher, labels)
+    total = dark_knowledge(teacher)["mass_outside_top"]
+    assert total == pytest.approx((1 - wrong) * split["right"] + wrong * split["wrong"])
+    # a teacher without mistakes has no wrong rows to average (null in the record), nor one without a right row
+    assert right_and_wrong(teacher[:2], labels[:2]) == {"right": pytest.approx(0.2), "wrong": None}
+    assert right_and_wrong(teacher[2:], labels[2:]) == {"right": None, "wrong": pytest.approx(0.5)}
+
+
+def test_taught_means_read_records_without_the_split_as_nan():
+    import pandas as pd
+    old = pd.DataFrame({"teacher_mass_outside_top_seen": [0.1, 0.3], "teacher_mass_outside_top_clean": [0.1, 0.1],
+                        "teacher_entropy_seen": [0.2, 0.4], "teacher_targets_wrong_seen": [0.05, 0.15],
+                        "test_agreement_with_teacher": [0.9, 0.8], "test_kl_teacher_student": [0.1, 0.3]})
+    means = taught_means(old)
+    assert means["mass_seen"] == pytest.approx(20.0) and means["targets_wrong_seen"] == pytest.approx(10.0)
+    assert math.isnan(means["mass_right_seen"]) and math.isnan(means["mass_wrong_seen"])
+    new = old.assign(teacher_mass_outside_top_right_seen=[0.08, 0.2], teacher_mass_outside_top_wrong_seen=[0.5, 0.8])
+    assert taught_means(new)["mass_right_seen"] == pytest.approx(14.0)
+    assert taught_means(new)["mass_wrong_seen"] == pytest.approx(65.0)
 
 
 def test_fidelity_kl_is_zero_for_the_same_outputs_and_matches_the_formula():
@@ -67,6 +106,11 @@ def test_a_students_record_says_what_it_was_taught_and_how_much_it_took(fashion_
         assert 0 < final[f"teacher_mass_outside_top_{where}"] < 0.9
         assert 0 < final[f"teacher_entropy_{where}"] <= math.log(10)
         assert 0 <= final[f"teacher_targets_wrong_{where}"] <= 1
+        # dark knowledge apart from mistakes: the two parts, weighted by the shares of right and wrong targets
+        wrong, right_mass, wrong_mass = (final[f"teacher_{name}_{where}"] for name in (
+            "targets_wrong", "mass_outside_top_right", "mass_outside_top_wrong"))
+        assert final[f"teacher_mass_outside_top_{where}"] == pytest.approx(
+            (1 - wrong) * (right_mass or 0) + wrong * (wrong_mass or 0))
     assert final["teacher_targets_wrong_clean"] == final["teacher_train_targets_wrong"]
     stored = fidelity(teacher.test_logits().float(), student.test_logits().float())
     assert final["test_agreement_with_teacher"] == pytest.approx(stored["agreement"], abs=2 / 128)

@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 
 import pandas as pd
 
-from bannb.errors import ConfigError
+from bannb.errors import ConfigError, unknown_choice
 from bannb.models import densenet_variants
 from bannb.report.records import ensemble_records, lm_run_records, record_runs, run_records
 from bannb.runs.kinds import kind_of
@@ -26,6 +26,7 @@ from bannb.study.experiments import (
     CENTRAL_GENERATIONS,
     LM_CHAPTER,
     LM_MODELS,
+    LONG_TEACHER_FACTOR,
     _grid_overrides,
     book_config,
     chapter_seeds,
@@ -38,6 +39,7 @@ from bannb.study.experiments import (
 )
 from bannb.study.generations import chain_configs
 from bannb.study.profiles import Profile, check_seeds, get_profile
+from bannb.study.regimes import LONGER, MAP_STUDENTS, SMOOTHED, STUDENT, TEACHER, rung_student, rung_teacher
 
 RECORDS = {"image": run_records, "lm": lm_run_records}  # a kind of run (`bannb.runs.kinds`) -> its tidy records
 
@@ -185,24 +187,54 @@ def language_models_chapter(profile, seeds: Seeds, device, **overrides) -> list[
 def regime_map_chapter(profile, seeds: Seeds, device, **overrides) -> list[Entry]:
     """10_regime_map: in every cell of the profile's map (`Profile.regime_map`, column `cell`) on its seeds
     (`Profile.map_seeds`): the teacher, its BAN-1, a label-smoothing student of the same teacher (smoothed by the
-    teacher's mass outside its top class, our control) and a teacher of twice the epochs (whether the teacher was
-    converged). None at a profile without a map."""
+    teacher's mass outside its top class, our control), a teacher of twice the epochs (whether the teacher was
+    converged), the profile's other students of the same teacher (`Profile.map_students`) and the cell's ladder of
+    longer teachers with their BAN-1 (`Profile.map_ladder`, `_ladder`). Column `epochs`: the teacher's length (a
+    student's, its teacher's: as long as its own). None at a profile without a map."""
+    chosen = get_profile(profile)
+    unknown = [name for name in chosen.map_students if name not in MAP_STUDENTS]
+    if unknown:
+        raise unknown_choice(f"profile {chosen.name}: map student", unknown[0], MAP_STUDENTS)
     entries, regimes = [], {}
-    for cell, changes in get_profile(profile).regime_map.items():
+    for cell, changes in chosen.regime_map.items():
         cell_overrides = {**changes, **{key: value for key, value in overrides.items() if value is not None}}
-        regime = book_config(profile, 0, device, **cell_overrides).run_id
+        probe = book_config(profile, 0, device, **cell_overrides)
+        regime, epochs = probe.run_id, probe.epochs
         if regime in regimes:  # two names for one regime would count its runs twice
-            raise ConfigError(f"profile {get_profile(profile).name}: cells {regimes[regime]!r} and {cell!r} of its "
+            raise ConfigError(f"profile {chosen.name}: cells {regimes[regime]!r} and {cell!r} of its "
                               f"regime map train the same runs; give each cell its own regime")
         regimes[regime] = cell
         teachers = {s: book_config(profile, s, device, **cell_overrides) for s in seeds.map}
-        columns = dict(cell=cell)
-        entries += [Entry("Teacher", tuple(teachers.values()), columns=columns),
-                    Entry("BAN-1", tuple(chain_configs(config, 1)[1] for config in teachers.values()), columns=columns),
-                    Entry("Label smoothing", tuple(chain_configs(config, 1, loss="ls")[1] for config in teachers.values()),
-                          columns=columns),
-                    Entry("Teacher (2× epochs)", tuple(long_teacher_config(profile, s, device, **cell_overrides)
-                                                       for s in seeds.map), columns=columns)]
+        columns = dict(cell=cell, epochs=epochs)
+
+        def students(loss="ban", loss_params=None):
+            return tuple(chain_configs(config, 1, loss=loss, loss_params=loss_params)[1] for config in teachers.values())
+
+        entries += [Entry(TEACHER, tuple(teachers.values()), columns=columns),
+                    Entry(STUDENT, students(), columns=columns),
+                    Entry(SMOOTHED, students(loss="ls"), columns=columns),
+                    Entry(LONGER, tuple(long_teacher_config(profile, s, device, **cell_overrides) for s in seeds.map),
+                          columns=dict(cell=cell, epochs=LONG_TEACHER_FACTOR * epochs)),
+                    *(Entry(MAP_STUDENTS[name].label, students(MAP_STUDENTS[name].loss, MAP_STUDENTS[name].params),
+                            columns=columns) for name in chosen.map_students),
+                    *_ladder(profile, seeds.map, device, cell, cell_overrides, epochs)]
+    return entries
+
+
+def _ladder(profile, seeds, device, cell: str, cell_overrides: dict, epochs: int) -> list[Entry]:
+    """The cell's ladder (`Profile.map_ladder`): per rung its teachers and, below the last rung, their BAN-1 of the
+    same length; a rung at the cell's `epochs` or twice them is the cell's teacher or 2× teacher (the same runs),
+    declared once, above."""
+    rungs = get_profile(profile).map_ladder.get(cell, ())
+    entries = []
+    for position, rung in enumerate(rungs):
+        teachers = tuple(book_config(profile, s, device, **{**cell_overrides, "epochs": rung}) for s in seeds)
+        columns = dict(cell=cell, epochs=rung)
+        if rung not in (epochs, LONG_TEACHER_FACTOR * epochs):
+            entries.append(Entry(rung_teacher(rung), teachers, columns=columns))
+        if rung != epochs and position < len(rungs) - 1:
+            entries.append(Entry(rung_student(rung), tuple(chain_configs(config, 1)[1] for config in teachers),
+                                 columns=columns))
     return entries
 
 

@@ -96,6 +96,12 @@ class Profile:
     # a teacher, its BAN-1, a label-smoothing student and a teacher of twice the epochs on `map_seeds`
     regime_map: dict = field(default_factory=dict)
     map_seeds: tuple = (0, 1, 2, 3, 4)
+    # how finished a cell's teacher is: cell -> its teachers' lengths in epochs, each twice the last (e.g. 30, 60,
+    # 120, 240); every rung but the last trains a teacher and a BAN-1 as long, the last only a teacher (the 2× check
+    # of the rung below). Rungs at the cell's epochs and twice them are its teacher and its 2× teacher, reused
+    map_ladder: dict = field(default_factory=dict)
+    # students of every cell's teacher beyond BAN-1 and label smoothing, by name (`regimes.MAP_STUDENTS`)
+    map_students: tuple = ()
     numbers_mean_nothing: bool = False  # a profile for tests: the note says not to read its results
     committed: bool = False  # the committed chapters carry this profile's outputs (executed in place, timed)
     # the committed profile whose next cold book this one is: its plan trains (records only, timed apart in its own
@@ -115,11 +121,24 @@ class Profile:
             raise unknown_choice(f"profile {self.name}: language-model profile", self.lm_name, LM_PROFILES)
         for kind in ("seeds", "secondary_seeds", "lm_seeds", "map_seeds"):
             check_seeds(f"profile {self.name}: {kind}", list(getattr(self, kind)))
+        self._check_ladders()
         missing = [seed for seed in self.secondary_seeds if seed not in self.seeds]
         if missing:  # else a chapter at its defaults would compare BAN-3 with a BAN-2 the profile never trains
             raise ConfigError(f"profile {self.name}: its secondary_seeds {self.secondary_seeds} must be among its "
                               f"seeds {self.seeds} (missing: {', '.join(map(str, missing))}): chapter 4 compares "
                               f"BAN-3 of each secondary seed with BAN-2 of the same seed, which only the seeds train")
+
+    def _check_ladders(self) -> None:
+        """Refuse a ladder of a cell the map does not have, or whose rungs are not each twice the last (the rung
+        above a teacher is its 2× teacher: what says whether it is finished)."""
+        for cell, rungs in self.map_ladder.items():
+            if cell not in self.regime_map:
+                raise unknown_choice(f"profile {self.name}: map_ladder's cell", cell, self.regime_map)
+            if len(rungs) < 2 or any(not isinstance(e, int) or e < 1 for e in rungs) or any(
+                    high != 2 * low for low, high in zip(rungs, rungs[1:])):
+                raise ConfigError(f"profile {self.name}: map_ladder[{cell!r}] = {tuple(rungs)} must be two or more "
+                                  f"positive epochs, each twice the last (e.g. (30, 60, 120, 240)): the rung above a "
+                                  f"teacher is its 2× teacher")
 
     def run_defaults(self) -> dict:
         """The run parameters this profile sets (before the dropout rule and the precision are applied)."""
@@ -267,6 +286,8 @@ PROFILES = {profile.name: profile for profile in (
         regime_map={"clean": dict(augment=False, train_size=256, test_size=200, epochs=1, pool_size=100),
                     "augmented": dict(augment=True, train_size=256, test_size=200, epochs=1, pool_size=100)},
         map_seeds=(0, 1),
+        # a ladder and the extra students, so that nbval runs the map's patience and its other students
+        map_ladder={"augmented": (1, 2, 4)}, map_students=("kd-t4", "ban+l"),
         transfer=dict(wrn_archs=["wrn-10-1"], densenet="densenet-bc-16-8", linear="linear-28", depth_factors=[2],
                       compression_factors=[0.5], res_students=["res-student-16-8-wide-1-1"], train_size=None,
                       valid_size=None)),
