@@ -211,7 +211,7 @@ def prepare_training(config: RunConfig, runs_dir: Path, device, log=print, path:
         if teacher is not None:
             objective.calibrate(first_epoch_teacher_logits(teacher, dls, config))
     training = Training(config, Path(path or runs_dir / config.run_id), device, dls, model, objective, teacher)
-    write_config(training.path, config, writes=distributed.is_main_process())
+    write_config(training.path, config, writes=distributed.is_main_process(), log=log)
     training.checkpoint, training.rows = read_checkpoint(training.path, device, log)
     if training.checkpoint is not None:
         model.load_state_dict(training.checkpoint["model"])

@@ -39,7 +39,15 @@ from fastcore.basics import noop
 from bannb.data import DATA_FINGERPRINT, data_fingerprint
 from bannb.errors import ConfigError
 from bannb.lm.config import METRIC_COLUMNS, LMRunConfig
-from bannb.lm.streams import EVAL_BATCH_SIZE, batchify, bptt_windows, lm_streams, perplexity, token_log_probs
+from bannb.lm.streams import (
+    EVAL_BATCH_SIZE,
+    batchify,
+    bptt_windows,
+    check_streams,
+    lm_streams,
+    perplexity,
+    token_log_probs,
+)
 from bannb.losses import make_loss
 from bannb.models.lstm_lm import create_language_model, detach_state
 from bannb.runs.learner import (
@@ -224,6 +232,7 @@ def train_lm_run(config: LMRunConfig, runs_dir: Path | None = None, device: str 
     path = Path(path or runs_dir / config.run_id)
     if (run := finished_run(path)) is not None:  # a finished run is only read: no lock
         return run
+    check_streams(config)  # a refusal writes nothing
     with claim_run(path, log) as problem:  # one process at a time trains the run
         if problem is None:  # another process finished it while this one waited
             return finished_run(path)
@@ -246,7 +255,7 @@ def _train(config: LMRunConfig, runs_dir: Path, path: Path, device, log, callbac
     teacher = teacher_run.load_model(device) if teacher_run else None
     objective = make_loss(config.loss, **config.loss_params)
 
-    write_config(path, config)
+    write_config(path, config, log=log)
     checkpoint, rows = read_checkpoint(path, device, log)
     start_epoch = checkpoint["epoch"] if checkpoint else 0
     train_rows = batchify(streams["train"], config.batch_size)

@@ -32,6 +32,7 @@ from bannb.runs.store import (
     atomic_torch_save,
     atomic_write_json,
     mark_done,
+    read_json,
     read_metrics,
     remove_file,
     write_metrics,
@@ -40,14 +41,23 @@ from bannb.runs.store import (
 # ---------------------------------------------------------------- the run folder before and after a fit
 
 
-def write_config(path: Path, config, writes: bool = True) -> None:
-    """The run's `config.json`; an existing one must be the config hashed into the folder's name."""
+def write_config(path: Path, config, writes: bool = True, log=print) -> None:
+    """The run's `config.json`. An existing one that is not the config hashed into the folder's name (unreadable,
+    or another config: damaged or edited after the run began) is replaced by it, and said so: the folder's name
+    says which config its run is, and its other files are checked on their own (`read_checkpoint`)."""
     stored = path / CONFIG
-    if stored.exists() and json.loads(stored.read_text()) != json.loads(json.dumps(config.to_dict())):
-        raise BannbError(f"{stored} does not match the config hashed into its name; remove {path} and run again")
+    if writes and stored.exists():
+        value, problem = read_json(stored)
+        if problem is None and value != json.loads(json.dumps(config.to_dict())):
+            problem = f"its {CONFIG} is not the config hashed into the folder's name"
+        if problem is not None:
+            log(f"run {path.name}: {problem}; it is written again from the run's config")
     if writes:
         path.mkdir(parents=True, exist_ok=True)
         atomic_write_json(stored, config.to_dict())
+
+
+CHECKPOINT_KEYS = frozenset({"epoch", "model", "opt", "rng"})  # what every checkpoint `RunRecorder` writes holds
 
 
 def read_checkpoint(path: Path, device, log=print) -> tuple[dict | None, list[dict]]:
@@ -60,7 +70,12 @@ def read_checkpoint(path: Path, device, log=print) -> tuple[dict | None, list[di
     try:
         checkpoint = torch.load(path / CHECKPOINT, map_location=device, weights_only=False)
     except Exception as err:  # a checkpoint cut off mid-write cannot exist (atomic), but a damaged disk can
-        log(f"run {path.name}: checkpoint unreadable ({err}); starting over")
+        log(f"run {path.name}: checkpoint unreadable ({' '.join(str(err).split())}); starting over")
+        return None, []
+    missing = CHECKPOINT_KEYS - set(checkpoint) if isinstance(checkpoint, dict) else CHECKPOINT_KEYS
+    if missing or not isinstance(checkpoint["epoch"], int):  # a pickle, but not one `RunRecorder` wrote
+        log(f"run {path.name}: checkpoint unreadable (not a run's checkpoint: it lacks "
+            f"{', '.join(sorted(missing)) or 'an integer epoch'}); starting over")
         return None, []
     rows = checkpoint.get("rows")
     if rows is None:

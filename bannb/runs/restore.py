@@ -57,6 +57,7 @@ def _restore(run, runs_dir: Path, device, progress: bool, log):
         atomic_write_bytes(run.path / WEIGHTS, (scratch / WEIGHTS).read_bytes())
         mark_done(run.path)  # the record's checksums are unchanged; the weights' is the new file's
         shutil.rmtree(scratch)
+        _remove_scratch_folder(runs_dir)
         log(f"run {run.run_id}: weights restored; the retrained run reproduces its record exactly")
         return Run(run.path)
     log(f"run {run.run_id}: the retrained run differs from its record ({kind.describe(run.final)} recorded, "
@@ -67,4 +68,13 @@ def _restore(run, runs_dir: Path, device, progress: bool, log):
     os.replace(run.path, replaced)  # between these two renames the run is absent: asked again, it is retrained
     os.replace(scratch, run.path)
     shutil.rmtree(replaced)
+    _remove_scratch_folder(runs_dir)
     return Run(run.path)
+
+
+def _remove_scratch_folder(runs_dir: Path) -> None:
+    """Remove the runs folder's `.restore/` once no restore uses it (another process's may still be under way)."""
+    try:
+        (runs_dir / RESTORE_DIR).rmdir()
+    except OSError:  # not empty: another restore's scratch run is in it
+        pass
