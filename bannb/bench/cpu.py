@@ -442,8 +442,8 @@ def main(argv=None) -> int:
                              "reusing finished runs; 0: skip)")
     parser.add_argument("--quick", action="store_true",
                         help="a check in about a minute: wrn-16-1 only, 2 steps, no variants, no accuracy; written "
-                             f"under {QUICK_OUT.relative_to(PROJECT_ROOT)}/ unless --out is given (the committed "
-                             f"reports are full benchmarks)")
+                             "under _build/bench-quick/ unless --out is given (the committed reports are full "
+                             "benchmarks)")
     parser.add_argument("--no-speed", action="store_true", help="skip the step timings (keep the last ones)")
     parser.add_argument("--out", type=Path, default=None, help="where the report goes (default: book/results)")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure one case in this process
