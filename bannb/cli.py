@@ -31,30 +31,22 @@ def _loss_params(pairs: list[str]) -> dict:
     return params
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
 def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The run parameters `train` and `ban` share. Their values are only parsed here: the run config checks them
+    (`RunConfig`'s number rules), so that both commands refuse the same values in the same one line."""
     group = parser.add_argument_group("run parameters (a profile sets the defaults)")
     group.add_argument("--profile", default=DEFAULT_PROFILE,
                        help=f"defaults: {', '.join(PROFILES)} (default: {DEFAULT_PROFILE})")
     group.add_argument("--arch", help="architecture name (see `python -m bannb models`)")
     group.add_argument("--dataset", help="fashion-mnist, cifar10, cifar100 or cifar10-jpeg (CIFAR-10 re-encoded as JPEG)")
-    group.add_argument("--epochs", type=_positive_int)
-    group.add_argument("--batch-size", type=_positive_int)
+    group.add_argument("--epochs", type=int)
+    group.add_argument("--batch-size", type=int)
     group.add_argument("--lr", type=float)
     group.add_argument("--weight-decay", type=float)
     group.add_argument("--dropout", type=float)
-    group.add_argument("--train-size", type=_positive_int, help="train on a subset (smoke runs)")
-    group.add_argument("--valid-size", type=_positive_int, help="held-out validation samples (default 5000)")
-    group.add_argument("--test-size", type=_positive_int, help="test on a subset (smoke runs)")
+    group.add_argument("--train-size", type=int, help="train on a subset (smoke runs)")
+    group.add_argument("--valid-size", type=int, help="held-out validation samples (default 5000)")
+    group.add_argument("--test-size", type=int, help="test on a subset (smoke runs)")
     group.add_argument("--no-augment", dest="augment", action="store_false", default=None)
     group.add_argument("--precision", default=None,
                        help="bf16, fp16 (CUDA), fp32, or auto (the fastest on this machine); default: the profile's "
@@ -88,6 +80,7 @@ def _mean_std(values: list[float]) -> str:
 
 
 def cmd_train(args) -> None:
+    check_seeds("--seed", [args.seed])  # the rule of `ban --seeds`: a teacher's seed is a replicate's base seed
     config = _config(args, loss=args.loss, loss_params=_loss_params(args.loss_param), teacher=args.teacher,
                      seed=args.seed)
     run = train(config, args.runs_dir, _device(args), progress=not args.quiet)
@@ -167,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ban = commands.add_parser("ban", help="a teacher, born-again generations and their ensembles")
     _add_run_arguments(ban)
-    ban.add_argument("--generations", type=_positive_int, default=3)
+    ban.add_argument("--generations", type=int, default=3)
     ban.add_argument("--loss", default="ban", help=f"students' loss: one of {', '.join(LOSSES)} (default: ban)")
     ban.add_argument("--loss-param", action="append", metavar="KEY=VALUE")
     ban.add_argument("--student-arch", help="students of another architecture than the teacher")

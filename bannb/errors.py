@@ -27,7 +27,9 @@ class ConfigError(BannbError):
     """A parameter is unknown or out of range."""
 
 
-def unknown_choice(kind: str, value, valid) -> ConfigError:
-    """The standard message for a name that is not one of the valid ones."""
+def unknown_choice(kind: str, value, valid, plural: str | None = None) -> ConfigError:
+    """The standard message for a name that is not one of the valid ones; `plural` is the kind's plural where
+    adding "s" (or "es" after an s, x, ch or sh: "losses") does not make it."""
     listed = ", ".join(sorted(valid))
-    return ConfigError(f"unknown {kind} {value!r}; valid {kind}s are: {listed}")
+    plural = plural or kind + ("es" if kind.endswith(("s", "x", "ch", "sh")) else "s")
+    return ConfigError(f"unknown {kind} {value!r}; valid {plural} are: {listed}")

@@ -1,6 +1,8 @@
 """The benchmark's measurements and its output files (what it measures, not how fast: no timing assertions)."""
 import json
 import math
+import shutil
+import subprocess
 
 import pytest
 import torch
@@ -175,3 +177,42 @@ def test_accuracy_difference_pairs_bf16_and_fp32_by_seed():
     diff = bench.accuracy_difference(dict(accuracy=dict(runs=runs)))
     assert diff.n == 3 and diff.paired and diff.mean == pytest.approx((-0.3 + 0.1 - 0.4) / 3)
     assert bench.accuracy_difference({}) is None
+
+
+COMMITTED = sorted(bench.RESULTS_DIR.glob("performance-*.json"))
+
+
+@pytest.mark.parametrize("committed", COMMITTED, ids=lambda path: path.stem)
+def test_quick_prints_every_committed_report_and_leaves_it_unchanged(committed, tmp_path, monkeypatch, capsys):
+    """`--quick` on the CPU type of each committed report (whose rows may be an older format): merged into a copy of
+    that report (`--out`), the report prints, every row of it; by default it writes apart (`QUICK_OUT`), and the
+    committed reports keep their bytes. The measured work is a tiny network's, in this process."""
+    before = {path: path.read_bytes() for path in COMMITTED}
+    report = json.loads(committed.read_text())
+    monkeypatch.setattr(bench, "cpu_info", lambda: report["machine"])
+    monkeypatch.setattr(bench, "matmul_peak", lambda dtype: 1e11)
+    monkeypatch.setattr(bench, "memory_bandwidth", lambda: 1e10)
+    monkeypatch.setitem(bench.CASES, "wrn-16-1 1×28×28", ("wrn-10-1", (1, 12, 12), 10))
+    monkeypatch.setattr(bench, "QUICK_OUT", tmp_path / "quick")
+
+    measured = {}
+
+    def one_case(command, **_):  # `python -m bannb.bench --one <case> --steps <n> …`, measured here (once) at batch 8
+        name, steps = command[command.index("--one") + 1], int(command[command.index("--steps") + 1])
+        if name not in measured:
+            measured[name] = json.dumps(bench.measure_case(name, steps, batch=8))
+        return subprocess.CompletedProcess(command, 0, measured[name], "")
+    monkeypatch.setattr(bench.subprocess, "run", one_case)
+
+    (tmp_path / "copy").mkdir()
+    shutil.copy(committed, tmp_path / "copy" / committed.name)
+    assert bench.main(["--quick", "--out", str(tmp_path / "copy")]) == 0
+    out = capsys.readouterr().out
+    merged = json.loads((tmp_path / "copy" / committed.name).read_text())
+    assert [row["case"] for row in merged["rows"]] == [row["case"] for row in report["rows"]
+                                                      if row["case"] != "wrn-16-1 1×28×28"] + ["wrn-16-1 1×28×28"]
+    for row in merged["rows"]:
+        assert f"\n{row['case']:<28} " in out
+    assert bench.main(["--quick"]) == 0
+    assert f"written: {tmp_path / 'quick' / committed.name}" in capsys.readouterr().out
+    assert {path: path.read_bytes() for path in COMMITTED} == before

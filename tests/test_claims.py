@@ -247,6 +247,26 @@ def test_a_model_level_with_the_floor_does_not_beat_it_and_the_floor_must_be_rec
         evaluate(frame[frame["model"] != FLOOR], [claim], floor=FLOOR)
 
 
+def test_a_model_exactly_level_with_the_floor_does_not_beat_it():
+    """Means exactly equal (no jitter): "not below the floor" includes the tie."""
+    frame = pd.DataFrame([dict(model=model, seed=s, test_error=error + 0.25 * s)
+                          for model, error in (("WRN teacher", 16.0), ("WRN BAN", 15.0), (FLOOR, 16.0)) for s in range(4)])
+    claim = next(c for c in CLAIMS if c.key == "wrn-ban-vs-teacher")
+    assert floor_reasons(frame, claim) == [f"WRN teacher (16.38%) does not beat {FLOOR} (16.38%)"]
+
+
+def test_a_void_claim_is_left_out_of_the_holm_family():
+    """A void claim's adjusted p is NaN, and the claims that stand are adjusted among themselves alone."""
+    frame = _transfer_frame({"WRN teacher": 12.0, "WRN BAN": 11.0, "DenseNet student": 20.0,
+                             "DenseNet baseline": 13.0, FLOOR: 16.0})
+    keys = ("wrn-ban-vs-teacher", "densenet-student-vs-wrn-teacher", "densenet-student-vs-baseline")
+    claims = [c for c in claims_for("08_densenet_resnet") if c.key in keys]
+    table = evaluate(frame, claims, floor=FLOOR).set_index("key")
+    assert all(math.isnan(table.loc[key, "p_adjusted"]) for key in keys[1:])
+    alone = evaluate(frame, [c for c in claims if c.key == keys[0]], floor=FLOOR).set_index("key")
+    assert table.loc[keys[0], "p_adjusted"] == alone.loc[keys[0], "p_adjusted"] == table.loc[keys[0], "p_value"]
+
+
 def test_claims_are_split_per_network_of_a_grid_and_read_that_networks_paper_row():
     wrns = {"wrn-28-1": 0.0, "wrn-28-10": -5.0}
     frame = pd.concat([_transfer_frame({"WRN teacher": 20.0 + shift, "WRN BAN": 19.0 + shift,
@@ -525,6 +545,10 @@ def test_a_claim_on_runs_another_claim_tested_is_reported_there_and_counted_once
     assert "counted there" in table.loc[clean, "note"] and math.isnan(table.loc[clean, "p_adjusted"])
     counts = verdict_counts(table.reset_index())
     assert counts["reused"] == 1 and counts["tested"] == 2  # ban1-vs-teacher and the augmented cell
+    # the realistic case: the map's clean cell on exactly chapter 4's runs (the same set, not a strict subset)
+    equal = evaluate_book({"04_born_again": chapter4,
+                           "10_regime_map": pd.concat([chapter4.assign(cell="clean"), other])}).set_index("key")
+    assert equal.loc[clean, "duplicate_of"] == "ban1-vs-teacher" and math.isnan(equal.loc[clean, "p_adjusted"])
     # runs all among an earlier claim's only: chapter 4 after the map would count chapter 4's 8 seeds
     assert claim_runs(chapter4, next(c for c in CLAIMS if c.key == "ban1-vs-teacher")) >= claim_runs(
         same, next(c for c in CLAIMS if c.key == "map-ban-vs-teacher"))

@@ -49,10 +49,11 @@ def test_repeated_seeds_and_unknown_devices_are_refused(tmp_path, capsys):
     assert not any(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize("flag", ["--epochs", "--batch-size", "--generations"])
-def test_non_positive_counts_are_refused(flag, tmp_path):
+@pytest.mark.parametrize("flag, field", [("--epochs", "epochs"), ("--batch-size", "batch_size"),
+                                         ("--generations", "generations")])
+def test_non_positive_counts_are_refused(flag, field, tmp_path):
     result = run_cli("ban", flag, "0", "--runs-dir", str(tmp_path))
-    assert result.returncode == 2 and "expected a positive integer, got 0" in result.stderr
+    assert result.returncode == 2 and result.stderr == f"error: {field} must be a positive integer, got 0\n"
 
 
 def test_ban_then_evaluate(tmp_path, capsys, fashion_mnist_available):

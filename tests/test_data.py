@@ -233,3 +233,15 @@ def test_test_images_are_the_runs_test_set_in_its_order(fashion_mnist_available)
     index = test_indices(len(dataset.test_images), config.test_size, config.split_seed)
     assert torch.equal(dataset.test_labels[index], dls.test.labels)  # the order of Run.test_labels()
     assert torch.equal(images, dataset.test_images[index]) and images.dtype == torch.uint8
+
+
+def test_a_split_with_a_pool_and_every_other_image_for_training_keeps_its_parts_apart_and_sorted():
+    """`train_size` None: the training split takes every image the validation split and the pool leave; no image is
+    in two parts, and each part is sorted (the batch order, hence the committed runs' reproduction, depends on it)."""
+    labels = torch.arange(1000) % 10
+    train, valid, pool = split_indices(labels, 100, split_seed=3, pool_size=200)
+    assert (len(train), len(valid), len(pool)) == (700, 100, 200)
+    assert set(pool.tolist()).isdisjoint(train.tolist()) and set(pool.tolist()).isdisjoint(valid.tolist())
+    assert sorted(train.tolist() + valid.tolist() + pool.tolist()) == list(range(1000))
+    for part in (train, valid, pool):
+        assert part.tolist() == sorted(part.tolist())

@@ -192,6 +192,7 @@ def test_a_restore_cleans_what_a_killed_restore_left(tmp_path, one_thread, fashi
     assert (restored.path / WEIGHTS).read_bytes() == weights
     assert sorted(p.name for p in run.path.iterdir()) == sorted(["config.json", DONE, "final.json", METRICS, WEIGHTS,
                                                                  PREDICTIONS])
+    assert [p.name for p in tmp_path.iterdir()] == [run.run_id], "no scratch folder (.restore) is left"
     # weights that done.json does not vouch for (the restore was killed before it rewrote done.json) are not trusted
     done = json.loads((run.path / DONE).read_text())
     del done["sha256"][WEIGHTS]
@@ -199,3 +200,15 @@ def test_a_restore_cleans_what_a_killed_restore_left(tmp_path, one_thread, fashi
     assert finished_problem(run.path) is None
     assert weights_problem(run.path) == "its done.json has no checksum for model.pt (a restore of its weights was " \
                                         "interrupted)"
+
+
+def test_any_record_file_changed_after_done_json_makes_the_run_unfinished(tmp_path, one_thread,
+                                                                          fashion_mnist_available):
+    """done.json vouches for every file of the record, not only the weights: one changed by a byte is not trusted."""
+    run = lifecycle.train(tiny(), tmp_path, progress=False, log=quiet)
+    for name in ("final.json", METRICS, "config.json", PREDICTIONS):
+        original = (run.path / name).read_bytes()
+        (run.path / name).write_bytes(original + b" ")
+        assert finished_problem(run.path) == f"{name} does not match the checksum in done.json"
+        (run.path / name).write_bytes(original)
+        assert finished_problem(run.path) is None

@@ -141,3 +141,12 @@ def test_taught_facts_average_what_a_models_students_were_given_and_took():
     assert taught_facts(records, "CWTM")["taught_unsure_bound"] == 100.0  # a bound, never above all of them
     with pytest.raises(ValueError, match="no runs of 'DKPP'"):
         taught_facts(records, "DKPP")
+
+
+def test_fidelity_kl_runs_from_the_teacher_to_the_student():
+    """KL(teacher ‖ student), not the other way: an asymmetric pair tells the two apart (0.1838 against 0.1920)."""
+    teacher, student = torch.tensor([[0.7, 0.2, 0.1]]).log(), torch.tensor([[0.4, 0.4, 0.2]]).log()
+    teacher_to_student = 0.7 * math.log(0.7 / 0.4) + 0.2 * math.log(0.2 / 0.4) + 0.1 * math.log(0.1 / 0.2)
+    assert teacher_to_student == pytest.approx(0.1838, abs=1e-4)
+    assert fidelity(teacher, student)["kl"] == pytest.approx(teacher_to_student, rel=1e-6)
+    assert fidelity(student, teacher)["kl"] == pytest.approx(0.1920, abs=1e-4)  # the roles swapped

@@ -103,7 +103,7 @@ def test_config_hash_names_the_run():
     (dict(arch="wrn-13-1"), "depth must be 6n\\+4"),
     (dict(epochs=0), "epochs must be a positive integer"),
     (dict(batch_size=-1), "batch_size must be a positive integer"),
-    (dict(loss="distill"), "valid losss? are"),
+    (dict(loss="distill"), "valid losses are"),
     (dict(dataset="svhn"), "valid datasets are"),
 ])
 def test_bad_config_is_refused(overrides, message):

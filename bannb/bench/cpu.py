@@ -2,7 +2,8 @@
 can check.
 
     python -m bannb.bench                      # everything the Performance appendix shows (~8 min on 2 cores)
-    python -m bannb.bench --quick              # one small case, 2 timed steps, no DenseNet variants or accuracy
+    python -m bannb.bench --quick              # one small case, 2 timed steps, no DenseNet variants or accuracy,
+                                               # into _build/bench-quick/ (the committed reports stay as measured)
     python -m bannb.bench --cases "wrn-16-1 1×28×28" --accuracy-seeds 0 --no-variants
 
 Where it ran: the CPU's model name, its family/model numbers, core and thread counts and the flags that decide
@@ -47,7 +48,7 @@ from torch.utils._pytree import tree_flatten
 
 from bannb.bench.machine import cpu_info, machine_name, matmul_peak, step_flops
 from bannb.book.timings import book_wall_seconds
-from bannb.data.arrays import PROJECT_ROOT, ImageArrays
+from bannb.data.arrays import ImageArrays
 from bannb.data.loaders import make_dataloaders
 from bannb.image.learner import make_learner
 from bannb.image.precision import (
@@ -61,6 +62,7 @@ from bannb.image.precision import (
 from bannb.losses import make_loss
 from bannb.models import count_parameters, create_model
 from bannb.models.densenet import DenseBlock
+from bannb.paths import PROJECT_ROOT, RESULTS_DIR
 from bannb.runs.lifecycle import train
 from bannb.runs.store import atomic_write_json
 from bannb.study.experiments import book_config
@@ -74,6 +76,8 @@ CASES = {  # name -> (architecture, input shape, classes)
     "densenet-bc-112-33 3×32×32": ("densenet-bc-112-33", (3, 32, 32), 100),
 }
 DEFAULT_CASES = list(CASES)[:3]
+# where `--quick` writes its report: a check, kept apart from the committed record of a full benchmark
+QUICK_OUT = PROJECT_ROOT / "_build" / "bench-quick"
 BATCH = 128
 VARIANT_CASE = "densenet-bc-40-12 1×28×28"
 # DenseNet dense-block variants: name -> create_model keyword arguments / a wrapper (see `variant_factory`).
@@ -291,31 +295,41 @@ def write_report(path: Path, updates: dict) -> dict:
 
 
 def ms(seconds: float) -> str:
-    return "   gave up" if seconds is None or math.isinf(seconds) else f"{seconds * 1e3:8.0f}ms"
+    if seconds is None:  # not measured (an older report timed only what auto picked)
+        return f"{'n/a':>10}"
+    return "   gave up" if math.isinf(seconds) else f"{seconds * 1e3:8.0f}ms"
+
+
+def shown(value, scale: float = 100, form: str = "5.1f", unit: str = "%") -> str:
+    """`value` × `scale` as text, or "n/a" where a report (an older one, say) does not hold it."""
+    return "n/a" if value is None else f"{scale * value:{form}}{unit}"
 
 
 def print_report(report: dict, path: Path) -> None:
+    """The report as text: any report a performance file holds, older formats included (a value one did not
+    measure reads n/a)."""
     machine = report.get("machine", {})
     if "rows" in report:
         peaks = report["matmul_peak_flops_per_second"]
         print(f"\n{report.get('device')}; flags: {', '.join(f for f, on in machine.get('flags', {}).items() if on)}")
         print(f"matmul peak: fp32 {peaks['fp32'] / 1e9:.0f} GFLOP/s, bf16 {peaks['bf16'] / 1e9:.0f} GFLOP/s "
               f"(bf16/fp32 {peaks['bf16'] / peaks['fp32']:.2f}×); memory bandwidth "
-              f"{report['memory_bandwidth_bytes_per_second'] / 1e9:.1f} GB/s")
+              f"{shown(report.get('memory_bandwidth_bytes_per_second'), 1e-9, '.1f', ' GB/s')}")
         labels = [c.label for c in candidates("cpu")]
         print(f"{'case':<28} {'plain fp32':>10} " + " ".join(f"{label:>18}" for label in labels)
               + f" {'auto picks':>18} {'gap':>6} {'% peak':>7} {'% bw':>6}")
         for row in report["rows"]:
-            shares = row["candidate_shares"][row["auto"]["choice"]]
+            shares = row.get("candidate_shares", {}).get(row["auto"]["choice"], {})
             print(f"{row['case']:<28} {ms(row['plain_fp32_seconds'])} "
                   + " ".join(f"{ms(row['candidates'].get(label)):>18}" for label in labels)
-                  + f" {row['auto']['choice']:>18} {100 * row['auto_gap']:5.1f}% "
-                  f"{100 * (shares['share_of_peak'] or 0):6.1f}% {100 * (shares['share_of_bandwidth'] or 0):5.1f}%")
+                  + f" {row['auto']['choice']:>18} {shown(row.get('auto_gap')):>6} "
+                  f"{shown(shares.get('share_of_peak'), form='6.1f'):>7} "
+                  f"{shown(shares.get('share_of_bandwidth')):>6}")
             for variant, result in row.get("variants", {}).items():
                 print(f"    dense block {variant:<22} {ms(result['seconds'])} ({result['precision']}): "
-                      f"{100 * (result['share_of_peak'] or 0):.1f}% of peak, "
-                      f"{100 * (result['share_of_bandwidth'] or 0):.1f}% of bandwidth; first epoch "
-                      f"{result['first_epoch_seconds']:.0f} s")
+                      f"{shown(result.get('share_of_peak'), form='.1f')} of peak, "
+                      f"{shown(result.get('share_of_bandwidth'), form='.1f')} of bandwidth; first epoch "
+                      f"{shown(result.get('first_epoch_seconds'), 1, '.0f', ' s')}")
     if "accuracy" in report:
         print(f"accuracy, bf16 against fp32: {report['accuracy']['verdict']}")
     wall = report.get("cpu_book_wall_seconds")
@@ -330,7 +344,7 @@ AUTO_TOLERANCE = 0.05  # issue 13: a run with precision "auto" is within 5% of t
 
 def read_reports(folder: Path | None = None) -> dict[str, dict]:
     """Every CPU type's report in `folder` (default `book/results`), by "<CPU model> (<ISA level>)"."""
-    folder = Path(folder) if folder is not None else PROJECT_ROOT / "book" / "results"
+    folder = Path(folder) if folder is not None else RESULTS_DIR
     reports = {}
     for path in sorted(folder.glob("performance-*.json")):
         report = json.loads(path.read_text())
@@ -427,9 +441,11 @@ def main(argv=None) -> int:
                         help="seeds of the bf16-vs-fp32 accuracy comparison (trains WRN-16-1 on Fashion-MNIST, "
                              "reusing finished runs; 0: skip)")
     parser.add_argument("--quick", action="store_true",
-                        help="a check in about a minute: wrn-16-1 only, 2 steps, no variants, no accuracy")
+                        help="a check in about a minute: wrn-16-1 only, 2 steps, no variants, no accuracy; written "
+                             "under _build/bench-quick/ unless --out is given (the committed reports are full "
+                             "benchmarks)")
     parser.add_argument("--no-speed", action="store_true", help="skip the step timings (keep the last ones)")
-    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "book" / "results")
+    parser.add_argument("--out", type=Path, default=None, help="where the report goes (default: book/results)")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure one case in this process
     args = parser.parse_args(argv)
     if args.quick:
@@ -455,7 +471,7 @@ def main(argv=None) -> int:
         return json.loads(result.stdout.strip().splitlines()[-1])
 
     machine = cpu_info()
-    path = report_file(args.out, machine)
+    path = report_file(args.out or (QUICK_OUT if args.quick else RESULTS_DIR), machine)
     updates = {}
     if not args.no_speed:
         print(f"[bench] on {machine_name('cpu')}: matmul peaks and memory bandwidth …", flush=True)

@@ -41,11 +41,18 @@ def candidate_folders(root=None) -> list[Path]:
 
 
 def find_folder(root=None) -> Path | None:
-    """The first folder that holds all four files, or None."""
+    """The first folder that holds all four files, or None. A folder holding some of them but not all is refused
+    rather than passed over, or the dataset would silently come from the next candidate (the system's copy, say)."""
+    stems = [stem for images, labels, _ in FILES.values() for stem in (images, labels)]
     for folder in candidate_folders(root):
-        stems = [stem for images, labels, _ in FILES.values() for stem in (images, labels)]
-        if all(_find_file(folder, stem) for stem in stems):
+        missing = [stem for stem in stems if _find_file(folder, stem) is None]
+        if not missing:
             return folder
+        if len(missing) < len(stems):
+            later = candidate_folders(root)[candidate_folders(root).index(folder) + 1:]
+            raise DataError(f"the Fashion-MNIST folder {folder} lacks {', '.join(missing)} (as it is, the data "
+                            f"would come from elsewhere); put the missing files into it, or remove it to use "
+                            f"{' or '.join(map(str, later)) or 'a download'}")
     return None
 
 

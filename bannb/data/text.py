@@ -211,7 +211,7 @@ class TextCorpus:
 
 def check_corpus(name: str) -> str:
     if name not in CORPORA:
-        raise unknown_choice("corpus", name, CORPORA)
+        raise unknown_choice("corpus", name, CORPORA, plural="corpora")
     return name
 
 

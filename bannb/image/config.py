@@ -9,10 +9,14 @@ from bannb.data import SUBSET_RULES, check_dataset, check_split_sizes
 from bannb.errors import ConfigError, unknown_choice
 from bannb.losses import make_loss
 from bannb.models import create_model
-from bannb.runs.config import HashedConfig
+from bannb.runs.config import HashedConfig, check_numbers
 
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")  # "auto": the fastest on the machine at hand, resolved before a run
 SCHEDULES = ("step", "one-cycle", "one-cycle-hold")
+# every number of a run config and its rule (`bannb.runs.config.NUMBER_RULES`), checked whoever builds the config
+NUMBERS = dict(epochs="count", batch_size="count", valid_size="count", train_size="count or None",
+               test_size="count or None", seed="seed", base_seed="seed or None", lr="positive",
+               momentum="fraction", weight_decay="non-negative", gamma="positive", dropout="fraction")
 CONFIG_VERSION = 3  # bump when a change to training or to the config makes old runs incomparable
 # 3: base_seed (the replicate a run belongs to) is stored instead of being inferred from the seed
 
@@ -61,22 +65,11 @@ class RunConfig(HashedConfig):
     version: int = CONFIG_VERSION
 
     def __post_init__(self):
+        check_numbers(self, NUMBERS)  # first: the model's own checks would name a number less plainly
         check_dataset(self.dataset)
         make_loss(self.loss, **self.loss_params)
         with torch.device("meta"):  # validates the name and its arguments without allocating weights
             build_model(self, in_channels=3, num_classes=10)
-        for name in ("epochs", "batch_size", "valid_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        for name in ("train_size", "test_size"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or value < 1):
-                raise ConfigError(f"{name} must be a positive integer or None, got {value!r}")
-        for name in ("seed", "base_seed"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-                raise ConfigError(f"{name} must be an integer, got {value!r}")
         if self.subset not in SUBSET_RULES:
             raise unknown_choice("subset rule", self.subset, SUBSET_RULES)
         if self.subset != "class-balanced" and self.pool_size:
@@ -87,8 +80,6 @@ class RunConfig(HashedConfig):
         check_split_sizes(self.dataset, self.train_size, self.valid_size, self.test_size, self.pool_size)
         if self.schedule not in SCHEDULES:
             raise ConfigError(f"unknown schedule {self.schedule!r}; valid schedules are: {', '.join(SCHEDULES)}")
-        if self.lr <= 0:
-            raise ConfigError(f"lr must be positive, got {self.lr}")
         if self.precision not in PRECISIONS or self.precision == "auto":
             raise ConfigError(f"a run's precision must be resolved to one of bf16, fp16, fp32, got {self.precision!r}")
         object.__setattr__(self, "milestones", tuple(self.milestones))

@@ -8,7 +8,7 @@ from bannb.data.text import check_corpus
 from bannb.errors import ConfigError
 from bannb.losses import make_loss
 from bannb.models.lstm_lm import parse_name
-from bannb.runs.config import HashedConfig
+from bannb.runs.config import HashedConfig, check_numbers
 
 METRIC_COLUMNS = ["epoch", "train_loss", "train_ppl", "train_probe_ppl", "valid_loss", "valid_ppl", "lr",
                   "train_tokens", "seconds"]
@@ -72,10 +72,7 @@ class LMRunConfig(HashedConfig):
             raise ConfigError(f"plateau_threshold must be ≥ 0 (perplexity units), got {self.plateau_threshold}")
         if not 0 <= self.dropout < 1:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
-        for name in ("seed", "base_seed"):
-            value = getattr(self, name)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
-                raise ConfigError(f"{name} must be an integer, got {value!r}")
+        check_numbers(self, dict(seed="seed", base_seed="seed or None"))
         if self.teacher is None or self.base_seed is None:
             object.__setattr__(self, "base_seed", self.seed)  # a teacher is its own replicate
 

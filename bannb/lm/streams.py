@@ -15,11 +15,12 @@ from bannb.models.lstm_lm import LSTMLanguageModel
 EVAL_BATCH_SIZE = 10  # streams evaluated in parallel (the PyTorch example's); each stream's first token has no context
 
 
-def batchify(ids: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """The stream cut into `batch_size` contiguous rows (batch, length); the last len % batch_size tokens are dropped."""
+def batchify(ids: torch.Tensor, batch_size: int, what: str = "a stream") -> torch.Tensor:
+    """The stream cut into `batch_size` contiguous rows (batch, length); the last len % batch_size tokens are dropped.
+    `what` names the stream in the message of one too short."""
     length = ids.numel() // batch_size
     if length < 2:
-        raise ConfigError(f"a stream of {ids.numel()} tokens is too short for {batch_size} rows of at least 2 tokens; "
+        raise ConfigError(f"{what} ({ids.numel()} tokens) is too short for {batch_size} rows of at least 2 tokens; "
                           f"use a smaller batch or more tokens")
     return ids[:length * batch_size].view(batch_size, length)
 
@@ -39,6 +40,13 @@ def lm_streams(config: LMRunConfig) -> tuple[dict[str, torch.Tensor], int]:
     for split in ("valid", "test"):
         streams[split] = streams[split][:config.eval_tokens]
     return streams, corpus.vocab_size
+
+
+def check_streams(config: LMRunConfig, streams: dict[str, torch.Tensor]) -> None:
+    """Refuse a run whose streams (`lm_streams`) are too short for its rows (the training batch, the evaluation's
+    rows), before anything of the run is written."""
+    for split, rows in (("train", config.batch_size), ("valid", EVAL_BATCH_SIZE), ("test", EVAL_BATCH_SIZE)):
+        batchify(streams[split], rows, f"the {split} stream of run {config.run_id}")
 
 
 # ---------------------------------------------------------------- evaluation

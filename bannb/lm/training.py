@@ -37,7 +37,15 @@ from fastcore.basics import noop
 from bannb.data import DATA_FINGERPRINT, data_fingerprint
 from bannb.errors import ConfigError
 from bannb.lm.config import METRIC_COLUMNS, LMRunConfig
-from bannb.lm.streams import EVAL_BATCH_SIZE, batchify, bptt_windows, lm_streams, perplexity, token_log_probs
+from bannb.lm.streams import (
+    EVAL_BATCH_SIZE,
+    batchify,
+    bptt_windows,
+    check_streams,
+    lm_streams,
+    perplexity,
+    token_log_probs,
+)
 from bannb.losses import make_loss
 from bannb.models.lstm_lm import create_language_model, detach_state
 from bannb.runs.learner import RunRecorder, StopOnNonFiniteLoss, TeacherCallback, epoch_skipped
@@ -223,6 +231,7 @@ class LMTraining:
                               f"eval_tokens = {teacher_run.config.data_key()}) than this student "
                               f"({config.data_key()}); make the student's data settings the teacher's")
         streams, vocab_size = lm_streams(config)
+        check_streams(config, streams)  # before the run's folder is written
         torch.manual_seed(config.seed)
         model = create_language_model(config.arch, vocab_size, config.dropout).to(device)
         teacher = teacher_run.load_model(device) if teacher_run else None

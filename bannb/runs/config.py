@@ -6,8 +6,43 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 
 from bannb.errors import ConfigError
+
+MAX_SEED = 2**32 - 1  # the largest seed every generator a run seeds takes as it is (numpy's: 32 bits)
+
+
+def _integer(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+# The rules a run config's numbers follow, by name: (whether a value passes, what the message says it must be).
+NUMBER_RULES = {
+    "count": (lambda v: _integer(v) and v >= 1, "a positive integer"),
+    "count or None": (lambda v: v is None or _integer(v) and v >= 1, "a positive integer or None"),
+    "positive": (lambda v: _finite(v) and v > 0, "a positive finite number"),
+    "non-negative": (lambda v: _finite(v) and v >= 0, "a finite number ≥ 0"),
+    "fraction": (lambda v: _finite(v) and 0 <= v < 1, "a number from 0 up to (not including) 1"),
+    "seed": (lambda v: _integer(v) and 0 <= v <= MAX_SEED, f"an integer from 0 to {MAX_SEED}"),
+    "seed or None": (lambda v: v is None or _integer(v) and 0 <= v <= MAX_SEED,
+                     f"an integer from 0 to {MAX_SEED}, or None"),
+}
+
+
+def check_numbers(config, rules: dict[str, str]) -> None:
+    """Refuse the first field of `config` named in `rules` (field -> rule name, `NUMBER_RULES`) whose value breaks
+    its rule: one ConfigError naming the field, what it must be and what it is. Every config class checks its
+    numbers this way, so every command that builds one refuses the same values with the same message."""
+    for name, rule in rules.items():
+        passes, what = NUMBER_RULES[rule]
+        value = getattr(config, name)
+        if not passes(value):
+            raise ConfigError(f"{name} must be {what}, got {value!r}")
 
 
 class HashedConfig:
@@ -39,7 +74,10 @@ class HashedConfig:
         unknown = set(values) - known
         if unknown:
             raise ConfigError(f"unknown {cls.KIND} config keys {sorted(unknown)}; valid keys are: {', '.join(sorted(known))}")
-        return cls(**{**cls.LEGACY_DEFAULTS, **values})
+        try:
+            return cls(**{**cls.LEGACY_DEFAULTS, **values})
+        except TypeError as err:  # a required field missing
+            raise ConfigError(f"a stored {cls.KIND} config lacks a field ({err})") from err
 
     @property
     def hash(self) -> str:

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from bannb.data import data_fingerprint
-from bannb.errors import BannbError, DataError
+from bannb.errors import DataError
 from bannb.runs.kinds import kind_of
 from bannb.runs.store import (
     CHECKPOINT,
@@ -50,6 +50,7 @@ from bannb.runs.store import (
     default_runs_dir,
     finished_run,
     mark_done,
+    read_json,
     read_metrics,
     remove_file,
     remove_temporaries,
@@ -87,14 +88,23 @@ class Training(Protocol):
 # ---------------------------------------------------------------- the run folder before and after a fit
 
 
-def write_config(path: Path, config, writes: bool = True) -> None:
-    """The run's `config.json`; an existing one must be the config hashed into the folder's name."""
+def write_config(path: Path, config, writes: bool = True, log=print) -> None:
+    """The run's `config.json`. An existing one that is not the config hashed into the folder's name (unreadable,
+    or another config: damaged or edited after the run began) is replaced by it, and said so: the folder's name
+    says which config its run is, and its other files are checked on their own (`read_checkpoint`)."""
     stored = path / CONFIG
-    if stored.exists() and json.loads(stored.read_text()) != json.loads(json.dumps(config.to_dict())):
-        raise BannbError(f"{stored} does not match the config hashed into its name; remove {path} and run again")
+    if writes and stored.exists():
+        value, problem = read_json(stored)
+        if problem is None and value != json.loads(json.dumps(config.to_dict())):
+            problem = f"its {CONFIG} is not the config hashed into the folder's name"
+        if problem is not None:
+            log(f"run {path.name}: {problem}; it is written again from the run's config")
     if writes:
         path.mkdir(parents=True, exist_ok=True)
         atomic_write_json(stored, config.to_dict())
+
+
+CHECKPOINT_KEYS = frozenset({"epoch", "model", "opt", "rng"})  # what every checkpoint `RunRecorder` writes holds
 
 
 def read_checkpoint(path: Path, device, fingerprint: str | None, log=print) -> tuple[dict | None, list[dict]]:
@@ -109,10 +119,12 @@ def read_checkpoint(path: Path, device, fingerprint: str | None, log=print) -> t
     try:
         checkpoint = torch.load(path / CHECKPOINT, map_location=device, weights_only=False)
     except Exception as err:  # a checkpoint cut off mid-write cannot exist (atomic), but a damaged disk can
-        log(f"run {path.name}: checkpoint unreadable ({type(err).__name__}); starting over")
+        log(f"run {path.name}: checkpoint unreadable ({' '.join(str(err).split())}); starting over")
         return None, []
-    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("epoch"), int):
-        log(f"run {path.name}: {CHECKPOINT} is not a bannb checkpoint (no epoch in it); starting over")
+    missing = CHECKPOINT_KEYS - set(checkpoint) if isinstance(checkpoint, dict) else CHECKPOINT_KEYS
+    if missing or not isinstance(checkpoint["epoch"], int):  # a pickle, but not one `RunRecorder` wrote
+        log(f"run {path.name}: checkpoint unreadable (not a run's checkpoint: it lacks "
+            f"{', '.join(sorted(missing)) or 'an integer epoch'}); starting over")
         return None, []
     trained_on = checkpoint.get(CHECKPOINT_DATA)
     if trained_on is None:
@@ -181,7 +193,7 @@ def _fit(kind, config, teacher: Run | None, path: Path, device, progress: bool, 
 
     device = torch.device(device)
     training = kind.prepare(config, teacher, device, log)
-    write_config(path, config, writes=main)
+    write_config(path, config, writes=main, log=log)
     fingerprint = data_fingerprint(config)
     checkpoint, rows = read_checkpoint(path, device, fingerprint, log)
     start_epoch = checkpoint["epoch"] if checkpoint else 0

@@ -248,10 +248,9 @@ def finished_problem(path: Path) -> str | None:
     done = path / DONE
     if not done.exists():
         return "it has no done.json marker (it was interrupted or is still training)"
-    try:
-        marker = json.loads(done.read_text())
-    except (ValueError, OSError) as err:  # not JSON, not UTF-8 (both ValueErrors), or not a readable file
-        return f"its done.json is unreadable ({type(err).__name__}: {' '.join(str(err).split())})"
+    marker, problem = read_json(done)
+    if problem is not None:
+        return problem
     checksums = marker.get("sha256") if isinstance(marker, dict) else None
     if not isinstance(checksums, dict) or not all(isinstance(name, str) and isinstance(digest, str)
                                                   for name, digest in checksums.items()):
@@ -269,6 +268,28 @@ def finished_problem(path: Path) -> str | None:
             return f"{name} is missing"
         if sha256(path / name) != expected:
             return f"{name} does not match the checksum in done.json"
+    for name in (CONFIG, FINAL):  # vouched for, but not what a run writes there (written by hand, say)
+        problem = json_object_problem(path / name)
+        if problem is not None:
+            return problem
+    return None
+
+
+def read_json(path: Path) -> tuple[object, str | None]:
+    """(the JSON value of a run's file at `path`, None), or (None, why it cannot be read)."""
+    try:
+        return json.loads(path.read_text()), None
+    except (ValueError, OSError) as err:  # not JSON, not UTF-8 (both ValueErrors), or not a readable file
+        return None, f"its {path.name} is unreadable ({type(err).__name__}: {' '.join(str(err).split())})"
+
+
+def json_object_problem(path: Path) -> str | None:
+    """Why the file at `path` is not a JSON object (a run's config.json, its final.json), or None if it is one."""
+    value, problem = read_json(path)
+    if problem is not None:
+        return problem
+    if not isinstance(value, dict):
+        return f"its {path.name} is not a JSON object (it holds a {type(value).__name__})"
     return None
 
 
@@ -353,6 +374,7 @@ def run_lock(path: Path, log=print):
     dies. A second process waits here until the first is done; the file is removed on release, and a waiter that
     finds its file removed takes the new one."""
     lock, waited = path.with_name(path.name + LOCK), False
+    created = _missing_folders(lock.parent)  # removed again if the command fails: a refusal leaves no runs folder
     try:
         lock.parent.mkdir(parents=True, exist_ok=True)
         while True:
@@ -376,15 +398,42 @@ def run_lock(path: Path, log=print):
                 break
             os.close(handle)  # the process it waited for removed that file: take the new one
     except OSError as err:
-        full = _disk_full(err, lock)
-        if full is not None:
-            raise full from err
-        raise
+        _remove_empty(created)
+        raise (_disk_full(err, lock) or _unwritable(err, lock.parent)) from err
+    failed = True
     try:
         yield
+        failed = False
     finally:
         lock.unlink(missing_ok=True)  # before the release: a waiter then sees its file gone and takes a new one
         os.close(handle)
+        if failed:
+            _remove_empty(created)
+
+
+def _unwritable(err: OSError, folder: Path) -> ConfigError:
+    """The one-line error for a runs folder this process cannot create its lock file in."""
+    what = "is a file, not a folder" if folder.is_file() else f"cannot be written in ({err.strerror})"
+    return ConfigError(f"the runs folder {folder} {what}; give the runs a folder this user can write in "
+                       f"(--runs-dir or $BANNB_RUNS)")
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """`folder` and those of its parents that do not exist yet, the deepest first."""
+    missing = []
+    while not folder.exists() and not folder.is_symlink() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove `folders` (the deepest first) while they are empty: what a failed command created and left unused."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (another process's runs, or this one's), or already gone
+            return
 
 
 def _remove_stale_lock(path: Path) -> None:
