@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from scipy import stats as scipy_stats
 
+from bannb.study import claims as claims_module
 from bannb.study.claims import (
     CLAIMS,
     FLOOR,
@@ -191,7 +192,7 @@ def test_evaluate_pairs_by_seed_and_reports_missing_models():
     assert table.loc["ban1-vs-teacher", "verdict"] == "holds"
     assert table.loc["ban1-vs-teacher", "n"] == 5
     assert table.loc["ban1-vs-teacher", "mean"] == pytest.approx(-1.0 + 0.01 * np.mean([(-1) ** s for s in range(5)]))
-    assert table.loc["dkpp-vs-ban", "note"] == "not run" and table.loc["dkpp-vs-ban", "verdict"] == "inconclusive"
+    assert table.loc["dkpp-vs-ban", "note"] == "not run" and table.loc["dkpp-vs-ban", "verdict"] == "not run"  # never "inconclusive"
 
 
 def test_claims_for_a_chapter():
@@ -330,7 +331,7 @@ def test_evaluate_book_covers_every_claim_once_in_the_claim_lists_order():
     from bannb.study.claims import book_chapters, evaluate_book
     table = evaluate_book({})
     assert table["key"].tolist() == [c.key for c in CLAIMS]  # each claim once, none added
-    assert (table["note"] == "not run").all() and (table["verdict"] == "inconclusive").all()
+    assert (table["note"] == "not run").all() and (table["verdict"] == "not run").all()  # n = 0 is never inconclusive
     # the union of the chapters' claims is every claim: the summary misses none
     union = [c.key for chapter in book_chapters() for c in claims_for(chapter)]
     assert sorted(union) == sorted(c.key for c in CLAIMS)
@@ -361,8 +362,9 @@ def test_every_claims_chapter_has_records_and_the_summary_evaluates_them_all():
     assert LM_CHAPTER in RECORD_CHAPTERS
     summary = json.loads((Path(__file__).resolve().parents[1] / "book" / "11_summary.ipynb").read_text())
     code = "\n".join("".join(cell["source"]) for cell in summary["cells"] if cell["cell_type"] == "code")
-    # the summary evaluates every claim (evaluate_book's default) on every chapter's records, with no list of its own
-    assert "evaluate_book(records" in code and "book_records(" in code
+    # the summary evaluates every claim (judged_claims: evaluate_book's default) on every chapter's records, with no
+    # list of its own
+    assert "judged_claims(records)" in code and "book_records_for(ctx)" in code
     assert "claims_for(" not in code and "Claim(" not in code
 
 
@@ -496,7 +498,7 @@ def test_claim_facts_name_every_result_of_a_claim_for_the_prose():
     assert facts["cwtm_vs_teacher_verdict"] == "holds"
     assert facts["cwtm_vs_teacher_ci"].startswith("[-1.0") and facts["cwtm_vs_teacher_ours"].startswith("-0.90 points")
     assert facts["cwtm_vs_teacher_paper_rows"] == "2 of 4 rows" and isinstance(facts["cwtm_vs_teacher_paper"], float)
-    assert facts["dkpp_vs_ban_ours"] == "not run" and facts["dkpp_vs_ban_verdict"] == "inconclusive"
+    assert facts["dkpp_vs_ban_ours"] == "not run" and facts["dkpp_vs_ban_verdict"] == "not run"
     one_seed = claim_facts(evaluate(frame[frame["seed"] == 0], claims))
     assert one_seed["cwtm_vs_teacher_ours"] == "-1.00 points, no interval with n = 1"
     assert one_seed["cwtm_vs_teacher_ci"] == "no interval"
@@ -566,3 +568,9 @@ def test_a_chapters_verdicts_are_the_books():
     assert chapter.loc["ban1-vs-teacher", "p_adjusted"] == book.loc["ban1-vs-teacher", "p_adjusted"]
     alone = evaluate(records["04_born_again"], claims_for("04_born_again")).set_index("key")
     assert alone.loc["ban1-vs-teacher", "p_adjusted"] < chapter.loc["ban1-vs-teacher", "p_adjusted"]
+    # the chapter's own family is a reading beside the verdict, in a column of its own
+    assert chapter.loc["ban1-vs-teacher", "chapter_alone"] == alone.loc["ban1-vs-teacher", "verdict"] == "holds"
+    assert chapter.loc["ban1-vs-teacher", "verdict"] == book.loc["ban1-vs-teacher", "verdict"]
+    shown = claims_module.results_table(chapter.reset_index()).loc[chapter.loc["ban1-vs-teacher", "claim"]]
+    assert shown["verdict"] == book.loc["ban1-vs-teacher", "verdict"]
+    assert shown[claims_module.CHAPTER_ALONE_LABEL] == "holds"

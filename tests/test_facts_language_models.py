@@ -97,6 +97,15 @@ def test_what_each_verdict_says_about_the_paper(verdict, banl, ban):
     assert (facts["ban_verdict"], facts["ban_agreement"]) == (verdict, ban)
 
 
+def test_a_claim_out_of_the_tally_says_so_with_the_rules_verdict_on_it_alone():
+    from bannb.study.claims import OUT_OF_TALLY
+    facts = ch09.verdict_facts(verdicts(OUT_OF_TALLY, "not run").assign(rule_verdict=["holds", "not run"]))
+    assert facts["banl_verdict"] == OUT_OF_TALLY
+    assert facts["banl_agreement"] == ("cannot decide it while its teachers are still improving (the book keeps it out "
+                                       "of its tally); judged alone the rule says “holds”, which agrees with the paper")
+    assert (facts["ban_verdict"], facts["ban_agreement"]) == ("not run", "has no runs to judge it on")
+
+
 def test_each_claim_numbers_and_the_margin():
     facts = ch09.verdict_facts(verdicts("holds", "inconclusive"))
     assert {name: facts[f"ban_{name}"] for name in ("mean", "ci_low", "ci_high", "n", "detectable")} == \

@@ -21,15 +21,23 @@ def test_the_cpu_maps_cells_are_described_from_their_configs():
     assert regime_map.data_notes(get_profile("smoke")) == ""
 
 
-def verdicts(*words):
-    return pd.DataFrame({"cell": [f"c{i}" for i in range(len(words))], "verdict": list(words)})
+def verdicts(*words, alone=None):
+    """Per cell c0, c1, … the book's verdict (`words`) and the map's own family's (`alone`, the same by default)."""
+    return pd.DataFrame({"cell": [f"c{i}" for i in range(len(words))], "verdict": list(words),
+                         "map_alone": list(alone or words)})
+
+
+def costs(count):
+    """A cell table's measured seconds: c0 the cheapest."""
+    return pd.DataFrame({"cell": [f"c{i}" for i in range(count)], "seconds": [100.0 * (i + 1) for i in range(count)]})
 
 
 def test_the_decision_sentence_in_both_branches():
-    stay = regime_map.decision_facts(None, verdicts("inconclusive", "does not hold"), None)
+    stay = regime_map.decision_facts(costs(2), verdicts("inconclusive", "does not hold"), None)
     assert stay["map_chosen"] == "none" and stay["map_winners"] == 0 and stay["map_cells"] == 2
     assert stay["map_decision"].startswith("In no cell does BAN-1 beat its teacher")
-    move = regime_map.decision_facts(None, verdicts("holds", "inconclusive", "holds"), "c2")
+    assert stay["map_alone_decision"].endswith("the decision is the same.")
+    move = regime_map.decision_facts(costs(3), verdicts("holds", "inconclusive", "holds"), "c2")
     assert move["map_winners"] == 2 and move["map_chosen"] == "c2"
     assert move["map_decision"] == ("BAN-1 beats its teacher in 2 of 3 cells (c0, c2); the cheapest of them, c2, is "
                                     "the regime of chapters 3-8.")
@@ -73,14 +81,23 @@ def test_why_sentence_names_the_worse_and_unfinished_cells_from_the_table():
                               ban_minus_teacher_mean=[-0.16, 0.57, 1.12], ban_minus_teacher_low=[-0.31, 0.24, -0.1],
                               ban_minus_teacher_high=[-0.003, 0.89, 2.3], ban_minus_teacher_n=[5, 5, 5],
                               longer_mean=[-0.29, -1.45, -4.08], converged=[True, False, False]))
-    facts = regime_map.why_facts(table, verdicts("inconclusive", "does not hold", "inconclusive"))
+    facts = regime_map.why_facts(table, verdicts("inconclusive", "does not hold", "inconclusive").assign(
+        cell=table["cell"]))
     assert facts["map_worse_cells"] == 1 and facts["map_unfinished_cells"] == 2
     why = facts["map_why"]
-    assert why.startswith("Of the map's 3 verdicts on BAN-1 against its teacher (Holm's adjustment across its cells): "
-                          "2 “inconclusive”, "
-                          "1 “does not hold”.")
+    assert why.startswith("Of the map's 3 verdicts on BAN-1 against its teacher (the book's rule, Holm's adjustment "
+                          "across every claim of the book): 2 “inconclusive”, 1 “does not hold”.")
     assert "In aug, where the teacher puts 11.3% of its probability" in why
-    assert "worse than its teacher by 0.57 points" in why
+    assert "worse than its teacher by 0.57 points (its 95% interval above zero). " in why
+    # a whole interval above zero that the book's verdict leaves undecided is said to be so, not called a verdict
+    undecided = regime_map.why_facts(table, verdicts("inconclusive", "inconclusive", "inconclusive",
+                                                     alone=["inconclusive", "does not hold", "inconclusive"]
+                                                     ).assign(cell=table["cell"]))
+    assert undecided["map_why"].startswith("Of the map's 3 verdicts on BAN-1 against its teacher (the book's rule, "
+                                           "Holm's adjustment across every claim of the book): 3 “inconclusive”.")
+    assert ("worse than its teacher by 0.57 points (its 95% interval above zero), which the book's adjustment "
+            "across all its claims does not count as decided.") in undecided["map_why"]
+    assert "does not hold" not in undecided["map_why"]
     assert ("The teachers of aug, small were not finished: one trained twice as long is 1.45 to 4.08 points better, "
             "more than any born-again student differs from its teacher.") in why
     assert why.endswith("In clean, the regime closest to chapters 3-8, the teacher has 3.0% of its probability to "

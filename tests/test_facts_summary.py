@@ -81,13 +81,15 @@ def test_no_central_claim_with_two_pairs_needs_no_seed():
 
 
 def test_the_target_against_the_budget():
-    over = ch10.target_cost(10, 648.0, 9360.0, ["CPU A", "CPU B"])
+    from bannb.book.timings import COLD_BOOK_BUDGET_SECONDS
+    assert COLD_BOOK_BUDGET_SECONDS == 18 * 3600  # the cold cpu book's budget on its 2-core machine
+    over = ch10.target_cost(10, 648.0, 60_000.0, ["CPU A", "CPU B"])
     assert over == ("Those 10 more seeds of chapters 3 to 6 would add about 1.8 h of training to a cold book that "
-                    "takes 2.6 h (CPU A; CPU B), against a budget of 3.0 h: at this scale the target and the budget "
+                    "takes 16.7 h (CPU A; CPU B), against a budget of 18.0 h: at this scale the target and the budget "
                     "cannot both be met.")
     within = ch10.target_cost(2, 600.0, 3600.0, [])
     assert within == ("Those 2 more seeds of chapters 3 to 6 would add about 20 min of training to a cold book that "
-                      "takes 60 min (machine not recorded), against a budget of 3.0 h: the target fits the budget.")
+                      "takes 60 min (machine not recorded), against a budget of 18.0 h: the target fits the budget.")
     assert ch10.target_cost(0, None, None, []) == "No central claim needs more seeds than the profile trains."
     assert ch10.target_cost(3, 600.0, None, []).startswith("What those seeds would cost is not measured yet")
 

@@ -7,8 +7,10 @@ import pytest
 import torch
 from scipy import stats as scipy_stats
 
+from bannb.study.claims import claims_for, evaluate
 from bannb.study.regimes import (
     LONGER,
+    MAP_CLAIM,
     SMOOTHED,
     STUDENT,
     TEACHER,
@@ -97,34 +99,63 @@ def test_agreement_with_other_teachers_excludes_the_students_own():
     assert found == pytest.approx({0: 1 / 3, 1: 0.0, 2: 0.0, 3: 1 / 3})
 
 
+def judged(records):
+    """The map's claims judged together (`claims.evaluate`), standing in for the book's table of verdicts."""
+    return evaluate(records, claims_for("10_regime_map"))
+
+
 def test_the_decision_takes_the_cheapest_cell_where_ban_beats_its_teacher(records):
     table = cell_table(records, test_logits=same_logits)
-    verdicts = cell_verdicts(records).set_index("cell")
+    evaluated = judged(records)
+    verdicts = cell_verdicts(records, evaluated).set_index("cell")
+    book = evaluated.set_index("key")["verdict"]
+    # the verdict is the book's, cell by cell: the one claim "BAN-1 beats its teacher" of each cell
+    assert verdicts["verdict"].to_dict() == {cell: book[f"{MAP_CLAIM}[{cell}]"] for cell in verdicts.index}
     assert verdicts.loc["clean", "verdict"] in ("no effect of the paper's size", "inconclusive")
     assert verdicts.loc["augmented", "verdict"] == verdicts.loc["small", "verdict"] == "holds"
     assert chapters_regime(table, verdicts.reset_index()) == "small"  # 400 s a seed against 600 s
-    # Holm across the map's cells: the smallest p-value is multiplied by the 3 cells
-    assert min(verdicts["p_adjusted"]) == pytest.approx(min(1.0, 3 * min(table["ban_minus_teacher_p"])))
-    nothing = cell_verdicts(records[records["cell"] == "clean"])
+    # beside it, the map's cells alone (the rule as first written): Holm across its 3 cells
+    assert verdicts.loc["augmented", "map_alone"] == verdicts.loc["small", "map_alone"] == "holds"
+    assert verdicts["p_adjusted"].tolist() == evaluated.set_index("key").loc[
+        [f"{MAP_CLAIM}[{cell}]" for cell in verdicts.index], "p_adjusted"].tolist()
+    nothing = cell_verdicts(records[records["cell"] == "clean"], judged(records[records["cell"] == "clean"]))
     assert chapters_regime(table, nothing) is None  # no cell wins: the chapters stay
+
+
+def test_the_decision_reads_the_books_verdict_not_the_maps_own_family(records):
+    table = cell_table(records, test_logits=same_logits)
+    undecided = judged(records).assign(verdict="inconclusive")  # as a larger family could leave every cell
+    verdicts = cell_verdicts(records, undecided)
+    assert chapters_regime(table, verdicts) is None
+    assert chapters_regime(table, verdicts, "map_alone") == "small"
+    from bannb.facts.regime_map import decision_facts
+    facts = decision_facts(table, verdicts, None)
+    assert facts["map_alone_decision"] == ("Read with Holm's adjustment across the map's cells alone, as the rule was "
+                                           "first written, the regime of chapters 3-8 would be small; the book's one "
+                                           "family decides.")
+    with pytest.raises(ValueError, match=r"no row map-ban-vs-teacher\[small\]"):
+        cell_verdicts(records, undecided[undecided["key"] != f"{MAP_CLAIM}[small]"])
 
 
 def test_the_maps_conclusion_for_other_chapters_moves_to_the_cheapest_winning_cell(records):
     from bannb.facts.regime_map import conclusion_facts
-    facts = conclusion_facts(records, test_logits=same_logits)
+    facts = conclusion_facts(records, judged(records), test_logits=same_logits)
     assert facts["map_chosen"] == "small" and facts["map_winners"] == 2 and facts["map_cells"] == 3
     assert facts["map_decision"].startswith("BAN-1 beats its teacher in 2 of 3 cells (augmented, small)")
-    assert facts["map_why"].startswith("Of the map's 3 verdicts on BAN-1 against its teacher (Holm's adjustment across "
-                                      "its cells): 2 “holds”")
+    assert facts["map_why"].startswith("Of the map's 3 verdicts on BAN-1 against its teacher (the book's rule, Holm's "
+                                      "adjustment across every claim of the book): 2 “holds”")
+    assert facts["map_alone_decision"].endswith("the decision is the same.")
     assert facts["map_worse_cells"] == 0  # the students of this fixture gain: none is worse than its teacher
-    clean = conclusion_facts(records[records["cell"] == "clean"], test_logits=same_logits)
-    assert clean["map_chosen"] == "none" and clean["map_why"].startswith("Of the map's 1 verdict on")
+    clean = records[records["cell"] == "clean"]
+    clean_facts = conclusion_facts(clean, judged(clean), test_logits=same_logits)
+    assert clean_facts["map_chosen"] == "none" and clean_facts["map_why"].startswith("Of the map's 1 verdict on")
 
 
 def test_few_seeds_decide_nothing(records):
     few = records[records["seed"] < 4]
-    assert (cell_verdicts(few)["verdict"] == "inconclusive").all()
-    assert chapters_regime(cell_table(few, test_logits=same_logits), cell_verdicts(few)) is None
+    verdicts = cell_verdicts(few, judged(few))
+    assert (verdicts["verdict"] == "inconclusive").all() and (verdicts["map_alone"] == "inconclusive").all()
+    assert chapters_regime(cell_table(few, test_logits=same_logits), verdicts) is None
 
 
 def test_gain_regression_is_least_squares_over_every_seed_and_cell(records):

@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 from bannb.data import DATASETS
@@ -16,7 +17,7 @@ from bannb.errors import ConfigError, unknown_choice
 from bannb.facts import glue_facts
 from bannb.image.config import PRECISIONS
 from bannb.paths import PROJECT_ROOT
-from bannb.study.chapters import chapters_read, check_chapter_seeds
+from bannb.study.chapters import RECORD_CHAPTERS, SUMMARY_CHAPTER, book_records, chapters_read, check_chapter_seeds
 from bannb.study.profiles import DEFAULT_PROFILE, PROFILES, Profile, check_seeds, get_profile, resolve_device
 
 # ---------------------------------------------------------------- the book's chapters
@@ -96,6 +97,7 @@ class Chapter:
     overrides: dict  # the run parameters the chapter sets (those not None), over the profile's defaults
     device: str
     parameters: dict  # every parameter as given (validated), the chapter's own ones included
+    name: str | None = None  # the chapter's notebook, e.g. "04_born_again" (None: a notebook outside the book)
 
     def note(self) -> str:
         """What this chapter's numbers are worth (`Profile.note` of the chapter's config)."""
@@ -127,13 +129,29 @@ def chapter(profile: str | Profile | None = None, seeds: list | None = None, sec
         check_chapter_seeds(read, chosen, central, secondary)
     context = Chapter(profile=chosen, seeds=central, secondary_seeds=secondary,
                       overrides={k: v for k, v in parameters.items() if k in RUN_PARAMETERS and v is not None},
-                      device=device, parameters=dict(parameters, profile=profile_name, seeds=seeds, device=device))
+                      device=device, parameters=dict(parameters, profile=profile_name, seeds=seeds, device=device),
+                      name=name)
     chosen.book_config(device, **context.overrides)  # the run overrides together (sizes, network, precision)
     key = (chosen.name, json.dumps(context.overrides, sort_keys=True, default=str))
     if show_note and key not in _NOTES_SHOWN:
         _NOTES_SHOWN.add(key)
         show_markdown(context.note())
     return context
+
+
+def book_records_for(ctx: Chapter, own: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """The records `chapters.judged_claims` judges, by chapter: those of every chapter of the book (`book_chapters`).
+    The summary reads every chapter at its seeds. Another chapter (`ctx.name`) reads the others as the book runs them
+    (the profile's seeds and run parameters) and gives its own records as it asked for them (`own`, the frame it
+    holds), so that at the book's parameters its verdicts are the summary's, and with other seeds it trains and
+    judges only its own runs anew."""
+    if ctx.name == SUMMARY_CHAPTER:
+        return book_records(ctx.profile.name, ctx.seeds, ctx.secondary_seeds, ctx.device, chapters=book_chapters())
+    if ctx.name in RECORD_CHAPTERS and own is None:
+        raise ValueError(f"chapter {ctx.name} has records of its own: pass them (its `chapter_records` frame) as `own`")
+    records = book_records(ctx.profile.name, device=ctx.device, chapters=[name for name in book_chapters()
+                                                                           if name != ctx.name])
+    return records | ({ctx.name: own} if own is not None else {})
 
 
 def glue_value(name: str, value) -> None:

@@ -14,8 +14,9 @@ from bannb.study import chapters
 COMMITTED_PROFILE = "cpu"  # the profile whose chapters are committed and timed (profiles.DEFAULT_PROFILE)
 
 
-# A cold cpu book (no runs present) must finish within this on the 2-core machine it is sized for (issue 9)
-COLD_BOOK_BUDGET_SECONDS = 3 * 3600
+# The cold cpu book's budget: with no runs present, every chapter's plan must train and every chapter run within this
+# on the 2-core machine the book is sized for. The one constant every budget the book and its prose cite comes from.
+COLD_BOOK_BUDGET_SECONDS = 18 * 3600
 
 
 def timings_file(root: Path = PROJECT_ROOT, profile: str = COMMITTED_PROFILE) -> Path:

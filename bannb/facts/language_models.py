@@ -103,15 +103,22 @@ def beside_paper(records: pd.DataFrame, table6: pd.DataFrame, label: str) -> pd.
 
 
 def verdict_facts(verdicts: pd.DataFrame) -> dict:
-    """Per claim of the chapter (`claims.evaluate`'s rows, keys `CLAIM_NAMES`): its verdict, what that verdict
-    says about the paper's finding, and our mean difference, interval, n and smallest detectable difference;
+    """Per claim of the chapter (`claims.evaluate_chapter`'s rows, keys `CLAIM_NAMES`): its verdict (the book's), what
+    that verdict says about the paper's finding (for a claim kept out of the book's tally, what the rule says of it
+    alone), and our mean difference, interval, n and smallest detectable difference;
     and the perplexity margin of the verdict rule."""
     by_key = verdicts.set_index("key")
     facts = {}
     for key, name in CLAIM_NAMES.items():
         verdict = by_key.loc[key, "verdict"]
         facts[f"{name}_verdict"] = verdict
-        facts[f"{name}_agreement"] = AGREEMENT[key][verdict]
+        if verdict == claims.OUT_OF_TALLY:  # the book's verdict (`claims.evaluate_book`): its teachers unfinished
+            rule = by_key.loc[key, "rule_verdict"]
+            agreement = (f"cannot decide it while its teachers are still improving (the book keeps it out of its "
+                         f"tally); judged alone the rule says “{rule}”, which {AGREEMENT[key].get(rule, 'says nothing')}")
+        else:
+            agreement = AGREEMENT[key].get(verdict, "has no runs to judge it on")  # not run
+        facts[f"{name}_agreement"] = agreement
         for column in ("mean", "ci_low", "ci_high", "n", "detectable"):
             facts[f"{name}_{column}"] = by_key.loc[key, column]
     facts["ppl_margin"] = claims.PERPLEXITY_MARGIN

@@ -39,9 +39,18 @@ def _number(value, digits: int = 1) -> str:
 
 
 def decision_facts(table: pd.DataFrame, verdicts: pd.DataFrame, chosen: str | None) -> dict:
-    """The decision rule's outcome for the prose: the winning cells (BAN-1 beats its teacher after Holm across the
-    map's cells), the regime chosen for chapters 3-8 and a sentence saying what follows."""
+    """The decision rule's outcome for the prose: the winning cells (BAN-1 beats its teacher: the book's verdict,
+    `regimes.cell_verdicts`), the regime chosen for chapters 3-8 and a sentence saying what follows; and
+    (`map_alone_decision`) whether the rule as first written, Holm across the map's cells alone, decides the same."""
     winners = verdicts.loc[verdicts["verdict"] == "holds", "cell"].tolist()
+    alone = regimes.chapters_regime(table, verdicts, "map_alone")
+    if alone == chosen:
+        alone_sentence = ("Read with Holm's adjustment across the map's cells alone, as the rule was first written, "
+                          "the decision is the same.")
+    else:
+        alone_sentence = (f"Read with Holm's adjustment across the map's cells alone, as the rule was first written, "
+                          f"the regime of chapters 3-8 would be {alone or 'the one they have'}; the book's one family "
+                          f"decides.")
     if chosen is None:
         sentence = ("In no cell does BAN-1 beat its teacher by the book's rule, so chapters 3-8 stay in the regime "
                     "they have; at this scale a born-again student does not beat its teacher, and the cells above "
@@ -50,7 +59,7 @@ def decision_facts(table: pd.DataFrame, verdicts: pd.DataFrame, chosen: str | No
         sentence = (f"BAN-1 beats its teacher in {len(winners)} of {len(verdicts)} cells ({', '.join(winners)}); the "
                     f"cheapest of them, {chosen}, is the regime of chapters 3-8.")
     return dict(map_winners=len(winners), map_cells=len(verdicts), map_chosen=chosen or "none",
-                map_decision=sentence)
+                map_decision=sentence, map_alone_decision=alone_sentence)
 
 
 def _span(values, digits: int = 2) -> str:
@@ -59,22 +68,26 @@ def _span(values, digits: int = 2) -> str:
 
 
 def why_facts(table: pd.DataFrame, verdicts: pd.DataFrame) -> dict:
-    """Why the map decides as it does, from its cells (`regimes.cell_table`) and verdicts (`regimes.cell_verdicts`):
-    how many cells got each verdict; the cells where BAN-1 is worse than its teacher (its whole 95% interval of
-    BAN-1 − teacher above zero) and by how much; the cells whose teacher was not finished (`converged` False) and
-    how much better a teacher of twice the epochs is there; and the first cell (the chapters' own regime) in
-    numbers. Chapters 4, 10 and 11 glue the sentence (`map_why`)."""
+    """Why the map decides as it does, from its cells (`regimes.cell_table`) and verdicts (`regimes.cell_verdicts`:
+    the book's): how many cells got each verdict; the cells where BAN-1 is worse than its teacher (its whole 95%
+    interval of BAN-1 − teacher above zero) and by how much, and whether the book's verdict calls that decided; the
+    cells whose teacher was not finished (`converged` False) and how much better a teacher of twice the epochs is
+    there; and the first cell (the chapters' own regime) in numbers. Chapters 4, 10 and 11 glue the sentence
+    (`map_why`)."""
     counts = verdicts["verdict"].value_counts()
     parts = [f"{count} “{verdict}”" for verdict, count in counts.items()]
     noun = "verdict" if len(verdicts) == 1 else "verdicts"
-    sentences = [f"Of the map's {len(verdicts)} {noun} on BAN-1 against its teacher (Holm's adjustment across its "
-                 f"cells): {', '.join(parts)}."]
+    sentences = [f"Of the map's {len(verdicts)} {noun} on BAN-1 against its teacher (the book's rule, Holm's "
+                 f"adjustment across every claim of the book): {', '.join(parts)}."]
     worse = table[table["ban_minus_teacher_low"] > 0]
     if len(worse):
+        undecided = worse["cell"].map(dict(zip(verdicts["cell"], verdicts["verdict"]))) != "does not hold"
         sentences.append(
             f"In {', '.join(worse['cell'])}, where the teacher puts {_span(worse['mass_seen'], 1)}% of its probability "
             f"outside its top class on the student's views, BAN-1 is worse than its teacher by "
-            f"{_span(worse['ban_minus_teacher_mean'])} points.")
+            f"{_span(worse['ban_minus_teacher_mean'])} points (its 95% interval above zero)"
+            + (", which the book's adjustment across all its claims does not count as decided." if undecided.all()
+               else "."))
     unfinished = table[~table["converged"].astype(bool) & table["longer_mean"].notna()]
     if len(unfinished):
         outweighs = (-unfinished["longer_mean"]).min() > table["ban_minus_teacher_mean"].abs().max()
@@ -91,11 +104,12 @@ def why_facts(table: pd.DataFrame, verdicts: pd.DataFrame) -> dict:
     return dict(map_why=" ".join(sentences), map_worse_cells=len(worse), map_unfinished_cells=len(unfinished))
 
 
-def conclusion_facts(records: pd.DataFrame, test_logits=None) -> dict:
+def conclusion_facts(records: pd.DataFrame, evaluated: pd.DataFrame, test_logits=None) -> dict:
     """What the map concludes, for any chapter to glue: the decision (`decision_facts`) and why (`why_facts`), from
-    the map's records (`chapter_records` of the map, with `regimes.with_final_fields`). Chapters 4 and 11 say it
-    beside their own verdicts; chapter 10 derives it."""
-    table, verdicts = regimes.cell_table(records, test_logits), regimes.cell_verdicts(records)
+    the map's records (`chapter_records` of the map, with `regimes.with_final_fields`) and the book's verdicts on
+    them (`evaluated`: `chapters.judged_claims`' table, the whole book's or the map chapter's rows). Chapters 4 and
+    11 say it beside their own verdicts; chapter 10 derives it."""
+    table, verdicts = regimes.cell_table(records, test_logits), regimes.cell_verdicts(records, evaluated)
     return {**decision_facts(table, verdicts, regimes.chapters_regime(table, verdicts)), **why_facts(table, verdicts)}
 
 

@@ -19,7 +19,7 @@ from bannb.report.records import ensemble_records, lm_run_records, record_runs, 
 from bannb.runs.kinds import kind_of
 from bannb.runs.lifecycle import train
 from bannb.runs.plan import train_all
-from bannb.study.claims import CLAIMS
+from bannb.study.claims import CLAIMS, evaluate_book, evaluate_chapter
 from bannb.study.convergence import lm_fit_record, unfinished_lm_teachers
 from bannb.study.experiments import (
     BAN_L_PARAMS,
@@ -412,6 +412,18 @@ def unfinished_chapters(records_by_chapter: dict[str, pd.DataFrame], runs_dir: P
     teachers = record_runs(frame[frame["model"] == "Teacher"], runs_dir)
     reason = unfinished_lm_teachers([lm_fit_record(run) for run in teachers])
     return {LM_CHAPTER: reason} if reason else {}
+
+
+def judged_claims(records_by_chapter: dict[str, pd.DataFrame], chapter: str | None = None,
+                  runs_dir: Path | None = None) -> pd.DataFrame:
+    """Every claim of the book judged once, on every chapter's records (`book_records`): `claims.evaluate_book`, one
+    Holm family for the whole book, the chapters whose teachers are not finished kept out of its tally
+    (`unfinished_chapters`). The summary shows this table; with `chapter`, that chapter's rows of it
+    (`claims.evaluate_chapter`, its own family's reading beside the verdict): the one place a verdict comes from."""
+    unfinished = unfinished_chapters(records_by_chapter, runs_dir)
+    if chapter is None:
+        return evaluate_book(records_by_chapter, unfinished=unfinished)
+    return evaluate_chapter(records_by_chapter, chapter, unfinished=unfinished)
 
 
 SEED_CHAPTERS = ("03_teachers", "04_born_again", "05_cwtm", "06_dkpp")  # the chapters whose runs are per central seed

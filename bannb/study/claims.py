@@ -226,7 +226,19 @@ def results_table(evaluated: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
         "n": evaluated["n"].astype(int),
         "detectable": [("—" if pd.isna(d) else f"{d:.{digits}f}") for d in evaluated["detectable"]],
         "verdict": evaluated["verdict"],
+        **_alone_column(evaluated),
     }).set_index("claim")
+
+
+# The column of `evaluate_chapter` that reads a chapter's claims as a family of their own, and how a table labels it:
+# shown beside the verdict, never as the verdict.
+CHAPTER_ALONE = "chapter_alone"
+CHAPTER_ALONE_LABEL = "Holm across this chapter's claims only (not the verdict)"
+
+
+def _alone_column(evaluated: pd.DataFrame) -> dict:
+    """The labelled column of the chapter's own family's reading, where `evaluated` has it (`evaluate_chapter`)."""
+    return {CHAPTER_ALONE_LABEL: evaluated[CHAPTER_ALONE]} if CHAPTER_ALONE in evaluated else {}
 
 
 def claim_facts(evaluated: pd.DataFrame, digits: int = 2) -> dict:
@@ -351,6 +363,10 @@ def split_claims(claims: list[Claim], frame: pd.DataFrame, columns: tuple[str, .
 # Chapter 8's floor: the label of the linear classifier on the pixels in the records.
 FLOOR = "Linear"
 VOID = "void"  # the verdict of a claim one of whose models does not beat the floor
+NOT_RUN = "not run"  # the verdict (and note) of a claim whose models have no records: never "inconclusive"
+# The chapters whose claims the floor rule applies to, and their floor model: every judgement of the book applies it
+# (`evaluate_book`), so that a chapter and the summary void the same claims.
+CHAPTER_FLOORS = {"08_densenet_resnet": FLOOR}
 # the verdict of a claim whose chapter's teachers are not finished (`evaluate_book`'s `unfinished`): reported with
 # its numbers and the rule's verdict on it alone (`rule_verdict`), kept out of the family and the tally
 OUT_OF_TALLY = "out of the tally"
@@ -406,12 +422,12 @@ def _claim_rows(frame: pd.DataFrame, claims: list[Claim], value: str | None, mar
                    duplicate_of="")
         if diff is None:
             row.update(n=0, mean=np.nan, ci_low=np.nan, ci_high=np.nan, half_width=np.nan, detectable=np.nan,
-                       p_value=np.nan, note="not run")
+                       p_value=np.nan, note=NOT_RUN)
         else:
             row.update(n=diff.n, mean=diff.mean, ci_low=diff.low, ci_high=diff.high, half_width=diff.half_width,
                        detectable=diff.detectable, p_value=diff.p_value, note="")
         reasons = floor_reasons(frame, claim, floor, claim_value) if floor is not None else []
-        row.update(void=bool(reasons), alone=diff.verdict(claim.expected, claim_margin) if diff else "inconclusive")
+        row.update(void=bool(reasons), alone=diff.verdict(claim.expected, claim_margin) if diff else NOT_RUN)
         if reasons:
             row.update(note="; ".join(reasons))
         row.update(claim.paper_difference())
@@ -427,6 +443,8 @@ def _judged(rows: list[dict], differences: list[Difference | None]) -> pd.DataFr
     for row, verdicts in zip(rows, judged):
         alone = row.pop("alone")
         row.update(verdicts)
+        if row["n"] == 0:  # nothing was measured: no rule can call that inconclusive
+            row["verdict"] = NOT_RUN
         row["rule_verdict"] = alone if row["void"] else row["verdict"]
         if row["void"]:
             row["verdict"] = VOID
@@ -439,8 +457,8 @@ def evaluate(frame: pd.DataFrame, claims: list[Claim], value: str | None = None,
     its p-values (of "no difference", and of the two one-sided tests of "no effect of the paper's size"), each
     adjusted across `claims` (Holm), the verdict (`stats.VERDICT_RULE`), and the paper's own difference. Each claim
     is judged on its own value column with its own margin (`Claim.value`, `Claim.margin`) unless `value` or
-    `margin` is given. A claim whose models are not in `frame` is reported as not run (verdict "inconclusive"), so
-    a table never silently drops a claim. The book's verdicts adjust across all its claims (`evaluate_book`).
+    `margin` is given. A claim whose models are not in `frame` is reported as not run (verdict and note `NOT_RUN`),
+    so a table never silently drops a claim. The book's verdicts adjust across all its claims (`evaluate_book`).
 
     A claim whose models were recorded for several networks of a `split` column gets one row per network
     (`split_claims`). With `floor` (a model label, e.g. `FLOOR`), a claim one of whose models does not beat the
@@ -465,7 +483,7 @@ def claim_view(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
         "claim": table["claim"], "table": table["table"], "paper: b − a": paper,
         "ours: b − a [95% CI]": [ours(row) for _, row in table.iterrows()], "n": table["n"],
         "detectable": [("—" if pd.isna(d) else f"{d:.{digits}f}") for d in table["detectable"]],
-        "verdict": table["verdict"], "note": table["note"]}).set_index("claim")
+        "verdict": table["verdict"], **_alone_column(table), "note": table["note"]}).set_index("claim")
 
 
 def book_chapters(claims: list[Claim] | None = None) -> list[str]:
@@ -485,13 +503,18 @@ def evaluate_book(records_by_chapter: Mapping[str, pd.DataFrame], claims: list[C
     and is not counted in the family or the tally (`verdict_counts`). `unfinished` (chapter -> why its teachers are
     not finished, e.g. `convergence.unfinished_lm_teachers`) keeps that chapter's claims out of the family and the
     tally: verdict `OUT_OF_TALLY`, the rule's verdict on the claim alone in `rule_verdict`, the reason in `note`.
-    `evaluate_options` go to `evaluate` (value, margin, floor, split)."""
+    `evaluate_options` go to `evaluate` (value, margin, split; `floor`, where given, for every chapter, else each
+    chapter's own floor, `CHAPTER_FLOORS`, where it has records)."""
     claims = list(CLAIMS if claims is None else claims)
-    options = dict(value=None, margin=None, floor=None, split=GRID_COLUMNS) | evaluate_options
+    options = dict(value=None, margin=None, split=GRID_COLUMNS) | evaluate_options
+    given = "floor" in options
+    given_floor = options.pop("floor", None)
     rows, differences = [], []
     for chapter in book_chapters(claims):
-        chapter_rows, chapter_differences = _claim_rows(records_by_chapter.get(chapter, pd.DataFrame()),
-                                                        [c for c in claims if c.chapter == chapter], **options)
+        frame = records_by_chapter.get(chapter, pd.DataFrame())
+        floor = given_floor if given else CHAPTER_FLOORS.get(chapter) if len(frame) else None
+        chapter_rows, chapter_differences = _claim_rows(frame, [c for c in claims if c.chapter == chapter],
+                                                        floor=floor, **options)
         rows += chapter_rows
         differences += chapter_differences
     # a claim whose runs are all among an earlier claim's tests nothing new: reported beside it, not counted again
@@ -522,11 +545,20 @@ def evaluate_book(records_by_chapter: Mapping[str, pd.DataFrame], claims: list[C
     return table.sort_values("key", key=lambda keys: keys.map(order)).reset_index(drop=True)
 
 
-def evaluate_chapter(records_by_chapter: Mapping[str, pd.DataFrame], chapter: str, **evaluate_options) -> pd.DataFrame:
-    """`chapter`'s claims as the book judges them (`evaluate_book` on every chapter's records: Holm across the
-    book's claims, a claim on another's runs counted there), so that a chapter and the summary give one verdict."""
-    table = evaluate_book(records_by_chapter, **evaluate_options)
-    return table[table["chapter"] == chapter].reset_index(drop=True)
+def evaluate_chapter(records_by_chapter: Mapping[str, pd.DataFrame], chapter: str, **book_options) -> pd.DataFrame:
+    """`chapter`'s rows of `evaluate_book` on every chapter's records (Holm across the book's claims, a claim on
+    another's runs counted there, the floor and the unfinished chapters as `evaluate_book` applies them): the verdict
+    the chapter shows is the summary's. Beside it, `CHAPTER_ALONE`: the rule with Holm across this chapter's claims
+    only (`evaluate` on its own records), a reading the chapter may show in a column of its own, never as the
+    verdict. `book_options` go to `evaluate_book` (`unfinished`, value, margin, floor, split)."""
+    table = evaluate_book(records_by_chapter, **book_options)
+    rows = table[table["chapter"] == chapter].reset_index(drop=True)
+    if rows.empty:
+        raise ValueError(f"no claim belongs to chapter {chapter!r}; chapters with claims: {', '.join(book_chapters())}")
+    options = {key: value for key, value in book_options.items() if key != "unfinished"}
+    options.setdefault("floor", CHAPTER_FLOORS.get(chapter) if len(records_by_chapter.get(chapter, ())) else None)
+    alone = evaluate(records_by_chapter.get(chapter, pd.DataFrame()), claims_for(chapter), **options)
+    return rows.assign(**{CHAPTER_ALONE: rows["key"].map(dict(zip(alone["key"], alone["verdict"])))})
 
 
 def verdict_counts(evaluated: pd.DataFrame) -> dict:
@@ -534,7 +566,7 @@ def verdict_counts(evaluated: pd.DataFrame) -> dict:
     were not run, how many reuse an earlier claim's runs (`reused`, counted there), how many were kept out of the
     tally because their teachers are not finished (`out_of_tally`), and how many of the tested ones got each verdict
     of `stats.VERDICTS` (zeros included): the tally the summary gives."""
-    not_run = evaluated["note"] == "not run"
+    not_run = evaluated["note"] == NOT_RUN
     reused = evaluated.get("duplicate_of", pd.Series("", index=evaluated.index)).fillna("") != ""
     out = (evaluated["verdict"] == OUT_OF_TALLY) & ~reused
     tested = ~not_run & ~reused & ~out

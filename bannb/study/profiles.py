@@ -172,6 +172,21 @@ class Profile:
         given = {key: value for key, value in overrides.items() if value is not None}
         return self.config(device, precision, **{**self.book_overrides, **given})
 
+    def transfer_note(self) -> str:
+        """Which of chapter 8's tables this profile's plan leaves out (`transfer`: Table 4's DenseNet students, Table
+        5's residual students), as a sentence for `note` (empty where it trains them all, or has no grid)."""
+        if not self.transfer:
+            return ""
+        trained = {3: True, 4: bool(self.transfer.get("depth_factors") or self.transfer.get("compression_factors")),
+                   5: bool(self.transfer.get("res_students"))}
+        left_out = [str(table) for table, shown in trained.items() if not shown]
+        if not left_out:
+            return ""
+        kept = [str(table) for table, shown in trained.items() if shown]
+        students = " and ".join(f"Table {table}'s" for table in left_out)
+        return (f" Chapter 8 trains the networks of Table{'s' * (len(kept) > 1)} {' and '.join(kept)}; {students} "
+                f"students are not in this profile's plan.")
+
     def transfer_archs(self) -> list[str]:
         """Every network chapter 8's grid trains at this profile."""
         grid = self.transfer
@@ -242,7 +257,7 @@ class Profile:
                          f"machine, whichever precision is fastest there)")
         else:
             precision = f"in {config.precision}, the precision this machine runs fastest (`auto`)"
-        facts = f"{data}; {nets}; {recipe}; {precision}."
+        facts = f"{data}; {nets}; {recipe}; {precision}.{self.transfer_note()}"
         if self.numbers_mean_nothing:
             return (f"**{self.name} profile: the numbers in this chapter mean nothing.** {self.purpose} "
                     f"Do not read any result or verdict below. {facts}")
@@ -295,9 +310,7 @@ PROFILES = {profile.name: profile for profile in (
         name="cpu", committed=True,
         purpose="Real results on a CPU with small networks, in the regime chapter 3's study chose so that a teacher "
                 "fits its training set and ends training flat; chapter 3 holds every teacher to that criterion. The "
-                "paper's claims are tested for their pattern at this small scale, not for its CIFAR figures. "
-                "Chapter 8 trains the networks of Table 3; Table 4's and Table 5's students of a DenseNet would not "
-                "fit the book's 3-hour budget.",
+                "paper's claims are tested for their pattern at this small scale, not for its CIFAR figures.",
         # The regime study (book/03_teachers) compares candidate regimes on their seed-0 teacher. The last one,
         # 20 epochs of fastai's one-cycle annealed to the very end, fit every teacher (≥ 99.5% clean training
         # accuracy) but left three of five still improving over the last fifth (its annealing is still paying
@@ -313,7 +326,7 @@ PROFILES = {profile.name: profile for profile in (
         subset="class-balanced", pool_size=10_000,
         # 3 language-model replicates: what 45 minutes of a 2-core machine allow (CPU_CHAPTER_BUDGET_MINUTES)
         lm_name="cpu", lm_seeds=(0, 1, 2),
-        # The map of regimes (issue #21), priced from one measurement on an AMD EPYC (AVX512-BF16, 2 cores), fp32,
+        # The map of regimes, priced from one measurement on an AMD EPYC (AVX512-BF16, 2 cores), fp32,
         # two single-threaded runs side by side as the book trains (seconds per epoch, teacher / BAN student):
         # Fashion-MNIST 3,000 11.3 / 13.8, 1,000 4.8 / 4.7; CIFAR-10 JPEG 2,000 7.7 / 8.7, 5,000 15.4 / 19.5; about
         # 20 s a run for the final evaluations (test set, 10,000-image pool, training fit). Per seed a cell trains
@@ -336,11 +349,13 @@ PROFILES = {profile.name: profile for profile in (
         precision="fp32",
         # 8 central seeds, sized on the last profile, where a paired difference's sd was 0.35 points (t(7) × 0.35 /
         # √8 = 0.29 ≤ the 0.3-point target). In this regime BAN-1 against its teacher spreads by 0.59 (mostly seed
-        # to seed), so its half-width is 0.49; the seeds the target would take do not fit the 3-hour budget, and
+        # to seed), so its half-width is 0.49; the seeds the target would take were priced against the cold book's
+        # budget (`book.timings.COLD_BOOK_BUDGET_SECONDS`), and
         # chapter 11 says what they would cost
         seeds=tuple(range(8)), secondary_seeds=(0, 1, 2),
         # chapter 8 at cpu: Table 3, with the DenseNet trained on the labels beside its students; Table 4's DenseNet
-        # variants (about 1,800 s) and Table 5's residual students (about 650 s) do not fit the 3-hour budget
+        # variants (about 1,800 s) and Table 5's residual students (about 650 s) were left out of the cold book's
+        # budget when it was smaller (`book.timings.COLD_BOOK_BUDGET_SECONDS`); `note` says which tables are out
         transfer=dict(wrn_archs=["wrn-16-1"], densenet="densenet-bc-22-12", linear="linear-28", depth_factors=[],
                       compression_factors=[], res_students=[],
                       train_size=None, valid_size=None)),

@@ -69,13 +69,20 @@ TAUGHT_FIELDS = ("teacher_mass_outside_top_seen", "teacher_mass_outside_top_clea
                  "test_agreement_with_teacher", "test_kl_teacher_student",
                  "label_smoothing_mass", "train_accuracy", "train_seconds")
 
+# The map's cells belong to the book's one Holm family: "BAN-1 has lower error than its teacher" in a cell is a claim of
+# the book (`claims.CLAIMS`' MAP_CLAIM, one per cell), judged with every other claim, so that chapter 10, the
+# summary's table and the summary's prose give each cell one verdict. The rule as first written adjusted across the
+# map's cells alone; that reading is shown beside the verdict (`cell_verdicts`' `map_alone`), never as it.
+MAP_CLAIM = "map-ban-vs-teacher"
+
 DECISION_RULE = """\
-Written before the map ran: in every cell, "BAN-1 has lower error than its teacher" is judged by the
-book's rule (n ≥ 5 seeds, on the test set and the held-out pool together) with Holm's adjustment across the map's
-cells. If it holds in one or more cells, chapters 3-8 move to the cheapest of them (the least measured training
-time of a teacher and its BAN-1) and are run there from scratch; otherwise they stay in the regime they have, and
-chapters 4 and 11 say that at this scale a born-again student does not beat its teacher, and show why from the
-map."""
+Written before the map ran: in every cell, "BAN-1 has lower error than its teacher" is judged by the book's rule
+(n ≥ 5 seeds, on the test set and the held-out pool together). Each cell is a claim of the book, adjusted (Holm)
+with every other claim the book tests; the rule as first written adjusted across the map's cells alone, and that
+reading is shown beside the verdict. If it holds in one or more cells, chapters 3-8 move to the cheapest of them (the
+least measured training time of a teacher and its BAN-1) and are run there from scratch; otherwise they stay in the
+regime they have, and chapters 4 and 11 say that at this scale a born-again student does not beat its teacher, and
+show why from the map."""
 
 
 # The losses of the map's born-again students of a teacher: BAN-1 (the paper's loss) and, where the map trains them,
@@ -175,20 +182,34 @@ def cell_table(records: pd.DataFrame, test_logits=None, margin: float = MARGIN) 
     return pd.DataFrame(rows)
 
 
-def cell_verdicts(records: pd.DataFrame, margin: float = MARGIN) -> pd.DataFrame:
-    """Per cell, "BAN-1 has lower error than its teacher" judged by the book's rule (`stats.family_verdicts`) with
-    Holm's adjustment across the map's cells: the family the decision rule (`DECISION_RULE`) reads."""
+def cell_verdicts(records: pd.DataFrame, evaluated: pd.DataFrame, margin: float = MARGIN) -> pd.DataFrame:
+    """Per cell of the map's records, "BAN-1 has lower error than its teacher" (`MAP_CLAIM`): `verdict`, the book's
+    (read from `evaluated`, rows of `claims.evaluate_book` holding the map's: the whole book's table, or the map
+    chapter's `claims.evaluate_chapter`), the one the decision rule (`DECISION_RULE`) reads and every chapter shows,
+    with its Holm-adjusted p-values; and `map_alone`, the rule with Holm's adjustment across the map's cells only, as
+    the rule was first written (`stats.family_verdicts`): a reading shown beside the verdict, never as it."""
     value = judged_value(records)
     cells = list(dict.fromkeys(records["cell"]))
+    rows = evaluated[evaluated["key"].str.fullmatch(rf"{MAP_CLAIM}(\[.*\])?")].set_index("key")
+    keys = {cell: f"{MAP_CLAIM}[{cell}]" if len(cells) > 1 else MAP_CLAIM for cell in cells}
+    missing = [key for key in keys.values() if key not in rows.index]
+    if missing:
+        raise ValueError(f"the evaluated claims have no row {', '.join(missing)}: pass the book's (or the map "
+                         f"chapter's) evaluated claims on these records")
     differences = [_difference(records[records["cell"] == cell], TEACHER, STUDENT, value) for cell in cells]
-    judged = family_verdicts(differences, ["lower"] * len(cells), [margin] * len(cells))
-    return pd.DataFrame([dict(cell=cell, **verdicts) for cell, verdicts in zip(cells, judged)])
+    alone = family_verdicts(differences, ["lower"] * len(cells), [margin] * len(cells))
+    return pd.DataFrame([dict(cell=cell, verdict=rows.loc[keys[cell], "verdict"],
+                              p_adjusted=rows.loc[keys[cell], "p_adjusted"],
+                              p_equivalence_adjusted=rows.loc[keys[cell], "p_equivalence_adjusted"],
+                              map_alone=own["verdict"])
+                         for cell, own in zip(cells, alone)])
 
 
-def chapters_regime(table: pd.DataFrame, verdicts: pd.DataFrame) -> str | None:
+def chapters_regime(table: pd.DataFrame, verdicts: pd.DataFrame, column: str = "verdict") -> str | None:
     """The decision rule (`DECISION_RULE`): the cheapest cell (`cell_table`'s measured `seconds`) in which BAN-1
-    beats its teacher (`cell_verdicts`: "holds"), or None (the chapters stay where they are)."""
-    winners = set(verdicts.loc[verdicts["verdict"] == "holds", "cell"])
+    beats its teacher (`cell_verdicts`' `column`, the book's verdict unless another reading is asked for: "holds"),
+    or None (the chapters stay where they are)."""
+    winners = set(verdicts.loc[verdicts[column] == "holds", "cell"])
     candidates = table[table["cell"].isin(winners)]
     return None if candidates.empty else str(candidates.sort_values("seconds").iloc[0]["cell"])
 
