@@ -164,6 +164,12 @@ class BanObjective:
         """What the loss learnt before training that the run's record keeps (`final.json`); empty for most."""
         return {}
 
+    @property
+    def target_temperature(self) -> float:
+        """The temperature of the teacher's softmax the student is trained to match (1 but for Hinton's KD): what
+        the student's soft targets are, for `study.teaching`'s record of what it was taught."""
+        return 1.0
+
     def __call__(self, student_logits, labels, teacher_logits=None):
         if self.needs_teacher and teacher_logits is None:
             raise ConfigError(f"the {self.name!r} loss needs a teacher: give a teacher run or checkpoint")
@@ -216,6 +222,10 @@ class HintonKD(BanObjective):
 
     def compute(self, student_logits, labels, teacher_logits):
         return hinton_kd_loss(student_logits, labels, teacher_logits, **self.params)
+
+    @property
+    def target_temperature(self) -> float:
+        return self.params["temperature"]
 
 
 class CWTM(BanObjective):

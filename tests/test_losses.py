@@ -245,3 +245,12 @@ def test_label_smoothing_takes_its_mass_from_the_teacher_unless_given(logits):
     assert given.mass == 0.1
     with pytest.raises(ConfigError, match=r"\[0, 1\)"):
         make_loss("ls", mass=1.0)
+
+
+def test_a_students_targets_are_the_teachers_softmax_at_its_losss_temperature():
+    """What `study.teaching` records as the targets a student was trained on: the teacher's softmax at T = 1 for every
+    loss but Hinton's KD, whose targets are at its temperature."""
+    from bannb.losses import make_loss
+    assert make_loss("kd", temperature=4.0, alpha=1.0).target_temperature == 4.0
+    assert {name: make_loss(name).target_temperature for name in ("ban", "cwtm", "ce")} == {"ban": 1.0, "cwtm": 1.0,
+                                                                                            "ce": 1.0}

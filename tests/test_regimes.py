@@ -363,8 +363,13 @@ def test_the_factors_of_each_student_come_from_its_records():
     assert first["gain"] == pytest.approx(0.5 - 0.05 * math.cos(0 + len(STUDENT)))
     rung = points[points["student"] == "BAN-1 (60 epochs)"]
     assert rung["unfinished"].tolist() == pytest.approx([0.1] * 5)  # against the 120-epoch rung
+    # a student trained on softer targets (KD at T = 4) is read on its own targets where they are recorded
+    kd = gain_factors(records.assign(teacher_mass_outside_top_right_targets_seen=0.3))
+    assert kd["dark"].tolist() == pytest.approx([30.0] * 10)
     # old records (no split) give no points; too few points give no fit
     assert gain_factors(records.assign(teacher_mass_outside_top_right_seen=np.nan)).empty
+    assert gain_factors(records.assign(teacher_mass_outside_top_right_seen=np.nan,
+                                       teacher_mass_outside_top_right_targets_seen=np.nan)).empty
     assert joint_fit(points.head(3))["coefficient"].isna().all()
     few = joint_fit(factor_points((0.05, -0.1, 0.5), seeds=range(4)))
     assert few["coefficient"].isna().all()  # 4 seeds: fewer than the rule's 5

@@ -101,12 +101,13 @@ def clean_loader(dls, size: int | None = None) -> InMemoryLoader:
     return InMemoryLoader(train.images[:count], train.labels[:count], dls.valid.bs, mean, std, device=train.device)
 
 
-def training_fit(model, dls, config: RunConfig, teacher, test_logits: torch.Tensor) -> dict:
+def training_fit(model, dls, config: RunConfig, teacher, test_logits: torch.Tensor, temperature: float = 1.0) -> dict:
     """How well the trained model fits its training split (clean images, eval mode), and for a student what its
     teacher taught it and how much of it it took (`study.teaching`): the teacher's mass outside its top class,
     entropy and wrong top classes on the clean training images (`_clean`) and on one pass of the views the student
     trained on (`_seen`: augmented where the run augments), and on the test set the two's top-1 agreement and
-    KL(teacher ‖ student)."""
+    KL(teacher ‖ student). Where the student matches the teacher's softmax at another `temperature` (Hinton's KD),
+    the same on the targets it was trained on, the teacher's logits over `temperature` (`_targets_seen`)."""
     loader = clean_loader(dls)
     logits, labels = predict(model, loader, config.precision, config.channels_last)
     fit = dict(train_accuracy=(logits.argmax(dim=1) == labels).float().mean().item(),
@@ -120,7 +121,8 @@ def training_fit(model, dls, config: RunConfig, teacher, test_logits: torch.Tens
         # the record's older names for two of these, which the analysis reads (`experiments.FIT_FIELDS`)
         fit.update(teacher_train_targets_wrong=clean["teacher_targets_wrong_clean"],
                    test_agreement_with_teacher=inherited["agreement"], test_kl_teacher_student=inherited["kl"],
-                   **clean, **teaching.taught_record(seen_logits, seen_labels, "seen"))
+                   **clean, **teaching.taught_record(seen_logits, seen_labels, "seen"),
+                   **teaching.taught_record(seen_logits / temperature, seen_labels, "targets_seen"))
     return fit
 
 
@@ -225,7 +227,7 @@ class ImageTraining:
         learn.remove_cbs([cb for cb in learn.cbs if isinstance(cb, (RunRecorder, EpochLosses, TrainProbe,
                                                                     TeacherTargetsPerEpoch))])
         test_logits, test_labels = learn.get_preds(dl=self.dls.test, act=noop)
-        fit = training_fit(learn.model, self.dls, config, self.teacher, test_logits)
+        fit = training_fit(learn.model, self.dls, config, self.teacher, test_logits, self.objective.target_temperature)
         test_accuracy = (test_logits.argmax(dim=1) == test_labels).float().mean().item()
         pool_logits = pool_labels = None
         if self.dls.pool is not None:  # the held-out pool: as the test set, the last epoch's model only

@@ -66,6 +66,7 @@ TAUGHT_FIELDS = ("teacher_mass_outside_top_seen", "teacher_mass_outside_top_clea
                  "teacher_targets_wrong_seen", "teacher_targets_wrong_clean",
                  "teacher_mass_outside_top_right_seen", "teacher_mass_outside_top_wrong_seen",
                  "teacher_mass_outside_top_right_clean", "teacher_mass_outside_top_wrong_clean",
+                 "teacher_mass_outside_top_right_targets_seen",
                  "test_agreement_with_teacher", "test_kl_teacher_student",
                  "label_smoothing_mass", "train_accuracy", "train_seconds")
 
@@ -353,8 +354,8 @@ INSEPARABLE_CORRELATION = -0.7  # two coefficients this anti-correlated across t
 def gain_factors(records: pd.DataFrame) -> pd.DataFrame:
     """One row per born-again student (`BORN_AGAIN_LOSSES`) of the map's records (with `with_final_fields`, and
     `epochs` and `loss`): its cell and seed, its gain over its own teacher (`gain`: teacher − student, points, on
-    `judged_value`), its teacher's mass outside the top class on the views it saw whose top class is right (`dark`,
-    %), the share of those views whose top class is wrong (`mistakes`, %) and how unfinished its teacher is
+    `judged_value`), the mass outside the top class of the targets it was trained on (its teacher's softmax, at the
+    loss's temperature: T = 4 for KD) on the views it saw whose top class is right (`dark`, %), the share of those views whose top class is wrong (`mistakes`, %) and how unfinished its teacher is
     (`unfinished`: teacher − its 2× teacher of the same seed, points). Students without all of these are left out
     (a teacher without a 2× teacher, a record from before dark knowledge was recorded apart)."""
     value = judged_value(records)
@@ -367,11 +368,18 @@ def gain_factors(records: pd.DataFrame) -> pd.DataFrame:
         if row.seed in own and row.seed in longer:
             rows.append(dict(cell=row.cell, seed=row.seed, student=row.model,
                              gain=own[row.seed] - getattr(row, value),
-                             dark=100 * row.teacher_mass_outside_top_right_seen,
+                             dark=100 * _targets_dark(row),
                              mistakes=100 * row.teacher_targets_wrong_seen,
                              unfinished=own[row.seed] - longer[row.seed]))
     frame = pd.DataFrame(rows, columns=["cell", "seed", "student", "gain", *FACTORS])
     return frame.dropna(subset=["gain", *FACTORS]).reset_index(drop=True)
+
+
+def _targets_dark(row) -> float:
+    """A student's dark knowledge on its own targets (`teacher_mass_outside_top_right_targets_seen`); a record written
+    before those were kept apart gives the teacher's at T = 1, the same for every loss but KD."""
+    targets = getattr(row, "teacher_mass_outside_top_right_targets_seen", math.nan)
+    return row.teacher_mass_outside_top_right_seen if pd.isna(targets) else targets
 
 
 def _least_squares(points: pd.DataFrame) -> np.ndarray:
