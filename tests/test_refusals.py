@@ -70,8 +70,10 @@ def copy_of(finished, tmp_path):
 
 # ---------------------------------------------------------------- numbers
 
-# the issue's cases, each through the real command of both `train` and `ban`
-@pytest.mark.parametrize("args, message", [
+# the issue's cases: each through the command line's entry point (`main`, as `python -m bannb` calls it), and two
+# through the real command in its own process (starting one costs seconds: a few are enough to show the exit status
+# and the stderr a user sees)
+BAD_NUMBERS = [
     (["train", "--seed", "100000000000000000000"], "--seed must lie between 0 and 999, got 100000000000000000000"),
     (["train", "--seed", "-5"], "--seed must lie between 0 and 999, got -5"),
     (["ban", "--seeds", "-5"], "--seeds must lie between 0 and 999, got -5"),
@@ -80,8 +82,18 @@ def copy_of(finished, tmp_path):
     (["train", "--lr", "nan"], "lr must be a positive finite number, got nan"),
     (["ban", "--lr", "inf"], "lr must be a positive finite number, got inf"),
     (["ban", "--epochs", "0"], "epochs must be a positive integer, got 0"),
-])
-def test_a_bad_number_is_refused_up_front_in_one_line(args, message, tmp_path):
+]
+
+
+@pytest.mark.parametrize("args, message", BAD_NUMBERS)
+def test_a_bad_number_is_refused_up_front_in_one_line(args, message, tmp_path, capsys):
+    (tmp_path / "runs").mkdir()
+    refused(cli(*args, "--profile", "smoke", "--runs-dir", str(tmp_path / "runs"), capsys=capsys), message)
+    assert not any((tmp_path / "runs").iterdir())
+
+
+@pytest.mark.parametrize("args, message", [BAD_NUMBERS[0], BAD_NUMBERS[6]])
+def test_a_bad_number_is_refused_by_the_real_command(args, message, tmp_path):
     (tmp_path / "runs").mkdir()
     refused(run_cli(*args, "--profile", "smoke", "--runs-dir", str(tmp_path / "runs")), message)
     assert not any((tmp_path / "runs").iterdir())
@@ -161,13 +173,23 @@ def test_a_refusal_leaves_no_runs_folder_where_there_was_none(tmp_path):
 
 # ---------------------------------------------------------------- damaged run folders
 
-@pytest.mark.parametrize("content", [b"", b"\xff\xfe garbage", b"[]"])
-def test_a_damaged_config_json_gets_one_diagnosis_and_one_advice(content, finished, tmp_path):
+def cli(*args, capsys):
+    """`python -m bannb *args` through its entry point in this process: (exit status, stdout, stderr)."""
+    status = main(list(args))
+    out, err = capsys.readouterr()
+    return subprocess.CompletedProcess(args, status, out, err)
+
+
+@pytest.mark.parametrize("content, real_command", [(b"", True), (b"\xff\xfe garbage", False), (b"[]", False)])
+def test_a_damaged_config_json_gets_one_diagnosis_and_one_advice(content, real_command, finished, tmp_path, capsys,
+                                                                 one_thread):
     """A finished run's config.json (then an interrupted run's) emptied, garbled or replaced: `evaluate` says it in
     one line and advises running the command that trained it again; that command then trains it again, and says
-    why, instead of a traceback or other advice."""
+    why, instead of a traceback or other advice. (The real command in its own process for one content, its entry
+    point in this one for the others.)"""
     runs, path = copy_of(finished, tmp_path)
     original = comparable(path)
+    command = run_cli if real_command else (lambda *args: cli(*args, capsys=capsys))
     for interrupted in (False, True):
         (path / CONFIG).write_bytes(content)
         if interrupted:
@@ -176,11 +198,11 @@ def test_a_damaged_config_json_gets_one_diagnosis_and_one_advice(content, finish
         problem = finished_problem(path)
         assert problem == ("it has no done.json marker (it was interrupted or is still training)" if interrupted
                            else "config.json does not match the checksum in done.json")
-        refused(run_cli("evaluate", path.name, "--runs-dir", str(runs)),
+        refused(command("evaluate", path.name, "--runs-dir", str(runs)),
                 f"run {path} is not a finished run: {problem}; it is unfinished or corrupted: run the command that "
                 f"trained it again (it resumes an interrupted run, retrains a corrupted one)")
         assert files(runs) == before
-        result = trained(run_cli("train", *TINY, "--runs-dir", str(runs)))
+        result = trained(command("train", *TINY, "--runs-dir", str(runs)))
         diagnosis = ("is not the config hashed into the folder's name" if content == b"[]"
                      else "is unreadable")
         assert f"run {path.name}: its config.json {diagnosis}" in result.stdout
