@@ -405,7 +405,14 @@ PROFILES["cpu-next"] = dataclasses.replace(
     PROFILES["cpu"], name="cpu-next", committed=False, staging_for="cpu",
     purpose="The next cold cpu book, being trained: the cpu profile with 20 central and 5 secondary seeds.",
     seeds=tuple(range(20)), secondary_seeds=tuple(range(5)),
-    independent_teachers=20)  # 10 disjoint pairs, 6 triples
+    independent_teachers=20,  # 10 disjoint pairs, 6 triples
+    # what makes a born-again student win (chapter 10): how finished the teacher is, in the two augmented cells whose
+    # 30-epoch teachers are unfinished (teachers of 30, 60 and 120 epochs, each with a BAN-1 as long; the 240-epoch
+    # teachers check whether the 120-epoch ones are finished); softer targets without more mistakes (KD at T = 4)
+    # and mistakes overruled by the labels (BAN+L), in every cell. The 30- and 60-epoch rungs are the map's teachers
+    # and 2× teachers, already trained
+    map_ladder={"fashion-1k-augmented": (30, 60, 120, 240), "cifar10-2k-augmented": (30, 60, 120, 240)},
+    map_students=("kd-t4", "ban+l"))
 
 # The profile of the committed book, the default of the chapters and of the command line.
 DEFAULT_PROFILE = next(name for name, profile in PROFILES.items() if profile.committed)
