@@ -233,9 +233,9 @@ def test_the_claims_table_is_narrow_enough_for_the_page():
                                  + ["09_language_models"], table="Table 2", paper_mean=-0.5, paper_rows="4 of 4 rows",
                                  detectable=0.6)
     view = ch10.claims_table(table)
-    assert list(view.columns) == ["chapter", "table", "claim", "paper: b − a", "paper's rows", "ours: b − a", "95% CI",
-                                  "n", "half-width", "smallest detectable", "verdict", "unit"]
-    assert list(view["chapter"]) == [7, 7, 5, 5, 5, 5, 5, 8, 8, 9]
+    assert list(view.columns) == ["ch.", "table", "claim", "paper: b − a", "paper's rows", "ours: b − a", "95% CI",
+                                  "n", "half-width", "detectable", "verdict", "unit"]
+    assert list(view["ch."]) == [7, 7, 5, 5, 5, 5, 5, 8, 8, 9]
     assert view["95% CI"].iloc[0] == "[-0.58, -0.23]" and view["95% CI"].iloc[8] == "—"
     assert view["unit"].iloc[-1] == "perplexity points"
     # one unit only: the column says nothing the prose does not
