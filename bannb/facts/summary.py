@@ -112,10 +112,10 @@ def findings(evaluated: pd.DataFrame, when: str) -> dict:
 
 def claims_table(evaluated: pd.DataFrame) -> pd.DataFrame:
     """Every claim as the chapter's table shows it, narrow enough for the page: the chapter by its number ("ch."),
-    where the claim comes from, the claim, the paper's difference b − a (mean over its printed rows) and in how many rows it
-    goes the claim's way, ours with its 95% interval in one column, n, the half-width, the smallest effect the
-    comparison could detect, the verdict, and (where a claim is measured in something else than points of error,
-    the language models' perplexity) the unit."""
+    where the claim comes from, the claim, the paper's difference b − a (mean over its printed rows) and in how
+    many rows it goes the claim's way, ours with its 95% interval in one column, n, the half-width, the smallest
+    effect the comparison could detect, the verdict, and (where a claim is measured in something else than points
+    of error, the language models' perplexity) the unit."""
     view = pd.DataFrame({
         "ch.": [int(name.split("_")[0]) for name in evaluated["chapter"]], "table": evaluated["table"],
         "claim": evaluated["claim"], "paper: b − a": evaluated["paper_mean"], "paper's rows": evaluated["paper_rows"],
