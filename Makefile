@@ -53,7 +53,8 @@ bench: $(INSTALLED)
 	  $(PY) -m bannb.bench.gpu --json book/results/performance-gpu.json; \
 	else echo "no CUDA device: the GPU cases (python -m bannb.bench.gpu) are skipped"; fi
 
-# Load every rendered chapter in headless chromium (Debian's `chromium`): title, every figure decodes.
+# Load every rendered chapter in headless chromium (Debian's `chromium`): title, every figure decodes, every table
+# fits its column at 1280 px.
 check-html: $(INSTALLED)
 	$(PY) -m bannb.book --check-html --screenshots _build/screenshots
 

@@ -194,8 +194,9 @@ def test_a_gpu_profile_is_refused_by_the_runner_without_cuda_before_anything_tra
     assert trained == [("01_good", "gpu", book, print, "cpu")]
 
 
-def rendered_book(root, figures_on_page, figure_bytes):
-    """A one-chapter book as `jupyter-book build` leaves it: the notebook with one figure output, its page."""
+def rendered_book(root, figures_on_page, figure_bytes, table=""):
+    """A one-chapter book as `jupyter-book build` leaves it: the notebook with one figure output, its page (with
+    `table`, HTML, after the figures)."""
     import base64
     (root / "book").mkdir()
     (root / "_toc.yml").write_text("format: jb-book\nroot: book/01_figure\n")
@@ -210,7 +211,7 @@ def rendered_book(root, figures_on_page, figure_bytes):
     (html / "_images" / "figure.png").write_bytes(figure_bytes)
     images = '<img src="../_images/figure.png">' * figures_on_page
     (html / "book" / "01_figure.html").write_text(
-        f"<html><body><h1>A chapter with a figure</h1>{images}</body></html>")
+        f"<html><body><h1>A chapter with a figure</h1>{images}{table}</body></html>")
 
 
 @pytest.fixture
@@ -245,6 +246,28 @@ def test_check_html_in_chromium(tmp_path, png_bytes, figures_on_page, corrupt, p
         assert problems == [] and (tmp_path / "shots" / "01_figure.png").stat().st_size > 0
     else:
         assert len(problems) == 1 and problems[0].startswith(problem)
+
+
+def table_of(cells: int, text: str) -> str:
+    return "<table><tr>" + f"<td>{text}</td>" * cells + "</tr></table>"
+
+
+@pytest.mark.skipif(__import__("shutil").which("chromium") is None, reason="needs Debian's chromium")
+def test_check_html_measures_every_table_against_its_column_at_1280_px(tmp_path, png_bytes):
+    from bannb.book.runner import WINDOW_WIDTH, check_html, table_problems, table_widths
+    assert WINDOW_WIDTH == 1280
+    # words that cannot wrap, 12 × 9 of them side by side: far wider than the page; then a table that wraps to fit
+    wide, narrow = table_of(12, "unbreakable" * 9), table_of(12, "words that wrap " * 9)
+    rendered_book(tmp_path, 1, png_bytes, table=wide + narrow)
+    page = tmp_path / "_build" / "html" / "book" / "01_figure.html"
+    _, widths = table_widths(page, "chromium")
+    assert widths["tables"] == 2 and [table["table"] for table in widths["overflowing"]] == [1]
+    assert widths["overflowing"][0]["width"] > WINDOW_WIDTH and not list(page.parent.glob(".table-widths-*"))
+    problems = check_html(tmp_path, screenshots=tmp_path / "shots", log=lambda line: None)
+    assert len(problems) == 1 and problems[0].startswith("01_figure: table 1 (first cell 'unbreakableunbreakable")
+    assert problems[0].endswith(" px at 1280 px: shorten its labels or let its cells wrap")
+    assert table_problems("index", None) == ["index: the tables' widths could not be measured (the page's script did "
+                                             "not run)"]
 
 
 def test_glue_value_gives_myst_nb_python_numbers(monkeypatch):

@@ -139,3 +139,104 @@ def test_more_seeds_priced_from_the_committed_book():
 def test_more_seeds_not_priced_without_timings(per_seed):
     assert ch10.try_facts([0], 6, per_seed, [])["try_cost"] == ("not measured yet (the committed book's timings are "
                                                                 "not recorded)")
+
+
+# ---------------------------------------------------------------- what the book found, in sentences
+
+FINDING_COLUMNS = ["key", "claim", "central", "mean", "ci_low", "ci_high", "half_width", "n", "margin", "unit",
+                   "verdict", "note", "duplicate_of"]
+POINTS = "points of error"
+WHEN = "At this scale a born-again student does not beat even a finished teacher."
+
+
+def judged(rows):
+    return pd.DataFrame(rows, columns=FINDING_COLUMNS)
+
+
+EVERY_VERDICT = judged([
+    ("ens2-vs-ban2", "Ens*2 beats BAN-2", False, -0.4, -0.58, -0.23, 0.18, 8, MARGIN, POINTS, "holds", "", ""),
+    ("ens2-vs-teacher", "Ens*2 beats the teacher", False, -1.0, -1.36, -0.63, 0.36, 8, MARGIN, POINTS, "holds", "", ""),
+    ("banl-vs-teacher", "BAN+L beats the teacher", True, 0.9, 0.5, 1.3, 0.4, 8, MARGIN, POINTS, "does not hold", "",
+     ""),
+    ("cwtm-vs-ban", "CWTM is worse than BAN", True, 0.0, -0.2, 0.21, 0.2, 8, MARGIN, POINTS,
+     "no effect of the paper's size", "", ""),
+    ("ban1-vs-teacher", "BAN-1 beats its teacher", True, -0.08, -0.58, 0.42, 0.5, 8, MARGIN, POINTS, "inconclusive",
+     "", ""),
+    ("dkpp-vs-teacher", "DKPP beats its teacher", False, 0.1, -0.8, 1.0, 0.9, 6, MARGIN, POINTS, "inconclusive", "",
+     ""),
+    ("ban3-vs-ban2", "BAN-3 beats BAN-2", False, 0.2, -1.3, 1.7, 1.5, 3, MARGIN, POINTS, "inconclusive", "", ""),
+    # not counted by the tally, so never named: a claim on another's runs, one without runs, one kept out
+    ("wrn-ban-vs-teacher", "A WRN's BAN beats it", False, -0.4, -0.5, -0.3, 0.1, 8, MARGIN, POINTS, "holds",
+     "the runs of another claim", "ens2-vs-ban2"),
+    ("table4", "A deeper DenseNet beats its teacher", False, NAN, NAN, NAN, NAN, 0, MARGIN, POINTS, "not run",
+     "not run", ""),
+    ("lm-ban", "A BAN language model beats its teacher", False, -5.0, -6.0, -4.0, 1.0, 3, 3.0, "perplexity points",
+     "out of the tally", "its teachers are still improving", "")])
+
+
+def test_the_findings_name_each_verdicts_claims_with_their_differences():
+    found = ch10.findings(EVERY_VERDICT, WHEN)
+    assert found == {
+        "summary_finding_holds":
+            "2 of the 7 claims the book tested hold: “Ens*2 beats BAN-2” (-0.40 points of error, 95% CI -0.58 to "
+            "-0.23, n = 8); “Ens*2 beats the teacher” (-1.00 points of error, 95% CI -1.36 to -0.63, n = 8).",
+        "summary_finding_does_not_hold":
+            "1 does not hold, the difference lying significantly on the other side of the paper's: “BAN+L beats the "
+            "teacher” (+0.90 points of error, 95% CI +0.50 to +1.30, n = 8).",
+        "summary_finding_no_effect":
+            "1 shows no effect of the paper's size, the difference shown to be smaller than the rule's margin: “CWTM "
+            "is worse than BAN” (+0.00 points of error, 95% CI -0.20 to +0.21, n = 8).",
+        # the central claim is the one whose seeds are given, though a secondary one would need more (34)
+        "summary_finding_inconclusive":
+            "3 remain inconclusive. 1 of them rests on fewer than the 5 paired seeds the rule needs for any other "
+            "verdict. More seeds would narrow them: for a 95% interval no wider than ± 0.3 points of error, the "
+            "rule's margin, so that an effect of the paper's size cannot hide inside it, the most demanding central "
+            "claim among them, “BAN-1 beats its teacher”, would need 18 paired seeds at the spread its differences "
+            "have, against its 8.",
+        "summary_finding_when": WHEN}
+
+
+def test_the_findings_when_nothing_holds_and_no_central_claim_is_undecided():
+    undecided = EVERY_VERDICT[EVERY_VERDICT["key"].isin(["dkpp-vs-teacher", "ban3-vs-ban2", "table4"])]
+    found = ch10.findings(undecided, WHEN)
+    assert found["summary_finding_holds"] == "None of the 2 claims the book tested holds."
+    assert found["summary_finding_does_not_hold"] == ("None does not hold: no difference lies significantly on the "
+                                                      "other side of the paper's.")
+    assert found["summary_finding_no_effect"] == "None is shown to have no effect of the paper's size."
+    # without a central claim among them, the most demanding of all: 34 seeds at n = 6, more than 19 at n = 3
+    assert found["summary_finding_inconclusive"] == (
+        "2 remain inconclusive. 1 of them rests on fewer than the 5 paired seeds the rule needs for any other verdict. "
+        "More seeds would narrow them: for a 95% interval no wider than ± 0.3 points of error, the rule's margin, so "
+        "that an effect of the paper's size cannot hide inside it, the most demanding claim among them, “DKPP beats "
+        "its teacher”, would need 34 paired seeds at the spread its differences have, against its 6.")
+
+
+def test_no_seeds_are_asked_for_where_the_interval_is_already_narrow_enough():
+    # inconclusive with a half-width within the margin (Holm's adjustment): more seeds are not what it lacks
+    narrow = judged([("ban2-vs-ban1", "BAN-2 beats BAN-1", True, -0.39, -0.64, -0.14, 0.25, 8, MARGIN, POINTS,
+                      "inconclusive", "", "")])
+    assert ch10.findings(narrow, WHEN)["summary_finding_inconclusive"] == "1 remains inconclusive."
+    decided = ch10.findings(EVERY_VERDICT[EVERY_VERDICT["key"] == "ens2-vs-ban2"], WHEN)
+    assert decided["summary_finding_holds"] == ("1 of the 1 claims the book tested holds: “Ens*2 beats BAN-2” (-0.40 "
+                                                "points of error, 95% CI -0.58 to -0.23, n = 8).")
+    assert decided["summary_finding_inconclusive"] == "None is left inconclusive."
+
+
+def test_the_findings_before_any_claim_has_runs():
+    found = ch10.findings(EVERY_VERDICT[EVERY_VERDICT["key"] == "table4"], WHEN)
+    assert found["summary_finding_holds"] == "The book has tested no claim yet: no chapter has runs at this profile."
+    assert found["summary_finding_when"] == WHEN
+
+
+def test_the_claims_table_is_narrow_enough_for_the_page():
+    table = EVERY_VERDICT.assign(chapter=["07_ensembles"] * 2 + ["05_cwtm"] * 5 + ["08_densenet_resnet"] * 2
+                                 + ["09_language_models"], table="Table 2", paper_mean=-0.5, paper_rows="4 of 4 rows",
+                                 detectable=0.6)
+    view = ch10.claims_table(table)
+    assert list(view.columns) == ["ch.", "table", "claim", "paper: b − a", "paper's rows", "ours: b − a", "95% CI",
+                                  "n", "half-width", "detectable", "verdict", "unit"]
+    assert list(view["ch."]) == [7, 7, 5, 5, 5, 5, 5, 8, 8, 9]
+    assert view["95% CI"].iloc[0] == "[-0.58, -0.23]" and view["95% CI"].iloc[8] == "—"
+    assert view["unit"].iloc[-1] == "perplexity points"
+    # one unit only: the column says nothing the prose does not
+    assert "unit" not in ch10.claims_table(table[table["unit"] == POINTS]).columns

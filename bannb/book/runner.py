@@ -174,6 +174,61 @@ BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-s
                  "--disable-background-networking", "--no-first-run", "--hide-scrollbars"]
 
 
+# Run in the page once it has loaded: every table of the page's text column, and whether it is wider than the box it
+# sits in (so that part of it is hidden behind a sideways scroll) or ends past the column's right edge, at the
+# window's width. The answer is written into the DOM, where `--dump-dom` hands it back.
+TABLE_WIDTHS_ID = "bannb-table-widths"
+TABLE_WIDTHS_SCRIPT = """<script>
+window.addEventListener("load", () => {
+  const column = document.querySelector("article.bd-article") || document.body;
+  const edge = column.getBoundingClientRect().right;
+  const tables = [...document.querySelectorAll("table")].filter(table => column.contains(table));
+  const overflowing = [];
+  tables.forEach((table, position) => {
+    const box = table.getBoundingClientRect();
+    const room = Math.min(table.parentElement.clientWidth, edge - box.left);
+    if (box.width > room + 1) {
+      const header = (table.querySelector("th, td") || table).textContent.trim().replace(/\\s+/g, " ");
+      overflowing.push({table: position + 1, header: header.slice(0, 40), width: Math.round(box.width),
+                        room: Math.round(room)});
+    }
+  });
+  const answer = document.createElement("pre");
+  answer.id = "%s";
+  answer.textContent = JSON.stringify({tables: tables.length, overflowing: overflowing});
+  document.body.appendChild(answer);
+});
+</script>""" % TABLE_WIDTHS_ID
+WINDOW_WIDTH = 1280  # the width at which every table must fit its column (and the screenshots' width)
+
+
+def table_widths(page: Path, browser: str,
+                 width: int = WINDOW_WIDTH) -> tuple[subprocess.CompletedProcess, dict | None]:
+    """Load `page` at `width` pixels with `TABLE_WIDTHS_SCRIPT` added (a copy beside it, so that its relative links
+    resolve, removed afterwards): the browser's process (its stdout: the DOM after loading), and the script's answer
+    (None where it did not run)."""
+    probe = page.with_name(f".table-widths-{page.name}")
+    html = page.read_text()
+    probe.write_text(html.replace("</body>", TABLE_WIDTHS_SCRIPT + "</body>", 1) if "</body>" in html
+                     else html + TABLE_WIDTHS_SCRIPT)
+    try:
+        loaded = subprocess.run([browser, *BROWSER_FLAGS, f"--window-size={width},2400", "--virtual-time-budget=5000",
+                                 "--dump-dom", probe.as_uri()], capture_output=True, text=True, timeout=120)
+    finally:
+        probe.unlink(missing_ok=True)
+    found = re.search(rf'<pre id="{TABLE_WIDTHS_ID}"[^>]*>(.*?)</pre>', loaded.stdout, re.S)
+    return loaded, json.loads(unescape(found.group(1))) if found else None
+
+
+def table_problems(name: str, widths: dict | None, width: int = WINDOW_WIDTH) -> list[str]:
+    """One line per table of page `name` wider than its column at `width` pixels (`table_widths`' answer)."""
+    if widths is None:
+        return [f"{name}: the tables' widths could not be measured (the page's script did not run)"]
+    return [f"{name}: table {table['table']} (first cell {table['header']!r}) is {table['width']} px wide in a column "
+            f"of {table['room']} px at {width} px: shorten its labels or let its cells wrap"
+            for table in widths["overflowing"]]
+
+
 def image_outputs(cells: list[dict]) -> int:
     """How many figures a chapter's outputs hold (the images its page must show)."""
     return sum(1 for cell in cells for output in cell.get("outputs", [])
@@ -182,10 +237,12 @@ def image_outputs(cells: list[dict]) -> int:
 
 def check_html(root: Path = PROJECT_ROOT, browser: str = "chromium", screenshots: Path | None = None,
                log=print) -> list[str]:
-    """Load every chapter's page in a headless browser; returns the problems found (one line each).
+    """Load every chapter's page, and the landing page, in a headless browser; returns the problems found (one line
+    each).
 
     A page counts as shown when the browser's DOM after loading holds the chapter's title, one <img> per
-    figure in the notebook's outputs, and each image's file decodes to a non-empty picture."""
+    figure in the notebook's outputs, each image's file decodes to a non-empty picture, and no table runs past the
+    right edge of the text column in a window `WINDOW_WIDTH` pixels wide (`table_widths`)."""
     if shutil.which(browser) is None:
         raise BannbError(f"no {browser!r} on this machine: install Debian's chromium (apt-get install chromium) "
                          f"or pass --browser with another Chromium-based browser")
@@ -196,8 +253,7 @@ def check_html(root: Path = PROJECT_ROOT, browser: str = "chromium", screenshots
         if not page.exists():
             problems.append(f"{notebook.stem}: no page {page} (run `jupyter-book build .`)")
             continue
-        loaded = subprocess.run([browser, *BROWSER_FLAGS, "--virtual-time-budget=5000", "--dump-dom",
-                                 page.as_uri()], capture_output=True, text=True, timeout=120)
+        loaded, widths = table_widths(page, browser)
         dom = loaded.stdout
         cells = json.loads(notebook.read_text())["cells"]
         title = next((line.lstrip("# ").strip() for cell in cells
@@ -226,17 +282,24 @@ def check_html(root: Path = PROJECT_ROOT, browser: str = "chromium", screenshots
                         problems.append(f"{notebook.stem}: {src} is only {image.size}")
             except (OSError, ValueError) as err:
                 problems.append(f"{notebook.stem}: figure {src} does not decode ({err})")
-        if screenshots is not None:
-            screenshots.mkdir(parents=True, exist_ok=True)
-            subprocess.run([browser, *BROWSER_FLAGS, "--window-size=1280,2400",
-                            f"--screenshot={screenshots / (notebook.stem + '.png')}", page.as_uri()],
-                           capture_output=True, timeout=120)
-        log(f"[html] {notebook.stem}: loaded, {len(figures)} figures (notebook: {expected})")
+        problems += table_problems(notebook.stem, widths)
+        screenshot(page, browser, screenshots)
+        log(f"[html] {notebook.stem}: loaded, {len(figures)} figures (notebook: {expected}), "
+            f"{widths['tables'] if widths else '?'} tables")
     index = html_root / "book" / "index.html"  # the landing page: its headline figure is glued from the summary
-    if screenshots is not None and index.exists():
-        subprocess.run([browser, *BROWSER_FLAGS, "--window-size=1280,2400", f"--screenshot={screenshots / 'index.png'}",
-                        index.as_uri()], capture_output=True, timeout=120)
+    if index.exists():
+        problems += table_problems("index", table_widths(index, browser)[1])
+        screenshot(index, browser, screenshots)
     return problems
+
+
+def screenshot(page: Path, browser: str, folder: Path | None, width: int = WINDOW_WIDTH) -> None:
+    """A picture of `page` at `width` pixels in `folder` (None: none taken), named after the page."""
+    if folder is None:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run([browser, *BROWSER_FLAGS, f"--window-size={width},2400",
+                    f"--screenshot={folder / (page.stem + '.png')}", page.as_uri()], capture_output=True, timeout=120)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -249,7 +312,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-only", action="store_true",
                         help="only train every chosen chapter's runs (resumable), execute nothing")
     parser.add_argument("--check-html", action="store_true",
-                        help="only load the rendered pages in headless chromium and check every figure shows")
+                        help="only load the rendered pages in headless chromium and check every figure shows and "
+                             "every table fits its column")
     parser.add_argument("--browser", default="chromium", help="with --check-html: a Chromium-based browser")
     parser.add_argument("--screenshots", type=Path, help="with --check-html: save a screenshot of each page here")
     parser.add_argument("--device", default=None,

@@ -7,10 +7,11 @@ import pandas as pd
 
 from bannb.book.timings import COLD_BOOK_BUDGET_SECONDS, duration_text
 from bannb.data import dataset_shape
-from bannb.study.claims import OUT_OF_TALLY, verdict_counts
+from bannb.facts import MISSING
+from bannb.study.claims import OUT_OF_TALLY, tested_claims, verdict_counts
 from bannb.study.convergence import MIN_TRAIN_ACCURACY
 from bannb.study.paper import paper_table
-from bannb.study.stats import MARGIN, seeds_for_target
+from bannb.study.stats import MARGIN, MIN_PAIRS, seeds_for_target
 
 # The verdict counts the chapter cites: glue name (after "summary_") -> verdict.
 VERDICT_NAMES = {"holds": "holds", "does_not_hold": "does not hold", "no_effect": "no effect of the paper's size",
@@ -38,6 +39,94 @@ def verdict_facts(evaluated: pd.DataFrame) -> dict:
                  summary_ban1_ci_high=float(ban1["ci_high"]), summary_ban1_n=int(ban1["n"]),
                  summary_ban1_verdict=ban1["verdict"], summary_ban1_paper=float(ban1["paper_mean"]))
     return facts
+
+
+def _named(rows: pd.DataFrame) -> str:
+    """Claims named in a sentence, each with our difference: “statement” (mean unit, 95% CI low to high, n = n)."""
+    return "; ".join(f"“{row.claim}” ({row.mean:+.2f} {row.unit}"
+                     + ("" if pd.isna(row.ci_low) else f", 95% CI {row.ci_low:+.2f} to {row.ci_high:+.2f}")
+                     + f", n = {int(row.n)})" for row in rows.itertuples())
+
+
+def _verb(count: int, singular: str, plural: str) -> str:
+    return singular if count == 1 else plural
+
+
+def _undecided_sentence(rows: pd.DataFrame) -> str:
+    """How many tested claims are inconclusive (`rows`: those), how many of them rest on fewer pairs than the rule
+    decides on, and what would decide the rest: the seeds that would narrow the most demanding one's interval to
+    the rule's margin at the spread its differences have (`stats.seeds_for_target`; among the central claims where
+    any is inconclusive, the power computation this chapter makes for them), where that is more than it has."""
+    if rows.empty:
+        return "None is left inconclusive."
+    count = len(rows)
+    sentence = f"{count} {_verb(count, 'remains', 'remain')} inconclusive."
+    few = int((rows["n"] < MIN_PAIRS).sum())
+    if few:
+        sentence += (f" {few} of them {_verb(few, 'rests', 'rest')} on fewer than the {MIN_PAIRS} paired seeds the "
+                     f"rule needs for any other verdict.")
+    needed = pd.Series([seeds_for_target(hw, n, margin) for hw, n, margin in
+                        zip(rows["half_width"], rows["n"], rows["margin"])], index=rows.index)
+    short = rows[needed > rows["n"]]  # NaN (fewer than 2 pairs) compares False
+    central = short[short["central"].astype(bool)]
+    group = central if len(central) else short
+    if len(group):
+        most = needed[group.index].idxmax()
+        row = rows.loc[most]
+        sentence += (f" More seeds would narrow them: for a 95% interval no wider than ± {row['margin']:g} "
+                     f"{row['unit']}, the rule's margin, so that an effect of the paper's size cannot hide inside it, "
+                     f"the most demanding{' central' if len(central) else ''} claim among them, “{row['claim']}”, "
+                     f"would need {int(needed[most])} paired seeds at the spread its differences have, against its "
+                     f"{int(row['n'])}.")
+    return sentence
+
+
+def findings(evaluated: pd.DataFrame, when: str) -> dict:
+    """What the book found, in a few sentences that the landing page and this chapter open with, from the book's
+    verdicts (`chapters.judged_claims`' table; the claims the tally counts, `claims.tested_claims`): which claims
+    hold, which do not, which show no effect of the paper's size (each named, with our difference), how many remain
+    inconclusive and what would decide them (`_undecided_sentence`), and `when` a born-again student beats its
+    teacher at this scale (the map's reading, a sentence of `study.regimes`)."""
+    tested = tested_claims(evaluated)
+    by_verdict = {name: tested[tested["verdict"] == verdict] for name, verdict in VERDICT_NAMES.items()}
+    holds, against, no_effect = by_verdict["holds"], by_verdict["does_not_hold"], by_verdict["no_effect"]
+    if tested.empty:
+        held = "The book has tested no claim yet: no chapter has runs at this profile."
+    elif holds.empty:
+        held = f"None of the {len(tested)} claims the book tested holds."
+    else:
+        held = (f"{len(holds)} of the {len(tested)} claims the book tested {_verb(len(holds), 'holds', 'hold')}: "
+                f"{_named(holds)}.")
+    return {"summary_finding_holds": held,
+            "summary_finding_does_not_hold":
+                (f"{len(against)} {_verb(len(against), 'does', 'do')} not hold, the difference lying significantly on "
+                 f"the other side of the paper's: {_named(against)}." if len(against) else
+                 "None does not hold: no difference lies significantly on the other side of the paper's."),
+            "summary_finding_no_effect":
+                (f"{len(no_effect)} {_verb(len(no_effect), 'shows', 'show')} no effect of the paper's size, the "
+                 f"difference shown to be smaller than the rule's margin: {_named(no_effect)}." if len(no_effect) else
+                 "None is shown to have no effect of the paper's size."),
+            "summary_finding_inconclusive": _undecided_sentence(by_verdict["inconclusive"]),
+            "summary_finding_when": when}
+
+
+def claims_table(evaluated: pd.DataFrame) -> pd.DataFrame:
+    """Every claim as the chapter's table shows it, narrow enough for the page: the chapter by its number ("ch."),
+    where the claim comes from, the claim, the paper's difference b − a (mean over its printed rows) and in how
+    many rows it goes the claim's way, ours with its 95% interval in one column, n, the half-width, the smallest
+    effect the comparison could detect, the verdict, and (where a claim is measured in something else than points
+    of error, the language models' perplexity) the unit."""
+    view = pd.DataFrame({
+        "ch.": [int(name.split("_")[0]) for name in evaluated["chapter"]], "table": evaluated["table"],
+        "claim": evaluated["claim"], "paper: b − a": evaluated["paper_mean"], "paper's rows": evaluated["paper_rows"],
+        "ours: b − a": evaluated["mean"],
+        "95% CI": [MISSING if pd.isna(low) else f"[{low:+.2f}, {high:+.2f}]"
+                   for low, high in zip(evaluated["ci_low"], evaluated["ci_high"])],
+        "n": evaluated["n"].astype(int), "half-width": evaluated["half_width"],
+        "detectable": evaluated["detectable"], "verdict": evaluated["verdict"]})
+    if "unit" in evaluated and evaluated["unit"].nunique() > 1:
+        view["unit"] = evaluated["unit"]
+    return view
 
 
 def central_claims(evaluated: pd.DataFrame) -> pd.DataFrame:

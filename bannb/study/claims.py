@@ -561,15 +561,27 @@ def evaluate_chapter(records_by_chapter: Mapping[str, pd.DataFrame], chapter: st
     return rows.assign(**{CHAPTER_ALONE: rows["key"].map(dict(zip(alone["key"], alone["verdict"])))})
 
 
+def _tally_masks(evaluated: pd.DataFrame) -> dict[str, pd.Series]:
+    """Which rows of `evaluate`'s table were not run, reuse an earlier claim's runs, are kept out of the tally, and
+    were tested (none of these): `verdict_counts` and `tested_claims` read the same masks."""
+    not_run = evaluated["note"] == NOT_RUN
+    reused = evaluated.get("duplicate_of", pd.Series("", index=evaluated.index)).fillna("") != ""
+    out = (evaluated["verdict"] == OUT_OF_TALLY) & ~reused
+    return dict(not_run=not_run, reused=reused, out=out, tested=~not_run & ~reused & ~out)
+
+
+def tested_claims(evaluated: pd.DataFrame) -> pd.DataFrame:
+    """The rows of `evaluate`'s table that the tally counts (`verdict_counts`' tested claims), in their order."""
+    return evaluated[_tally_masks(evaluated)["tested"]]
+
+
 def verdict_counts(evaluated: pd.DataFrame) -> dict:
     """How many claims of `evaluate`'s table were tested (had runs, and are not another claim's runs again), how many
     were not run, how many reuse an earlier claim's runs (`reused`, counted there), how many were kept out of the
     tally because their teachers are not finished (`out_of_tally`), and how many of the tested ones got each verdict
     of `stats.VERDICTS` (zeros included): the tally the summary gives."""
-    not_run = evaluated["note"] == NOT_RUN
-    reused = evaluated.get("duplicate_of", pd.Series("", index=evaluated.index)).fillna("") != ""
-    out = (evaluated["verdict"] == OUT_OF_TALLY) & ~reused
-    tested = ~not_run & ~reused & ~out
+    masks = _tally_masks(evaluated)
+    not_run, reused, out, tested = masks["not_run"], masks["reused"], masks["out"], masks["tested"]
     counts = evaluated[tested]["verdict"].value_counts()
     return dict(tested=int(tested.sum()), not_run=int(not_run.sum()), reused=int(reused.sum()),
                 out_of_tally=int(out.sum()), **{verdict: int(counts.get(verdict, 0)) for verdict in VERDICTS})
