@@ -146,9 +146,13 @@ def test_patience_facts_glue_the_rules_outcome_and_the_fits_answer():
     assert facts["fit_answer"] == regimes.fit_sentence(fit)
     assert facts["fit_answer"].startswith("Within cells, with the three factors fitted together (15 students, 95% "
                                           "bootstrap intervals over 5 seeds): ")
-    assert facts["fit_coverage"] == (
-        "The fit rests on 15 of the map's 20 born-again students: the other 5 have no teacher of twice the epochs of "
-        "their own, or were recorded before the teacher's dark knowledge was kept apart from its mistakes.")
+    assert facts["fit_coverage"] == ("The fit rests on 15 of the map's 20 born-again students: 5 have no teacher of "
+                                     "twice the epochs of their own.")
+    unsplit = records.assign(teacher_mass_outside_top_right_seen=records["teacher_mass_outside_top_right_seen"].where(
+        records["seed"] != 0))
+    assert regime_map.patience_facts(unsplit, draws=50)["fit_coverage"] == (
+        "The fit rests on 12 of the map's 20 born-again students: 4 were recorded before the teacher's dark knowledge "
+        "was kept apart from its mistakes; 4 have no teacher of twice the epochs of their own.")
 
 
 def test_patience_points_are_the_ban_1_comparisons_with_their_teachers_finish():
@@ -168,17 +172,19 @@ def test_the_committed_maps_shape_judges_its_one_finished_teacher_and_cannot_fit
                         ignore_index=True).assign(teacher_mass_outside_top_right_seen=math.nan,
                                                   teacher_targets_wrong_seen=0.05)
     facts = regime_map.patience_facts(records, draws=50)
-    assert facts["patience_outcome"].startswith("At this scale a born-again student does not beat even a finished "
-                                                "teacher: in none of the map's 1 comparison of a born-again student "
-                                                "with a finished teacher")
+    assert facts["patience_outcome"] == (
+        "At this scale a born-again student does not beat even a finished teacher: in the map's one comparison of a "
+        "born-again student with a finished teacher it does not have lower error by the book's rule (Holm's "
+        "adjustment across all 2 of the map's comparisons). The patience figure, BAN-1 − teacher against the "
+        "teacher's epochs in each cell, is the evidence.")
     assert facts["patience_generation_cells"] == "none"
     assert facts["patience_finished_sentence"] == (
         "Of the map's 4 teachers (one per cell and length), 1 is finished by the book's rule (clean at 20 epochs); "
         "2 have no teacher of twice the epochs to be judged by.")
     assert facts["fit_answer"] == ("With 0 students on 0 seeds the map cannot fit its students' gains on the three "
                                    "factors together.")
-    assert facts["fit_coverage"].startswith("The fit rests on 0 of the map's 10 born-again students: the other 10 "
-                                            "have no teacher")
+    assert facts["fit_coverage"] == ("The fit rests on 0 of the map's 10 born-again students: 10 were recorded before "
+                                     "the teacher's dark knowledge was kept apart from its mistakes.")
 
 
 def test_the_fit_view_formats_each_factor_with_its_interval():
@@ -188,7 +194,8 @@ def test_the_fit_view_formats_each_factor_with_its_interval():
     assert list(view.index) == list(regimes.FACTORS.values())
     assert view.iloc[:, 0].tolist() == ["+0.050 [+0.010, +0.090]", "-0.100 [-0.200, +0.004]", MISSING]
     assert view["students"].tolist() == [12] * 3 and view["seeds"].tolist() == [6] * 3
-    every = regime_map.coverage_sentence(pd.DataFrame(dict(loss=["ban", "ls", "kd"])), fit.assign(n=2))
+    every = regime_map.coverage_sentence(pd.DataFrame(dict(loss=["ban", "ls", "kd"],
+                                                            teacher_mass_outside_top_right_seen=0.1)), fit.assign(n=2))
     assert every == "The fit rests on all 2 born-again students of the map."  # the control is none of them
 
 

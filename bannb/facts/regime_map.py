@@ -219,16 +219,20 @@ def fit_view(fit: pd.DataFrame) -> pd.DataFrame:
 
 def coverage_sentence(records: pd.DataFrame, fit: pd.DataFrame) -> str:
     """How many of the map's born-again students (`regimes.BORN_AGAIN_LOSSES`) the joint fit rests on, and why the
-    others are left out."""
-    total = int(records["loss"].isin(regimes.BORN_AGAIN_LOSSES).sum())
-    used = int(fit["n"].iloc[0])
-    left = total - used
-    if left == 0:
+    others are left out: recorded before the teacher's dark knowledge was kept apart from its mistakes (no
+    `teacher_mass_outside_top_right_seen` nor its targets' own), or without a teacher of twice the epochs."""
+    students = records[records["loss"].isin(regimes.BORN_AGAIN_LOSSES)]
+    total, used = len(students), int(fit["n"].iloc[0])
+    unsplit = int((students["teacher_mass_outside_top_right_seen"].isna() & students.get(
+        "teacher_mass_outside_top_right_targets_seen", pd.Series(math.nan, index=students.index)).isna()).sum())
+    unchecked = total - used - unsplit
+    if used == total:
         return f"The fit rests on all {_plural(total, 'born-again student')} of the map."
-    return (f"The fit rests on {used} of the map's {_plural(total, 'born-again student')}: the other {left} "
-            f"{'has' if left == 1 else 'have'} no teacher of twice the epochs of {'its' if left == 1 else 'their'} "
-            f"own, or {'was' if left == 1 else 'were'} recorded before the teacher's dark knowledge was kept apart "
-            f"from its mistakes.")
+    reasons = [f"{unsplit} {'was' if unsplit == 1 else 'were'} recorded before the teacher's dark knowledge was "
+               f"kept apart from its mistakes"] * bool(unsplit) + [
+        f"{unchecked} {'has' if unchecked == 1 else 'have'} no teacher of twice the epochs of "
+        f"{'its' if unchecked == 1 else 'their'} own"] * bool(unchecked)
+    return f"The fit rests on {used} of the map's {_plural(total, 'born-again student')}: " + "; ".join(reasons) + "."
 
 
 def patience_glue(records: pd.DataFrame, outcome: regimes.PatienceOutcome, fit: pd.DataFrame) -> dict:
