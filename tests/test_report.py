@@ -683,3 +683,35 @@ def test_plot_student_differences_one_marker_per_student_in_each_panel():
     assert fig.axes[0].get_legend() is None and fig.axes[1].get_legend() is not None
     assert not [line for ax in fig.axes for line in ax.lines if line.get_linestyle() == ":"]  # no criterion here
     plt.close(fig)
+
+
+def test_plot_patience_draws_a_line_per_cell_over_the_epochs_and_fills_the_finished_teachers():
+    from bannb.report import plot_patience
+    from bannb.report.figures import PATIENCE_DODGE
+    points = pd.DataFrame(dict(cell=["a", "a", "a", "b"], epochs=[60, 30, 120, 30], mean=[-0.2, 0.5, 0.1, 1.0],
+                               low=[-0.5, 0.1, -0.3, math.nan], high=[0.1, 0.9, 0.5, math.nan], n=[5, 5, 5, 1],
+                               finished=[True, False, False, False]))
+    fig = plot_patience(points, title="patience")
+    ax = fig.axes[0]
+    lines = {container.get_label(): container for container in ax.containers}
+    assert list(lines) == ["a", "b"]
+    data_line, _, (bars,) = lines["a"].lines
+    # sorted by epochs, the two cells set apart about each length by the same factor
+    shift = 2 ** (PATIENCE_DODGE / 2)
+    assert data_line.get_xdata().tolist() == pytest.approx([30 / shift, 60 / shift, 120 / shift])
+    assert data_line.get_ydata().tolist() == [0.5, -0.2, 0.1]
+    assert [segment[:, 1].tolist() for segment in bars.get_segments()] == [
+        pytest.approx([0.1, 0.9]), pytest.approx([-0.5, 0.1]), pytest.approx([-0.3, 0.5])]
+    (_, _, (single,)) = lines["b"].lines
+    assert [segment[:, 1].tolist() for segment in single.get_segments()] == [[1.0, 1.0]]  # one seed: no interval
+    markers = {collection.get_gid(): collection for collection in ax.collections if collection.get_gid()}
+    # filled where the teacher is finished (the 60-epoch one of a), hollow elsewhere
+    assert markers["a"].get_offsets()[:, 0].tolist() == pytest.approx([30 / shift, 60 / shift, 120 / shift])
+    assert markers["b"].get_offsets()[:, 0].tolist() == pytest.approx([30 * shift])
+    assert [face[3] for face in markers["a"].get_facecolors()] == [0.0, 1.0, 0.0]
+    assert [face[3] for face in markers["b"].get_facecolors()] == [0.0]
+    assert ax.get_xscale() == "log" and ax.get_xticks().tolist() == [30, 60, 120]
+    assert [label.get_text() for label in ax.get_xticklabels()] == ["30", "60", "120"]
+    assert "epochs" in ax.get_xlabel() and ax.get_title() == "patience"
+    assert sorted(line.get_ydata()[0] for line in ax.lines if line.get_linestyle() == "--") == [-0.3, 0.3]
+    plt.close(fig)

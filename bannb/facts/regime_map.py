@@ -34,6 +34,19 @@ def data_notes(profile: Profile) -> str:
     return " ".join(DATASET_NOTES[name] for name in used if name in DATASET_NOTES)
 
 
+def trains_sentence(profile: Profile) -> str:
+    """What `profile`'s map trains beyond the four models of every cell: its ladders of teacher lengths
+    (`Profile.map_ladder`, per cell) and its other students of every teacher (`Profile.map_students`)."""
+    ladders = "; ".join(f"{cell}: {', '.join(map(str, rungs))} epochs" for cell, rungs in profile.map_ladder.items())
+    students = ", ".join(regimes.MAP_STUDENTS[name].label for name in profile.map_students)
+    parts = ([f"ladders of teachers ({ladders})"] if ladders else []) + (
+        [f"in every cell the students {students}"] if students else [])
+    if not parts:
+        return (f"The {profile.name} profile's map has no ladder and no other students: each cell has the four "
+                f"models above.")
+    return f"The {profile.name} profile's map trains " + ", and ".join(parts) + "."
+
+
 def _number(value, digits: int = 1) -> str:
     return MISSING if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
@@ -160,3 +173,87 @@ def cell_view(table: pd.DataFrame) -> pd.DataFrame:
         "2× teacher − teacher": [interval(row, "longer") for _, row in table.iterrows()],
         "converged": ["yes" if c else "no" for c in table["converged"]],
     }).set_index("cell")
+
+
+# ---------------------------------------------------------------- patience and the factors together
+
+PATIENCE_LOSS = "ban"  # the patience figure follows BAN-1, the paper's student, at every length of its teacher
+
+
+def patience_points(outcome: regimes.PatienceOutcome) -> pd.DataFrame:
+    """What the patience figure draws (`report.plot_patience`): per cell and length of its teacher, BAN-1 − teacher
+    (points, on the judged value, its 95% interval and n: `regimes.patience_rule`'s comparisons) and whether that
+    teacher is finished by the book's rule, in the order the map has them."""
+    rows = outcome.comparisons[outcome.comparisons["loss"] == PATIENCE_LOSS]
+    return rows[["cell", "epochs", "mean", "low", "high", "n", "finished"]].reset_index(drop=True)
+
+
+def _plural(count: int, noun: str, plural: str | None = None) -> str:
+    return f"{count} {noun if count == 1 else plural or noun + 's'}"
+
+
+def finished_sentence(teachers: pd.DataFrame) -> str:
+    """How many of the map's teachers (one per cell and length, `regimes.teacher_lengths`) are finished by the book's
+    rule, which, and how many have no teacher of twice the epochs to be judged by."""
+    finished = teachers[teachers["finished"].astype(bool)]
+    unjudged = int(teachers["longer_mean"].isna().sum())
+    named = "; ".join(f"{row.cell} at {row.epochs} epochs" for row in finished.itertuples())
+    verb = "is" if len(finished) == 1 else "are"
+    return (f"Of the map's {_plural(len(teachers), 'teacher')} (one per cell and length), {len(finished)} {verb} "
+            f"finished by the book's rule{f' ({named})' if named else ''}; {_plural(unjudged, 'has', 'have')} no "
+            f"teacher of twice the epochs to be judged by.")
+
+
+def fit_view(fit: pd.DataFrame) -> pd.DataFrame:
+    """`regimes.joint_fit` as the chapter shows it: per factor (in words) its coefficient (points of gain over the
+    teacher per point of the factor) with its 95% bootstrap interval, and the students and seeds it rests on."""
+    def interval(row):
+        if math.isnan(row["coefficient"]):
+            return MISSING
+        return f"{row['coefficient']:+.3f} [{row['low']:+.3f}, {row['high']:+.3f}]"
+
+    return pd.DataFrame({"factor": [regimes.FACTORS[name] for name in fit["factor"]],
+                         "points of gain per point of the factor [95% CI]": [interval(row) for _, row in fit.iterrows()],
+                         "students": fit["n"].astype(int), "seeds": fit["seeds"].astype(int)}).set_index("factor")
+
+
+def coverage_sentence(records: pd.DataFrame, fit: pd.DataFrame) -> str:
+    """How many of the map's born-again students (`regimes.BORN_AGAIN_LOSSES`) the joint fit rests on, and why the
+    others are left out: recorded before the teacher's dark knowledge was kept apart from its mistakes (no
+    `teacher_mass_outside_top_right_seen` nor its targets' own), or without a teacher of twice the epochs."""
+    students = records[records["loss"].isin(regimes.BORN_AGAIN_LOSSES)]
+    total, used = len(students), int(fit["n"].iloc[0])
+    unsplit = int((students["teacher_mass_outside_top_right_seen"].isna() & students.get(
+        "teacher_mass_outside_top_right_targets_seen", pd.Series(math.nan, index=students.index)).isna()).sum())
+    unchecked = total - used - unsplit
+    if used == total:
+        return f"The fit rests on all {_plural(total, 'born-again student')} of the map."
+    reasons = [f"{unsplit} {'was' if unsplit == 1 else 'were'} recorded before the teacher's dark knowledge was "
+               f"kept apart from its mistakes"] * bool(unsplit) + [
+        f"{unchecked} {'has' if unchecked == 1 else 'have'} no teacher of twice the epochs of "
+        f"{'its' if unchecked == 1 else 'their'} own"] * bool(unchecked)
+    return f"The fit rests on {used} of the map's {_plural(total, 'born-again student')}: " + "; ".join(reasons) + "."
+
+
+def patience_glue(records: pd.DataFrame, outcome: regimes.PatienceOutcome, fit: pd.DataFrame) -> dict:
+    """The glue values of the rule for finished teachers (`outcome`: `regimes.patience_rule`) and of the joint fit
+    (`fit`: `regimes.joint_fit` of `regimes.gain_factors`) on the map's `records`: the rule's sentence
+    (`patience_outcome`), the cells where chapter 4's generations are also run (`patience_generation_cells`,
+    "none" where none), the finished teachers (`patience_finished`, of `patience_teachers`, and their sentence),
+    the comparisons judged, the fit's one-sentence answer (`fit_answer`), what it rests on (`fit_students`,
+    `fit_seeds`, `fit_coverage`)."""
+    return dict(patience_outcome=outcome.sentence,
+                patience_generation_cells=", ".join(outcome.generation_cells) or "none",
+                patience_finished=int(outcome.teachers["finished"].sum()), patience_teachers=len(outcome.teachers),
+                patience_finished_sentence=finished_sentence(outcome.teachers),
+                patience_comparisons=len(outcome.comparisons),
+                fit_answer=regimes.fit_sentence(fit), fit_students=int(fit["n"].iloc[0]),
+                fit_seeds=int(fit["seeds"].iloc[0]), fit_coverage=coverage_sentence(records, fit))
+
+
+def patience_facts(records: pd.DataFrame, draws: int = 2000) -> dict:
+    """What the map says of patience and of what makes a student win, for any chapter to glue (chapters 4 and 11,
+    the landing page): `patience_glue` of `regimes.patience_rule` and of the joint fit (`draws` bootstrap samples)
+    on the map's records (`chapter_records` of the map, with `regimes.with_final_fields`)."""
+    fit = regimes.joint_fit(regimes.gain_factors(records), draws=draws)
+    return patience_glue(records, regimes.patience_rule(records), fit)

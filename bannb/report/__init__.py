@@ -30,6 +30,7 @@ from bannb.report.figures import (  # noqa: F401
     plot_learning_curves,
     plot_lm_curves,
     plot_paired_seeds,
+    plot_patience,
     plot_paper_rows,
     plot_regime_study,
     plot_relative_changes,

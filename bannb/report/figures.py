@@ -759,3 +759,50 @@ def plot_fidelity_against_gain(table: pd.DataFrame, title: str | None = None):
     fig.colorbar(scatter, ax=ax, label="teacher − BAN-1 (points)")
     fig.tight_layout()
     return fig
+
+
+PATIENCE_DODGE = 0.05  # how far apart (in doublings) the patience figure sets its cells about each length
+
+
+def plot_patience(points: pd.DataFrame, title: str | None = None):
+    """The patience figure: BAN-1 − its own teacher (points; below 0 the student is better, with its 95% interval)
+    against the teacher's epochs, one line per cell; a filled marker where that teacher is finished by the book's
+    rule (its teacher of twice the epochs within the paper's margin), a hollow one where it is not or cannot be
+    judged. The x axis doubles from tick to tick (the ladder's rungs) and is labelled with the epochs the map has; the
+    cells stand a little apart about each length (`PATIENCE_DODGE`).
+    `points`: `facts.regime_map.patience_points` (cell, epochs, mean, low, high, finished)."""
+    fig, axes = _figure(width=7.0, height=4.2)
+    ax = axes[0]
+    cells = list(dict.fromkeys(points["cell"]))
+    palette = dict(zip(cells, sns.color_palette("colorblind", len(cells))))
+    for position, cell in enumerate(cells):
+        mine = points[points["cell"] == cell].sort_values("epochs")
+        # the cells side by side about each length, so that their intervals do not hide one another
+        x = mine["epochs"].to_numpy(dtype=float) * 2 ** (PATIENCE_DODGE * (position - (len(cells) - 1) / 2))
+        mean = mine["mean"].to_numpy(dtype=float)
+        # one seed has no interval: no bar rather than a NaN one
+        below = np.nan_to_num(mean - mine["low"].to_numpy(dtype=float))
+        above = np.nan_to_num(mine["high"].to_numpy(dtype=float) - mean)
+        ax.errorbar(x, mean, yerr=[below, above], color=palette[cell], linewidth=1.2, capsize=4,
+                    label=cell)
+        finished = mine["finished"].astype(bool).to_numpy()
+        ax.scatter(x, mean, s=60, zorder=3, edgecolors=[palette[cell]] * len(mine),
+                   facecolors=[palette[cell] if done else "none" for done in finished], linewidths=1.5, gid=cell)
+    ax.axhline(0, color="grey", linewidth=0.8, linestyle=":")
+    for edge in (-MARGIN, MARGIN):
+        ax.axhline(edge, color="grey", linewidth=0.6, linestyle="--")
+    epochs = sorted(set(int(e) for e in points["epochs"]))
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(epochs, [str(e) for e in epochs])
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    if epochs:
+        ax.set_xlim(epochs[0] / 1.4, epochs[-1] * 1.4)
+    handles, _ = ax.get_legend_handles_labels()
+    handles += [Line2D([], [], marker="o", linestyle="", color="black", label="teacher finished"),
+                Line2D([], [], marker="o", linestyle="", color="black", markerfacecolor="none",
+                       label="teacher not finished (or no 2× teacher)")]
+    ax.set(xlabel="teacher's epochs (BAN-1 trains as long)", ylabel="BAN-1 − teacher (points; < 0: BAN-1 better)",
+           title=title or "")
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
+    fig.tight_layout()
+    return fig

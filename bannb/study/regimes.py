@@ -335,11 +335,12 @@ def _patience_sentence(comparisons: pd.DataFrame, lengths: pd.DataFrame, margin:
         return (f"No born-again student of a finished teacher has the {MIN_PAIRS} seeds the book's rule needs, so the "
                 f"map cannot say whether one beats a finished teacher at this scale; {figure} as the teachers train "
                 f"longer.")
-    noun = "comparison" if len(judged) == 1 else "comparisons"
-    return (f"At this scale a born-again student does not beat even a finished teacher: in none of the map's "
-            f"{len(judged)} {noun} of a born-again student with a finished teacher does it have lower error by the "
-            f"book's rule (Holm's adjustment across all {len(comparisons)} of the map's comparisons). The patience "
-            f"figure, BAN-1 − teacher against the teacher's epochs in each cell, is the evidence.")
+    pairing = "of a born-again student with a finished teacher"
+    found = (f"in the map's one comparison {pairing} it does not have lower error" if len(judged) == 1 else
+             f"in none of the map's {len(judged)} comparisons {pairing} does it have lower error")
+    return (f"At this scale a born-again student does not beat even a finished teacher: {found} by the book's rule "
+            f"(Holm's adjustment across all {len(comparisons)} of the map's comparisons). The patience figure, "
+            f"BAN-1 − teacher against the teacher's epochs in each cell, is the evidence.")
 
 
 # ---------------------------------------------------------------- what makes a student win: the factors together
