@@ -31,7 +31,7 @@ from bannb.book.timings import add_training_time, record_timing, timings_file  #
 from bannb.errors import BannbError, ConfigError
 from bannb.paths import PROJECT_ROOT, default_runs_dir
 from bannb.runs.plan import default_workers, train_all
-from bannb.runs.store import Run
+from bannb.runs.store import Run, finished_problem
 from bannb.study.chapters import CHAPTERS, chapter_plan, check_chapter_seeds
 from bannb.study.profiles import DEFAULT_PROFILE, PROFILES, get_profile, resolve_device
 
@@ -87,6 +87,9 @@ def train_chapter(chapter: str, profile: str, root: Path = PROJECT_ROOT, log=pri
     plan = chapter_plan(chapter, profile, device)
     if not plan:
         return
+    # what the chapter trains now: the runs of its plan not yet recorded. A recorded run trained again for its
+    # weights (a teacher of one of them, on a clone that has the records alone) is no part of a cold book's cost
+    new = {config.run_id for config in plan if finished_problem(default_runs_dir() / config.run_id) is not None}
     last = [time.perf_counter()]
 
     workers = default_workers()
@@ -94,6 +97,9 @@ def train_chapter(chapter: str, profile: str, root: Path = PROJECT_ROOT, log=pri
     def finished(result):
         now = time.perf_counter()
         seconds = now - last[0]
+        if result["run_id"] not in new:  # a restore of weights: its time is not the book's
+            last[0] = now
+            return
         # a run resumed after an interruption did part of its epochs in an earlier process, whose wall time was
         # never recorded: add those epochs' own seconds, shared between the workers that trained side by side
         run = Run(default_runs_dir() / result["run_id"])
