@@ -180,6 +180,7 @@ def test_accuracy_difference_pairs_bf16_and_fp32_by_seed():
 
 
 COMMITTED = sorted(bench.RESULTS_DIR.glob("performance-*.json"))
+MEASURED = {}  # case -> its measurement, shared by every committed report's test (the tiny network measures alike)
 
 
 @pytest.mark.parametrize("committed", COMMITTED, ids=lambda path: path.stem)
@@ -195,7 +196,7 @@ def test_quick_prints_every_committed_report_and_leaves_it_unchanged(committed, 
     monkeypatch.setitem(bench.CASES, "wrn-16-1 1×28×28", ("wrn-10-1", (1, 12, 12), 10))
     monkeypatch.setattr(bench, "QUICK_OUT", tmp_path / "quick")
 
-    measured = {}
+    measured = MEASURED
 
     def one_case(command, **_):  # `python -m bannb.bench --one <case> --steps <n> …`, measured here (once) at batch 8
         name, steps = command[command.index("--one") + 1], int(command[command.index("--steps") + 1])
