@@ -200,9 +200,9 @@ def test_the_findings_when_nothing_holds_and_no_central_claim_is_undecided():
     undecided = EVERY_VERDICT[EVERY_VERDICT["key"].isin(["dkpp-vs-teacher", "ban3-vs-ban2", "table4"])]
     found = ch10.findings(undecided, WHEN)
     assert found["summary_finding_holds"] == "None of the 2 claims the book tested holds."
-    assert found["summary_finding_does_not_hold"] == ("None does not hold: no difference lies significantly on the "
-                                                      "other side of the paper's.")
-    assert found["summary_finding_no_effect"] == "None is shown to have no effect of the paper's size."
+    assert found["summary_finding_does_not_hold"] == ("No claim is contradicted: no difference lies significantly on "
+                                                      "the other side of the paper's.")
+    assert found["summary_finding_no_effect"] == "No claim is shown to have no effect of the paper's size."
     # without a central claim among them, the most demanding of all: 34 seeds at n = 6, more than 19 at n = 3
     assert found["summary_finding_inconclusive"] == (
         "2 remain inconclusive. 1 of them rests on fewer than the 5 paired seeds the rule needs for any other verdict. "

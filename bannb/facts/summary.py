@@ -101,11 +101,11 @@ def findings(evaluated: pd.DataFrame, when: str) -> dict:
             "summary_finding_does_not_hold":
                 (f"{len(against)} {_verb(len(against), 'does', 'do')} not hold, the difference lying significantly on "
                  f"the other side of the paper's: {_named(against)}." if len(against) else
-                 "None does not hold: no difference lies significantly on the other side of the paper's."),
+                 "No claim is contradicted: no difference lies significantly on the other side of the paper's."),
             "summary_finding_no_effect":
                 (f"{len(no_effect)} {_verb(len(no_effect), 'shows', 'show')} no effect of the paper's size, the "
                  f"difference shown to be smaller than the rule's margin: {_named(no_effect)}." if len(no_effect) else
-                 "None is shown to have no effect of the paper's size."),
+                 "No claim is shown to have no effect of the paper's size."),
             "summary_finding_inconclusive": _undecided_sentence(by_verdict["inconclusive"]),
             "summary_finding_when": when}
 
