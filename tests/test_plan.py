@@ -55,7 +55,7 @@ def test_two_workers_train_a_chain_and_reuse_it(tmp_path, fashion_mnist_availabl
 def test_a_failing_run_skips_its_students_and_keeps_the_others(tmp_path, fashion_mnist_available):
     teacher, student, _ = chain(0)
     good = teacher_config(tiny(seed=3))
-    broken = dataclasses.replace(teacher, lr=float("inf"), seed=7)  # the first step makes the weights NaN
+    broken = dataclasses.replace(teacher, lr=1e30, seed=7)  # the first steps make the weights NaN
     broken_student = student_config(broken, FakeRun(broken), 1)
     with pytest.raises(PlanFailed) as failure:
         train_all([broken, broken_student, good], runs_dir=tmp_path, workers=2, log=lambda *_: None)
