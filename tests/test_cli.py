@@ -58,7 +58,7 @@ def test_non_positive_counts_are_refused(flag, field, tmp_path):
 
 def test_ban_then_evaluate(tmp_path, capsys, fashion_mnist_available):
     args = ["ban", "--profile", "smoke", "--generations", "2", "--runs-dir", str(tmp_path), "--quiet",
-            "--precision", "fp32"]
+            "--precision", "fp32", "--train-size", "256", "--epochs", "1"]  # what the command prints, not accuracy
     assert main(args) == 0
     out = capsys.readouterr().out
     for row in ("teacher", "BAN-1", "BAN-2", "ensemble BAN-1..2", "ensemble teacher+BANs"):

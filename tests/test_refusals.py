@@ -124,8 +124,8 @@ def test_generations_are_checked_before_anything_trains(tmp_path, capsys):
     assert not any(tmp_path.iterdir())
 
 
-def test_an_unknown_loss_is_named_with_the_valid_losses(tmp_path):
-    refused(run_cli("train", "--loss", "distill", "--profile", "smoke", "--runs-dir", str(tmp_path)),
+def test_an_unknown_loss_is_named_with_the_valid_losses(tmp_path, capsys):
+    refused(cli("train", "--loss", "distill", "--profile", "smoke", "--runs-dir", str(tmp_path), capsys=capsys),
             "unknown loss 'distill'; valid losses are: ")
 
 
@@ -164,10 +164,10 @@ def test_a_read_only_runs_folder_is_refused(fashion_mnist_available):
         shutil.rmtree(base)
 
 
-def test_a_refusal_leaves_no_runs_folder_where_there_was_none(tmp_path):
+def test_a_refusal_leaves_no_runs_folder_where_there_was_none(tmp_path, capsys):
     runs = tmp_path / "new" / "runs"
-    refused(run_cli("train", "--loss", "ban", "--teacher", "missing-run", "--profile", "smoke", "--runs-dir",
-                    str(runs)), "teacher run 'missing-run' not found")
+    refused(cli("train", "--loss", "ban", "--teacher", "missing-run", "--profile", "smoke", "--runs-dir",
+                str(runs), capsys=capsys), "teacher run 'missing-run' not found")
     assert not (tmp_path / "new").exists()
 
 
@@ -180,16 +180,14 @@ def cli(*args, capsys):
     return subprocess.CompletedProcess(args, status, out, err)
 
 
-@pytest.mark.parametrize("content, real_command", [(b"", True), (b"\xff\xfe garbage", False), (b"[]", False)])
-def test_a_damaged_config_json_gets_one_diagnosis_and_one_advice(content, real_command, finished, tmp_path, capsys,
-                                                                 one_thread):
+@pytest.mark.parametrize("content", [b"", b"\xff\xfe garbage", b"[]"])
+def test_a_damaged_config_json_gets_one_diagnosis_and_one_advice(content, finished, tmp_path, capsys, one_thread):
     """A finished run's config.json (then an interrupted run's) emptied, garbled or replaced: `evaluate` says it in
     one line and advises running the command that trained it again; that command then trains it again, and says
-    why, instead of a traceback or other advice. (The real command in its own process for one content, its entry
-    point in this one for the others.)"""
+    why, instead of a traceback or other advice (through the command line's entry point, in this process)."""
     runs, path = copy_of(finished, tmp_path)
     original = comparable(path)
-    command = run_cli if real_command else (lambda *args: cli(*args, capsys=capsys))
+    command = lambda *args: cli(*args, capsys=capsys)  # noqa: E731
     for interrupted in (False, True):
         (path / CONFIG).write_bytes(content)
         if interrupted:
@@ -209,40 +207,41 @@ def test_a_damaged_config_json_gets_one_diagnosis_and_one_advice(content, real_c
         assert finished_problem(path) is None and comparable(path) == original
 
 
-def test_a_vouched_for_final_json_that_is_no_object_is_an_unfinished_run(finished, tmp_path):
+def test_a_vouched_for_final_json_that_is_no_object_is_an_unfinished_run(finished, tmp_path, capsys, one_thread):
     runs, path = copy_of(finished, tmp_path)
     original = comparable(path)
     (path / FINAL).write_text("[]")
     mark_done(path)  # its checksum valid
     before = files(runs)
-    refused(run_cli("evaluate", path.name, "--runs-dir", str(runs)),
+    refused(cli("evaluate", path.name, "--runs-dir", str(runs), capsys=capsys),
             f"run {path} is not a finished run: its final.json is not a JSON object (it holds a list); it is "
             f"unfinished or corrupted: run the command that trained it again")
     assert files(runs) == before
-    result = trained(run_cli("train", *TINY, "--runs-dir", str(runs)))
+    result = trained(cli("train", *TINY, "--runs-dir", str(runs), capsys=capsys))
     assert f"run {path.name}: not finished (its final.json is not a JSON object (it holds a list)); training it" \
            in result.stdout
     assert finished_problem(path) is None and comparable(path) == original
 
 
-def test_a_checkpoint_that_is_no_run_s_checkpoint_starts_the_run_over(finished, tmp_path):
+def test_a_checkpoint_that_is_no_run_s_checkpoint_starts_the_run_over(finished, tmp_path, capsys, one_thread):
     runs, path = copy_of(finished, tmp_path)
     original = comparable(path)
     (path / DONE).unlink()
     torch.save([], path / CHECKPOINT)
-    result = trained(run_cli("train", *TINY, "--runs-dir", str(runs)))
+    result = trained(cli("train", *TINY, "--runs-dir", str(runs), capsys=capsys))
     assert (f"run {path.name}: checkpoint unreadable (not a run's checkpoint: it lacks epoch, model, opt, rng); "
             f"starting over") in result.stdout
     assert finished_problem(path) is None and comparable(path) == original
 
 
-def test_a_weights_restore_leaves_no_scratch_folder(finished, tmp_path):
+def test_a_weights_restore_leaves_no_scratch_folder(finished, tmp_path, capsys, one_thread):
     """A student of a teacher recorded without its weights (as committed): the teacher is trained again for them,
     in a scratch folder that goes once it is done."""
     runs, path = copy_of(finished, tmp_path)
     (path / WEIGHTS).unlink()
     mark_done(path)
-    result = trained(run_cli("train", *TINY, "--loss", "ban", "--teacher", path.name, "--runs-dir", str(runs)))
+    result = trained(cli("train", *TINY, "--loss", "ban", "--teacher", path.name, "--runs-dir", str(runs),
+                         capsys=capsys))
     assert f"run {path.name}: weights restored" in result.stdout
     names = sorted(p.name for p in runs.iterdir())
     assert len(names) == 2 and path.name in names and ".restore" not in names
